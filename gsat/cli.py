@@ -1,0 +1,109 @@
+r"""Command line: ``gsat train ...`` (also ``python run_gsat.py ...``).
+
+Argument parsing only; the work is done by library functions in :mod:`gsat.train`.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+from typing import Any, Dict, List, Optional, Sequence
+
+from gsat.data import dataset_names
+from gsat.errors import GSATError
+
+log = logging.getLogger("gsat")
+SUBCOMMANDS = ("train",)
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, metavar="NAME",
+                   help=f"dataset, one of: {', '.join(dataset_names())}")
+    p.add_argument("--backbone", default="GIN", choices=["GIN", "PNA"], help="(default: GIN)")
+    p.add_argument("--config", metavar="FILE",
+                   help="YAML config (default: configs/<BACKBONE>-<dataset>.yml)")
+    p.add_argument("--epochs", type=int, metavar="N", help="override train.epochs")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
+                   help="seeds run in turn (default: 0)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    p.add_argument("--out", metavar="DIR",
+                   help="run folder (default: runs/<dataset>-<backbone>-<timestamp>)")
+    p.add_argument("--data-dir", default="data", metavar="DIR", help="data root (default: data)")
+    p.add_argument("--method", default="gsat", choices=["gsat", "erm"],
+                   help="gsat, or erm: the backbone without attention (default: gsat)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gsat", description="Interpretable graph learning with Graph Stochastic Attention "
+        "(GSAT, Miao et al., ICML 2022).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train_args(sub.add_parser("train", help="train GSAT on a dataset and explain it"))
+    return parser
+
+
+def _fmt(v: Any, pct: bool = False) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    return f"{100 * v:.2f}" if pct else (f"{v:.3f}" if isinstance(v, float) else str(v))
+
+
+def format_table(results: Dict[str, Any]) -> str:
+    """A small markdown table of a run's results (one row per seed, plus mean ± std)."""
+    metric = results["metric_name"]
+    head = ["seed", "best epoch", f"test {metric}", "test interp AUC", "test prec@5", "s/epoch"]
+    rows = [[str(r["seed"]), str(r["best_epoch"]), _fmt(r["test_metric"], True),
+             _fmt(r["test_interp_auc"], True), _fmt(r["test_precision_at_5"], True),
+             _fmt(r["seconds_per_epoch"])] for r in results["runs"]]
+    if len(results["runs"]) > 1:
+        m, s = results["mean"], results["std"]
+
+        def ms(key: str, pct: bool = True) -> str:
+            if key not in m:
+                return "n/a"
+            f = 100 if pct else 1
+            return f"{f * m[key]:.2f} ± {f * s[key]:.2f}"
+        rows.append(["mean ± std", ms("best_epoch", False), ms("test_metric"),
+                     ms("test_interp_auc"), ms("test_precision_at_5"),
+                     ms("seconds_per_epoch", False)])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from gsat.train import RunSpec, run
+
+    spec = RunSpec(dataset=args.dataset, backbone=args.backbone, config=args.config,
+                   epochs=args.epochs, seeds=args.seeds, device=args.device, out=args.out,
+                   data_dir=args.data_dir, method=args.method, progress=not args.no_progress)
+    results = run(spec)
+    print(f"\n{results['method']} on {results['dataset']} with {results['backbone']} "
+          f"(scores x100):\n")
+    print(format_table(results))
+    print(f"\nresults, config, checkpoints and pictures: {results['out_dir']}")
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    r"""Entry point of the ``gsat`` console script and of ``run_gsat.py``.
+
+    Without a subcommand, the arguments are those of ``gsat train``. User errors (bad config,
+    unknown names, missing data) end with one line on stderr and exit code 2.
+    """
+    argv: List[str] = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
+        argv = ["train"] + argv
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        code = {"train": _train}[args.command](args)
+    except GSATError as exc:
+        print(f"gsat: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("gsat: interrupted; completed epochs are saved in the run folder", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code)

@@ -1,0 +1,102 @@
+r"""What every dataset builder returns, and a safe on-disk cache for lists of graphs."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Literal, Optional, Sequence
+
+import torch
+from torch_geometric.data import Data
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GraphDataset:
+    r"""A dataset split into train / valid / test lists of graphs, plus the facts the trainer
+    and model need about it (never the dataset's name).
+
+    Args:
+        name (str): registry name.
+        train, valid, test (list of Data): the splits; graphs carry :obj:`x`,
+            :obj:`edge_index`, :obj:`y` and, when ground truth exists, :obj:`edge_label`.
+        num_features (int): node feature width.
+        num_outputs (int): logits of the classifier (1 for binary).
+        task (str): :obj:`"binary"`, :obj:`"multiclass"` or :obj:`"multilabel"`.
+        metric (str): :obj:`"acc"` or :obj:`"rocauc"`.
+        edge_dim (int, optional): edge feature width, :obj:`None` without edge features.
+        has_ground_truth (bool): graphs carry :obj:`edge_label`.
+        undirected (bool): every edge comes with its reverse.
+        node_names (list of str, optional): names for categorical node types (e.g. atoms),
+            used by pictures; a graph's :obj:`node_type` indexes it.
+        config_name (str): config stem, :obj:`configs/<BACKBONE>-<config_name>.yml`.
+        interp_test (list of Data, optional): graphs used for interpretation scores if not
+            the whole test split.
+    """
+
+    name: str
+    train: List[Data]
+    valid: List[Data]
+    test: List[Data]
+    num_features: int
+    num_outputs: int
+    task: Literal["binary", "multiclass", "multilabel"]
+    metric: Literal["acc", "rocauc"]
+    edge_dim: Optional[int] = None
+    has_ground_truth: bool = True
+    undirected: bool = True
+    node_names: Optional[List[str]] = None
+    config_name: str = ""
+    interp_test: Optional[List[Data]] = None
+    extra: Dict[str, object] = field(default_factory=dict)
+
+
+_LIST_KEYS = ("x", "edge_index", "y", "edge_label", "edge_attr", "node_label", "node_type")
+
+
+def save_graphs(graphs: Sequence[Data], path: Path) -> None:
+    r"""Store graphs as plain tensors (loadable with :obj:`weights_only=True`), atomically."""
+    keys = [k for k in _LIST_KEYS if getattr(graphs[0], k, None) is not None]
+    blob: Dict[str, object] = {"num_nodes": torch.tensor([g.num_nodes for g in graphs]),
+                               "num_edges": torch.tensor([g.edge_index.size(1) for g in graphs])}
+    for k in keys:
+        blob[k] = [getattr(g, k) for g in graphs]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    torch.save(blob, tmp)
+    os.replace(tmp, path)
+
+
+def load_graphs(path: Path) -> Optional[List[Data]]:
+    r"""Read graphs written by :func:`save_graphs`; :obj:`None` (with a log line) if the file
+    is missing, truncated or otherwise unreadable, so the caller rebuilds it."""
+    if not path.exists():
+        return None
+    try:
+        blob = torch.load(path, weights_only=True)
+        n = len(blob["num_nodes"])
+        keys = [k for k in _LIST_KEYS if k in blob]
+        graphs = []
+        for i in range(n):
+            g = Data(**{k: blob[k][i] for k in keys})
+            g.num_nodes = int(blob["num_nodes"][i])
+            graphs.append(g)
+        return graphs
+    except Exception as exc:  # a corrupt cache must never stop the user: rebuild it
+        log.warning("cache %s is unreadable (%s: %s); rebuilding it", path,
+                    type(exc).__name__, exc)
+        return None
+
+
+def random_split(n: int, fractions: Sequence[float], seed: int) -> List[torch.Tensor]:
+    r"""Random index split of :obj:`range(n)` by :obj:`fractions` (the last part takes the
+    rest), reproducible for a :obj:`seed`."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    parts, start = [], 0
+    for i, frac in enumerate(fractions):
+        end = n if i == len(fractions) - 1 else start + int(round(frac * n))
+        parts.append(perm[start:end])
+        start = end
+    return parts

@@ -1,0 +1,154 @@
+r"""Small named formulas of GSAT (`Miao et al., ICML 2022 <https://arxiv.org/abs/2201.12987>`_).
+
+Every function here is one formula, written once and unit-tested; the model, the trainer and
+the explainers call these instead of repeating the math.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+
+def concrete_sample(logits: Tensor, temperature: float = 1.0, training: bool = True) -> Tensor:
+    r"""Relaxed Bernoulli ("concrete" / Gumbel-sigmoid) sample of an attention logit.
+
+    .. math::
+        \alpha = \sigma\!\left(\frac{\ell + \log u - \log(1-u)}{t}\right),
+        \quad u \sim \mathcal{U}(0, 1)
+
+    during training, and :math:`\alpha = \sigma(\ell)` (no noise, no temperature) otherwise.
+
+    Args:
+        logits (torch.Tensor): attention logits :math:`\ell` of any shape.
+        temperature (float, optional): temperature :math:`t > 0`. (default: :obj:`1.0`)
+        training (bool, optional): sample with logistic noise if :obj:`True`.
+            (default: :obj:`True`)
+
+    Returns:
+        torch.Tensor: attention in :math:`(0, 1)` with the shape of :obj:`logits`.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if not training:
+        return logits.sigmoid()
+    u = torch.rand_like(logits).clamp(1e-10, 1 - 1e-10)
+    return ((logits + u.log() - (1 - u).log()) / temperature).sigmoid()
+
+
+def bernoulli_kl(att: Tensor, r: float, eps: float = 1e-6) -> Tensor:
+    r"""Elementwise KL divergence :math:`\mathrm{KL}(\mathrm{Bern}(\alpha)\,\|\,\mathrm{Bern}(r))`.
+
+    .. math::
+        \alpha \log\frac{\alpha}{r} + (1-\alpha)\log\frac{1-\alpha}{1-r}
+
+    This is GSAT's information-bottleneck regulariser; it is zero where :math:`\alpha = r`.
+
+    Args:
+        att (torch.Tensor): attention :math:`\alpha \in [0, 1]`, any shape.
+        r (float): prior keep probability :math:`r \in (0, 1)`.
+        eps (float, optional): added inside the logarithms for stability. (default: :obj:`1e-6`)
+
+    Returns:
+        torch.Tensor: the KL divergence per element, shape of :obj:`att`.
+    """
+    if not 0.0 < r < 1.0:
+        raise ValueError(f"r must lie in (0, 1), got {r}")
+    return att * torch.log(att / r + eps) + (1 - att) * torch.log((1 - att) / (1 - r) + eps)
+
+
+def r_schedule(epoch: int, init_r: float = 0.9, final_r: float = 0.5, decay_r: float = 0.1,
+               decay_interval: int = 10, fixed_r: Optional[float] = None) -> float:
+    r"""The prior keep probability :math:`r` used at a given (0-based) epoch.
+
+    .. math::
+        r(e) = \max\left(r_{\text{final}},\; r_{\text{init}} - \delta \cdot
+        \left\lfloor e / T \right\rfloor\right)
+
+    or the constant :obj:`fixed_r` when given.
+
+    Args:
+        epoch (int): 0-based epoch.
+        init_r (float, optional): :math:`r` at epoch 0. (default: :obj:`0.9`)
+        final_r (float, optional): lower bound of :math:`r`. (default: :obj:`0.5`)
+        decay_r (float, optional): decrement :math:`\delta`. (default: :obj:`0.1`)
+        decay_interval (int, optional): epochs :math:`T` between decrements. (default: :obj:`10`)
+        fixed_r (float, optional): if set, returned for every epoch. (default: :obj:`None`)
+    """
+    if fixed_r is not None:
+        return float(fixed_r)
+    if decay_interval < 1:
+        raise ValueError(f"decay_interval must be >= 1, got {decay_interval}")
+    # Rounded so that 0.9 - 0.1 * 4 compares equal to 0.5 (model selection tests r == final_r).
+    return max(float(final_r), round(init_r - decay_r * (epoch // decay_interval), 10))
+
+
+def lift_node_att(node_att: Tensor, edge_index: Tensor) -> Tensor:
+    r"""Lift node attention to edges: :math:`\alpha_{uv} = \alpha_u \cdot \alpha_v`.
+
+    Args:
+        node_att (torch.Tensor): node attention, shape :obj:`[N]` or :obj:`[N, 1]`.
+        edge_index (torch.Tensor): edges, shape :obj:`[2, E]`.
+
+    Returns:
+        torch.Tensor: edge attention, shape :obj:`[E]` (or :obj:`[E, 1]`).
+    """
+    return node_att[edge_index[0]] * node_att[edge_index[1]]
+
+
+def symmetrize_edge_att(edge_att: Tensor, edge_index: Tensor,
+                        num_nodes: Optional[int] = None) -> Tensor:
+    r"""Give both directions of an undirected edge the same attention, their mean.
+
+    .. math::
+        \tilde\alpha_{uv} = \tilde\alpha_{vu} =
+        \operatorname{mean}\{\alpha_{e} : e \in \{(u,v), (v,u)\}\}
+
+    Edges are grouped by their unordered node pair, so the result is correct for **any** edge
+    order (no sorting assumed); an edge without its reverse keeps its own value, and duplicate
+    edges share the mean of their group. Fully vectorised.
+
+    Args:
+        edge_att (torch.Tensor): attention per edge, shape :obj:`[E]` or :obj:`[E, 1]`.
+        edge_index (torch.Tensor): edges, shape :obj:`[2, E]`.
+        num_nodes (int, optional): number of nodes. (default: :obj:`edge_index.max() + 1`)
+    """
+    if edge_index.numel() == 0:
+        return edge_att
+    if num_nodes is None:
+        num_nodes = int(edge_index.max()) + 1
+    lo = torch.minimum(edge_index[0], edge_index[1])
+    hi = torch.maximum(edge_index[0], edge_index[1])
+    _, group = torch.unique(lo * num_nodes + hi, return_inverse=True)
+    flat = edge_att.reshape(edge_att.size(0), -1)
+    sums = flat.new_zeros(int(group.max()) + 1, flat.size(1)).index_add_(0, group, flat)
+    counts = torch.bincount(group).to(flat.dtype).unsqueeze(-1)
+    return (sums / counts)[group].reshape(edge_att.shape)
+
+
+def prediction_loss(logits: Tensor, y: Tensor, task: str) -> Tensor:
+    r"""Prediction loss of a graph classifier.
+
+    - :obj:`"binary"`: binary cross-entropy on one logit per graph.
+    - :obj:`"multiclass"`: cross-entropy on :math:`C` logits.
+    - :obj:`"multilabel"`: binary cross-entropy per task, averaged over the labels that are
+      present (NaN labels are ignored).
+
+    Args:
+        logits (torch.Tensor): shape :obj:`[B, 1]` (binary) or :obj:`[B, C]`.
+        y (torch.Tensor): labels, shape :obj:`[B]` / :obj:`[B, 1]` or :obj:`[B, C]` (multilabel).
+        task (str): :obj:`"binary"`, :obj:`"multiclass"` or :obj:`"multilabel"`.
+    """
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    if task == "binary":
+        return bce(logits.view(-1), y.view(-1).to(logits.dtype))
+    if task == "multiclass":
+        return torch.nn.functional.cross_entropy(logits, y.view(-1).long())
+    if task == "multilabel":
+        y = y.view(logits.shape).to(logits.dtype)
+        present = ~torch.isnan(y)
+        if not bool(present.any()):
+            return logits.sum() * 0.0
+        return bce(logits[present], y[present])
+    raise ValueError(f"unknown task {task!r}; choose one of: binary, multiclass, multilabel")

@@ -1,0 +1,252 @@
+r"""GSAT: Graph Stochastic Attention (`Miao, Liu & Li, ICML 2022
+<https://arxiv.org/abs/2201.12987>`_), and the attention-free ERM counterpart."""
+from __future__ import annotations
+
+import contextlib
+from typing import Dict, Iterator, Literal, NamedTuple, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.explain.algorithm.utils import clear_masks, set_masks
+from torch_geometric.utils import is_undirected
+
+from gsat import functional as F
+from gsat.errors import GraphInputError
+from gsat.nn.extractor import Extractor
+
+Task = Literal["binary", "multiclass", "multilabel"]
+
+
+class GSATOutput(NamedTuple):
+    """What :meth:`GSAT.forward` returns."""
+
+    logits: Tensor
+    """Graph logits, shape ``[B, out]``."""
+    edge_att: Optional[Tensor]
+    """Attention that gated each edge's messages, shape ``[E]`` (``None`` for ERM)."""
+    att_logits: Optional[Tensor]
+    """Raw extractor logits, ``[E, 1]`` (edge level) or ``[N, 1]`` (node level)."""
+    att: Optional[Tensor]
+    """The sampled attention the KL term is computed on (edge or node level)."""
+
+
+def check_graph(data, in_channels: Optional[int] = None) -> None:
+    r"""Raise :class:`gsat.errors.GraphInputError` if :obj:`data` is not a valid graph batch.
+
+    Checks: :obj:`x` present, floating or integer, finite, width :obj:`in_channels` (if
+    known); :obj:`edge_index` integer of shape :obj:`[2, E]` with indices in
+    :obj:`[0, num_nodes)`; :obj:`batch` (if present) one entry per node.
+    """
+    x = getattr(data, "x", None)
+    if x is None:
+        raise GraphInputError("the graph has no node features 'x'; give every node a feature "
+                              "vector (e.g. a constant) before calling the model")
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        raise GraphInputError("node features 'x' contain NaN or infinite values; clean or "
+                              "impute them first")
+    if in_channels is not None and (x.dim() != 2 or x.size(1) != in_channels):
+        raise GraphInputError(f"node features 'x' must have shape [num_nodes, {in_channels}] "
+                              f"for this model, got {list(x.shape)}")
+    ei = getattr(data, "edge_index", None)
+    if ei is None:
+        raise GraphInputError("the graph has no 'edge_index'; use an empty tensor of shape "
+                              "[2, 0] for a graph without edges")
+    if ei.dtype not in (torch.long, torch.int32, torch.int64):
+        raise GraphInputError(f"edge_index must be an integer tensor (torch.long), got {ei.dtype}")
+    if ei.dim() != 2 or ei.size(0) != 2:
+        raise GraphInputError(f"edge_index must have shape [2, num_edges], got {list(ei.shape)}"
+                              + (f" ({ei.size(0)} rows, 2 expected)" if ei.dim() == 2 else ""))
+    n = x.size(0)
+    if ei.numel() > 0 and (int(ei.min()) < 0 or int(ei.max()) >= n):
+        raise GraphInputError(f"edge_index refers to node {int(ei.max()) if int(ei.max()) >= n else int(ei.min())}"
+                              f" but the graph has {n} nodes (valid indices: 0..{n - 1})")
+    batch = getattr(data, "batch", None)
+    if batch is not None and batch.numel() != n:
+        raise GraphInputError(f"batch must have one entry per node ({n}), got {batch.numel()}")
+    ea = getattr(data, "edge_attr", None)
+    if ea is not None and ea.size(0) != ei.size(1):
+        raise GraphInputError(f"edge_attr must have one row per edge ({ei.size(1)}), got "
+                              f"{ea.size(0)}")
+    if ea is not None and ea.is_floating_point() and not bool(torch.isfinite(ea).all()):
+        raise GraphInputError("edge features 'edge_attr' contain NaN or infinite values")
+
+
+def _unpack(data) -> Tuple[Tensor, Tensor, Tensor, Optional[Tensor]]:
+    x, edge_index = data.x, data.edge_index
+    batch = getattr(data, "batch", None)
+    if batch is None:
+        batch = edge_index.new_zeros(x.size(0))
+    return x, edge_index, batch, getattr(data, "edge_attr", None)
+
+
+@contextlib.contextmanager
+def edge_mask(module: nn.Module, mask: Tensor, edge_index: Tensor) -> Iterator[None]:
+    r"""Within the block, every :class:`~torch_geometric.nn.conv.MessagePassing` layer of
+    :obj:`module` multiplies the message of edge :math:`e` by :obj:`mask[e]` (PyG's own
+    explain hook); masks are cleared on exit, also when an exception is raised."""
+    set_masks(module, mask, edge_index, apply_sigmoid=False)
+    try:
+        yield
+    finally:
+        clear_masks(module)
+
+
+class _Classifier(nn.Module):
+    """Shared prediction-loss and input handling of :class:`GSAT` and :class:`ERM`."""
+
+    backbone: nn.Module
+    task: Task
+
+    def _check(self, data) -> None:
+        check_graph(data, getattr(self.backbone, "in_channels", None))
+
+    def prediction_loss(self, logits: Tensor, y: Tensor) -> Tensor:
+        return F.prediction_loss(logits, y, self.task)
+
+
+class GSAT(_Classifier):
+    r"""Graph Stochastic Attention around a GNN backbone, from `"Interpretable and
+    Generalizable Graph Learning via Stochastic Attention Mechanism"
+    <https://arxiv.org/abs/2201.12987>`_ (Miao, Liu & Li, ICML 2022).
+
+    The backbone first embeds the nodes; the :class:`~gsat.nn.Extractor` turns the embeddings
+    into attention logits :math:`\ell`. During training the attention is a relaxed Bernoulli
+    sample (:func:`gsat.functional.concrete_sample`), at evaluation :math:`\sigma(\ell)`. The
+    attention multiplies every edge's message in every message-passing layer of a second pass
+    of the backbone, which makes the prediction. The loss adds the information bottleneck
+
+    .. math::
+        \mathcal{L} = \mathcal{L}_{\text{pred}} + \beta \cdot \frac{1}{|A|}\sum_{a \in A}
+        \mathrm{KL}\big(\mathrm{Bern}(\alpha_a)\,\|\,\mathrm{Bern}(r)\big)
+
+    with :math:`r` from :func:`gsat.functional.r_schedule`.
+
+    Args:
+        backbone (torch.nn.Module): provides :obj:`get_emb(x, edge_index, batch, edge_attr)`,
+            :obj:`get_pred_from_emb(emb, batch)` and :obj:`hidden_channels`
+            (e.g. :class:`~gsat.nn.GIN`, :class:`~gsat.nn.PNA`, :class:`~gsat.nn.GraphClassifier`).
+        extractor (gsat.nn.Extractor, optional): built from the backbone's width if omitted.
+        task (str, optional): :obj:`"binary"`, :obj:`"multiclass"` or :obj:`"multilabel"`.
+            (default: :obj:`"binary"`)
+        learn_edge_att (bool, optional): edge-level attention; node-level attention is lifted
+            to edges otherwise. Used only when :obj:`extractor` is omitted. (default: :obj:`True`)
+        info_loss_coef (float, optional): :math:`\beta`. (default: :obj:`1.0`)
+        pred_loss_coef (float, optional): weight of the prediction loss. (default: :obj:`1.0`)
+        temperature (float, optional): concrete temperature. (default: :obj:`1.0`)
+        init_r, final_r, decay_r, decay_interval, fixed_r: the :math:`r` schedule
+            (defaults :obj:`0.9, 0.5, 0.1, 10, None`).
+        symmetrize (bool, optional): average attention of :math:`(u,v)` and :math:`(v,u)`;
+            :obj:`None` does so exactly when the batch is undirected. (default: :obj:`None`)
+        extractor_dropout (float, optional): dropout in an extractor built here.
+            (default: :obj:`0.5`)
+    """
+
+    def __init__(self, backbone: nn.Module, extractor: Optional[nn.Module] = None,
+                 task: Task = "binary", learn_edge_att: bool = True,
+                 info_loss_coef: float = 1.0, pred_loss_coef: float = 1.0,
+                 temperature: float = 1.0, init_r: float = 0.9, final_r: float = 0.5,
+                 decay_r: float = 0.1, decay_interval: int = 10,
+                 fixed_r: Optional[float] = None, symmetrize: Optional[bool] = None,
+                 extractor_dropout: float = 0.5):
+        super().__init__()
+        for name in ("get_emb", "get_pred_from_emb"):
+            if not callable(getattr(backbone, name, None)):
+                raise TypeError(f"backbone {type(backbone).__name__} has no method {name}(); wrap "
+                                "a PyG model with gsat.nn.GraphClassifier(gnn, head)")
+        if task not in ("binary", "multiclass", "multilabel"):
+            raise ValueError(f"unknown task {task!r}; choose one of: binary, multiclass, multilabel")
+        for name, r in (("init_r", init_r), ("final_r", final_r), ("fixed_r", fixed_r)):
+            if r is not None and not 0.0 < r < 1.0:
+                raise ValueError(f"{name} must lie in (0, 1), got {r}")
+        self.backbone = backbone
+        if extractor is None:
+            extractor = Extractor(backbone.hidden_channels, learn_edge_att, extractor_dropout)
+        self.extractor = extractor
+        self.learn_edge_att = getattr(extractor, "learn_edge_att", learn_edge_att)
+        self.task = task
+        self.info_loss_coef, self.pred_loss_coef = info_loss_coef, pred_loss_coef
+        self.temperature = temperature
+        self.r_kwargs = dict(init_r=init_r, final_r=final_r, decay_r=decay_r,
+                             decay_interval=decay_interval, fixed_r=fixed_r)
+        self.symmetrize = symmetrize
+
+    def get_r(self, epoch: int) -> float:
+        """The prior keep probability :math:`r` at a 0-based :obj:`epoch`."""
+        return F.r_schedule(epoch, **self.r_kwargs)
+
+    def _edge_att(self, att: Tensor, edge_index: Tensor, num_nodes: int) -> Tensor:
+        if not self.learn_edge_att:
+            return F.lift_node_att(att, edge_index).view(-1)
+        edge_att = att.view(-1)
+        sym = self.symmetrize
+        if sym is None:
+            sym = edge_index.numel() > 0 and is_undirected(edge_index, num_nodes=num_nodes)
+        return F.symmetrize_edge_att(edge_att, edge_index, num_nodes) if sym else edge_att
+
+    def forward(self, data) -> GSATOutput:
+        r"""Predict with attention-gated messages.
+
+        Args:
+            data (torch_geometric.data.Data or Batch): needs :obj:`x`, :obj:`edge_index`;
+                :obj:`batch` and :obj:`edge_attr` are used when present.
+
+        Returns:
+            GSATOutput: :obj:`(logits, edge_att, att_logits, att)`.
+        """
+        self._check(data)
+        x, edge_index, batch, edge_attr = _unpack(data)
+        emb = self.backbone.get_emb(x, edge_index, batch, edge_attr)
+        att_logits = self.extractor(emb, edge_index, batch)
+        att = F.concrete_sample(att_logits, self.temperature, self.training)
+        edge_att = self._edge_att(att, edge_index, x.size(0))
+        with edge_mask(self.backbone, edge_att, edge_index):
+            emb = self.backbone.get_emb(x, edge_index, batch, edge_attr)
+        logits = self.backbone.get_pred_from_emb(emb, batch)
+        return GSATOutput(logits, edge_att, att_logits, att)
+
+    def loss(self, out: GSATOutput, y: Tensor, epoch: int) -> Tuple[Tensor, Dict[str, float]]:
+        r"""Prediction loss plus the information-bottleneck KL at :obj:`epoch`.
+
+        Returns:
+            (torch.Tensor, dict): the total loss and its parts (:obj:`pred`, :obj:`info`,
+            :obj:`loss`, :obj:`r`) as floats.
+        """
+        r = self.get_r(epoch)
+        pred = self.prediction_loss(out.logits, y)
+        info = F.bernoulli_kl(out.att, r).mean() if out.att.numel() else pred.new_zeros(())
+        loss = self.pred_loss_coef * pred + self.info_loss_coef * info
+        return loss, {"loss": loss.item(), "pred": pred.item(), "info": info.item(), "r": r}
+
+    @torch.no_grad()
+    def explain(self, data) -> Tensor:
+        r"""Evaluation-time edge attention :math:`\sigma(\ell)` (no sampling) for every edge of
+        :obj:`data`, shape :obj:`[E]`. The module's train/eval mode is left as it was."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self.forward(data).edge_att
+        finally:
+            self.train(was_training)
+
+
+class ERM(_Classifier):
+    r"""The same backbone trained on the prediction loss alone (empirical risk minimisation);
+    the model post-hoc explainers are applied to.
+
+    Args:
+        backbone (torch.nn.Module): as for :class:`GSAT`.
+        task (str, optional): as for :class:`GSAT`. (default: :obj:`"binary"`)
+    """
+
+    def __init__(self, backbone: nn.Module, task: Task = "binary"):
+        super().__init__()
+        self.backbone, self.task = backbone, task
+
+    def forward(self, data) -> GSATOutput:
+        self._check(data)
+        x, edge_index, batch, edge_attr = _unpack(data)
+        return GSATOutput(self.backbone(x, edge_index, batch, edge_attr), None, None, None)
+
+    def loss(self, out: GSATOutput, y: Tensor, epoch: int) -> Tuple[Tensor, Dict[str, float]]:
+        pred = self.prediction_loss(out.logits, y)
+        return pred, {"loss": pred.item(), "pred": pred.item()}

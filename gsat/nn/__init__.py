@@ -1,0 +1,7 @@
+"""Backbones (GIN, PNA, any PyG GNN split into embedding + head) and the GSAT extractor."""
+from gsat.nn.extractor import Extractor
+from gsat.nn.gin import GIN
+from gsat.nn.pna import PNA, degree_histogram
+from gsat.nn.wrap import GraphClassifier
+
+__all__ = ["Extractor", "GIN", "PNA", "GraphClassifier", "degree_histogram"]

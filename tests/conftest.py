@@ -1,0 +1,34 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from torch_geometric.data import Batch, Data
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def ring(n: int, feat: int = 3, seed: int = 0) -> Data:
+    """An undirected ring of n nodes with random features."""
+    g = torch.Generator().manual_seed(seed)
+    src = torch.arange(n)
+    dst = (src + 1) % n
+    ei = torch.cat([torch.stack([src, dst]), torch.stack([dst, src])], 1)
+    return Data(x=torch.randn(n, feat, generator=g), edge_index=ei, y=torch.tensor([seed % 2]))
+
+
+@pytest.fixture
+def small_batch() -> Batch:
+    return Batch.from_data_list([ring(5, seed=0), ring(7, seed=1), ring(4, seed=2)])
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data folder {SHARED_DATA} not present")
+    return SHARED_DATA

@@ -1,0 +1,86 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gsat.config import Config, config_from_dict, load_config
+from gsat.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "configs").glob("*.yml")))
+def test_shipped_configs_load(name):
+    cfg = load_config(ROOT / "configs" / name)
+    assert cfg.model.backbone == name.split("-")[0]
+
+
+def test_paper_values_ba_2motifs():
+    gin = load_config(ROOT / "configs" / "GIN-ba_2motifs.yml")
+    assert (gin.train.lr, gin.train.epochs, gin.train.batch_size) == (1e-3, 100, 128)
+    assert (gin.gsat.init_r, gin.gsat.final_r, gin.gsat.decay_r, gin.gsat.decay_interval) == \
+        (0.9, 0.5, 0.1, 10)
+    assert (gin.model.hidden_size, gin.model.n_layers, gin.model.dropout_p) == (64, 2, 0.3)
+    pna = load_config(ROOT / "configs" / "PNA-ba_2motifs.yml")
+    assert (pna.train.epochs, pna.gsat.decay_interval, pna.train.weight_decay) == (50, 5, 3e-6)
+    assert (pna.model.hidden_size, pna.model.n_layers) == (80, 4)
+
+
+@pytest.mark.parametrize("raw,match", [
+    ({"train": {"epochz": 3}}, r"train: unknown key\(s\) 'epochz'"),
+    ({"bogus": {}}, r"unknown key\(s\) 'bogus'"),
+    ({"train": {"epochs": "ten"}}, r"train\.epochs: expected an integer"),
+    ({"train": {"epochs": 0}}, r"train\.epochs must be >= 1"),
+    ({"train": {"batch_size": 0}}, r"train\.batch_size must be >= 1"),
+    ({"gsat": {"final_r": 1.2}}, r"gsat\.final_r must lie in \(0, 1\)"),
+    ({"gsat": {"init_r": 0.0}}, r"gsat\.init_r must lie in \(0, 1\)"),
+    ({"model": {"backbone": "GAT"}}, r"model\.backbone: expected one of GIN, PNA"),
+    ({"extractor": {"learn_edge_att": "yes"}}, r"extractor\.learn_edge_att: expected true"),
+    ({"model": {"aggregators": "mean"}}, r"model\.aggregators: expected a list"),
+])
+def test_config_errors_name_key_and_file(raw, match):
+    with pytest.raises(ConfigError, match=match) as exc:
+        config_from_dict(raw, "my.yml")
+    assert str(exc.value).startswith("my.yml")
+
+
+def test_config_defaults_and_int_to_float():
+    cfg = config_from_dict({"train": {"lr": 1}})
+    assert isinstance(cfg.train.lr, float) and cfg == Config(train=cfg.train)
+
+
+def test_missing_and_invalid_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yml")
+    bad = tmp_path / "bad.yml"
+    bad.write_text("train: [1, 2\n")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_config(bad)
+
+
+def _cli(*args, cwd):
+    return subprocess.run([sys.executable, str(ROOT / "run_gsat.py"), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_cli_config_error_exit_code_2(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("train:\n  epochs: -1\n")
+    res = _cli("--dataset", "ba_2motifs", "--config", str(bad), "--data-dir",
+               str(tmp_path / "d"), cwd=tmp_path)
+    assert res.returncode == 2
+    assert "train.epochs must be >= 1" in res.stderr and str(bad) in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_cli_unknown_dataset_lists_choices(tmp_path):
+    res = _cli("--dataset", "ba2motif", cwd=tmp_path)
+    assert res.returncode == 2
+    assert "unknown dataset 'ba2motif'; choose one of: " in res.stderr
+    assert "ba_2motifs" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_cli_unknown_backbone_lists_choices(tmp_path):
+    res = _cli("--dataset", "ba_2motifs", "--backbone", "GAT", cwd=tmp_path)
+    assert res.returncode == 2 and "GIN" in res.stderr and "PNA" in res.stderr
