@@ -91,6 +91,46 @@ def edge_mask(module: nn.Module, mask: Tensor, edge_index: Tensor) -> Iterator[N
         clear_masks(module)
 
 
+class PassStatistics(nn.Module):
+    r"""A second set of running statistics for every batch-norm layer of a module.
+
+    GSAT runs the backbone twice per step: once without gating (to embed nodes for the
+    extractor) and once gated by the attention. The activations of the two passes have
+    different distributions, so one set of batch-norm running statistics shared by both (as
+    in the paper's code) fits neither at evaluation time and can shift the classifier's
+    logits. This module holds the statistics of the gated pass; :meth:`swapped` puts them in
+    place for the duration of a block.
+
+    Args:
+        module (torch.nn.Module): the backbone whose :class:`torch.nn.modules.batchnorm._BatchNorm`
+            layers get a second set of statistics.
+    """
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self._norms = [m for m in module.modules()
+                       if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                       and m.track_running_stats]
+        for i, bn in enumerate(self._norms):
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                self.register_buffer(f"{name}_{i}", getattr(bn, name).detach().clone())
+
+    @contextlib.contextmanager
+    def swapped(self) -> Iterator[None]:
+        """Within the block the batch-norm layers use (and update) the held statistics."""
+        self._swap()
+        try:
+            yield
+        finally:
+            self._swap()
+
+    def _swap(self) -> None:
+        for i, bn in enumerate(self._norms):
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                key = f"{name}_{i}"
+                bn._buffers[name], self._buffers[key] = self._buffers[key], bn._buffers[name]
+
+
 class _Classifier(nn.Module):
     """Shared prediction-loss and input handling of :class:`GSAT` and :class:`ERM`."""
 
@@ -139,6 +179,10 @@ class GSAT(_Classifier):
             :obj:`None` does so exactly when the batch is undirected. (default: :obj:`None`)
         extractor_dropout (float, optional): dropout in an extractor built here.
             (default: :obj:`0.5`)
+        separate_bn_stats (bool, optional): keep separate batch-norm running statistics for
+            the ungated and the gated pass of the backbone (see :class:`PassStatistics`);
+            :obj:`False` shares one set between them as the paper's code does.
+            (default: :obj:`True`)
     """
 
     def __init__(self, backbone: nn.Module, extractor: Optional[nn.Module] = None,
@@ -147,7 +191,7 @@ class GSAT(_Classifier):
                  temperature: float = 1.0, init_r: float = 0.9, final_r: float = 0.5,
                  decay_r: float = 0.1, decay_interval: int = 10,
                  fixed_r: Optional[float] = None, symmetrize: Optional[bool] = None,
-                 extractor_dropout: float = 0.5):
+                 extractor_dropout: float = 0.5, separate_bn_stats: bool = True):
         super().__init__()
         for name in ("get_emb", "get_pred_from_emb"):
             if not callable(getattr(backbone, name, None)):
@@ -169,6 +213,11 @@ class GSAT(_Classifier):
         self.r_kwargs = dict(init_r=init_r, final_r=final_r, decay_r=decay_r,
                              decay_interval=decay_interval, fixed_r=fixed_r)
         self.symmetrize = symmetrize
+        self.gated_stats = PassStatistics(backbone) if separate_bn_stats else None
+
+    def _gated(self) -> contextlib.AbstractContextManager:
+        return self.gated_stats.swapped() if self.gated_stats is not None else \
+            contextlib.nullcontext()
 
     def get_r(self, epoch: int) -> float:
         """The prior keep probability :math:`r` at a 0-based :obj:`epoch`."""
@@ -199,7 +248,7 @@ class GSAT(_Classifier):
         att_logits = self.extractor(emb, edge_index, batch)
         att = F.concrete_sample(att_logits, self.temperature, self.training)
         edge_att = self._edge_att(att, edge_index, x.size(0))
-        with edge_mask(self.backbone, edge_att, edge_index):
+        with edge_mask(self.backbone, edge_att, edge_index), self._gated():
             emb = self.backbone.get_emb(x, edge_index, batch, edge_attr)
         logits = self.backbone.get_pred_from_emb(emb, batch)
         return GSATOutput(logits, edge_att, att_logits, att)

@@ -78,7 +78,8 @@ def build_model(cfg: Config, ds: GraphDataset, method: Method = "gsat") -> nn.Mo
                 temperature=g.temperature, init_r=g.init_r, final_r=g.final_r,
                 decay_r=g.decay_r, decay_interval=g.decay_interval, fixed_r=g.fixed_r,
                 symmetrize=True if ds.undirected else False,
-                extractor_dropout=cfg.extractor.dropout_p)
+                extractor_dropout=cfg.extractor.dropout_p,
+                separate_bn_stats=g.separate_bn_stats)
 
 
 def prediction_metric(logits: torch.Tensor, y: torch.Tensor, task: str, metric: str) -> float:

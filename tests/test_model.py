@@ -241,3 +241,32 @@ def test_erm_model(graphs):
 def test_invalid_r_rejected():
     with pytest.raises(ValueError, match="final_r"):
         GSAT(make_backbone("GIN"), final_r=1.5)
+
+
+def test_gated_pass_keeps_its_own_batchnorm_statistics(graphs):
+    batch = Batch.from_data_list(graphs)
+    model = GSAT(make_backbone("GIN")).train()
+    reference = make_backbone("GIN")
+    reference.load_state_dict(model.backbone.state_dict())
+    reference.train()
+    out = model(batch)
+    # the backbone's own statistics saw only the ungated pass ...
+    reference.get_emb(batch.x, batch.edge_index, batch.batch)
+    bn, ref_bn = model.backbone.convs[0].nn[1], reference.convs[0].nn[1]
+    assert torch.allclose(bn.running_mean, ref_bn.running_mean)
+    assert int(bn.num_batches_tracked) == 1
+    # ... and the gated pass updated the second set
+    gated_mean = model.gated_stats.running_mean_0
+    # (no dropout acts before the first convolution, so its statistics are deterministic)
+    fresh = make_backbone("GIN")
+    fresh.load_state_dict(model.backbone.state_dict())
+    fresh.convs[0].nn[1].reset_running_stats()
+    fresh.train()
+    with edge_mask(fresh, out.edge_att.detach(), batch.edge_index):
+        fresh.get_emb(batch.x, batch.edge_index, batch.batch)
+    assert torch.allclose(gated_mean, fresh.convs[0].nn[1].running_mean, atol=1e-6)
+    assert not torch.allclose(gated_mean, bn.running_mean)
+    # the statistics are part of the state dict (saved with checkpoints)
+    assert "gated_stats.running_mean_0" in model.state_dict()
+    shared = GSAT(make_backbone("GIN"), separate_bn_stats=False)
+    assert shared.gated_stats is None
