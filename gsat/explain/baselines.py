@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
 from torch_geometric.explain import Explainer, Explanation
+from torch_geometric.explain.algorithm.utils import clear_masks
 from torch_geometric.explain.algorithm import (CaptumExplainer, ExplainerAlgorithm,
                                                GNNExplainer, GraphMaskExplainer, PGExplainer)
 from torch_geometric.loader import DataLoader
@@ -57,6 +58,7 @@ class BackboneAdapter(nn.Module):
             raise ValueError(f"return_type must be 'raw' or 'probs', got {return_type!r}")
         self.backbone = getattr(model, "backbone", model)
         self.return_type = return_type
+        self.training = self.backbone.training  # Explainer restores the adapter's mode
 
     def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
                 edge_attr: Optional[Tensor] = None) -> Tensor:
@@ -113,12 +115,16 @@ def _restore_mp(module: MessagePassing, snap: Dict[str, Any]) -> None:
 def preserved_state(model: nn.Module) -> Iterator[None]:
     r"""Within the block the model may be put in eval mode, frozen and masked by an
     explainer; on exit (also on error) its train/eval mode, every parameter's
-    :obj:`requires_grad` and :obj:`grad`, and the explain state of every
+    :obj:`requires_grad` and :obj:`grad`, its buffers (e.g. BatchNorm statistics), and the
+    explain state of every
     :class:`~torch_geometric.nn.conv.MessagePassing` layer (edge mask, explain flag,
-    replaced :obj:`explain_message`, extra attributes) are put back as they were."""
+    replaced :obj:`explain_message`, extra attributes) are put back as they were. Edge masks
+    present on entry are cleared within the block, so the model itself is explained."""
     modes = {m: m.training for m in model.modules()}
     params = [(p, p.requires_grad, p.grad) for p in model.parameters()]
+    buffers = [(b, b.detach().clone()) for b in model.buffers()]
     mps = [(m, _snapshot_mp(m)) for m in model.modules() if isinstance(m, MessagePassing)]
+    clear_masks(model)
     try:
         yield
     finally:
@@ -127,6 +133,9 @@ def preserved_state(model: nn.Module) -> Iterator[None]:
         for p, req, grad in params:
             p.requires_grad_(req)
             p.grad = grad
+        with torch.no_grad():
+            for b, saved in buffers:  # e.g. BatchNorm statistics
+                b.copy_(saved)
         for m, mode in modes.items():
             m.training = mode
 
@@ -278,15 +287,15 @@ class PGEdgeExplainer(PyGEdgeExplainer):
             device: torch.device | str = "cpu", progress: bool = False) -> None:
         r"""Train the explainer MLP on :obj:`graphs`; the target of each graph is the model's
         own prediction."""
-        explainer = self._explainer(model, task, "phenomenon")
-        algo = explainer.algorithm
-        algo.to(device)
         epochs = self.settings["epochs"]
         loader = DataLoader(list(graphs), batch_size=self.settings["batch_size"], shuffle=True,
                             generator=torch.Generator().manual_seed(0))
         with preserved_state(model):
             _frozen(model)
             model.eval()
+            explainer = self._explainer(model, task, "phenomenon")
+            algo = explainer.algorithm
+            algo.to(device)
             for epoch in tqdm(range(epochs), desc="fit pgexplainer", disable=not progress,
                               leave=False, dynamic_ncols=True):
                 for b in loader:
