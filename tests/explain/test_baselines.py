@@ -66,8 +66,7 @@ def _mp_state(model):
             for m in model.modules() if isinstance(m, MessagePassing)]
 
 
-@pytest.mark.parametrize("premasked", [False, True])
-@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("training,premasked", [(True, False), (False, True)])
 @pytest.mark.parametrize("name", NAMES)
 def test_model_mode_masks_and_weights_left_as_found(name, training, premasked):
     graphs = _graphs()
