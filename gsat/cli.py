@@ -8,13 +8,14 @@ import argparse
 import logging
 import math
 import sys
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from gsat.data import dataset_names
 from gsat.errors import GSATError
 
 log = logging.getLogger("gsat")
-SUBCOMMANDS = ("train",)
+SUBCOMMANDS = ("train", "benchmark")
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
@@ -41,7 +42,36 @@ def build_parser() -> argparse.ArgumentParser:
         "(GSAT, Miao et al., ICML 2022).")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train_args(sub.add_parser("train", help="train GSAT on a dataset and explain it"))
+    _add_benchmark_args(sub.add_parser(
+        "benchmark", help="compare GSAT with post-hoc explainers on the same backbone"))
     return parser
+
+
+def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
+    from gsat.explain.baselines import explainer_names
+
+    names = explainer_names()
+    p.add_argument("--dataset", required=True, metavar="NAME",
+                   help=f"dataset, one of: {', '.join(dataset_names())}")
+    p.add_argument("--backbone", default="GIN", choices=["GIN", "PNA"], help="(default: GIN)")
+    p.add_argument("--explainers", nargs="+", default=names, choices=names, metavar="NAME",
+                   help=f"explainers, any of: {', '.join(names)} (default: all)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
+                   help="seeds (default: 0)")
+    p.add_argument("--config", metavar="FILE",
+                   help="YAML config (default: configs/<BACKBONE>-<dataset>.yml)")
+    p.add_argument("--epochs", type=int, metavar="N", help="override train.epochs")
+    p.add_argument("--out", metavar="DIR",
+                   help="output folder; trained models found there are reused "
+                        "(default: runs/benchmark-<dataset>-<backbone>)")
+    p.add_argument("--data-dir", default="data", metavar="DIR", help="data root (default: data)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    p.add_argument("--explainer-epochs", type=int, metavar="N",
+                   help="epochs of GNNExplainer, GraphMask and PGExplainer (default: their "
+                        "published defaults 100, 100, 30)")
+    p.add_argument("--max-graphs", type=int, metavar="N", help="explain only N test graphs")
+    p.add_argument("--threads", type=int, metavar="N", help="torch threads (default: torch's)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def _fmt(v: Any, pct: bool = False) -> str:
@@ -87,6 +117,21 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _benchmark(args: argparse.Namespace) -> int:
+    from gsat.benchmark import BenchmarkSpec, run_benchmark
+
+    spec = BenchmarkSpec(dataset=args.dataset, backbone=args.backbone,
+                         explainers=args.explainers, seeds=args.seeds, out=args.out,
+                         epochs=args.epochs, data_dir=args.data_dir, device=args.device,
+                         config=args.config, explainer_epochs=args.explainer_epochs,
+                         max_graphs=args.max_graphs, threads=args.threads,
+                         progress=not args.no_progress)
+    result = run_benchmark(spec)
+    print((Path(result["out_dir"]) / "benchmark.md").read_text())
+    print(f"results: {result['out_dir']}/benchmark.json")
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     r"""Entry point of the ``gsat`` console script and of ``run_gsat.py``.
 
@@ -99,7 +144,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        code = {"train": _train}[args.command](args)
+        code = {"train": _train, "benchmark": _benchmark}[args.command](args)
     except GSATError as exc:
         print(f"gsat: error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -1,0 +1,343 @@
+r"""GSAT against post-hoc explainers on the same backbone: train (or reuse) GSAT and ERM
+models per seed, explain the test graphs with every method, score all methods with one
+function, and write ``benchmark.json`` and ``benchmark.md``.
+
+The comparison is the one of Table 1 of `Miao, Liu & Li (ICML 2022)
+<https://arxiv.org/abs/2201.12987>`_: post-hoc explainers read a backbone trained without
+attention (ERM); GSAT reads its own attention; both are scored by the interpretation ROC AUC
+over all test edges pooled and by precision@5 against the same ground truth.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+from tqdm.auto import tqdm
+
+from gsat.config import Config, save_config
+from gsat.data import GraphDataset, load_dataset
+from gsat.errors import ConfigError, DataMissingError
+from gsat.explain.baselines import OPTIMISED, EdgeExplainer, make_explainer
+from gsat.explain.metrics import interp_auc, precision_at_k
+from gsat.train import (PRECISION_K, RunSpec, _json_safe, build_model, evaluate, make_loader,
+                        resolve_config, train_one_seed)
+
+log = logging.getLogger(__name__)
+
+#: Interpretation ROC AUC x100 (mean, std) published by Miao et al. (ICML 2022), Table 1,
+#: keyed by dataset registry name, then explainer registry name. GSAT's value depends on the
+#: backbone ("gsat:GIN", "gsat:PNA"); the post-hoc baselines were run on GIN there.
+PUBLISHED: Dict[str, Dict[str, tuple]] = {
+    "ba_2motifs": {"gnnexplainer": (67.35, 3.29), "pgexplainer": (84.59, 9.09),
+                   "graphmask": (92.54, 8.07), "gsat:GIN": (98.74, 0.55),
+                   "gsat:PNA": (93.77, 3.90)},
+    "mutag": {"gnnexplainer": (61.98, 5.45), "pgexplainer": (60.91, 17.10),
+              "graphmask": (62.23, 9.01), "gsat:GIN": (99.60, 0.51),
+              "gsat:PNA": (99.07, 0.50)},
+}
+PUBLISHED_SOURCE = "Miao, Liu & Li, ICML 2022 (arXiv:2201.12987), Table 1"
+#: per-(method, seed) fields summarised by mean and std
+SUMMARY_FIELDS = ("test_interp_auc", "test_precision_at_5", "test_metric", "explain_seconds",
+                  "graphs_per_second", "fit_seconds")
+
+
+@dataclass
+class BenchmarkSpec:
+    """What ``gsat benchmark`` runs: everything the command line can set."""
+
+    dataset: str
+    backbone: str = "GIN"
+    explainers: List[str] = field(
+        default_factory=lambda: ["gsat", "gnnexplainer", "graphmask", "ig", "pgexplainer"])
+    seeds: List[int] = field(default_factory=lambda: [0])
+    out: Optional[str] = None
+    epochs: Optional[int] = None
+    data_dir: str = "data"
+    device: str = "cpu"
+    config: Optional[str] = None
+    explainer_epochs: Optional[int] = None
+    """Overrides the optimisation epochs of GNNExplainer, GraphMask and PGExplainer."""
+    max_graphs: Optional[int] = None
+    """Explain only the first N test graphs."""
+    threads: Optional[int] = None
+    """torch threads while the benchmark runs (torch's default if None)."""
+    progress: bool = True
+    dataset_options: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ExplanationScores:
+    """Scores of one method's explanations of a list of graphs."""
+
+    interp_auc: float
+    precision_at_k: float
+    num_graphs: int
+    num_edges: int
+
+
+def score_explanations(scores: Sequence[Tensor], graphs: Sequence[Data],
+                       k: int = PRECISION_K) -> ExplanationScores:
+    r"""Score per-graph edge scores against the graphs' :obj:`edge_label`, the same way for
+    every method: interpretation ROC AUC over all edges pooled
+    (:func:`gsat.explain.metrics.interp_auc`) and precision@k averaged over graphs with
+    ground truth (:func:`gsat.explain.metrics.precision_at_k`).
+
+    Args:
+        scores (list of torch.Tensor): one tensor of shape :obj:`[E_g]` per graph.
+        graphs (list of Data): the explained graphs, with :obj:`edge_label`.
+        k (int, optional): k of precision@k. (default: :obj:`5`)
+    """
+    if len(scores) != len(graphs):
+        raise ValueError(f"got scores for {len(scores)} graphs but {len(graphs)} graphs")
+    s, y, g = [], [], []
+    for i, (sc, data) in enumerate(zip(scores, graphs)):
+        lab = getattr(data, "edge_label", None)
+        if lab is None:
+            raise DataMissingError("the explained graphs have no ground truth 'edge_label'")
+        sc = sc.reshape(-1).float().cpu()
+        if sc.numel() != data.edge_index.size(1):
+            raise ValueError(f"graph {i}: {sc.numel()} scores for {data.edge_index.size(1)} "
+                             "edges")
+        s.append(sc)
+        y.append(lab.reshape(-1).cpu())
+        g.append(torch.full((sc.numel(),), i))
+    if not s:
+        return ExplanationScores(math.nan, math.nan, 0, 0)
+    s_, y_, g_ = torch.cat(s), torch.cat(y), torch.cat(g)
+    return ExplanationScores(interp_auc(s_, y_), precision_at_k(s_, y_, g_, k), len(graphs),
+                             int(s_.numel()))
+
+
+@contextlib.contextmanager
+def _threads(n: Optional[int]) -> Iterator[None]:
+    old = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _explainer_settings(name: str, spec: BenchmarkSpec) -> Dict[str, Any]:
+    return {"epochs": spec.explainer_epochs} if (
+        spec.explainer_epochs is not None and name in OPTIMISED) else {}
+
+
+def trained_model(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path, method: str,
+                  device: str, progress: bool = True,
+                  dataset_options: Optional[Dict[str, Any]] = None) -> tuple:
+    r"""The model of :obj:`method` (``"gsat"`` or ``"erm"``) for :obj:`seed`: loaded from
+    :obj:`out_dir/best.pt` and :obj:`out_dir/record.json` when they were written with the
+    same config, dataset and dataset options, trained with
+    :func:`gsat.train.train_one_seed` otherwise.
+
+    Returns:
+        (torch.nn.Module, dict, bool): the model in eval mode, its training record, and
+        whether it was reused.
+    """
+    model = build_model(cfg, ds, method).to(device)
+    ckpt_path, rec_path = out_dir / "best.pt", out_dir / "record.json"
+    key = {"dataset": ds.name, "dataset_options": dict(dataset_options or {}), "seed": seed,
+           "method": method}
+    if ckpt_path.exists() and rec_path.exists():
+        ckpt = torch.load(ckpt_path, weights_only=True, map_location=device)
+        saved = json.loads(rec_path.read_text())
+        if ckpt.get("config") == cfg.to_dict() and saved.get("key") == _json_safe(key):
+            model.load_state_dict(ckpt["model"])
+            log.info("reusing the %s model in %s", method, out_dir)
+            return model.eval(), saved["record"], True
+        log.info("%s was trained with another config or data; training again", ckpt_path)
+    record = train_one_seed(cfg, ds, seed, out_dir, device, method, progress)
+    rec_path.write_text(json.dumps(_json_safe({"key": key, "record": record}), indent=2))
+    model.load_state_dict(torch.load(ckpt_path, weights_only=True, map_location=device)["model"])
+    return model.eval(), record, False
+
+
+def explain_and_score(explainer: EdgeExplainer, model: nn.Module, ds: GraphDataset,
+                      graphs: Sequence[Data], device: str = "cpu",
+                      progress: bool = False) -> Dict[str, Any]:
+    r"""Fit :obj:`explainer` if it learns (on :obj:`ds.train`), explain :obj:`graphs`, and
+    score the explanations (:func:`score_explanations`) and the explained model's prediction
+    metric on the test split (:func:`gsat.train.evaluate`).
+
+    Returns:
+        dict: :obj:`test_interp_auc`, :obj:`test_precision_at_5`, :obj:`test_metric`,
+        :obj:`explain_seconds` (whole list of graphs), :obj:`graphs_per_second`,
+        :obj:`fit_seconds`, :obj:`num_graphs`, :obj:`num_edges`.
+    """
+    fit_seconds = 0.0
+    if explainer.needs_fit:
+        start = time.perf_counter()
+        explainer.fit(model, ds.train, ds.task, device, progress)
+        fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    scores = explainer.explain(model, graphs, ds.task, device, progress)
+    seconds = time.perf_counter() - start
+    sc = score_explanations(scores, graphs, PRECISION_K)
+    pred = evaluate(model, make_loader(ds.test, 128), 0, ds.task, ds.metric,
+                    torch.device(device), PRECISION_K)
+    return {"test_interp_auc": sc.interp_auc, "test_precision_at_5": sc.precision_at_k,
+            "test_metric": pred.metric, "explain_seconds": seconds,
+            "graphs_per_second": sc.num_graphs / seconds if seconds > 0 else math.inf,
+            "fit_seconds": fit_seconds, "num_graphs": sc.num_graphs, "num_edges": sc.num_edges}
+
+
+def summarize_records(records: List[Dict[str, Any]]) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """Per method: mean and (population) std over seeds of :data:`SUMMARY_FIELDS`."""
+    out: Dict[str, Dict[str, Dict[str, float]]] = {}
+    for method in dict.fromkeys(r["method"] for r in records):
+        rows = [r for r in records if r["method"] == method]
+        mean, std = {}, {}
+        for key in SUMMARY_FIELDS:
+            vals = [float(r[key]) for r in rows if r.get(key) is not None]
+            vals = [v for v in vals if not math.isnan(v)]
+            if vals:
+                mean[key] = statistics.fmean(vals)
+                std[key] = statistics.pstdev(vals) if len(vals) > 1 else 0.0
+        out[method] = {"mean": mean, "std": std}
+    return out
+
+
+def published_value(dataset: str, backbone: str, method: str) -> Optional[tuple]:
+    """Published interpretation AUC x100 (mean, std) of :obj:`method`, if any."""
+    table = PUBLISHED.get(dataset, {})
+    return table.get(f"{method}:{backbone}", table.get(method))
+
+
+def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
+    r"""Train or reuse GSAT and ERM models per seed, explain the interpretation test graphs
+    (:attr:`GraphDataset.interp_test` if set, else :attr:`GraphDataset.test`) with every
+    explainer, and write ``benchmark.json`` (one record per method and seed, plus summary
+    and settings) and ``benchmark.md`` into :obj:`spec.out`.
+
+    Layout of the output folder: ``gsat/seed<N>/`` and ``erm/seed<N>/`` hold the trained
+    models (``best.pt``, ``record.json``, ...), reused by later runs with the same config.
+
+    Returns:
+        dict: the content of ``benchmark.json`` plus :obj:`out_dir`.
+    """
+    for name in spec.explainers:
+        make_explainer(name, **_explainer_settings(name, spec))  # unknown names fail early
+    if not spec.seeds:
+        raise ConfigError("--seeds needs at least one seed")
+    if spec.max_graphs is not None and spec.max_graphs < 1:
+        raise ConfigError(f"--max-graphs must be >= 1, got {spec.max_graphs}")
+    if spec.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {spec.device} was asked for but CUDA is not available; "
+                          "use --device cpu")
+    out = Path(spec.out) if spec.out else Path("runs") / f"benchmark-{spec.dataset}-{spec.backbone}"
+    out.mkdir(parents=True, exist_ok=True)
+    records: List[Dict[str, Any]] = []
+    settings: Dict[str, Dict[str, Any]] = {}
+    result: Dict[str, Any] = {}
+    with _threads(spec.threads):
+        bar = tqdm(total=len(spec.seeds) * len(spec.explainers), desc="benchmark",
+                   disable=not spec.progress, dynamic_ncols=True)
+        for seed in spec.seeds:
+            ds = load_dataset(spec.dataset, spec.data_dir, seed=seed, **spec.dataset_options)
+            if not ds.has_ground_truth:
+                raise DataMissingError(f"dataset {spec.dataset} has no ground-truth edges to "
+                                       "score explanations against")
+            graphs = list(ds.interp_test if ds.interp_test is not None else ds.test)
+            if spec.max_graphs is not None:
+                graphs = graphs[: spec.max_graphs]
+            run_spec = RunSpec(dataset=spec.dataset, backbone=spec.backbone, config=spec.config,
+                               epochs=spec.epochs, device=spec.device)
+            cfg = resolve_config(run_spec, ds.config_name)
+            save_config(cfg, out / "config.yml")
+            models: Dict[str, tuple] = {}
+            for name in spec.explainers:
+                explainer = make_explainer(name, **_explainer_settings(name, spec))
+                kind = explainer.model_kind
+                if kind not in models:
+                    models[kind] = trained_model(cfg, ds, seed, out / kind / f"seed{seed}", kind,
+                                                 spec.device, spec.progress,
+                                                 spec.dataset_options)
+                model, train_rec, reused = models[kind]
+                bar.set_postfix(seed=seed, method=name)
+                torch.manual_seed(seed)
+                rec = {"method": name, "seed": seed, "model": kind,
+                       **explain_and_score(explainer, model, ds, graphs, spec.device,
+                                           spec.progress),
+                       "model_best_epoch": train_rec.get("best_epoch"),
+                       "model_reused": reused, "settings": dict(explainer.settings)}
+                settings[name] = {"explains": kind, **explainer.settings}
+                records.append(rec)
+                bar.update(1)
+                result = {
+                    "dataset": spec.dataset, "backbone": spec.backbone,
+                    "metric_name": ds.metric, "explainers": spec.explainers,
+                    "seeds": spec.seeds, "epochs": cfg.train.epochs, "device": spec.device,
+                    "torch_threads": torch.get_num_threads(),
+                    "torch_version": torch.__version__, "max_graphs": spec.max_graphs,
+                    "settings": settings, "records": records,
+                    "summary": summarize_records(records),
+                    "published": {m: published_value(spec.dataset, spec.backbone, m)
+                                  for m in spec.explainers},
+                    "published_source": PUBLISHED_SOURCE,
+                    "spec": asdict(spec)}
+                (out / "benchmark.json").write_text(json.dumps(_json_safe(result), indent=2))
+        bar.close()
+    (out / "benchmark.md").write_text(format_markdown(result))
+    result["out_dir"] = str(out)
+    return result
+
+
+def _ms(summary: Dict[str, Any], key: str, scale: float = 100.0, digits: int = 2) -> str:
+    m, s = summary["mean"].get(key), summary["std"].get(key)
+    if m is None:
+        return "n/a"
+    return f"{scale * m:.{digits}f} ± {scale * s:.{digits}f}"
+
+
+def throughput_ratio(result: Dict[str, Any], a: str = "gsat",
+                     b: str = "gnnexplainer") -> Optional[float]:
+    """Mean graphs/second of :obj:`a` over that of :obj:`b` in one benchmark result."""
+    summ = result.get("summary", {})
+    try:
+        return summ[a]["mean"]["graphs_per_second"] / summ[b]["mean"]["graphs_per_second"]
+    except (KeyError, ZeroDivisionError):
+        return None
+
+
+def format_markdown(result: Dict[str, Any]) -> str:
+    r"""``benchmark.md``: one row per method with interpretation AUC, precision@5 and the
+    explained model's prediction metric (x100, mean ± std over seeds), the published AUC,
+    seconds to explain the test graphs and graphs per second."""
+    metric = result["metric_name"]
+    n = result["records"][0]["num_graphs"] if result["records"] else 0
+    lines = [f"# Explainers on {result['dataset']} with {result['backbone']}", "",
+             f"Seeds {result['seeds']}, {result['epochs']} training epochs, {n} explained "
+             f"test graphs, device {result['device']}, {result['torch_threads']} torch "
+             f"thread(s). Scores x100, mean ± std over seeds. Post-hoc methods explain the "
+             f"backbone trained without attention (ERM); GSAT explains itself.", "",
+             f"| method | explains | interp AUC | published AUC | prec@5 | model test {metric} "
+             f"| s to explain | graphs/s |", "|---|---|---|---|---|---|---|---|"]
+    for method, summ in result["summary"].items():
+        pub = result["published"].get(method)
+        pub_s = f"{pub[0]:.2f} ± {pub[1]:.2f}" if pub else "–"
+        lines.append(
+            f"| {method} | {result['settings'][method]['explains']} "
+            f"| {_ms(summ, 'test_interp_auc')} | {pub_s} | {_ms(summ, 'test_precision_at_5')} "
+            f"| {_ms(summ, 'test_metric')} | {_ms(summ, 'explain_seconds', 1.0, 3)} "
+            f"| {_ms(summ, 'graphs_per_second', 1.0, 1)} |")
+    ratio = throughput_ratio(result)
+    if ratio is not None:
+        lines += ["", f"GSAT explains {ratio:,.0f}x more graphs per second than GNNExplainer "
+                      "in this run."]
+    lines += ["", f"Published values: {result['published_source']}.", "",
+              "Settings: " + "; ".join(
+                  f"{k}: " + ", ".join(f"{a}={b}" for a, b in v.items())
+                  for k, v in result["settings"].items()), ""]
+    return "\n".join(lines)

@@ -1,0 +1,438 @@
+r"""Post-hoc explainers on a trained backbone, and GSAT, behind one interface.
+
+The post-hoc baselines are adapters over :mod:`torch_geometric.explain`:
+GNNExplainer (`Ying et al., NeurIPS 2019 <https://arxiv.org/abs/1903.03894>`_),
+GraphMask (`Schlichtkrull et al., ICLR 2021 <https://arxiv.org/abs/2010.00577>`_),
+Integrated Gradients on the edge mask (`Sundararajan et al., ICML 2017
+<https://arxiv.org/abs/1703.01365>`_, through Captum) and PGExplainer (`Luo et al., NeurIPS 2020
+<https://arxiv.org/abs/2011.04573>`_). Each produces one score per edge of every explained
+graph; :class:`GSATExplainer` does the same with the evaluation-time attention of a trained
+:class:`~gsat.GSAT` model, so that :func:`gsat.benchmark.score_explanations` scores every
+method in the same way (`Miao, Liu & Li, ICML 2022 <https://arxiv.org/abs/2201.12987>`_).
+
+Every explainer leaves the explained model as it found it: train/eval mode, parameter
+:obj:`requires_grad` flags and gradients, and the explain state of every
+:class:`~torch_geometric.nn.conv.MessagePassing` layer (see :func:`preserved_state`).
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Batch, Data
+from torch_geometric.explain import Explainer, Explanation
+from torch_geometric.explain.algorithm.utils import clear_masks
+from torch_geometric.explain.algorithm import (CaptumExplainer, ExplainerAlgorithm,
+                                               GNNExplainer, GraphMaskExplainer, PGExplainer)
+from torch_geometric.loader import DataLoader
+from torch_geometric.nn import MessagePassing
+from tqdm.auto import tqdm
+
+from gsat.errors import ConfigError, UnknownNameError
+from gsat.model import GSAT
+
+__all__ = ["BackboneAdapter", "EdgeExplainer", "PyGEdgeExplainer", "PGEdgeExplainer",
+           "GSATExplainer", "GSATAlgorithm", "EXPLAINERS", "make_explainer",
+           "explainer_names", "preserved_state", "model_config_for"]
+
+
+class BackboneAdapter(nn.Module):
+    r"""The call convention of :mod:`torch_geometric.explain`,
+    :obj:`model(x, edge_index, batch=..., edge_attr=...)` returning graph logits, around a
+    classifier with a :obj:`backbone` (e.g. :class:`~gsat.model.ERM`) or a bare backbone.
+
+    Args:
+        model (torch.nn.Module): :class:`~gsat.model.ERM` (its :obj:`backbone` is called) or
+            any backbone called as :obj:`backbone(x, edge_index, batch, edge_attr)`.
+        return_type (str, optional): :obj:`"raw"` returns logits; :obj:`"probs"` returns
+            :math:`\sigma(\text{logit})` for one output (binary) or the softmax otherwise.
+            (default: :obj:`"raw"`)
+    """
+
+    def __init__(self, model: nn.Module, return_type: str = "raw"):
+        super().__init__()
+        if return_type not in ("raw", "probs"):
+            raise ValueError(f"return_type must be 'raw' or 'probs', got {return_type!r}")
+        self.backbone = getattr(model, "backbone", model)
+        self.return_type = return_type
+        self.training = self.backbone.training  # Explainer restores the adapter's mode
+
+    def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
+                edge_attr: Optional[Tensor] = None) -> Tensor:
+        if batch is None:
+            batch = edge_index.new_zeros(x.size(0))
+        logits = self.backbone(x, edge_index, batch, edge_attr)
+        if self.return_type == "raw":
+            return logits
+        return logits.sigmoid() if logits.size(-1) == 1 else logits.softmax(-1)
+
+
+def model_config_for(task: str, return_type: str = "raw") -> Dict[str, str]:
+    r"""The :class:`~torch_geometric.explain.config.ModelConfig` of a graph classifier for a
+    :attr:`gsat.data.GraphDataset.task`.
+
+    Raises:
+        gsat.errors.ConfigError: for :obj:`"multilabel"`, which PyG's explainers do not
+            support.
+    """
+    modes = {"binary": "binary_classification", "multiclass": "multiclass_classification"}
+    if task not in modes:
+        raise ConfigError(f"post-hoc explainers support binary and multiclass tasks, not "
+                          f"{task!r}")
+    return {"mode": modes[task], "task_level": "graph", "return_type": return_type}
+
+
+# --------------------------------------------------------------------------- model state
+
+
+def _snapshot_mp(module: MessagePassing) -> Dict[str, Any]:
+    skip = ("_parameters", "_buffers", "_modules")
+    return {"dict": {k: v for k, v in module.__dict__.items() if k not in skip},
+            "params": dict(module._parameters), "buffers": dict(module._buffers)}
+
+
+def _restore_mp(module: MessagePassing, snap: Dict[str, Any]) -> None:
+    for store, saved in ((module._parameters, snap["params"]),
+                         (module._buffers, snap["buffers"])):
+        for k in [k for k in store if k not in saved]:
+            del store[k]
+        store.update(saved)
+    for k in [k for k in module.__dict__ if k not in snap["dict"]
+              and k not in ("_parameters", "_buffers", "_modules")]:
+        del module.__dict__[k]  # e.g. an instance-level explain_message, message_scale
+    module.__dict__.update(snap["dict"])
+    if module.explain is True:
+        # re-read the signature of the (class) explain_message, which an explainer may have
+        # replaced while the layer was in explain mode
+        module.__dict__["_explain"] = None
+        module.explain = True
+
+
+@contextlib.contextmanager
+def preserved_state(model: nn.Module) -> Iterator[None]:
+    r"""Within the block the model may be put in eval mode, frozen and masked by an
+    explainer; on exit (also on error) its train/eval mode, every parameter's
+    :obj:`requires_grad` and :obj:`grad`, its buffers (e.g. BatchNorm statistics), and the
+    explain state of every
+    :class:`~torch_geometric.nn.conv.MessagePassing` layer (edge mask, explain flag,
+    replaced :obj:`explain_message`, extra attributes) are put back as they were. Edge masks
+    present on entry are cleared within the block, so the model itself is explained."""
+    modes = {m: m.training for m in model.modules()}
+    params = [(p, p.requires_grad, p.grad) for p in model.parameters()]
+    buffers = [(b, b.detach().clone()) for b in model.buffers()]
+    mps = [(m, _snapshot_mp(m)) for m in model.modules() if isinstance(m, MessagePassing)]
+    clear_masks(model)
+    try:
+        yield
+    finally:
+        for m, snap in mps:
+            _restore_mp(m, snap)
+        for p, req, grad in params:
+            p.requires_grad_(req)
+            p.grad = grad
+        with torch.no_grad():
+            for b, saved in buffers:  # e.g. BatchNorm statistics
+                b.copy_(saved)
+        for m, mode in modes.items():
+            m.training = mode
+
+
+def _frozen(model: nn.Module) -> None:
+    for p in model.parameters():
+        p.requires_grad_(False)
+
+
+def _kwargs(data: Data) -> Dict[str, Tensor]:
+    """Keyword arguments of :class:`BackboneAdapter` for one graph (order matters for
+    Captum, which passes them positionally)."""
+    kw = {"batch": data.edge_index.new_zeros(data.num_nodes)}
+    if getattr(data, "edge_attr", None) is not None:
+        kw["edge_attr"] = data.edge_attr
+    return kw
+
+
+# --------------------------------------------------------------------------- interface
+
+
+class EdgeExplainer:
+    r"""One score per edge for every graph: the interface shared by GSAT and the baselines.
+
+    Subclasses implement :meth:`explain_graph` (or override :meth:`explain`); explainers
+    that learn from the training graphs first (PGExplainer) implement :meth:`fit`.
+
+    Attributes:
+        name (str): registry name.
+        model_kind (str): which trained model it explains: :obj:`"gsat"` or :obj:`"erm"`.
+        settings (dict): the hyper-parameters used (recorded in benchmark results).
+    """
+
+    name: str = ""
+    model_kind: str = "erm"
+    needs_fit: bool = False
+
+    def __init__(self, **settings: Any):
+        self.settings: Dict[str, Any] = settings
+
+    def fit(self, model: nn.Module, graphs: Sequence[Data], task: str,
+            device: torch.device | str = "cpu", progress: bool = False) -> None:
+        """Learn from :obj:`graphs` (the training split); a no-op for most explainers."""
+
+    def explain_graph(self, model: nn.Module, data: Data, task: str) -> Tensor:
+        """Edge scores of one graph, shape :obj:`[E]`."""
+        raise NotImplementedError
+
+    def explain(self, model: nn.Module, graphs: Sequence[Data], task: str,
+                device: torch.device | str = "cpu", progress: bool = False) -> List[Tensor]:
+        r"""Edge scores of every graph in :obj:`graphs` (one tensor of shape :obj:`[E_g]` per
+        graph, on the CPU), with a progress bar. The model's state is preserved."""
+        out: List[Tensor] = []
+        with preserved_state(model):
+            for g in tqdm(graphs, desc=f"explain {self.name}", disable=not progress,
+                          leave=False, dynamic_ncols=True):
+                g = g.to(device)
+                if g.edge_index.size(1) == 0:
+                    out.append(torch.zeros(0))
+                    continue
+                out.append(self.explain_graph(model, g, task).detach().reshape(-1).float().cpu())
+        return out
+
+
+class PyGEdgeExplainer(EdgeExplainer):
+    r"""A :class:`torch_geometric.explain.Explainer` with :obj:`edge_mask_type="object"`,
+    no node mask and :obj:`explanation_type="model"` (the model's own prediction is
+    explained), run graph by graph.
+
+    Args:
+        name (str): registry name.
+        build (callable): :obj:`build(model, **settings)` returns the
+            :class:`~torch_geometric.explain.algorithm.ExplainerAlgorithm`.
+        return_type (str, optional): what the adapter returns (Captum needs
+            :obj:`"probs"` for binary tasks). (default: :obj:`"raw"`)
+        **settings: hyper-parameters handed to :obj:`build`.
+    """
+
+    def __init__(self, name: str, build: Callable[..., ExplainerAlgorithm],
+                 return_type: str = "raw", **settings: Any):
+        super().__init__(**settings)
+        self.name, self.build, self.return_type = name, build, return_type
+
+    def _explainer(self, model: nn.Module, task: str,
+                   explanation_type: str = "model") -> Explainer:
+        adapter = BackboneAdapter(model, self.return_type)
+        return Explainer(model=adapter, algorithm=self.build(adapter, **self.settings),
+                         explanation_type=explanation_type,
+                         model_config=model_config_for(task, self.return_type),
+                         edge_mask_type="object", node_mask_type=None)
+
+    def explain(self, model: nn.Module, graphs: Sequence[Data], task: str,
+                device: torch.device | str = "cpu", progress: bool = False) -> List[Tensor]:
+        with preserved_state(model):
+            _frozen(model)
+            model.eval()
+            self._current = self._explainer(model, task)
+            try:
+                return super().explain(model, graphs, task, device, progress)
+            finally:
+                del self._current
+
+    def explain_graph(self, model: nn.Module, data: Data, task: str) -> Tensor:
+        exp = self._current(data.x, data.edge_index, **_kwargs(data))
+        return exp.edge_mask
+
+
+def _mp_layers(model: nn.Module) -> List[MessagePassing]:
+    return [m for m in model.modules() if isinstance(m, MessagePassing)]
+
+
+def _linear_dims(module: nn.Module) -> Optional[tuple]:
+    lins = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    return (lins[0].in_features, lins[-1].out_features) if lins else None
+
+
+def _build_graphmask(adapter: nn.Module, **settings: Any) -> ExplainerAlgorithm:
+    layers = _mp_layers(adapter)
+    for conv in layers:  # GraphMask reads in/out widths; GINConv does not store them
+        if not hasattr(conv, "in_channels") or not hasattr(conv, "out_channels"):
+            dims = _linear_dims(conv)
+            if dims is None:
+                raise ConfigError(f"GraphMask needs in/out widths of {type(conv).__name__}")
+            conv.in_channels, conv.out_channels = dims  # removed again by preserved_state
+    return GraphMaskExplainer(num_layers=len(layers), log=False, **settings)
+
+
+class PGEdgeExplainer(PyGEdgeExplainer):
+    r"""PGExplainer: a shared MLP on the last-layer embeddings of an edge's two nodes,
+    trained on the training graphs (:meth:`fit`) to explain the model's predictions, then
+    applied to each test graph in one forward pass.
+
+    Args:
+        epochs (int, optional): training epochs over the training graphs. (default: :obj:`30`)
+        lr (float, optional): learning rate. (default: :obj:`0.003`)
+        batch_size (int, optional): training graphs per optimisation step.
+            (default: :obj:`1`, one graph per step as in the original implementation)
+    """
+
+    needs_fit = True
+
+    def __init__(self, epochs: int = 30, lr: float = 0.003, batch_size: int = 1):
+        super().__init__("pgexplainer", lambda adapter, **s: PGExplainer(
+            epochs=s["epochs"], lr=s["lr"]), epochs=epochs, lr=lr, batch_size=batch_size)
+        self._fitted: Optional[Explainer] = None
+        self._model: Optional[nn.Module] = None
+
+    def fit(self, model: nn.Module, graphs: Sequence[Data], task: str,
+            device: torch.device | str = "cpu", progress: bool = False) -> None:
+        r"""Train the explainer MLP on :obj:`graphs`; the target of each graph is the model's
+        own prediction."""
+        epochs = self.settings["epochs"]
+        loader = DataLoader(list(graphs), batch_size=self.settings["batch_size"], shuffle=True,
+                            generator=torch.Generator().manual_seed(0))
+        with preserved_state(model):
+            _frozen(model)
+            model.eval()
+            explainer = self._explainer(model, task, "phenomenon")
+            algo = explainer.algorithm
+            algo.to(device)
+            for epoch in tqdm(range(epochs), desc="fit pgexplainer", disable=not progress,
+                              leave=False, dynamic_ncols=True):
+                for b in loader:
+                    b = b.to(device)
+                    kw = {"batch": b.batch}
+                    if getattr(b, "edge_attr", None) is not None:
+                        kw["edge_attr"] = b.edge_attr
+                    target = explainer.get_target(explainer.get_prediction(
+                        b.x, b.edge_index, **kw))
+                    algo.train(epoch, explainer.model, b.x, b.edge_index, target=target, **kw)
+        self._fitted, self._model = explainer, model
+
+    def explain(self, model: nn.Module, graphs: Sequence[Data], task: str,
+                device: torch.device | str = "cpu", progress: bool = False) -> List[Tensor]:
+        if self._fitted is None or self._model is not model:
+            raise RuntimeError("PGExplainer must be fitted on the training graphs of this "
+                               "model first: call fit(model, train_graphs, task)")
+        with preserved_state(model):
+            _frozen(model)
+            model.eval()
+            self._current = self._fitted
+            try:
+                return EdgeExplainer.explain(self, model, graphs, task, device, progress)
+            finally:
+                del self._current
+
+    def explain_graph(self, model: nn.Module, data: Data, task: str) -> Tensor:
+        kw = _kwargs(data)
+        target = self._current.get_target(self._current.get_prediction(
+            data.x, data.edge_index, **kw))
+        return self._current(data.x, data.edge_index, target=target, **kw).edge_mask
+
+
+class GSATExplainer(EdgeExplainer):
+    r"""GSAT's explanation: the evaluation-time attention :math:`\sigma(\ell)` of a trained
+    :class:`~gsat.GSAT` model (:meth:`gsat.GSAT.explain`), computed for whole batches;
+    node-level attention is lifted to edges by the model.
+
+    Args:
+        batch_size (int, optional): graphs per forward pass. (default: :obj:`128`)
+    """
+
+    name = "gsat"
+    model_kind = "gsat"
+
+    def __init__(self, batch_size: int = 128):
+        super().__init__(batch_size=batch_size)
+
+    def explain(self, model: nn.Module, graphs: Sequence[Data], task: str,
+                device: torch.device | str = "cpu", progress: bool = False) -> List[Tensor]:
+        if not isinstance(model, GSAT):
+            raise TypeError(f"the gsat explainer needs a GSAT model, got {type(model).__name__}")
+        out: List[Tensor] = []
+        loader = DataLoader(list(graphs), batch_size=self.settings["batch_size"])
+        with preserved_state(model):
+            for b in tqdm(loader, desc="explain gsat", disable=not progress, leave=False,
+                          dynamic_ncols=True):
+                b = b.to(device)
+                att = model.explain(b).reshape(-1).cpu()
+                counts = torch.bincount(b.batch[b.edge_index[0]].cpu(), minlength=b.num_graphs)
+                out.extend(att.split(counts.tolist()))
+        return out
+
+    def explain_graph(self, model: nn.Module, data: Data, task: str) -> Tensor:
+        return model.explain(data)
+
+
+class GSATAlgorithm(ExplainerAlgorithm):
+    r"""GSAT as a :class:`torch_geometric.explain.algorithm.ExplainerAlgorithm`, so a trained
+    GSAT model can be used through :class:`torch_geometric.explain.Explainer`: the edge
+    mask is the model's evaluation-time attention (no optimisation).
+
+    Use with :obj:`Explainer(model=BackboneAdapter(gsat_model), algorithm=GSATAlgorithm(gsat_model),
+    explanation_type="model", edge_mask_type="object", ...)`; the :obj:`model` argument of
+    :meth:`forward` is ignored in favour of :obj:`gsat_model`.
+
+    Args:
+        gsat_model (gsat.GSAT): the trained model whose attention is returned.
+    """
+
+    def __init__(self, gsat_model: GSAT):
+        super().__init__()
+        self.gsat_model = gsat_model
+
+    def forward(self, model: nn.Module, x: Tensor, edge_index: Tensor, *, target: Tensor,
+                index: Optional[Any] = None, batch: Optional[Tensor] = None,
+                edge_attr: Optional[Tensor] = None, **kwargs: Any) -> Explanation:
+        data = Data(x=x, edge_index=edge_index, batch=batch, edge_attr=edge_attr)
+        return Explanation(edge_mask=self.gsat_model.explain(data))
+
+    def supports(self) -> bool:
+        return self.explainer_config.node_mask_type is None
+
+
+# --------------------------------------------------------------------------- registry
+
+#: name -> (factory, published default settings). Defaults: GNNExplainer and GraphMask as in
+#: PyG (100 epochs, lr 0.01; GraphMask penalty/lambda defaults of PyG); Integrated Gradients
+#: with Captum's defaults (50 steps, zero baseline, Gauss-Legendre); PGExplainer 30 epochs,
+#: lr 0.003 (PyG's example and Luo et al.).
+EXPLAINERS: Dict[str, Callable[..., EdgeExplainer]] = {
+    "gsat": lambda **s: GSATExplainer(**s),
+    "gnnexplainer": lambda epochs=100, lr=0.01: PyGEdgeExplainer(
+        "gnnexplainer", lambda a, **s: GNNExplainer(**s), epochs=epochs, lr=lr),
+    "graphmask": lambda epochs=100, lr=0.01: PyGEdgeExplainer(
+        "graphmask", _build_graphmask, epochs=epochs, lr=lr),
+    "ig": lambda n_steps=50: PyGEdgeExplainer(
+        "ig", lambda a, **s: CaptumExplainer("IntegratedGradients", **s), return_type="probs",
+        n_steps=n_steps),
+    "pgexplainer": lambda epochs=30, lr=0.003, batch_size=1: PGEdgeExplainer(
+        epochs=epochs, lr=lr, batch_size=batch_size),
+}
+
+#: explainers whose number of optimisation epochs ``--explainer-epochs`` overrides
+OPTIMISED = ("gnnexplainer", "graphmask", "pgexplainer")
+
+
+def explainer_names() -> List[str]:
+    return list(EXPLAINERS)
+
+
+def make_explainer(name: str, **settings: Any) -> EdgeExplainer:
+    r"""A new explainer from the registry :data:`EXPLAINERS`.
+
+    Args:
+        name (str): one of :obj:`gsat, gnnexplainer, graphmask, ig, pgexplainer`.
+        **settings: overrides of its default hyper-parameters (e.g. :obj:`epochs=2`).
+
+    Raises:
+        gsat.errors.UnknownNameError: unknown :obj:`name`.
+        gsat.errors.ConfigError: a setting the explainer does not have.
+    """
+    if name not in EXPLAINERS:
+        raise UnknownNameError("explainer", name, EXPLAINERS)
+    try:
+        exp = EXPLAINERS[name](**settings)
+    except TypeError as exc:
+        raise ConfigError(f"explainer {name}: {exc}") from exc
+    exp.name = name
+    return exp

@@ -1,0 +1,105 @@
+import functools
+import json
+import pytest
+import torch
+from torch_geometric.data import Data
+
+from gsat.benchmark import (BenchmarkSpec, published_value, run_benchmark,
+                            score_explanations, throughput_ratio)
+from gsat.cli import SUBCOMMANDS, main
+from gsat.data import DATASETS
+from gsat.data.ba_2motifs import load_ba_2motifs
+from gsat.errors import UnknownNameError
+
+RECORD_KEYS = {"method", "seed", "test_interp_auc", "test_precision_at_5", "explain_seconds",
+               "graphs_per_second", "test_metric", "settings"}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def _graph(labels):
+    n = len(labels)
+    ei = torch.stack([torch.arange(n), (torch.arange(n) + 1) % (n + 1)])
+    return Data(x=torch.ones(n + 1, 1), edge_index=ei, edge_label=torch.tensor(labels))
+
+
+def test_score_explanations_known_auc_and_precision():
+    graphs = [_graph([1, 0, 1]), _graph([0, 1])]
+    scores = [torch.tensor([0.9, 0.1, 0.8]), torch.tensor([0.85, 0.3])]
+    # positives 0.9, 0.8, 0.3 vs negatives 0.1, 0.85: 4 of 6 pairs ordered -> 2/3
+    sc = score_explanations(scores, graphs, k=1)
+    assert sc.interp_auc == pytest.approx(4 / 6)
+    assert sc.precision_at_k == pytest.approx(0.5)  # graph 1 top edge right, graph 2 wrong
+    assert (sc.num_graphs, sc.num_edges) == (2, 5)
+    assert score_explanations(scores, graphs, k=2).precision_at_k == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="2 scores for 3 edges"):
+        score_explanations([torch.tensor([0.1, 0.2]), scores[1]], graphs)
+
+
+def test_published_values_follow_the_paper():
+    assert published_value("ba_2motifs", "GIN", "gnnexplainer") == (67.35, 3.29)
+    assert published_value("ba_2motifs", "GIN", "gsat")[0] == 98.74
+    assert published_value("mutag", "GIN", "graphmask")[0] == 62.23
+    assert published_value("ba_2motifs", "GIN", "ig") is None
+
+
+def test_benchmark_command_writes_both_files_and_reuses_models(tmp_path, monkeypatch, capsys):
+    assert "benchmark" in SUBCOMMANDS
+    monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
+                                                                  num_graphs=40))
+    out = tmp_path / "bench"
+    argv = ["benchmark", "--dataset", "ba_2motifs", "--backbone", "GIN", "--explainers",
+            "gsat", "gnnexplainer", "graphmask", "ig", "pgexplainer", "--seeds", "0", "1",
+            "--epochs", "1", "--explainer-epochs", "2", "--max-graphs", "3", "--out", str(out),
+            "--data-dir", str(tmp_path / "data"), "--no-progress"]
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 0
+    res = json.loads((out / "benchmark.json").read_text())
+    recs = res["records"]
+    assert [(r["method"], r["seed"]) for r in recs] == [
+        (m, s) for s in (0, 1) for m in ("gsat", "gnnexplainer", "graphmask", "ig",
+                                          "pgexplainer")]
+    for r in recs:
+        assert RECORD_KEYS <= set(r)
+        assert r["num_graphs"] == 3 and r["explain_seconds"] > 0
+        assert r["graphs_per_second"] == pytest.approx(3 / r["explain_seconds"])
+        assert r["test_interp_auc"] is None or 0 <= r["test_interp_auc"] <= 1
+        assert r["model"] == ("gsat" if r["method"] == "gsat" else "erm")
+    assert res["settings"]["gnnexplainer"]["epochs"] == 2
+    assert res["settings"]["ig"]["n_steps"] == 50
+    aucs = [r["test_interp_auc"] for r in recs if r["method"] == "gsat"]
+    assert res["summary"]["gsat"]["mean"]["test_interp_auc"] == pytest.approx(sum(aucs) / 2)
+    assert throughput_ratio(res) == pytest.approx(
+        res["summary"]["gsat"]["mean"]["graphs_per_second"]
+        / res["summary"]["gnnexplainer"]["mean"]["graphs_per_second"])
+    md = (out / "benchmark.md").read_text()
+    assert "| gnnexplainer | erm |" in md and "67.35 ± 3.29" in md and "98.74" in md
+    assert "| method |" in capsys.readouterr().out
+    assert (out / "gsat" / "seed1" / "best.pt").exists()
+    assert (out / "erm" / "seed0" / "best.pt").exists()
+
+    # a second run in the same folder reuses the trained models and reproduces GSAT's scores
+    again = run_benchmark(BenchmarkSpec(dataset="ba_2motifs", explainers=["gsat"], seeds=[1],
+                                        epochs=1, out=str(out), data_dir=str(tmp_path / "data"),
+                                        max_graphs=3, progress=False))
+    assert again["records"][0]["model_reused"] is True
+    (rec,) = json.loads((out / "benchmark.json").read_text())["records"]
+    first = [r for r in recs if (r["method"], r["seed"]) == ("gsat", 1)][0]
+    for key in ("test_interp_auc", "test_precision_at_5", "test_metric", "model_best_epoch"):
+        assert rec[key] == first[key], key
+
+
+def test_unknown_explainer_is_a_user_error(tmp_path):
+    with pytest.raises(UnknownNameError, match="choose one of"):
+        run_benchmark(BenchmarkSpec(dataset="ba_2motifs", explainers=["shap"],
+                                    out=str(tmp_path / "b"), progress=False))
+    with pytest.raises(SystemExit) as exc:
+        main(["benchmark", "--dataset", "ba_2motifs", "--explainers", "shap"])
+    assert exc.value.code == 2
