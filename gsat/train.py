@@ -160,6 +160,53 @@ def evaluate(model: nn.Module, loader: DataLoader, epoch: int, task: str, metric
     return res
 
 
+def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
+                epoch: int, device: str | torch.device, task: str, metric: str,
+                progress: bool = False) -> Dict[str, float]:
+    r"""One optimisation pass of :obj:`model` (:class:`~gsat.GSAT` or :class:`~gsat.model.ERM`)
+    over :obj:`loader` at a 0-based :obj:`epoch` (which sets GSAT's :math:`r`).
+
+    Raises:
+        FloatingPointError: the loss became NaN or infinite; the message names the epoch and
+            the batch. The optimizer step of that batch is not taken.
+
+    Returns:
+        dict: :obj:`train_loss` (mean over graphs), :obj:`train_metric` (of the training-mode
+        logits), :obj:`seconds`, and the mean of every part of :meth:`loss` (e.g.
+        :obj:`pred`, :obj:`info`) under :obj:`train_<part>`.
+    """
+    device = torch.device(device)
+    model.train()
+    start = time.perf_counter()
+    sums: Dict[str, float] = {}
+    n_graphs = 0
+    logits, ys = [], []
+    batches = tqdm(loader, leave=False, desc="batches",
+                   disable=not progress or len(loader) < 20)
+    for b, data in enumerate(batches):
+        data = data.to(device)
+        out = model(data)
+        loss, parts = model.loss(out, data.y, epoch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"the training loss became {float(loss)} at epoch {epoch}, "
+                                     f"batch {b}")
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        for key, val in parts.items():
+            if key != "r":
+                sums[key] = sums.get(key, 0.0) + val * data.num_graphs
+        n_graphs += data.num_graphs
+        logits.append(out.logits.detach().cpu())
+        ys.append(data.y.cpu())
+    res = {f"train_{k_}" if k_ != "loss" else "train_loss": v / max(n_graphs, 1)
+           for k_, v in sums.items()}
+    res["train_metric"] = (prediction_metric(torch.cat(logits), torch.cat(ys), task, metric)
+                           if logits else math.nan)
+    res["seconds"] = time.perf_counter() - start
+    return res
+
+
 def _atomic_save(obj: Any, path: Path) -> None:
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     torch.save(obj, tmp)
@@ -214,34 +261,18 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
     bar = tqdm(range(t.epochs), desc=f"{ds.name} {cfg.model.backbone} {method} seed {seed}",
                disable=not progress, dynamic_ncols=True)
     for epoch in bar:
-        model.train()
-        start = time.perf_counter()
-        tot, n_graphs, correct_logits, ys = 0.0, 0, [], []
-        batches = tqdm(train_loader, leave=False, desc="batches",
-                       disable=not progress or len(train_loader) < 20)
-        for data in batches:
-            data = data.to(device)
-            out = model(data)
-            loss, parts = model.loss(out, data.y, epoch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {float(loss)} at epoch {epoch}; the last "
-                                         f"good weights are in {out_dir / 'last.pt'}")
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            tot += parts["loss"] * data.num_graphs
-            n_graphs += data.num_graphs
-            correct_logits.append(out.logits.detach().cpu())
-            ys.append(data.y.cpu())
-        train_seconds.append(time.perf_counter() - start)
-        train_metric = prediction_metric(torch.cat(correct_logits), torch.cat(ys), ds.task,
-                                          ds.metric)
+        ep = train_epoch(model, train_loader, opt, epoch, device, ds.task, ds.metric,
+                         progress=progress)
+        train_seconds.append(ep["seconds"])
+        train_metric = ep["train_metric"]
         val = evaluate(model, valid_loader, epoch, ds.task, ds.metric, device, k)
         r = model.get_r(epoch) if isinstance(model, GSAT) else None
         rec: Dict[str, Any] = {
-            "epoch": epoch, "r": r, "train_loss": tot / max(n_graphs, 1),
+            "epoch": epoch, "r": r, "train_loss": ep["train_loss"],
             "train_metric": train_metric, "valid_loss": val.loss, "valid_metric": val.metric,
-            "valid_interp_auc": val.interp_auc, "seconds": train_seconds[-1]}
+            "valid_interp_auc": val.interp_auc, "seconds": train_seconds[-1],
+            **{k_: v for k_, v in ep.items() if k_ not in ("train_loss", "train_metric",
+                                                           "seconds")}}
         qualifies = epoch > t.min_select_epoch and (r is None or abs(r - final_r) < 1e-9)
         new_qual = qualifies and _better(rec, best_qual)
         new_any = _better(rec, best_any)
