@@ -277,6 +277,15 @@ class GSAT(_Classifier):
         finally:
             self.train(was_training)
 
+    def explanation(self, data, explanation_type: Literal["model", "phenomenon"] = "model",
+                    threshold_config: Optional[Dict] = None):
+        r"""The attention on :obj:`data` as a :class:`torch_geometric.explain.Explanation`
+        (:obj:`edge_mask`, :obj:`prediction`, :obj:`target`, :obj:`x`, :obj:`edge_index`),
+        for PyG's explanation tools; see :func:`gsat.explain.to_explanation`."""
+        from gsat.explain.pyg import to_explanation
+
+        return to_explanation(self, data, explanation_type, threshold_config)
+
 
 class ERM(_Classifier):
     r"""The same backbone trained on the prediction loss alone (empirical risk minimisation);
