@@ -2,7 +2,6 @@ r"""Train a :class:`~gsat.GSAT` (or :class:`~gsat.model.ERM`) model from Python:
 :func:`fit`, built on :func:`gsat.train.train_epoch` and :func:`gsat.train.evaluate`."""
 from __future__ import annotations
 
-import logging
 import math
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Union
@@ -14,8 +13,6 @@ from tqdm.auto import tqdm
 from gsat.errors import ConfigError
 from gsat.model import GSAT
 from gsat.train import PRECISION_K, evaluate, train_epoch
-
-log = logging.getLogger(__name__)
 
 #: keys of a dict :obj:`r_schedule` (the arguments of :func:`gsat.functional.r_schedule`)
 R_SCHEDULE_KEYS = ("init_r", "final_r", "decay_r", "decay_interval", "fixed_r")
