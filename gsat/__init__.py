@@ -9,6 +9,7 @@ from gsat.config import Config, load_config
 from gsat.data import GraphDataset, load_dataset
 from gsat.errors import ConfigError, DataMissingError, GraphInputError, GSATError, UnknownNameError
 from gsat.explain.metrics import interp_auc, precision_at_k
+from gsat.fitting import fit
 from gsat.model import ERM, GSAT, GSATOutput, check_graph, edge_mask
 from gsat.nn import GIN, PNA, Extractor, GraphClassifier
 
@@ -19,4 +20,5 @@ __all__ = [
     "load_config", "GraphDataset", "load_dataset", "interp_auc", "precision_at_k",
     "check_graph", "edge_mask", "functional", "GSATError", "ConfigError", "UnknownNameError",
     "DataMissingError", "GraphInputError", "__version__",
+    "fit",
 ]

@@ -34,6 +34,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", default="gsat", choices=["gsat", "erm"],
                    help="gsat, or erm: the backbone without attention (default: gsat)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="write TensorBoard scalars and attention histograms per epoch to "
+                        "<out>/seed<N>/tensorboard/ (needs: pip install tensorboard)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,7 +111,8 @@ def _train(args: argparse.Namespace) -> int:
 
     spec = RunSpec(dataset=args.dataset, backbone=args.backbone, config=args.config,
                    epochs=args.epochs, seeds=args.seeds, device=args.device, out=args.out,
-                   data_dir=args.data_dir, method=args.method, progress=not args.no_progress)
+                   data_dir=args.data_dir, method=args.method, progress=not args.no_progress,
+                   tensorboard=args.tensorboard)
     results = run(spec)
     print(f"\n{results['method']} on {results['dataset']} with {results['backbone']} "
           f"(scores x100):\n")

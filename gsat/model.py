@@ -163,9 +163,15 @@ class GSAT(_Classifier):
     with :math:`r` from :func:`gsat.functional.r_schedule`.
 
     Args:
-        backbone (torch.nn.Module): provides :obj:`get_emb(x, edge_index, batch, edge_attr)`,
-            :obj:`get_pred_from_emb(emb, batch)` and :obj:`hidden_channels`
-            (e.g. :class:`~gsat.nn.GIN`, :class:`~gsat.nn.PNA`, :class:`~gsat.nn.GraphClassifier`).
+        backbone (torch.nn.Module): provides :obj:`get_emb(x, edge_index, batch, edge_attr)`
+            returning node embeddings :math:`(N, h)` computed by PyG
+            :class:`~torch_geometric.nn.conv.MessagePassing` layers (they are gated by the
+            attention through PyG's edge-mask hook; no change to them is needed),
+            :obj:`get_pred_from_emb(emb, batch)` returning graph logits :math:`(B, out)`, and
+            the int :obj:`hidden_channels` :math:`= h`; optionally :obj:`in_channels`, checked
+            against :obj:`x`. E.g. :class:`~gsat.nn.GIN`, :class:`~gsat.nn.PNA`, or any PyG
+            model split by :class:`~gsat.nn.GraphClassifier`; the README shows a backbone
+            written by hand.
         extractor (gsat.nn.Extractor, optional): built from the backbone's width if omitted.
         task (str, optional): :obj:`"binary"`, :obj:`"multiclass"` or :obj:`"multilabel"`.
             (default: :obj:`"binary"`)
@@ -278,6 +284,15 @@ class GSAT(_Classifier):
             return self.forward(data).edge_att
         finally:
             self.train(was_training)
+
+    def explanation(self, data, explanation_type: Literal["model", "phenomenon"] = "model",
+                    threshold_config: Optional[Dict] = None):
+        r"""The attention on :obj:`data` as a :class:`torch_geometric.explain.Explanation`
+        (:obj:`edge_mask`, :obj:`prediction`, :obj:`target`, :obj:`x`, :obj:`edge_index`),
+        for PyG's explanation tools; see :func:`gsat.explain.to_explanation`."""
+        from gsat.explain.pyg import to_explanation
+
+        return to_explanation(self, data, explanation_type, threshold_config)
 
 
 class ERM(_Classifier):

@@ -227,7 +227,7 @@ def _better(a: Dict[str, float], b: Optional[Dict[str, float]]) -> bool:
 
 def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
                    device: str | torch.device = "cpu", method: Method = "gsat",
-                   progress: bool = True) -> Dict[str, Any]:
+                   progress: bool = True, tensorboard: bool = False) -> Dict[str, Any]:
     r"""Train one model and return its record for ``results.json``.
 
     Model selection (the paper's protocol): among epochs :math:`e >` :obj:`min_select_epoch`
@@ -238,7 +238,9 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
 
     Writes into :obj:`out_dir`: ``best.pt`` (weights of the selected epoch), ``last.pt``
     (full training state after the last complete epoch) and ``metrics.csv`` (one row per
-    epoch).
+    epoch, rewritten after every epoch); with :obj:`tensorboard`, TensorBoard scalars and
+    attention histograms per epoch in ``tensorboard/`` (see
+    :class:`gsat.tensorboard_log.TensorBoardLogger`).
     """
     device = torch.device(device)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -253,6 +255,11 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
     interp_loader = None if ds.interp_test is None else make_loader(ds.interp_test, t.batch_size)
     final_r = cfg.gsat.fixed_r if cfg.gsat.fixed_r is not None else cfg.gsat.final_r
     k = PRECISION_K
+    tb_log = None
+    if tensorboard:
+        from gsat.tensorboard_log import TensorBoardLogger
+
+        tb_log = TensorBoardLogger(out_dir / "tensorboard")
 
     best_qual: Optional[Dict[str, Any]] = None
     best_any: Optional[Dict[str, Any]] = None
@@ -265,7 +272,8 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
                          progress=progress)
         train_seconds.append(ep["seconds"])
         train_metric = ep["train_metric"]
-        val = evaluate(model, valid_loader, epoch, ds.task, ds.metric, device, k)
+        val = evaluate(model, valid_loader, epoch, ds.task, ds.metric, device, k,
+                       keep_arrays=tb_log is not None)
         r = model.get_r(epoch) if isinstance(model, GSAT) else None
         rec: Dict[str, Any] = {
             "epoch": epoch, "r": r, "train_loss": ep["train_loss"],
@@ -293,6 +301,9 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
                 _atomic_save({"model": state, "epoch": epoch, "config": cfg.to_dict(),
                               "method": method, "dataset": ds.name}, out_dir / "best.pt")
         history.append(rec)
+        _write_csv(history, out_dir / "metrics.csv")  # after every epoch
+        if tb_log is not None:
+            tb_log.log_epoch(epoch, rec, val)
         _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                       "epoch": epoch, "config": cfg.to_dict(), "method": method,
                       "dataset": ds.name, "history": history,
@@ -301,7 +312,8 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
                      out_dir / "last.pt")
         bar.set_postfix(loss=f"{rec['train_loss']:.3f}", acc=f"{train_metric:.3f}",
                         val=f"{val.metric:.3f}", val_auc=f"{val.interp_auc:.3f}")
-    _write_csv(history, out_dir / "metrics.csv")
+    if tb_log is not None:
+        tb_log.close()
 
     selection = "final_r"
     chosen = best_qual
@@ -389,6 +401,8 @@ class RunSpec:
     progress: bool = True
     dataset_options: Dict[str, Any] = field(default_factory=dict)
     """Extra keyword arguments of the dataset builder (e.g. ``num_graphs``)."""
+    tensorboard: bool = False
+    """Write TensorBoard logs to ``seed<N>/tensorboard/`` (needs the ``tensorboard`` extra)."""
 
 
 def resolve_config(spec: RunSpec, ds_config_name: str) -> Config:
@@ -431,7 +445,7 @@ def run(spec: RunSpec) -> Dict[str, Any]:
         if i > 0:
             ds = load_dataset(spec.dataset, spec.data_dir, seed=seed, **spec.dataset_options)
         record = train_one_seed(cfg, ds, seed, out / f"seed{seed}", spec.device, spec.method,
-                                spec.progress)
+                                spec.progress, tensorboard=spec.tensorboard)
         results["runs"].append(record)
         results.update(summarize(results["runs"]))
         (out / "results.json").write_text(json.dumps(_json_safe(results), indent=2))

@@ -3,7 +3,8 @@ from gsat.explain.baselines import (EXPLAINERS, BackboneAdapter, EdgeExplainer, 
                                     GSATExplainer, explainer_names, make_explainer,
                                     preserved_state)
 from gsat.explain.metrics import interp_auc, precision_at_k
+from gsat.explain.pyg import GSATModelAdapter, gsat_explainer, to_explanation
 
 __all__ = ["interp_auc", "precision_at_k", "EXPLAINERS", "BackboneAdapter", "EdgeExplainer",
            "GSATAlgorithm", "GSATExplainer", "explainer_names", "make_explainer",
-           "preserved_state"]
+           "preserved_state", "GSATModelAdapter", "gsat_explainer", "to_explanation"]

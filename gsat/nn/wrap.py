@@ -14,6 +14,16 @@ class GraphClassifier(nn.Module):
 
     Every :class:`~torch_geometric.nn.conv.MessagePassing` layer inside :obj:`gnn` is gated by
     GSAT's attention through PyG's edge-mask mechanism; nothing in :obj:`gnn` needs changing.
+    It provides what :class:`gsat.GSAT` asks of a backbone: :obj:`hidden_channels`,
+    :meth:`get_emb` (node embeddings) and :meth:`get_pred_from_emb` (pool, then head).
+
+    .. code-block:: python
+
+        from torch_geometric.nn import GCN, global_mean_pool
+
+        backbone = gsat.GraphClassifier(GCN(in_channels=10, hidden_channels=64, num_layers=3),
+                                        head=torch.nn.Linear(64, 1), pool=global_mean_pool)
+        model = gsat.GSAT(backbone, task="binary")
 
     Args:
         gnn (torch.nn.Module): called as :obj:`gnn(x, edge_index)` (plus

@@ -1,0 +1,165 @@
+r"""Train a :class:`~gsat.GSAT` (or :class:`~gsat.model.ERM`) model from Python:
+:func:`fit`, built on :func:`gsat.train.train_epoch` and :func:`gsat.train.evaluate`."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Union
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from gsat.errors import ConfigError
+from gsat.model import GSAT
+from gsat.train import PRECISION_K, evaluate, train_epoch
+
+#: keys of a dict :obj:`r_schedule` (the arguments of :func:`gsat.functional.r_schedule`)
+R_SCHEDULE_KEYS = ("init_r", "final_r", "decay_r", "decay_interval", "fixed_r")
+
+RSchedule = Union[None, float, Mapping[str, Any]]
+
+
+def _apply_r_schedule(model: nn.Module, r_schedule: RSchedule) -> None:
+    if r_schedule is None:
+        return
+    if not isinstance(model, GSAT):
+        raise ConfigError(f"r_schedule applies to GSAT models only, got "
+                          f"{type(model).__name__}; leave r_schedule=None")
+    if isinstance(r_schedule, (int, float)) and not isinstance(r_schedule, bool):
+        r_schedule = {"fixed_r": float(r_schedule)}
+    if not isinstance(r_schedule, Mapping):
+        raise ConfigError(f"r_schedule must be None, a float (a fixed r) or a dict with keys "
+                          f"{', '.join(R_SCHEDULE_KEYS)}; got {type(r_schedule).__name__}")
+    unknown = sorted(set(r_schedule) - set(R_SCHEDULE_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown r_schedule key(s) {', '.join(unknown)}; valid keys: "
+                          f"{', '.join(R_SCHEDULE_KEYS)}")
+    new = dict(model.r_kwargs, **r_schedule)
+    for key in ("init_r", "final_r", "fixed_r"):
+        val = new[key]
+        if val is not None and not 0.0 < float(val) < 1.0:
+            raise ConfigError(f"r_schedule[{key!r}] must lie in (0, 1), got {val}")
+    if int(new["decay_interval"]) < 1:
+        raise ConfigError(f"r_schedule['decay_interval'] must be >= 1, got "
+                          f"{new['decay_interval']}")
+    model.r_kwargs = new
+
+
+def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable] = None,
+        epochs: int = 100, r_schedule: RSchedule = None, lr: float = 1e-3,
+        weight_decay: float = 0.0, optimizer: Optional[torch.optim.Optimizer] = None,
+        device: Union[str, torch.device] = "cpu",
+        metric: Optional[Literal["acc", "rocauc"]] = None, start_epoch: int = 0,
+        progress: bool = True, tensorboard: Optional[Union[str, Path]] = None,
+        k: int = PRECISION_K) -> List[Dict[str, Any]]:
+    r"""Train :obj:`model` for :obj:`epochs` epochs and return its history.
+
+    Each epoch is one :func:`gsat.train.train_epoch` pass over :obj:`train_loader` followed,
+    when :obj:`val_loader` is given, by :func:`gsat.train.evaluate` on it (prediction loss
+    and metric; for GSAT also the interpretation ROC AUC and precision@k of the attention
+    when the graphs carry :obj:`edge_label`). The model is left in training mode with the
+    weights of the last epoch; pick an epoch from the history and checkpoint yourself if you
+    need model selection (the command line does it as in the paper).
+
+    The information-bottleneck prior :math:`r` follows
+
+    .. math::
+        r(e) = \max\left(r_{\text{final}},\; r_{\text{init}} - \delta \cdot
+        \left\lfloor e / T \right\rfloor\right)
+
+    (:func:`gsat.functional.r_schedule`), with the values stored on the model.
+
+    Args:
+        model (torch.nn.Module): a :class:`~gsat.GSAT` or :class:`~gsat.model.ERM` model.
+        train_loader (torch_geometric.loader.DataLoader): training batches (with :obj:`y`).
+        val_loader (torch_geometric.loader.DataLoader, optional): validation batches.
+            (default: :obj:`None`)
+        epochs (int, optional): number of epochs. (default: :obj:`100`)
+        r_schedule (float or dict, optional): :obj:`None` keeps the model's schedule (the
+            paper's 0.9 to 0.5 by 0.1 every 10 epochs unless set when building the model); a
+            float in (0, 1) is a fixed :math:`r` for every epoch; a dict sets any of
+            :obj:`init_r`, :obj:`final_r`, :obj:`decay_r` (:math:`\delta`),
+            :obj:`decay_interval` (:math:`T`), :obj:`fixed_r`, e.g.
+            :obj:`dict(init_r=0.9, final_r=0.7, decay_interval=2)`. The schedule is stored on
+            the model (:attr:`GSAT.r_kwargs`), so :meth:`GSAT.get_r` reports it afterwards.
+            (default: :obj:`None`)
+        lr (float, optional): learning rate of the Adam optimizer made when
+            :obj:`optimizer` is :obj:`None`. (default: :obj:`1e-3`)
+        weight_decay (float, optional): its weight decay. (default: :obj:`0.0`)
+        optimizer (torch.optim.Optimizer, optional): use this optimizer instead
+            (:obj:`lr` and :obj:`weight_decay` are then ignored). (default: :obj:`None`)
+        device (str or torch.device, optional): where to train; the model is moved there.
+            (default: :obj:`"cpu"`)
+        metric (str, optional): :obj:`"acc"` or :obj:`"rocauc"`. (default: :obj:`"acc"`
+            for binary and multiclass tasks, :obj:`"rocauc"` for multilabel)
+        start_epoch (int, optional): 0-based number of the first epoch, to continue a
+            schedule. (default: :obj:`0`)
+        progress (bool, optional): show a progress bar over epochs. (default: :obj:`True`)
+        tensorboard (str or Path, optional): write TensorBoard scalars and attention
+            histograms to this folder (needs the :obj:`tensorboard` extra; see
+            :class:`gsat.tensorboard_log.TensorBoardLogger`). (default: :obj:`None`)
+        k (int, optional): the :math:`k` of the validation precision@k. (default: :obj:`5`)
+
+    Returns:
+        list of dict: one record per epoch: :obj:`epoch`, :obj:`r` (GSAT only),
+        :obj:`train_loss`, :obj:`train_metric`, the loss parts :obj:`train_pred` and
+        :obj:`train_info`, :obj:`seconds`, and with :obj:`val_loader` also
+        :obj:`valid_loss`, :obj:`valid_metric`, :obj:`valid_interp_auc`,
+        :obj:`valid_precision_at_k` (NaN where not defined).
+
+    Raises:
+        gsat.errors.ConfigError: :obj:`epochs < 1` or an invalid :obj:`r_schedule`.
+        FloatingPointError: the training loss became NaN or infinite.
+    """
+    if int(epochs) < 1:
+        raise ConfigError(f"epochs must be >= 1, got {epochs}")
+    task = getattr(model, "task", None)
+    if task not in ("binary", "multiclass", "multilabel"):
+        raise ConfigError(f"fit needs a gsat.GSAT or gsat.ERM model (with a 'task'), got "
+                          f"{type(model).__name__}")
+    if metric is None:
+        metric = "rocauc" if task == "multilabel" else "acc"
+    if metric not in ("acc", "rocauc"):
+        raise ConfigError(f"metric must be 'acc' or 'rocauc', got {metric!r}")
+    _apply_r_schedule(model, r_schedule)
+    device = torch.device(device)
+    model.to(device)
+    if optimizer is None:
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    logger = None
+    if tensorboard is not None:
+        from gsat.tensorboard_log import TensorBoardLogger
+
+        logger = TensorBoardLogger(tensorboard)
+    history: List[Dict[str, Any]] = []
+    bar = tqdm(range(start_epoch, start_epoch + int(epochs)), desc="fit", disable=not progress,
+               dynamic_ncols=True)
+    try:
+        for epoch in bar:
+            rec: Dict[str, Any] = {"epoch": epoch}
+            if isinstance(model, GSAT):
+                rec["r"] = model.get_r(epoch)
+            rec.update(train_epoch(model, train_loader, optimizer, epoch, device, task, metric,
+                                   progress=progress))
+            val = None
+            if val_loader is not None:
+                val = evaluate(model, val_loader, epoch, task, metric, device, k,
+                               keep_arrays=logger is not None)
+                rec.update(valid_loss=val.loss, valid_metric=val.metric,
+                           valid_interp_auc=val.interp_auc,
+                           valid_precision_at_k=val.precision_at_k)
+            history.append(rec)
+            if logger is not None:
+                logger.log_epoch(epoch, rec, val)
+            post = {"loss": f"{rec['train_loss']:.3f}"}
+            if val is not None:
+                post["val"] = f"{val.metric:.3f}"
+                if not math.isnan(val.interp_auc):
+                    post["val_auc"] = f"{val.interp_auc:.3f}"
+            bar.set_postfix(post)
+    finally:
+        if logger is not None:
+            logger.close()
+    model.train()
+    return history

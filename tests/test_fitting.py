@@ -1,0 +1,69 @@
+import math
+
+import pytest
+import torch
+from torch_geometric.loader import DataLoader
+
+import gsat
+from gsat.data import generate_ba_2motifs
+from gsat.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def loaders():
+    graphs = generate_ba_2motifs(num_graphs=40)
+    perm = torch.randperm(40, generator=torch.Generator().manual_seed(0)).tolist()
+    train = [graphs[i] for i in perm[:30]]
+    valid = [graphs[i] for i in perm[30:]]
+    return (DataLoader(train, batch_size=16, shuffle=True,
+                       generator=torch.Generator().manual_seed(0)),
+            DataLoader(valid, batch_size=16))
+
+
+def test_fit_history_follows_the_r_schedule(loaders):
+    train, valid = loaders
+    model = gsat.GSAT(gsat.GIN(10, 1, hidden_channels=16))
+    hist = gsat.fit(model, train, valid, epochs=4, progress=False,
+                    r_schedule=dict(init_r=0.9, final_r=0.7, decay_r=0.1, decay_interval=1))
+    assert [h["epoch"] for h in hist] == [0, 1, 2, 3]
+    assert [h["r"] for h in hist] == pytest.approx([0.9, 0.8, 0.7, 0.7])
+    assert model.get_r(10) == pytest.approx(0.7)  # the schedule is stored on the model
+    for h in hist:
+        for key in ("train_loss", "train_pred", "train_info", "train_metric", "valid_loss",
+                    "valid_metric", "valid_interp_auc", "valid_precision_at_k", "seconds"):
+            assert math.isfinite(h[key]), (key, h)
+        # the loss is the sum of its parts (both coefficients are 1)
+        assert h["train_loss"] == pytest.approx(h["train_pred"] + h["train_info"], rel=1e-5)
+    assert model.training
+
+
+def test_fit_trains_and_fixed_r(loaders):
+    train, _ = loaders
+    torch.manual_seed(0)
+    model = gsat.GSAT(gsat.GIN(10, 1, hidden_channels=16))
+    before = [p.detach().clone() for p in model.parameters()]
+    hist = gsat.fit(model, train, epochs=2, r_schedule=0.6, lr=1e-2, progress=False)
+    assert all(h["r"] == 0.6 for h in hist) and "valid_loss" not in hist[0]
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_fit_uses_the_given_optimizer_and_erm(loaders):
+    train, valid = loaders
+    model = gsat.ERM(gsat.GIN(10, 1, hidden_channels=16))
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)  # lr 0: nothing may change
+    before = [p.detach().clone() for p in model.parameters()]
+    hist = gsat.fit(model, train, valid, epochs=1, optimizer=opt, progress=False)
+    assert "r" not in hist[0] and math.isnan(hist[0]["valid_interp_auc"])
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(epochs=0), "epochs must be >= 1"),
+    (dict(r_schedule=dict(init=0.9)), "unknown r_schedule key"),
+    (dict(r_schedule=dict(final_r=1.5)), r"must lie in \(0, 1\)"),
+    (dict(r_schedule="fast"), "r_schedule must be None"),
+])
+def test_fit_rejects_bad_arguments(loaders, kwargs, match):
+    model = gsat.GSAT(gsat.GIN(10, 1, hidden_channels=16))
+    with pytest.raises(ConfigError, match=match):
+        gsat.fit(model, loaders[0], progress=False, **kwargs)
