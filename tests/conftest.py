@@ -32,3 +32,13 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data folder {SHARED_DATA} not present")
     return SHARED_DATA
+
+
+@pytest.fixture
+def single_thread():
+    """Run torch single-threaded: bitwise-reproducible floating point (multi-threaded BLAS on a
+    busy machine may sum in a different order from run to run)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

@@ -54,11 +54,8 @@ main(sys.argv[1:])
 
 
 @pytest.fixture(autouse=True)
-def _single_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _single_thread(single_thread):
     yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="module")
