@@ -8,6 +8,7 @@ from gsat import functional
 from gsat.config import Config, load_config
 from gsat.data import GraphDataset, load_dataset
 from gsat.errors import ConfigError, DataMissingError, GraphInputError, GSATError, UnknownNameError
+from gsat.errors import CheckpointError, TrainingDivergedError
 from gsat.explain.metrics import interp_auc, precision_at_k
 from gsat.model import ERM, GSAT, GSATOutput, check_graph, edge_mask
 from gsat.nn import GIN, PNA, Extractor, GraphClassifier
@@ -20,3 +21,4 @@ __all__ = [
     "check_graph", "edge_mask", "functional", "GSATError", "ConfigError", "UnknownNameError",
     "DataMissingError", "GraphInputError", "__version__",
 ]
+__all__ += ["CheckpointError", "TrainingDivergedError"]
