@@ -191,7 +191,7 @@ def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Opt
         out = model(data)
         loss, parts = model.loss(out, data.y, epoch)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"the training loss became {float(loss)} at epoch {epoch}, "
+            raise FloatingPointError(f"the training loss became {float(loss.detach())} at epoch {epoch}, "
                                      f"batch {b}")
         optimizer.zero_grad()
         loss.backward()
@@ -520,7 +520,7 @@ def _stopped(exc: BaseException, out: Path, seed: int) -> BaseException:
         done = int(ckpt["epoch"])
         _write_csv(list(ckpt["history"]), out / f"seed{seed}" / "metrics.csv")
     kept = (f"{last} holds the last complete epoch ({done})" if done is not None
-            else "no epoch of it was complete")
+            else "nothing was saved since no epoch was complete")
     if isinstance(exc, KeyboardInterrupt):
         return TrainingInterrupted(f"interrupted during seed {seed}; {kept}. Resume with: "
                                    f"gsat train --resume {out}", out)

@@ -2,7 +2,6 @@ r"""What every dataset builder returns, and a safe on-disk cache for lists of gr
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Literal, Optional, Sequence
@@ -63,10 +62,9 @@ def save_graphs(graphs: Sequence[Data], path: Path) -> None:
                                "num_edges": torch.tensor([g.edge_index.size(1) for g in graphs])}
     for k in keys:
         blob[k] = [getattr(g, k) for g in graphs]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save(blob, tmp)
-    os.replace(tmp, path)
+    from gsat.checkpoint import save_checkpoint
+
+    save_checkpoint(blob, path)
 
 
 def load_graphs(path: Path) -> Optional[List[Data]]:
