@@ -34,8 +34,10 @@ PathLike = Union[str, Path]
 def deferred_interrupt() -> Iterator[None]:
     r"""Within the block, Ctrl-C (SIGINT) is held back and raised as :class:`KeyboardInterrupt`
     when the block ends, so that a write in progress is completed first. Outside the main
-    thread (where signal handlers cannot be set) the block runs unprotected."""
-    if threading.current_thread() is not threading.main_thread():
+    thread (where signal handlers cannot be set), or when SIGINT's handler was not installed
+    from Python, the block runs unprotected."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is None):  # no Python-level handler to swap
         yield
         return
     received: List[int] = []

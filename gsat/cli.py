@@ -197,8 +197,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         print(f"gsat: error: {exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt as exc:
-        print(f"gsat: {exc}" if str(exc) else "gsat: interrupted; complete epochs are saved "
-              "in the run folder", file=sys.stderr)
+        print(f"gsat: {exc}" if str(exc) else "gsat: interrupted", file=sys.stderr)
         sys.exit(130)
     except OSError as exc:
         print(f"gsat: error: {exc}", file=sys.stderr)
