@@ -13,6 +13,7 @@ import logging
 import os
 import pickle
 import random
+import re
 import signal
 import threading
 import zipfile
@@ -97,13 +98,13 @@ def load_checkpoint(path: PathLike, map_location: Union[str, torch.device, None]
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()
-        reason = next((ln.strip() for ln in first if "Unsupported" in ln or "GLOBAL" in ln),
-                      first[0] if first else type(exc).__name__)
+        found = re.search(r"GLOBAL ([\w.]+)|(Unsupported operand \d+)", str(exc))
+        detail = (f"it refers to {found.group(1)}" if found and found.group(1)
+                  else f"{found.group(2)}" if found else "unsupported content")
         raise CheckpointError(
-            f"refused to load {path}: it contains objects that only arbitrary unpickling could "
-            f"create ({reason}); gsat checkpoints hold tensors, numbers and strings only. Load "
-            "files only from sources you trust") from None
+            f"refused to load {path}: reading it needs arbitrary unpickling, which can run any "
+            f"code ({detail}); gsat checkpoints hold only tensors, numbers, strings, lists and "
+            "dicts. Nothing in the file was executed") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
         raise CheckpointError(f"checkpoint {path} is truncated or not a checkpoint "
                               f"({type(exc).__name__}: {exc})") from None
