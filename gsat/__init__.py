@@ -8,6 +8,7 @@ from gsat import functional
 from gsat.config import Config, load_config
 from gsat.data import GraphDataset, load_dataset
 from gsat.errors import ConfigError, DataMissingError, GraphInputError, GSATError, UnknownNameError
+from gsat.errors import CheckpointError, TrainingDivergedError
 from gsat.explain.metrics import interp_auc, precision_at_k
 from gsat.fitting import fit
 from gsat.model import ERM, GSAT, GSATOutput, check_graph, edge_mask
@@ -22,3 +23,4 @@ __all__ = [
     "DataMissingError", "GraphInputError", "__version__",
     "fit",
 ]
+__all__ += ["CheckpointError", "TrainingDivergedError"]

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
+from gsat.checkpoint import load_checkpoint, load_state_checked
 from gsat.config import Config, save_config
 from gsat.data import GraphDataset, load_dataset
 from gsat.errors import ConfigError, DataMissingError
@@ -151,16 +152,17 @@ def trained_model(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path, metho
     key = {"dataset": ds.name, "dataset_options": dict(dataset_options or {}), "seed": seed,
            "method": method}
     if ckpt_path.exists() and rec_path.exists():
-        ckpt = torch.load(ckpt_path, weights_only=True, map_location=device)
+        ckpt = load_checkpoint(ckpt_path, map_location=device)
         saved = json.loads(rec_path.read_text())
         if ckpt.get("config") == cfg.to_dict() and saved.get("key") == _json_safe(key):
-            model.load_state_dict(ckpt["model"])
+            load_state_checked(model, ckpt["model"], str(ckpt_path))
             log.info("reusing the %s model in %s", method, out_dir)
             return model.eval(), saved["record"], True
         log.info("%s was trained with another config or data; training again", ckpt_path)
     record = train_one_seed(cfg, ds, seed, out_dir, device, method, progress)
     rec_path.write_text(json.dumps(_json_safe({"key": key, "record": record}), indent=2))
-    model.load_state_dict(torch.load(ckpt_path, weights_only=True, map_location=device)["model"])
+    load_state_checked(model, load_checkpoint(ckpt_path, map_location=device)["model"],
+                       str(ckpt_path))
     return model.eval(), record, False
 
 

@@ -11,16 +11,41 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+import yaml
+
 from gsat.data import dataset_names
-from gsat.errors import GSATError
+from gsat.errors import GSATError, TrainingDivergedError
+
+
+class UsageError(GSATError, ValueError):
+    """Command-line arguments that do not go together."""
 
 log = logging.getLogger("gsat")
 SUBCOMMANDS = ("train", "benchmark")
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage block) and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _dataset_option(text: str) -> tuple:
+    key, sep, value = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, yaml.safe_load(value)
+
+
 def _add_train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", required=True, metavar="NAME",
-                   help=f"dataset, one of: {', '.join(dataset_names())}")
+    p.add_argument("--dataset", metavar="NAME",
+                   help=f"dataset, one of: {', '.join(dataset_names())} (required unless "
+                        "--resume is given)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue the interrupted run in RUN_DIR with its own settings")
+    p.add_argument("--dataset-option", type=_dataset_option, action="append", default=[],
+                   metavar="KEY=VALUE", help=argparse.SUPPRESS)
     p.add_argument("--backbone", default="GIN", choices=["GIN", "PNA"], help="(default: GIN)")
     p.add_argument("--config", metavar="FILE",
                    help="YAML config (default: configs/<BACKBONE>-<dataset>.yml)")
@@ -40,7 +65,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gsat", description="Interpretable graph learning with Graph Stochastic Attention "
         "(GSAT, Miao et al., ICML 2022).")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -106,13 +131,31 @@ def format_table(results: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _train(args: argparse.Namespace) -> int:
-    from gsat.train import RunSpec, run
+#: options of ``gsat train`` that may accompany ``--resume``
+_RESUME_COMPATIBLE = ("resume", "no_progress", "command")
 
-    spec = RunSpec(dataset=args.dataset, backbone=args.backbone, config=args.config,
-                   epochs=args.epochs, seeds=args.seeds, device=args.device, out=args.out,
-                   data_dir=args.data_dir, method=args.method, progress=not args.no_progress,
-                   tensorboard=args.tensorboard)
+
+def _train(args: argparse.Namespace) -> int:
+    from gsat.train import RunSpec, resume_spec, run
+
+    if args.resume is not None:
+        defaults = vars(build_parser().parse_args(["train", "--resume", args.resume]))
+        extra = sorted(k for k, v in vars(args).items()
+                       if k not in _RESUME_COMPATIBLE and v != defaults.get(k))
+        if extra:
+            raise UsageError("--resume continues a run with its own settings; drop "
+                             + ", ".join("--" + k.replace("_", "-") for k in extra))
+        spec = resume_spec(args.resume, progress=not args.no_progress)
+    else:
+        if args.dataset is None:
+            raise UsageError("--dataset is required (or --resume RUN_DIR to continue a run); "
+                             f"datasets: {', '.join(dataset_names())}")
+        spec = RunSpec(dataset=args.dataset, backbone=args.backbone, config=args.config,
+                       epochs=args.epochs, seeds=args.seeds, device=args.device, out=args.out,
+                       data_dir=args.data_dir, method=args.method,
+                       progress=not args.no_progress,
+                       dataset_options=dict(args.dataset_option),
+                       tensorboard=args.tensorboard)
     results = run(spec)
     print(f"\n{results['method']} on {results['dataset']} with {results['backbone']} "
           f"(scores x100):\n")
@@ -140,7 +183,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     r"""Entry point of the ``gsat`` console script and of ``run_gsat.py``.
 
     Without a subcommand, the arguments are those of ``gsat train``. User errors (bad config,
-    unknown names, missing data) end with one line on stderr and exit code 2.
+    unknown names, missing data) end with one line on stderr and exit code 2; a loss that
+    became NaN or infinite, or an unreadable/unwritable file, with one line and exit code 1;
+    Ctrl-C with one line saying how to resume and exit code 130.
     """
     argv: List[str] = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
@@ -149,10 +194,16 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         code = {"train": _train, "benchmark": _benchmark}[args.command](args)
+    except (TrainingDivergedError, FloatingPointError) as exc:
+        print(f"gsat: error: {exc}", file=sys.stderr)
+        sys.exit(1)
     except GSATError as exc:
         print(f"gsat: error: {exc}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
-        print("gsat: interrupted; completed epochs are saved in the run folder", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"gsat: {exc}" if str(exc) else "gsat: interrupted", file=sys.stderr)
         sys.exit(130)
+    except OSError as exc:
+        print(f"gsat: error: {exc}", file=sys.stderr)
+        sys.exit(1)
     sys.exit(code)

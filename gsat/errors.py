@@ -30,3 +30,11 @@ class DataMissingError(GSATError, FileNotFoundError):
 
 class GraphInputError(GSATError, ValueError):
     """A graph handed to a model does not have the expected structure or values."""
+
+
+class CheckpointError(GSATError, ValueError):
+    """A checkpoint file is missing, unreadable, unsafe to load, or does not fit the model."""
+
+
+class TrainingDivergedError(GSATError, FloatingPointError):
+    """The training loss became NaN or infinite; the last complete epoch's checkpoint is kept."""

@@ -2,6 +2,7 @@ r"""Training, evaluation and model selection for GSAT (and ERM) on a :class:`Gra
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 import math
@@ -20,9 +21,11 @@ from torch import nn
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
+from gsat.checkpoint import (config_differences, load_checkpoint, load_state_checked,
+                             remove_stale_temporaries, rng_state, save_checkpoint, set_rng_state)
 from gsat.config import Config, default_config_path, load_config, save_config
 from gsat.data import GraphDataset, load_dataset
-from gsat.errors import ConfigError
+from gsat.errors import CheckpointError, ConfigError, TrainingDivergedError
 from gsat.explain.metrics import interp_auc, precision_at_k
 from gsat.model import ERM, GSAT
 from gsat.nn import GIN, PNA, degree_histogram
@@ -188,7 +191,7 @@ def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Opt
         out = model(data)
         loss, parts = model.loss(out, data.y, epoch)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"the training loss became {float(loss)} at epoch {epoch}, "
+            raise FloatingPointError(f"the training loss became {float(loss.detach())} at epoch {epoch}, "
                                      f"batch {b}")
         optimizer.zero_grad()
         loss.backward()
@@ -208,9 +211,54 @@ def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Opt
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    save_checkpoint(obj, path)
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    r"""Ctrl-C stopped a run; everything complete (epochs, finished seeds) is saved.
+    :obj:`str(exc)` is a one-line message saying how to resume.
+
+    Args:
+        message (str): the message.
+        run_dir (pathlib.Path, optional): the run folder to resume.
+    """
+
+    def __init__(self, message: str, run_dir: Optional[Path] = None):
+        super().__init__(message)
+        self.run_dir = run_dir
+
+
+#: version of the layout of ``last.pt``
+CHECKPOINT_FORMAT = 1
+
+
+def _resume_state(path: Path, cfg: Config, method: str, ds: GraphDataset, model: nn.Module,
+                  opt: torch.optim.Optimizer, scheduler: Any,
+                  generator: Optional[torch.Generator], device: torch.device
+                  ) -> Dict[str, Any]:
+    r"""Put the training state of :obj:`path` (a ``last.pt``) back in place after checking
+    that it belongs to this run; returns the checkpoint for the loop's own records."""
+    remove_stale_temporaries(path.parent)
+    ckpt = load_checkpoint(path, map_location=device)
+    if ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a resumable training state (format "
+                              f"{ckpt.get('format')!r}, {CHECKPOINT_FORMAT} expected)")
+    diff = config_differences(ckpt.get("config", {}), cfg.to_dict())
+    if diff:
+        raise CheckpointError(f"{path} was written with another config: {'; '.join(diff)}")
+    if (ckpt.get("method"), ckpt.get("dataset")) != (method, ds.name):
+        raise CheckpointError(f"{path} holds a {ckpt.get('method')} model of "
+                              f"{ckpt.get('dataset')}, not {method} on {ds.name}")
+    load_state_checked(model, ckpt["model"], str(path))
+    try:
+        opt.load_state_dict(ckpt["optimizer"])
+        if scheduler is not None and ckpt.get("scheduler") is not None:
+            scheduler.load_state_dict(ckpt["scheduler"])
+    except (ValueError, KeyError) as exc:
+        raise CheckpointError(f"{path}: the optimizer state does not fit ({exc})") from None
+    set_rng_state(ckpt["rng"], generator)
+    log.info("resuming from %s after epoch %d", path, ckpt["epoch"])
+    return ckpt
 
 
 def _better(a: Dict[str, float], b: Optional[Dict[str, float]]) -> bool:
@@ -227,7 +275,8 @@ def _better(a: Dict[str, float], b: Optional[Dict[str, float]]) -> bool:
 
 def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
                    device: str | torch.device = "cpu", method: Method = "gsat",
-                   progress: bool = True, tensorboard: bool = False) -> Dict[str, Any]:
+                   progress: bool = True, tensorboard: bool = False,
+                   resume: bool = False) -> Dict[str, Any]:
     r"""Train one model and return its record for ``results.json``.
 
     Model selection (the paper's protocol): among epochs :math:`e >` :obj:`min_select_epoch`
@@ -237,10 +286,23 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
     :obj:`"selection": "all_epochs"`.
 
     Writes into :obj:`out_dir`: ``best.pt`` (weights of the selected epoch), ``last.pt``
-    (full training state after the last complete epoch) and ``metrics.csv`` (one row per
-    epoch, rewritten after every epoch); with :obj:`tensorboard`, TensorBoard scalars and
-    attention histograms per epoch in ``tensorboard/`` (see
-    :class:`gsat.tensorboard_log.TensorBoardLogger`).
+    (full training state after the last complete epoch: model, optimizer, epoch, history,
+    best-so-far records with their weights, the random states of Python, NumPy, torch and of
+    the training loader's shuffle, and the config; rewritten atomically at every epoch end)
+    and ``metrics.csv`` (one row per epoch, rewritten after every epoch); with
+    :obj:`tensorboard`, TensorBoard scalars and attention histograms per epoch in
+    ``tensorboard/`` (see :class:`gsat.tensorboard_log.TensorBoardLogger`).
+
+    Args:
+        resume (bool, optional): continue after the epoch saved in :obj:`out_dir/last.pt`
+            (if it exists); on the CPU the result is the one of an uninterrupted run.
+            (default: :obj:`False`)
+
+    Raises:
+        FloatingPointError: the loss became NaN or infinite (see :func:`train_epoch`);
+            ``last.pt`` of the last complete epoch is left as it was.
+        gsat.errors.CheckpointError: :obj:`resume` and ``last.pt`` is unreadable or belongs
+            to another config, method or dataset.
     """
     device = torch.device(device)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -265,8 +327,17 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
     best_any: Optional[Dict[str, Any]] = None
     history: List[Dict[str, Any]] = []
     train_seconds: List[float] = []
-    bar = tqdm(range(t.epochs), desc=f"{ds.name} {cfg.model.backbone} {method} seed {seed}",
-               disable=not progress, dynamic_ncols=True)
+    scheduler: Any = None
+    start_epoch = 0
+    if resume and (out_dir / "last.pt").exists():
+        ckpt = _resume_state(out_dir / "last.pt", cfg, method, ds, model, opt, scheduler,
+                             train_loader.generator, device)
+        best_qual, best_any = ckpt["best_qual"], ckpt["best_any"]
+        history, train_seconds = list(ckpt["history"]), list(ckpt["train_seconds"])
+        start_epoch = int(ckpt["epoch"]) + 1
+    bar = tqdm(range(start_epoch, t.epochs),
+               desc=f"{ds.name} {cfg.model.backbone} {method} seed {seed}",
+               disable=not progress, dynamic_ncols=True, initial=start_epoch, total=t.epochs)
     for epoch in bar:
         ep = train_epoch(model, train_loader, opt, epoch, device, ds.task, ds.metric,
                          progress=progress)
@@ -304,11 +375,13 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
         _write_csv(history, out_dir / "metrics.csv")  # after every epoch
         if tb_log is not None:
             tb_log.log_epoch(epoch, rec, val)
-        _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                      "epoch": epoch, "config": cfg.to_dict(), "method": method,
-                      "dataset": ds.name, "history": history,
-                      "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
-                              "torch": torch.get_rng_state()}},
+        _atomic_save({"format": CHECKPOINT_FORMAT, "model": model.state_dict(),
+                      "optimizer": opt.state_dict(),
+                      "scheduler": None if scheduler is None else scheduler.state_dict(),
+                      "epoch": epoch, "seed": seed, "config": cfg.to_dict(), "method": method,
+                      "dataset": ds.name, "history": history, "train_seconds": train_seconds,
+                      "best_qual": best_qual, "best_any": best_any,
+                      "rng": rng_state(train_loader.generator)},
                      out_dir / "last.pt")
         bar.set_postfix(loss=f"{rec['train_loss']:.3f}", acc=f"{train_metric:.3f}",
                         val=f"{val.metric:.3f}", val_auc=f"{val.interp_auc:.3f}")
@@ -403,6 +476,71 @@ class RunSpec:
     """Extra keyword arguments of the dataset builder (e.g. ``num_graphs``)."""
     tensorboard: bool = False
     """Write TensorBoard logs to ``seed<N>/tensorboard/`` (needs the ``tensorboard`` extra)."""
+    resume: Optional[str] = None
+    """Run folder of an interrupted run to continue; all other fields except
+    :obj:`progress` are then read from its ``run.json`` (see :func:`resume_spec`)."""
+
+
+#: fields of :class:`RunSpec` that are not stored in ``run.json``
+_NOT_STORED = ("progress", "resume")
+
+
+def resume_spec(run_dir: str | Path, progress: bool = True) -> RunSpec:
+    r"""The :class:`RunSpec` of the run in :obj:`run_dir` (from its ``run.json``), set to
+    resume it.
+
+    Raises:
+        gsat.errors.ConfigError: :obj:`run_dir` is missing or holds no readable ``run.json``.
+    """
+    folder = Path(run_dir)
+    if not folder.is_dir():
+        raise ConfigError(f"--resume {run_dir}: no such run folder")
+    path = folder / "run.json"
+    if not path.is_file():
+        raise ConfigError(f"--resume {run_dir}: the folder holds no run.json, so it is not a "
+                          "run folder written by 'gsat train' (or the run stopped before "
+                          "its first epoch)")
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--resume {run_dir}: run.json is unreadable ({exc})") from None
+    known = {f.name for f in dataclasses.fields(RunSpec)} - set(_NOT_STORED)
+    if not isinstance(saved, dict) or "dataset" not in saved:
+        raise ConfigError(f"{path}: expected the arguments of a run (a mapping with "
+                          "'dataset', 'backbone', 'seeds', ...)")
+    ignored = sorted(set(saved) - known)
+    if ignored:
+        log.warning("%s: ignoring unknown field(s) %s", path, ", ".join(ignored))
+    args = {k: v for k, v in saved.items() if k in known}
+    return RunSpec(**args, progress=progress, resume=str(folder))
+
+
+def _write_json(obj: Any, path: Path) -> None:
+    """Write JSON atomically (temporary file, then rename)."""
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+
+
+def _stopped(exc: BaseException, out: Path, seed: int) -> BaseException:
+    """The exception that ends a run stopped by Ctrl-C or a non-finite loss, after writing
+    ``metrics.csv`` of the complete epochs of :obj:`seed`."""
+    last = out / f"seed{seed}" / "last.pt"
+    done = None
+    try:
+        ckpt = load_checkpoint(last) if last.exists() else None
+    except CheckpointError:
+        ckpt = None
+    if ckpt is not None and ckpt.get("seed", seed) == seed:
+        done = int(ckpt["epoch"])
+        _write_csv(list(ckpt["history"]), out / f"seed{seed}" / "metrics.csv")
+    kept = (f"{last} holds the last complete epoch ({done})" if done is not None
+            else "nothing was saved since no epoch was complete")
+    if isinstance(exc, KeyboardInterrupt):
+        return TrainingInterrupted(f"interrupted during seed {seed}; {kept}. Resume with: "
+                                   f"gsat train --resume {out}", out)
+    return TrainingDivergedError(f"{exc} (seed {seed}); training stopped and {kept}. Lower "
+                                 "train.lr or check the data for extreme values")
 
 
 def resolve_config(spec: RunSpec, ds_config_name: str) -> Config:
@@ -424,30 +562,72 @@ def run(spec: RunSpec) -> Dict[str, Any]:
     content of its ``results.json``.
 
     The run folder (``spec.out`` or ``runs/<dataset>-<backbone>-<timestamp>/``) receives
-    ``config.yml``, ``results.json`` (rewritten after every seed), and per seed ``seed<N>/``
-    with ``best.pt``, ``last.pt``, ``metrics.csv`` and ``explanations/*.png``.
+    ``config.yml``, ``run.json`` (the arguments of the run), ``results.json`` (rewritten after
+    every seed), and per seed ``seed<N>/`` with ``best.pt``, ``last.pt``, ``metrics.csv`` and
+    ``explanations/*.png``.
+
+    With :obj:`spec.resume` set, the run in that folder continues with its own arguments and
+    config: finished seeds are kept, the seed it was in continues after its last complete
+    epoch, and ``results.json`` is written into the same folder.
+
+    Raises:
+        TrainingInterrupted: Ctrl-C; the message says how to resume.
+        gsat.errors.TrainingDivergedError: the loss became NaN or infinite (epoch and batch
+            named); the last complete epoch's ``last.pt`` is kept.
     """
+    if spec.resume is not None:
+        spec = resume_spec(spec.resume, spec.progress)
     ds = load_dataset(spec.dataset, spec.data_dir, seed=spec.seeds[0], **spec.dataset_options)
-    cfg = resolve_config(spec, ds.config_name)
+    if spec.resume is not None:  # the run's own resolved config, not today's file
+        cfg = load_config(Path(spec.resume) / "config.yml")
+    else:
+        cfg = resolve_config(spec, ds.config_name)
     if spec.device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"--device {spec.device} was asked for but CUDA is not available; "
                           "use --device cpu")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(spec.out) if spec.out else Path("runs") / f"{spec.dataset}-{spec.backbone}-{stamp}"
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, out / "config.yml")
+    if spec.resume is not None:
+        out = Path(spec.resume)
+    else:
+        if (out / "run.json").exists():
+            log.warning("%s already holds a run; starting it over (to continue it instead: "
+                        "gsat train --resume %s)", out, out)
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, out / "config.yml")
+        stored = {k: v for k, v in dataclasses.asdict(spec).items() if k not in _NOT_STORED}
+        stored["data_dir"] = str(Path(spec.data_dir).resolve())
+        _write_json(stored, out / "run.json")
+        (out / "results.json").unlink(missing_ok=True)
+    done: Dict[int, Dict[str, Any]] = {}
+    if spec.resume is not None and (out / "results.json").is_file():
+        try:
+            done = {r["seed"]: r for r in json.loads((out / "results.json").read_text())["runs"]}
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("%s is unreadable (%s); finished seeds are rebuilt from their "
+                        "checkpoints", out / "results.json", exc)
     results: Dict[str, Any] = {
         "dataset": spec.dataset, "backbone": spec.backbone,
         "method": "GSAT" if spec.method == "gsat" else "ERM", "metric_name": ds.metric,
         "device": spec.device, "seeds": spec.seeds, "epochs": cfg.train.epochs,
         "torch_version": torch.__version__, "runs": []}
     for i, seed in enumerate(spec.seeds):
+        if seed in done:
+            log.info("seed %d of %s is already finished", seed, out)
+            results["runs"].append(done[seed])
+            continue
         if i > 0:
             ds = load_dataset(spec.dataset, spec.data_dir, seed=seed, **spec.dataset_options)
-        record = train_one_seed(cfg, ds, seed, out / f"seed{seed}", spec.device, spec.method,
-                                spec.progress, tensorboard=spec.tensorboard)
+        try:
+            record = train_one_seed(cfg, ds, seed, out / f"seed{seed}", spec.device,
+                                    spec.method, spec.progress, tensorboard=spec.tensorboard,
+                                    resume=spec.resume is not None)
+        except (KeyboardInterrupt, FloatingPointError) as exc:
+            raise _stopped(exc, out, seed) from None
         results["runs"].append(record)
         results.update(summarize(results["runs"]))
-        (out / "results.json").write_text(json.dumps(_json_safe(results), indent=2))
+        _write_json(_json_safe(results), out / "results.json")
+    results.update(summarize(results["runs"]))
+    _write_json(_json_safe(results), out / "results.json")
     results["out_dir"] = str(out)
     return results

@@ -7,6 +7,10 @@ from torch_geometric.data import Batch, Data
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
+# The suite's graphs are tiny: a second torch thread gains nothing, and on a busy machine
+# oversubscribed threads slow small ops down by orders of magnitude.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _seed():
@@ -32,3 +36,13 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data folder {SHARED_DATA} not present")
     return SHARED_DATA
+
+
+@pytest.fixture
+def single_thread():
+    """Run torch single-threaded: bitwise-reproducible floating point (multi-threaded BLAS on a
+    busy machine may sum in a different order from run to run)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

@@ -67,7 +67,7 @@ def test_short_run_selects_over_all_epochs_and_multi_seed_summary(tmp_path, capl
     assert len(rows) == 3 and rows[0].startswith("epoch,r,train_loss")
 
 
-def test_fixed_seed_is_reproducible(tmp_path):
+def test_fixed_seed_is_reproducible(tmp_path, single_thread):
     kw = dict(dataset="ba_2motifs", epochs=2, data_dir=str(tmp_path / "data"), progress=False,
               dataset_options={"num_graphs": 40})
     a = run(RunSpec(out=str(tmp_path / "a"), **kw))["runs"][0]

@@ -6,6 +6,7 @@ from typing import Callable, Dict, List
 
 from gsat.data.ba_2motifs import generate_ba_2motifs, load_ba_2motifs
 from gsat.data.base import GraphDataset, load_graphs, random_split, save_graphs
+from gsat.data.base import check_dataset, check_graphs
 from gsat.errors import UnknownNameError
 
 #: name -> builder(data_dir, seed, **options) -> GraphDataset
@@ -31,11 +32,13 @@ def load_dataset(name: str, data_dir: str | Path = "data", seed: int = 0,
     Raises:
         gsat.errors.UnknownNameError: :obj:`name` is not registered; the message lists the
             valid names.
+        gsat.errors.GraphInputError: a graph of the dataset is malformed
+            (:func:`~gsat.data.base.check_dataset`).
     """
     if name not in DATASETS:
         raise UnknownNameError("dataset", name, DATASETS)
-    return DATASETS[name](data_dir=data_dir, seed=seed, **options)
+    return check_dataset(DATASETS[name](data_dir=data_dir, seed=seed, **options))
 
 
-__all__ = ["DATASETS", "GraphDataset", "dataset_names", "generate_ba_2motifs", "load_dataset",
+__all__ = ["DATASETS", "GraphDataset", "check_dataset", "check_graphs", "dataset_names", "generate_ba_2motifs", "load_dataset",
            "load_graphs", "random_split", "register_dataset", "save_graphs"]
