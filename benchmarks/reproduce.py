@@ -92,7 +92,7 @@ def run_cells(backbones: Sequence[str], datasets: Sequence[str], seeds: Sequence
                 run(RunSpec(dataset=ds, backbone=bb, seeds=[seed], device=device, out=str(out),
                             data_dir=data_dir, epochs=epochs, progress=progress))
                 meta = {"command": cell_command(bb, ds, [seed], runs_dir, data_dir),
-                        "argv": sys.argv, "epochs_override": epochs}
+                        "argv": sys.argv, "epochs_override": epochs, "data_dir": data_dir}
                 (out / "reproduce.json").write_text(json.dumps(meta, indent=2))
                 written.append(out)
     return written
@@ -113,12 +113,26 @@ def collect(runs_dir: Path) -> Dict[Tuple[str, str], Dict[str, Any]]:
             continue
         key = (res["dataset"], res["backbone"])
         cell = cells.setdefault(key, {"runs": {}, "epochs": set(), "metric_name":
-                                      res.get("metric_name", "acc"), "folders": []})
+                                      res.get("metric_name", "acc"), "folders": [],
+                                      "data_dir": None})
+        cell["data_dir"] = _data_dir_of(path.parent) or cell["data_dir"]
         for rec in res["runs"]:
             cell["runs"][rec["seed"]] = rec
             cell["epochs"].add(rec.get("epochs", res.get("epochs")))
         cell["folders"].append(str(path.parent))
     return cells
+
+
+def _data_dir_of(folder: Path) -> Optional[str]:
+    """The --data-dir a run folder was trained with, from its reproduce.json."""
+    try:
+        meta = json.loads((folder / "reproduce.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if "data_dir" in meta:
+        return meta["data_dir"]
+    argv = meta.get("argv", [])
+    return argv[argv.index("--data-dir") + 1] if "--data-dir" in argv[:-1] else "data"
 
 
 def _pm(mean: Dict[str, float], std: Dict[str, float], key: str, scale: float = 100.0,
@@ -159,7 +173,7 @@ def report(runs_dir: Path, data_dir: str = "data") -> str:
                 f"{_pm(m, s, 'test_precision_at_5')} | {_pm(m, s, 'test_metric')} | {pub_acc} | "
                 f"{len(seeds)} ({' '.join(map(str, seeds))}){note} | {epochs} | "
                 f"{_pm(m, s, 'seconds_per_epoch', 1.0, 1)} | "
-                f"`{cell_command(bb, ds, seeds, runs_dir, data_dir)}` |")
+                f"`{cell_command(bb, ds, seeds, runs_dir, cell['data_dir'] or data_dir)}` |")
     table = "\n".join(rows) if rows else "| (no finished runs yet) |||||||||| "
     not_run = ", ".join(missing) if missing else "none"
     return f"""# GSAT reproduction: interpretation and prediction against the paper

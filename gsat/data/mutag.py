@@ -169,7 +169,7 @@ def read_mutagenicity(raw: str | Path) -> Tuple[List[Data], Dict[str, int]]:
 
 
 def load_mutag(data_dir: str | Path = "data", seed: int = 0, download: bool = True,
-               **_: object) -> GraphDataset:
+               max_graphs: Optional[int] = None, **_: object) -> GraphDataset:
     r"""Mutagenicity as GSAT uses it (see the module docstring), read from
     :obj:`<data_dir>/mutag/raw/` (``Mutagenicity.zip`` or its extracted files), downloaded
     there from :data:`URL` when missing, and cached under :obj:`<data_dir>/mutag/processed/`.
@@ -180,6 +180,8 @@ def load_mutag(data_dir: str | Path = "data", seed: int = 0, download: bool = Tr
             (default: :obj:`0`)
         download (bool, optional): fetch the zip when the files are missing.
             (default: :obj:`True`)
+        max_graphs (int, optional): keep only this many of the kept graphs, a random subset
+            that is the same for every :obj:`seed` (for quick tests). (default: :obj:`None`)
 
     Raises:
         gsat.errors.DataMissingError: the files are missing and could not be downloaded; the
@@ -203,6 +205,11 @@ def load_mutag(data_dir: str | Path = "data", seed: int = 0, download: bool = Tr
         graphs, counts = read_mutagenicity(raw)
         save_graphs(graphs, cache)
         info_path.write_text(json.dumps(counts, indent=2))
+    if max_graphs is not None:
+        if max_graphs < 2:
+            raise ValueError(f"max_graphs must be >= 2, got {max_graphs}")
+        keep = torch.randperm(len(graphs), generator=torch.Generator().manual_seed(0))
+        graphs = [graphs[int(i)] for i in keep[:max_graphs].sort().values]
     train, valid = random_split(len(graphs), [0.8, 0.2], seed)
     test = [g for g in graphs if int(g.y) == MUTAGEN and int(g.edge_label.sum()) > 0]
     return GraphDataset(name="mutag", train=[graphs[i] for i in train],
