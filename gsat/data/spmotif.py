@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Callable, Dict, List, Literal, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import networkx as nx
 import numpy as np
@@ -33,7 +33,6 @@ from gsat.data.base import GraphDataset, load_graphs, save_graphs
 
 log = logging.getLogger(__name__)
 
-Split = Literal["train", "valid", "test"]
 #: motif names in label order
 MOTIFS: Tuple[str, ...] = ("cycle", "house", "crane")
 #: base names; class c is spuriously tied to BASES[c] in the training split
@@ -75,14 +74,21 @@ def base_graph(kind: str, size: int, rng: np.random.Generator) -> nx.Graph:
 
 
 def assemble(base: nx.Graph, motif: Data, rng: np.random.Generator,
-             noise_fraction: float = NOISE_FRACTION) -> Tuple[torch.Tensor, torch.Tensor, int,
-                                                               int]:
+             noise_fraction: float = NOISE_FRACTION
+             ) -> Tuple[torch.Tensor, torch.Tensor, int, int]:
     r"""Attach :obj:`motif` to :obj:`base` and add noise edges.
 
     Base nodes keep their ids :math:`0 .. n_b - 1`; motif nodes follow. Motif node 0 is joined
     to one random base node. Then :math:`\lfloor \text{noise\_fraction} \cdot |E| \rfloor`
     times a random node pair without an edge is drawn and joined if one end is a base node,
     so no edge is ever added inside the motif (the procedure of DIR's generator).
+
+    Args:
+        base (networkx.Graph): base graph with nodes :math:`0 .. n_b - 1`.
+        motif (Data): the motif's structure (:obj:`edge_index`, :obj:`num_nodes`).
+        rng (numpy.random.Generator): random stream.
+        noise_fraction (float, optional): noise edges drawn per existing edge.
+            (default: :obj:`0.05`)
 
     Returns:
         (edge_index, edge_label, num_nodes, num_base_nodes): :obj:`edge_index` undirected and
