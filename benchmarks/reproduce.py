@@ -8,9 +8,9 @@ r"""Reproduce GSAT's interpretation and prediction results, one cell of
 
 Every seed is a :func:`gsat.train.run` with the paper's config
 (``configs/<BACKBONE>-<dataset>.yml``) writing ``<runs-dir>/<dataset>-<backbone>-seed<N>/``
-(``results.json``, ``config.yml``, checkpoints, ``metrics.csv``). The report reads every
-``results.json`` below ``--runs-dir`` and tabulates, per cell, the interpretation ROC AUC,
-precision@5 and prediction metric (mean ± std over seeds, population std as in
+(``results.json``, ``config.yml``, checkpoints, ``metrics.csv``). The report reads the
+``results.json`` of those run folders in ``--runs-dir`` and tabulates, per cell, the
+interpretation ROC AUC, precision@5 and prediction metric (mean ± std over seeds, population std as in
 ``results.json``), the published values of Miao et al. (ICML 2022) from
 :data:`gsat.benchmark.PUBLISHED` and :data:`gsat.benchmark.PUBLISHED_PREDICTION`, the
 seconds per training epoch and the command that runs the cell.
@@ -99,11 +99,14 @@ def run_cells(backbones: Sequence[str], datasets: Sequence[str], seeds: Sequence
 
 
 def collect(runs_dir: Path) -> Dict[Tuple[str, str], Dict[str, Any]]:
-    r"""Per (dataset, backbone): the GSAT run records of every ``results.json`` below
-    :obj:`runs_dir` (one per seed; a seed found twice keeps the later file), the epochs
-    trained, and whether any run had its epochs overridden."""
+    r"""Per (dataset, backbone): the GSAT run records of the ``results.json`` files in the
+    run folders :obj:`<runs_dir>/<dataset>-<backbone>-seed<N>/` written by :func:`run_cells`
+    (other folders are ignored; a seed found twice keeps the later file) and the epochs
+    trained."""
     cells: Dict[Tuple[str, str], Dict[str, Any]] = {}
-    for path in sorted(Path(runs_dir).glob("**/results.json"), key=lambda p: p.stat().st_mtime):
+    paths = [p for p in Path(runs_dir).glob("*-seed*/results.json")
+             if p.parent.name.rsplit("-seed", 1)[1].isdigit()]
+    for path in sorted(paths, key=lambda p: p.stat().st_mtime):
         try:
             res = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:

@@ -41,7 +41,8 @@ def test_report_aggregates_seeds(reproduce, tmp_path):
     runs = tmp_path / "runs"
     _fake_run(runs / "spmotif_0.5-GIN-seed0", "spmotif_0.5", "GIN", 0, 0.80, 0.50)
     _fake_run(runs / "spmotif_0.5-GIN-seed1", "spmotif_0.5", "GIN", 1, 0.70, 0.40)
-    _fake_run(runs / "erm", "spmotif_0.5", "GIN", 2, 0.10, 0.10, method="ERM")  # not GSAT
+    _fake_run(runs / "spmotif_0.5-GIN-seed2", "spmotif_0.5", "GIN", 2, 0.1, 0.1, method="ERM")
+    _fake_run(runs / "other" / "x-seed3", "spmotif_0.5", "GIN", 3, 0.1, 0.1)  # not a cell run
     assert reproduce.finished(runs / "spmotif_0.5-GIN-seed0", 0)
     assert not reproduce.finished(runs / "spmotif_0.5-GIN-seed0", 1)
     text = reproduce.report(runs)
