@@ -10,8 +10,8 @@ Every seed is a :func:`gsat.train.run` with the paper's config
 (``configs/<BACKBONE>-<dataset>.yml``) writing ``<runs-dir>/<dataset>-<backbone>-seed<N>/``
 (``results.json``, ``config.yml``, checkpoints, ``metrics.csv``). The report reads the
 ``results.json`` of those run folders in ``--runs-dir`` and tabulates, per cell, the
-interpretation ROC AUC, precision@5 and prediction metric (mean ± std over seeds, population std as in
-``results.json``), the published values of Miao et al. (ICML 2022) from
+interpretation ROC AUC, precision@5 and prediction metric (mean ± std over seeds, population
+std as in ``results.json``), the published values of Miao et al. (ICML 2022) from
 :data:`gsat.benchmark.PUBLISHED` and :data:`gsat.benchmark.PUBLISHED_PREDICTION`, the
 seconds per training epoch and the command that runs the cell.
 """
