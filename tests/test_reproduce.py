@@ -49,13 +49,17 @@ def test_report_aggregates_seeds(reproduce, tmp_path):
     (row,) = [r for r in text.splitlines() if r.startswith("| GIN | spmotif_0.5 |")]
     cols = [c.strip() for c in row.strip("|").split("|")]
     assert cols[2] == "75.00 ± 5.00"  # interp AUC: mean and population std of 80, 70
-    assert cols[3] == "78.45 ± 3.12"  # paper
-    assert cols[4] == "37.50 ± 2.50"  # precision@5
-    assert cols[5] == "45.00 ± 5.00" and cols[6] == "52.74"
-    assert cols[7] == "2 (0 1)" and cols[8] == "100" and cols[9] == "2.5 ± 0.5"
-    assert "--seeds 0 1" in cols[10] and "--data-dir /d" in cols[10]
-    assert f"--runs-dir {runs}" in cols[10]
+    assert cols[3] == "78.45 ± 3.12" and cols[4] == "-3.45"  # paper, ours - paper
+    assert cols[5] == "37.50 ± 2.50"  # precision@5
+    assert cols[6] == "45.00 ± 5.00" and cols[7] == "52.74" and cols[8] == "-7.74"
+    assert cols[9] == "2 (0 1)" and cols[10] == "100" and cols[11] == "2.5 ± 0.5"
+    assert "--seeds 0 1" in cols[12] and "--data-dir /d" in cols[12]
+    assert f"--runs-dir {runs}" in cols[12]
     assert "PNA mutag" in text.split("Cells without a finished run:")[1]
+    notes = tmp_path / "notes.md"
+    notes.write_text("## Remarks\n\nhand-written\n")
+    assert reproduce.report(runs, notes=notes).endswith("## Remarks\n\nhand-written\n")
+    assert "hand-written" not in reproduce.report(runs, notes=tmp_path / "absent.md")
 
 
 def test_run_skips_finished_seeds(reproduce, tmp_path, monkeypatch):
