@@ -94,7 +94,7 @@ def lift_node_att(node_att: Tensor, edge_index: Tensor) -> Tensor:
     Returns:
         torch.Tensor: edge attention, shape :obj:`[E]` (or :obj:`[E, 1]`).
     """
-    return node_att[edge_index[0]] * node_att[edge_index[1]]
+    return node_att.index_select(0, edge_index[0]) * node_att.index_select(0, edge_index[1])
 
 
 def symmetrize_edge_att(edge_att: Tensor, edge_index: Tensor,
@@ -124,7 +124,7 @@ def symmetrize_edge_att(edge_att: Tensor, edge_index: Tensor,
     flat = edge_att.reshape(edge_att.size(0), -1)
     sums = flat.new_zeros(int(group.max()) + 1, flat.size(1)).index_add_(0, group, flat)
     counts = torch.bincount(group).to(flat.dtype).unsqueeze(-1)
-    return (sums / counts)[group].reshape(edge_att.shape)
+    return (sums / counts).index_select(0, group).reshape(edge_att.shape)
 
 
 def prediction_loss(logits: Tensor, y: Tensor, task: str) -> Tensor:

@@ -96,10 +96,11 @@ class PassStatistics(nn.Module):
 
     GSAT runs the backbone twice per step: once without gating (to embed nodes for the
     extractor) and once gated by the attention. The activations of the two passes have
-    different distributions, so one set of batch-norm running statistics shared by both (as
-    in the paper's code) fits neither at evaluation time and can shift the classifier's
-    logits. This module holds the statistics of the gated pass; :meth:`swapped` puts them in
-    place for the duration of a block.
+    different distributions; one set of batch-norm running statistics shared by both (as in
+    the paper's code) is a mixture of the two. This module holds separate statistics for the
+    gated pass; :meth:`swapped` puts them in place for the duration of a block. It is an
+    option (:obj:`GSAT(separate_bn_stats=True)`), off by default: on BA-2Motifs with GIN the
+    shared statistics gave far better explanations (``benchmarks/results/ba_2motifs.md``).
 
     Args:
         module (torch.nn.Module): the backbone whose :class:`torch.nn.modules.batchnorm._BatchNorm`
@@ -181,8 +182,9 @@ class GSAT(_Classifier):
             (default: :obj:`0.5`)
         separate_bn_stats (bool, optional): keep separate batch-norm running statistics for
             the ungated and the gated pass of the backbone (see :class:`PassStatistics`);
-            :obj:`False` shares one set between them as the paper's code does.
-            (default: :obj:`True`)
+            :obj:`False` shares one set between them as the paper's code does. Sharing
+            measured far better explanations on BA-2Motifs (see
+            ``benchmarks/results/ba_2motifs.md``). (default: :obj:`False`)
     """
 
     def __init__(self, backbone: nn.Module, extractor: Optional[nn.Module] = None,
@@ -191,7 +193,7 @@ class GSAT(_Classifier):
                  temperature: float = 1.0, init_r: float = 0.9, final_r: float = 0.5,
                  decay_r: float = 0.1, decay_interval: int = 10,
                  fixed_r: Optional[float] = None, symmetrize: Optional[bool] = None,
-                 extractor_dropout: float = 0.5, separate_bn_stats: bool = True):
+                 extractor_dropout: float = 0.5, separate_bn_stats: bool = False):
         super().__init__()
         for name in ("get_emb", "get_pred_from_emb"):
             if not callable(getattr(backbone, name, None)):

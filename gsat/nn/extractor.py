@@ -79,11 +79,13 @@ class Extractor(nn.Module):
         if self.learn_edge_att:
             # W [h_u || h_v] + b = (W_1 h)[u] + (W_2 h)[v] + b: project the N nodes, then
             # gather, instead of multiplying E concatenated rows (same values, less work).
+            # index_select, not advanced indexing: its backward is deterministic on a
+            # multi-threaded CPU (that of x[idx] is not for wide rows) and faster.
             src, dst = edge_index
             first = self.mlp.lins[0]
             h = emb.size(-1)
             proj_src = emb @ first.weight[:, :h].t()
             proj_dst = emb @ first.weight[:, h:].t()
-            x = proj_src[src] + proj_dst[dst] + first.bias
-            return self.mlp(x, batch[src], skip_first=True)
+            x = proj_src.index_select(0, src) + proj_dst.index_select(0, dst) + first.bias
+            return self.mlp(x, batch.index_select(0, src), skip_first=True)
         return self.mlp(emb, batch)
