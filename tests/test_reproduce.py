@@ -55,7 +55,13 @@ def test_report_aggregates_seeds(reproduce, tmp_path):
     assert cols[9] == "2 (0 1)" and cols[10] == "100" and cols[11] == "2.5 ± 0.5"
     assert "--seeds 0 1" in cols[12] and "--data-dir /d" in cols[12]
     assert f"--runs-dir {runs}" in cols[12]
-    assert "PNA mutag" in text.split("Cells without a finished run:")[1]
+    _fake_run(runs / "mutag-PNA-seed4", "mutag", "PNA", 4, 0.9, 0.8)
+    text = reproduce.report(runs)
+    (row,) = [r for r in text.splitlines() if r.startswith("| PNA | mutag |")]
+    cols = [c.strip() for c in row.strip("|").split("|")]
+    assert cols[2] == "90.00" and cols[3] == "99.07 ± 0.50" and cols[9] == "1 (4)"  # no spread
+    assert "PNA mutag" not in text.split("Cells without a finished run")[1]
+    assert "PNA spmotif_0.9" in text.split("Cells without a finished run")[1]
     notes = tmp_path / "notes.md"
     notes.write_text("## Remarks\n\nhand-written\n")
     assert reproduce.report(runs, notes=notes).endswith("## Remarks\n\nhand-written\n")
