@@ -188,8 +188,9 @@ def load_mutag(data_dir: str | Path = "data", seed: int = 0, download: bool = Tr
             message names the files and the folder.
     """
     root = Path(data_dir) / "mutag"
-    raw, cache, info_path = root / "raw", root / "processed" / "graphs.pt", \
-        root / "processed" / "counts.json"
+    raw = root / "raw"
+    cache = root / "processed" / "graphs.pt"
+    info_path = root / "processed" / "counts.json"
     graphs: Optional[List[Data]] = load_graphs(cache)
     counts: Dict[str, int] = {}
     if graphs is not None and info_path.is_file():
