@@ -7,11 +7,17 @@ from typing import Callable, Dict, List
 from gsat.data.ba_2motifs import generate_ba_2motifs, load_ba_2motifs
 from gsat.data.base import GraphDataset, load_graphs, random_split, save_graphs
 from gsat.data.base import check_dataset, check_graphs
+from gsat.data.mutag import load_mutag, read_mutagenicity
+from gsat.data.spmotif import generate_spmotif, load_spmotif, spmotif_builder
 from gsat.errors import UnknownNameError
 
 #: name -> builder(data_dir, seed, **options) -> GraphDataset
 DATASETS: Dict[str, Callable[..., GraphDataset]] = {
     "ba_2motifs": load_ba_2motifs,
+    "mutag": load_mutag,
+    "spmotif_0.5": spmotif_builder(0.5),
+    "spmotif_0.7": spmotif_builder(0.7),
+    "spmotif_0.9": spmotif_builder(0.9),
 }
 
 
@@ -40,5 +46,7 @@ def load_dataset(name: str, data_dir: str | Path = "data", seed: int = 0,
     return check_dataset(DATASETS[name](data_dir=data_dir, seed=seed, **options))
 
 
-__all__ = ["DATASETS", "GraphDataset", "check_dataset", "check_graphs", "dataset_names", "generate_ba_2motifs", "load_dataset",
+__all__ = ["DATASETS", "GraphDataset", "check_dataset", "check_graphs", "dataset_names",
+           "generate_ba_2motifs", "load_dataset", "generate_spmotif", "load_mutag",
+           "load_spmotif", "read_mutagenicity",
            "load_graphs", "random_split", "register_dataset", "save_graphs"]

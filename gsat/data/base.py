@@ -52,7 +52,8 @@ class GraphDataset:
     extra: Dict[str, object] = field(default_factory=dict)
 
 
-_LIST_KEYS = ("x", "edge_index", "y", "edge_label", "edge_attr", "node_label", "node_type")
+_LIST_KEYS = ("x", "edge_index", "y", "edge_label", "edge_attr", "node_label", "node_type",
+              "base_type")
 
 
 def save_graphs(graphs: Sequence[Data], path: Path) -> None:

@@ -1,0 +1,172 @@
+import json
+from collections import Counter
+
+import networkx as nx
+import pytest
+import torch
+from torch_geometric.utils import coalesce, is_undirected
+
+from gsat.data import load_dataset
+from gsat.data.spmotif import (BASES, CRANE_EDGES, LARGE_BASES, SMALL_BASES, generate_spmotif,
+                               generate_split, motif_structures)
+from gsat.train import RunSpec, run
+
+#: undirected edges of cycle, house, crane
+MOTIF_EDGES = [5, 6, 6]
+
+
+def _graph(ei: torch.Tensor, nodes=None) -> nx.Graph:
+    g = nx.Graph()
+    if nodes is not None:
+        g.add_nodes_from(nodes)
+    g.add_edges_from(ei.t().tolist())
+    return g
+
+
+def _base_nodes(g) -> int:
+    return int((g.node_label == 0).sum())
+
+
+def _structure_matches_base(g) -> bool:
+    """Does the base part of g have the shape its base_type claims (ignoring noise edges)?"""
+    nb = _base_nodes(g)
+    base = _graph(g.edge_index[:, (g.edge_index < nb).all(0)], range(nb))
+    kind = BASES[int(g.base_type)]
+    if kind == "wheel":  # hub 0 joined to every rim node, rim is a cycle
+        return all(base.has_edge(0, v) for v in range(1, nb)) and \
+            all(base.has_edge(v, v % (nb - 1) + 1) for v in range(1, nb))
+    if kind == "ladder":  # two rails 0..w-1 and w..2w-1 with rungs (i, i + w)
+        w = nb // 2
+        return nb % 2 == 0 and all(base.has_edge(i, i + w) for i in range(w)) and \
+            all(base.has_edge(i, i + 1) and base.has_edge(w + i, w + i + 1) for i in range(w - 1))
+    # balanced tree with r children per node: node i's children are r*i + 1 .. r*i + r
+    r = 2 if nb in (15, 31, 63) else 3
+    return all(base.has_edge(i, r * i + c) for i in range(nb) for c in range(1, r + 1)
+               if r * i + c < nb)
+
+
+def test_motifs_are_the_three_distinct_shapes():
+    cyc, house, crane = (_graph(m.edge_index) for m in motif_structures())
+    assert nx.is_isomorphic(cyc, nx.cycle_graph(5))
+    assert nx.is_isomorphic(house, nx.house_graph())
+    assert nx.is_isomorphic(crane, nx.Graph(list(CRANE_EDGES)))
+    assert nx.is_isomorphic(crane, nx.complete_bipartite_graph(2, 3))
+    assert not nx.is_isomorphic(crane, house)
+
+
+def test_split_sizes_balance_and_graph_format():
+    splits = generate_spmotif(0.7, seed=0, num_train=30, num_valid=9, num_test=10)
+    assert {k: len(v) for k, v in splits.items()} == {"train": 30, "valid": 9, "test": 10}
+    assert Counter(int(g.y) for g in splits["train"]) == {0: 10, 1: 10, 2: 10}
+    assert Counter(int(g.y) for g in splits["test"]) == {0: 4, 1: 3, 2: 3}
+    for g in splits["train"] + splits["valid"] + splits["test"]:
+        n, e = g.num_nodes, g.edge_index.size(1)
+        assert g.x.shape == (n, 4) and g.x.dtype == torch.float32
+        assert bool((g.x >= 0).all() and (g.x < 1).all()) and g.x.std() > 0.1
+        assert g.edge_attr.shape == (e, 1) and bool((g.edge_attr == 1).all())
+        assert int(g.edge_index.min()) >= 0 and int(g.edge_index.max()) < n
+        assert bool((g.edge_index[0] != g.edge_index[1]).all())
+        assert coalesce(g.edge_index, num_nodes=n).size(1) == e  # no duplicates
+        assert is_undirected(g.edge_index, num_nodes=n)
+        assert _graph(g.edge_index, range(n)).number_of_nodes() == n
+        assert nx.is_connected(_graph(g.edge_index, range(n)))
+        assert _structure_matches_base(g), (BASES[int(g.base_type)], _base_nodes(g))
+
+
+def test_ground_truth_is_exactly_the_motif():
+    for g in generate_split(30, b=0.5, large=False, seed=4):
+        label = int(g.y)
+        motif = g.node_label.bool()
+        assert int(motif.sum()) == 5 and bool(motif[-5:].all())  # motif nodes come last
+        inside = motif[g.edge_index[0]] & motif[g.edge_index[1]]
+        assert torch.equal(inside.long(), g.edge_label)
+        assert int(g.edge_label.sum()) == 2 * MOTIF_EDGES[label]
+        gt = _graph(g.edge_index[:, g.edge_label.bool()])
+        expected = _graph(motif_structures()[label].edge_index)
+        assert nx.is_isomorphic(gt, expected)
+        # the motif hangs on the base by one edge, plus noise edges that touch base nodes
+        across = (motif[g.edge_index[0]] & ~motif[g.edge_index[1]]).sum()
+        assert int(across) >= 1
+        assert int(across) <= 1 + int(0.05 * g.edge_index.size(1) / 2)
+
+
+@pytest.mark.parametrize("b", [0.5, 0.9])
+def test_bias_is_realised(b):
+    graphs = generate_split(600, b=b, large=False, seed=11)
+    own = [int(g.base_type) == int(g.y) for g in graphs]
+    # 600 draws: the standard error of the share is at most 0.021; allow ~3 of them
+    assert abs(sum(own) / len(own) - b) < 0.06
+    for c in range(3):
+        others = Counter(int(g.base_type) for g in graphs if int(g.y) == c and
+                         int(g.base_type) != c)
+        assert set(others) <= {0, 1, 2} - {c}
+        # the two other bases are about equally likely
+        a, d = (others.get(k, 0) for k in sorted({0, 1, 2} - {c}))
+        assert abs(a - d) <= 0.5 * max(a + d, 10)
+
+
+def test_unbiased_splits_and_larger_test_bases():
+    splits = generate_spmotif(0.9, seed=2, num_train=0, num_valid=300, num_test=90)
+    own = sum(int(g.base_type) == int(g.y) for g in splits["valid"]) / 300
+    assert abs(own - 1 / 3) < 0.09  # uniform bases, not the training bias 0.9
+    small_max = {k: v[1] for k, v in SMALL_BASES.items()}
+    for g in splits["valid"]:
+        kind = BASES[int(g.base_type)]
+        nb = _base_nodes(g)
+        assert nb in {"tree": (15, 40), "ladder": tuple(range(16, 23, 2)),
+                      "wheel": tuple(range(15, 20))}[kind]
+    test_sizes = Counter()
+    for g in splits["test"]:
+        kind = BASES[int(g.base_type)]
+        nb = _base_nodes(g)
+        lo, hi = LARGE_BASES[kind]
+        if kind == "ladder":
+            assert 2 * lo <= nb <= 2 * hi and nb > 2 * small_max["ladder"]
+        elif kind == "wheel":
+            assert lo <= nb <= hi and nb > small_max["wheel"]
+        else:
+            assert nb in (15, 31, 63, 40, 121, 364)
+        test_sizes[kind] += 1
+    assert set(test_sizes) == set(BASES)
+    assert sum(g.num_nodes for g in splits["test"]) / 90 > \
+        2 * sum(g.num_nodes for g in splits["valid"]) / 300
+
+
+def test_deterministic_per_seed():
+    a = generate_spmotif(0.7, seed=5, num_train=9, num_valid=3, num_test=3)
+    b = generate_spmotif(0.7, seed=5, num_train=9, num_valid=3, num_test=3)
+    c = generate_spmotif(0.7, seed=6, num_train=9, num_valid=3, num_test=3)
+    for k in a:
+        for x, y in zip(a[k], b[k]):
+            assert torch.equal(x.edge_index, y.edge_index) and torch.equal(x.x, y.x)
+    assert any(not torch.equal(x.x, y.x) for x, y in zip(a["train"], c["train"]))
+
+
+def test_registry_cache_and_metadata(tmp_path):
+    ds = load_dataset("spmotif_0.9", tmp_path, seed=0, num_train=12, num_valid=6, num_test=6)
+    assert (len(ds.train), len(ds.valid), len(ds.test)) == (12, 6, 6)
+    assert (ds.task, ds.metric, ds.num_outputs, ds.num_features, ds.edge_dim) == \
+        ("multiclass", "acc", 3, 4, 1)
+    assert ds.config_name == "spmotif" and ds.has_ground_truth and ds.undirected
+    files = sorted(p.name for p in (tmp_path / "spmotif_0.9").iterdir())
+    assert files == ["test_n6_s0.pt", "train_n12_s0.pt", "valid_n6_s0.pt"]
+    again = load_dataset("spmotif_0.9", tmp_path, seed=1, num_train=12, num_valid=6, num_test=6)
+    for x, y in zip(ds.train, again.train):  # read from the cache, same graphs
+        assert torch.equal(x.edge_index, y.edge_index) and torch.equal(x.x, y.x)
+        assert torch.equal(x.base_type, y.base_type)
+    other = load_dataset("spmotif_0.5", tmp_path, num_train=12, num_valid=6, num_test=6)
+    assert other.name == "spmotif_0.5"
+    assert not all(torch.equal(x.x, y.x) for x, y in zip(ds.train, other.train))
+
+
+def test_training_smoke(tmp_path):
+    res = run(RunSpec(dataset="spmotif_0.5", epochs=1, out=str(tmp_path / "r"),
+                      data_dir=str(tmp_path / "data"), progress=False,
+                      dataset_options={"num_train": 30, "num_valid": 9, "num_test": 9}))
+    (r,) = res["runs"]
+    assert res["metric_name"] == "acc" and 0.0 <= r["test_metric"] <= 1.0
+    assert 0.0 <= r["test_interp_auc"] <= 1.0
+    saved = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert saved["dataset"] == "spmotif_0.5"
+    cfg = (tmp_path / "r" / "config.yml").read_text()
+    assert "final_r: 0.7" in cfg and "lr: 0.003" in cfg
