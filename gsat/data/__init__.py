@@ -6,11 +6,13 @@ from typing import Callable, Dict, List
 
 from gsat.data.ba_2motifs import generate_ba_2motifs, load_ba_2motifs
 from gsat.data.base import GraphDataset, load_graphs, random_split, save_graphs
+from gsat.data.ogb import BUILDERS as OGB_BUILDERS
 from gsat.errors import UnknownNameError
 
 #: name -> builder(data_dir, seed, **options) -> GraphDataset
 DATASETS: Dict[str, Callable[..., GraphDataset]] = {
     "ba_2motifs": load_ba_2motifs,
+    **OGB_BUILDERS,  # ogbg_molhiv, ogbg_moltox21, ogbg_molbace, ogbg_molbbbp, ...
 }
 
 
