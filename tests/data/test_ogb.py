@@ -316,3 +316,19 @@ def test_stale_folder_never_prompts(tmp_path, binary_meta, caplog):
     finally:
         note.write_text(text)
     assert len(ds.train) == 12 and "answering 'no'" in caplog.text
+
+
+class _Opaque:
+    """A class no safe loader allows."""
+
+
+def test_unsafe_processed_file_is_rebuilt_not_unpickled(tmp_path, caplog):
+    meta = save_ogb_mol_dataset(SMILES, _binary_labels(), SPLIT, tmp_path)
+    processed = Path(meta["dir_path"]) / "processed" / "geometric_data_processed.pt"
+    processed.parent.mkdir(parents=True, exist_ok=True)
+    torch.save((_Opaque(), {}), processed)  # what an unsafe or foreign pickle looks like
+    ds = load_dataset("ogbg_molhiv", "unused", meta_dict=meta)
+    assert [len(ds.train), len(ds.valid), len(ds.test)] == [12, 4, 4]
+    assert "rebuilding it from the raw files" in caplog.text
+    data, _ = torch.load(processed, weights_only=False)
+    assert not isinstance(data, _Opaque)
