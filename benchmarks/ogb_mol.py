@@ -9,8 +9,8 @@ molecules in OGB's on-disk format with ogb's own tools (needs RDKit) and
   and PNA on the 20-molecule set of the tests and reports seconds per training epoch;
 - loads a molhiv-sized set (--large molecules, drug-like SMILES repeated) through
   gsat.data.load_dataset in a fresh interpreter and reports the loader's peak resident
-  memory (ru_maxrss) above the interpreter's after imports, and the tracemalloc peak, for
-  the first load (ogb processes the raw files) and a second load (processed file cached);
+  memory (Linux VmHWM) above the interpreter's after imports, for the first load (ogb
+  processes the raw files) and a second load (processed file cached);
 - trains one epoch of GIN and PNA on the large set.
 
 Writes benchmarks/results/ogb.md. The reference runs on the real data are one command each:
@@ -60,21 +60,27 @@ DRUGS = [
     "CC1=CN(C(=O)NC1=O)C2CC(C(O2)CO)N=[N+]=[N-]", "CCN(CC)CCCC(C)NC1=C2C=CC(=CC2=NC=C1)Cl"]
 
 MEASURE = r"""
-import json, resource, sys, time, tracemalloc, torch
+import json, sys, time, torch
 sys.path.insert(0, {root!r})
 from gsat.data import load_dataset
+
+def peak_rss_mb():
+    # VmHWM: peak resident memory of this process image (reset at exec, unlike ru_maxrss,
+    # which keeps the parent's peak across fork + exec)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
 meta = torch.load({meta!r}, weights_only=False)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-tracemalloc.start()
+base = peak_rss_mb()
 t = time.perf_counter()
 ds = load_dataset("ogbg_molhiv", "unused", meta_dict=meta)
 sec = time.perf_counter() - t
-_, py_peak = tracemalloc.get_traced_memory()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = peak_rss_mb()
 n = len(ds.train) + len(ds.valid) + len(ds.test)
 nodes = sum(g.num_nodes for g in ds.train + ds.valid + ds.test) / n
-print(json.dumps(dict(graphs=n, mean_nodes=nodes, seconds=sec, base_mb=base / 1024,
-                      peak_mb=peak / 1024, tracemalloc_peak_mb=py_peak / 2**20)))
+print(json.dumps(dict(graphs=n, mean_nodes=nodes, seconds=sec, base_mb=base, peak_mb=peak)))
 """
 
 
@@ -148,18 +154,17 @@ def main() -> None:
             rows += [("large, first load (ogb processes raw files)", _measure_load(large)),
                      ("large, cached", _measure_load(large))]
         lines += ["", "## Loader: `gsat.data.load_dataset('ogbg_molhiv', meta_dict=...)`", "",
-                  "Fresh interpreter per row. Peak RSS is the process high-water mark "
-                  "(`resource.getrusage`); 'after imports' is the same before loading, so "
-                  "their difference bounds what the loader adds. tracemalloc counts Python "
-                  "allocations only (not tensor storage).", "",
-                  "| data | graphs | mean nodes | seconds | RSS after imports (MB) | "
-                  "peak RSS (MB) | loader adds (MB) | tracemalloc peak (MB) |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "Fresh interpreter per row (Linux). Peak RSS is the process's resident "
+                  "high-water mark (`VmHWM` in /proc/self/status, tensors included); 'before "
+                  "loading' is the same mark after the imports, so the difference is what "
+                  "loading adds at its peak.", "",
+                  "| data | graphs | mean nodes | seconds | peak RSS before loading (MB) | "
+                  "peak RSS after loading (MB) | loading adds (MB) |",
+                  "|---|---|---|---|---|---|---|"]
         for name, r in rows:
             lines.append(f"| {name} | {r['graphs']} | {r['mean_nodes']:.1f} | "
                          f"{r['seconds']:.2f} | {r['base_mb']:.0f} | {r['peak_mb']:.0f} | "
-                         f"{r['peak_mb'] - r['base_mb']:.0f} | "
-                         f"{r['tracemalloc_peak_mb']:.0f} |")
+                         f"{r['peak_mb'] - r['base_mb']:.0f} |")
             print(lines[-1], flush=True)
         if args.large:
             lines += ["", f"## One training epoch on the large set ({args.large} molecules, "
