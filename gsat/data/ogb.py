@@ -155,12 +155,20 @@ def _safe_globals() -> List[Any]:
             multiarray._reconstruct, multiarray.scalar, *dtypes]
 
 
+def _safe_loading() -> contextlib.AbstractContextManager:
+    """:func:`torch.serialization.safe_globals` with :func:`_safe_globals` (torch >= 2.5;
+    older torch does not load with :obj:`weights_only=True` by default)."""
+    ctx = getattr(torch.serialization, "safe_globals", None)
+    return ctx(_safe_globals()) if ctx is not None else contextlib.nullcontext()
+
+
 def _missing_message(name: str, folder: Path, url: str, reason: str) -> str:
     zip_dir = url.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     return (f"{name} is not in {folder} and could not be downloaded ({reason}). On a machine "
             f"with network run `python -c \"from ogb.graphproppred import "
-            f"PygGraphPropPredDataset as D; D('{name}', root='{folder.parent}')\"` and copy the "
-            f"folder {folder.name}/ over, or download {url}, unzip it and rename its folder "
+            f"PygGraphPropPredDataset as D; D('{name}', root='.')\"` and copy the folder "
+            f"{folder.name}/ it creates into {folder.parent}/, or download {url}, unzip it "
+            f"and rename its folder "
             f"'{zip_dir}' to {folder} (it must hold raw/, split/scaffold/ and "
             f"RELEASE_v1.txt).")
 
@@ -216,7 +224,7 @@ def open_ogb_dataset(name: str, root: str | Path = "data",
         out = io.StringIO()
         try:
             with _non_interactive(dataset_pyg), contextlib.redirect_stdout(out), \
-                    torch.serialization.safe_globals(_safe_globals()):
+                    _safe_loading():
                 return Dataset(name, root=str(root), meta_dict=dict(meta_dict)
                                if meta_dict is not None else None)
         finally:
@@ -241,7 +249,7 @@ def open_ogb_dataset(name: str, root: str | Path = "data",
 def ogb_split(dataset: Any) -> Dict[str, Tensor]:
     r"""The official split of an opened OGB dataset (:meth:`get_idx_split`), read with
     :func:`torch.load` under :obj:`weights_only=True` (NumPy arrays allowed)."""
-    with torch.serialization.safe_globals(_safe_globals()):
+    with _safe_loading():
         split = dataset.get_idx_split()
     return {k: torch.as_tensor(np.asarray(v), dtype=torch.long).view(-1)
             for k, v in split.items()}
