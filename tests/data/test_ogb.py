@@ -190,6 +190,7 @@ def test_train_gsat_two_epochs_scored_by_evaluator(request, tmp_path, meta, name
 def test_gsat_star_starts_from_pretrained_backbone(tmp_path, binary_meta, monkeypatch):
     ds = load_dataset("ogbg_molhiv", "unused", meta_dict=binary_meta)
     cfg = _config("GIN", from_scratch=False, pretrain_epochs=3, pretrain_lr=1e-2)
+    cfg.gsat.separate_bn_stats = True  # check that the gated pass's statistics follow too
     seen = {}
     real = gtrain.train_epoch
 
