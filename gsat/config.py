@@ -75,6 +75,15 @@ class TrainConfig:
     """Model selection considers epochs > this (and with r at its final value)."""
     num_viz: int = 6
     """Test graphs drawn as PNG at the end of a run."""
+    from_scratch: bool = True
+    """false: GSAT* -- first train the backbone alone (ERM) for pretrain_epochs, then train
+    GSAT starting from those weights."""
+    pretrain_epochs: int = 100
+    """GSAT* only: epochs of backbone pretraining."""
+    pretrain_lr: float = 1e-3
+    """GSAT* only: learning rate of backbone pretraining."""
+    pretrain_weight_decay: float = 0.0
+    """GSAT* only: weight decay of backbone pretraining."""
 
 
 @dataclass
@@ -181,6 +190,12 @@ def validate(cfg: Config, source: str = "config") -> Config:
         raise bad("train.weight_decay", f"must be >= 0, got {t.weight_decay}")
     if t.num_viz < 0:
         raise bad("train.num_viz", f"must be >= 0, got {t.num_viz}")
+    if t.pretrain_epochs < 1:
+        raise bad("train.pretrain_epochs", f"must be >= 1, got {t.pretrain_epochs}")
+    if t.pretrain_lr <= 0:
+        raise bad("train.pretrain_lr", f"must be > 0, got {t.pretrain_lr}")
+    if t.pretrain_weight_decay < 0:
+        raise bad("train.pretrain_weight_decay", f"must be >= 0, got {t.pretrain_weight_decay}")
     if m.hidden_size < 1 or m.n_layers < 1:
         raise bad("model.hidden_size/n_layers", "must be >= 1")
     if not 0.0 <= m.dropout_p < 1.0:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Dict, List, Literal, Optional, Sequence
+from typing import Any, Callable, Dict, List, Literal, Optional, Sequence
 
 import numpy as np
 import torch
@@ -85,9 +85,14 @@ def build_model(cfg: Config, ds: GraphDataset, method: Method = "gsat") -> nn.Mo
                 separate_bn_stats=g.separate_bn_stats)
 
 
-def prediction_metric(logits: torch.Tensor, y: torch.Tensor, task: str, metric: str) -> float:
+def prediction_metric(logits: torch.Tensor, y: torch.Tensor, task: str, metric: str,
+                      metric_fn: Optional[Callable[[torch.Tensor, torch.Tensor], float]] = None
+                      ) -> float:
     r"""Accuracy (:obj:`"acc"`) or ROC AUC (:obj:`"rocauc"`, averaged over tasks with both
-    classes present, NaN labels ignored) of graph logits."""
+    classes present, NaN labels ignored) of graph logits; :obj:`metric_fn(logits, y)` instead
+    when given (a dataset's own metric, :attr:`GraphDataset.metric_fn`)."""
+    if metric_fn is not None:
+        return float(metric_fn(logits, y))
     if metric == "acc":
         if task == "binary":
             pred = (logits.view(-1) > 0).long()
@@ -129,9 +134,12 @@ class EvalResult:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: DataLoader, epoch: int, task: str, metric: str,
-             device: torch.device, k: int = 5, keep_arrays: bool = False) -> EvalResult:
-    r"""One evaluation pass: prediction loss and metric; for GSAT also the interpretation ROC
-    AUC and precision@k of the eval-time attention against :obj:`edge_label`."""
+             device: torch.device, k: int = 5, keep_arrays: bool = False,
+             metric_fn: Optional[Callable[[torch.Tensor, torch.Tensor], float]] = None
+             ) -> EvalResult:
+    r"""One evaluation pass: prediction loss and metric (:obj:`metric_fn` if given, see
+    :func:`prediction_metric`); for GSAT also the interpretation ROC AUC and precision@k of
+    the eval-time attention against :obj:`edge_label`."""
     was_training = model.training
     model.eval()
     logits, ys, atts, labels, graphs = [], [], [], [], []
@@ -153,7 +161,7 @@ def evaluate(model: nn.Module, loader: DataLoader, epoch: int, task: str, metric
         return EvalResult(loss=math.nan, metric=math.nan)
     lg, y = torch.cat(logits), torch.cat(ys)
     res = EvalResult(loss=float(model.prediction_loss(lg, y)),
-                     metric=prediction_metric(lg, y, task, metric))
+                     metric=prediction_metric(lg, y, task, metric, metric_fn))
     if atts:
         att, lab, gr = torch.cat(atts), torch.cat(labels), torch.cat(graphs)
         res.interp_auc = interp_auc(att, lab)
@@ -165,7 +173,9 @@ def evaluate(model: nn.Module, loader: DataLoader, epoch: int, task: str, metric
 
 def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
                 epoch: int, device: str | torch.device, task: str, metric: str,
-                progress: bool = False) -> Dict[str, float]:
+                progress: bool = False,
+                metric_fn: Optional[Callable[[torch.Tensor, torch.Tensor], float]] = None
+                ) -> Dict[str, float]:
     r"""One optimisation pass of :obj:`model` (:class:`~gsat.GSAT` or :class:`~gsat.model.ERM`)
     over :obj:`loader` at a 0-based :obj:`epoch` (which sets GSAT's :math:`r`).
 
@@ -204,8 +214,8 @@ def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Opt
         ys.append(data.y.cpu())
     res = {f"train_{k_}" if k_ != "loss" else "train_loss": v / max(n_graphs, 1)
            for k_, v in sums.items()}
-    res["train_metric"] = (prediction_metric(torch.cat(logits), torch.cat(ys), task, metric)
-                           if logits else math.nan)
+    res["train_metric"] = (prediction_metric(torch.cat(logits), torch.cat(ys), task, metric,
+                                             metric_fn) if logits else math.nan)
     res["seconds"] = time.perf_counter() - start
     return res
 
@@ -308,6 +318,7 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
     out_dir.mkdir(parents=True, exist_ok=True)
     set_seed(seed)
     model = build_model(cfg, ds, method).to(device)
+    pretrain_record = pretrain_backbone(cfg, ds, model, seed, out_dir, device, progress)
     t = cfg.train
     opt = torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     train_loader = make_loader(ds.train, t.batch_size, shuffle=True, seed=seed)
@@ -340,11 +351,11 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
                disable=not progress, dynamic_ncols=True, initial=start_epoch, total=t.epochs)
     for epoch in bar:
         ep = train_epoch(model, train_loader, opt, epoch, device, ds.task, ds.metric,
-                         progress=progress)
+                         progress=progress, metric_fn=ds.metric_fn)
         train_seconds.append(ep["seconds"])
         train_metric = ep["train_metric"]
         val = evaluate(model, valid_loader, epoch, ds.task, ds.metric, device, k,
-                       keep_arrays=tb_log is not None)
+                       keep_arrays=tb_log is not None, metric_fn=ds.metric_fn)
         r = model.get_r(epoch) if isinstance(model, GSAT) else None
         rec: Dict[str, Any] = {
             "epoch": epoch, "r": r, "train_loss": ep["train_loss"],
@@ -356,7 +367,8 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
         new_qual = qualifies and _better(rec, best_qual)
         new_any = _better(rec, best_any)
         if new_qual or new_any:
-            test = evaluate(model, test_loader, epoch, ds.task, ds.metric, device, k)
+            test = evaluate(model, test_loader, epoch, ds.task, ds.metric, device, k,
+                            metric_fn=ds.metric_fn)
             if interp_loader is not None:
                 it = evaluate(model, interp_loader, epoch, ds.task, ds.metric, device, k)
                 test.interp_auc, test.precision_at_k = it.interp_auc, it.precision_at_k
@@ -405,10 +417,59 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
         "valid_interp_auc": chosen["valid_interp_auc"],
         "seconds_per_epoch": float(np.mean(train_seconds)),
         "epochs": t.epochs,
+        **pretrain_record,
     }
-    if isinstance(model, GSAT) and t.num_viz > 0 and ds.has_ground_truth:
+    if isinstance(model, GSAT) and t.num_viz > 0:
         _draw(model, test_graphs[: t.num_viz], ds, out_dir / "explanations", device)
     return record
+
+
+def pretrain_backbone(cfg: Config, ds: GraphDataset, model: nn.Module, seed: int,
+                      out_dir: Path, device: str | torch.device = "cpu",
+                      progress: bool = True) -> Dict[str, Any]:
+    r"""GSAT* (the fine-tuning variant of the paper): when :obj:`cfg.train.from_scratch` is
+    false, train the backbone of a :class:`~gsat.GSAT` :obj:`model` alone on the prediction
+    loss (as :class:`~gsat.model.ERM`) for :obj:`train.pretrain_epochs` epochs with Adam
+    (:obj:`train.pretrain_lr`, :obj:`train.pretrain_weight_decay`) and leave the weights of
+    its best validation epoch in place, so that GSAT training starts from them. The gated
+    pass's batch-norm statistics start from the pretrained ones too. The backbone weights are
+    also written to :obj:`out_dir/pretrained.pt`.
+
+    Does nothing (and returns :obj:`{}`) for training from scratch or an ERM model.
+
+    Returns:
+        dict: :obj:`pretrain_best_epoch`, :obj:`pretrain_valid_metric` for ``results.json``.
+    """
+    t = cfg.train
+    if t.from_scratch or not isinstance(model, GSAT):
+        return {}
+    from gsat.model import PassStatistics
+
+    erm = ERM(model.backbone, task=ds.task)
+    opt = torch.optim.Adam(erm.parameters(), lr=t.pretrain_lr,
+                           weight_decay=t.pretrain_weight_decay)
+    train_loader = make_loader(ds.train, t.batch_size, shuffle=True, seed=seed)
+    valid_loader = make_loader(ds.valid, t.batch_size)
+    best: Optional[Dict[str, Any]] = None
+    for epoch in tqdm(range(t.pretrain_epochs), desc=f"{ds.name} pretrain seed {seed}",
+                      disable=not progress, dynamic_ncols=True):
+        train_epoch(erm, train_loader, opt, epoch, device, ds.task, ds.metric,
+                    metric_fn=ds.metric_fn)
+        val = evaluate(erm, valid_loader, epoch, ds.task, ds.metric, torch.device(device),
+                       metric_fn=ds.metric_fn)
+        rec = {"epoch": epoch, "valid_metric": val.metric, "valid_loss": val.loss}
+        if _better(rec, best):
+            best = dict(rec, state={k_: v.detach().clone()
+                                    for k_, v in model.backbone.state_dict().items()})
+    model.backbone.load_state_dict(best["state"])
+    if model.gated_stats is not None:
+        model.gated_stats = PassStatistics(model.backbone).to(torch.device(device))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_save({"backbone": {k_: v.cpu() for k_, v in best["state"].items()},
+                  "epoch": best["epoch"]}, out_dir / "pretrained.pt")
+    log.info("GSAT*: pretrained backbone of seed %d, best validation %s %.4f at epoch %d",
+             seed, ds.metric, best["valid_metric"], best["epoch"])
+    return {"pretrain_best_epoch": best["epoch"], "pretrain_valid_metric": best["valid_metric"]}
 
 
 def _draw(model: GSAT, graphs: Sequence, ds: GraphDataset, folder: Path,

@@ -9,6 +9,7 @@ from gsat.data.base import GraphDataset, load_graphs, random_split, save_graphs
 from gsat.data.base import check_dataset, check_graphs
 from gsat.data.mutag import load_mutag, read_mutagenicity
 from gsat.data.spmotif import generate_spmotif, load_spmotif, spmotif_builder
+from gsat.data.ogb import BUILDERS as OGB_BUILDERS
 from gsat.errors import UnknownNameError
 
 #: name -> builder(data_dir, seed, **options) -> GraphDataset
@@ -18,6 +19,7 @@ DATASETS: Dict[str, Callable[..., GraphDataset]] = {
     "spmotif_0.5": spmotif_builder(0.5),
     "spmotif_0.7": spmotif_builder(0.7),
     "spmotif_0.9": spmotif_builder(0.9),
+    **OGB_BUILDERS,  # ogbg_molhiv, ogbg_moltox21, ogbg_molbace, ogbg_molbbbp, ...
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Literal, Optional, Sequence
+from typing import Callable, Dict, List, Literal, Optional, Sequence
 
 import torch
 from torch_geometric.data import Data
@@ -33,6 +33,9 @@ class GraphDataset:
         config_name (str): config stem, :obj:`configs/<BACKBONE>-<config_name>.yml`.
         interp_test (list of Data, optional): graphs used for interpretation scores if not
             the whole test split.
+        metric_fn (callable, optional): :obj:`metric_fn(logits, y) -> float` computes the
+            prediction metric of a whole split (e.g. OGB's evaluator) instead of the built-in
+            one; :obj:`metric` still names it.
     """
 
     name: str
@@ -50,6 +53,7 @@ class GraphDataset:
     config_name: str = ""
     interp_test: Optional[List[Data]] = None
     extra: Dict[str, object] = field(default_factory=dict)
+    metric_fn: Optional[Callable[[torch.Tensor, torch.Tensor], float]] = None
 
 
 _LIST_KEYS = ("x", "edge_index", "y", "edge_label", "edge_attr", "node_label", "node_type",

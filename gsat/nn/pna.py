@@ -90,6 +90,8 @@ class PNA(nn.Module):
                 raise ValueError("this PNA was built with edge features (edge_dim set), but "
                                  "the graph has no edge_attr")
             edge_attr = self.edge_encoder(edge_attr)
+        else:
+            edge_attr = None  # built without edge features: ignore those of the graph
         for conv, norm in zip(self.convs, self.norms):
             h = norm(conv(x, edge_index, edge_attr)).relu()
             x = nn.functional.dropout(x + h, self.dropout, training=self.training)

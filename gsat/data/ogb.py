@@ -1,0 +1,358 @@
+r"""Molecular property prediction from the Open Graph Benchmark (`Hu et al., NeurIPS 2020
+<https://arxiv.org/abs/2005.00687>`_): ``ogbg-molhiv``, ``-moltox21``, ``-molbace``,
+``-molbbbp``, ``-molclintox`` and ``-molsider``, read with ogb's own
+:class:`~ogb.graphproppred.PygGraphPropPredDataset`, split with the official scaffold split
+and scored with ogb's :class:`~ogb.graphproppred.Evaluator` (ROC AUC).
+
+Loading never waits for keyboard input: ogb asks interactively whether to replace a folder
+whose release note is missing; here the answer is always "no" (the files on disk are used
+as they are, with a warning). Without network the data must already lie in
+``<data_dir>/<ogbg_name>/`` in ogb's layout; otherwise :class:`gsat.errors.DataMissingError`
+says which folder is expected and where to get it.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import math
+import pickle
+import shutil
+import socket
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+from gsat.data.base import GraphDataset
+from gsat.errors import ConfigError, DataMissingError
+
+log = logging.getLogger(__name__)
+
+#: registry name -> ogb name of the supported molecular datasets
+OGB_MOL_DATASETS: Dict[str, str] = {
+    "ogbg_molhiv": "ogbg-molhiv",
+    "ogbg_moltox21": "ogbg-moltox21",
+    "ogbg_molbace": "ogbg-molbace",
+    "ogbg_molbbbp": "ogbg-molbbbp",
+    "ogbg_molclintox": "ogbg-molclintox",
+    "ogbg_molsider": "ogbg-molsider",
+}
+
+#: Element symbols by atomic number - 1 (the first atom feature of ogb's ``smiles2graph``);
+#: index 118 is ogb's "misc" atom type.
+ELEMENT_SYMBOLS: List[str] = (
+    "H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge "
+    "As Se Br Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm "
+    "Eu Gd Tb Dy Ho Er Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U "
+    "Np Pu Am Cm Bk Cf Es Fm Md No Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og *").split()
+
+#: seconds a network operation of a download may stall before it counts as failed
+DOWNLOAD_TIMEOUT = 60.0
+
+
+def _import_ogb() -> Any:
+    try:
+        import ogb.graphproppred.dataset_pyg as dataset_pyg
+    except ImportError as exc:  # pragma: no cover - depends on the extra
+        raise DataMissingError("the OGB datasets need the 'ogb' package: "
+                               "pip install -e \".[ogb]\"") from exc
+    return dataset_pyg
+
+
+class OGBMetric:
+    r"""The metric of an OGB dataset computed by ogb's
+    :class:`~ogb.graphproppred.Evaluator` from graph logits, for
+    :attr:`GraphDataset.metric_fn <gsat.data.GraphDataset>`.
+
+    ROC AUC is computed per task over the labelled graphs (NaN labels are skipped) and
+    averaged over the tasks that have both classes. A split where no task has both classes
+    gives :obj:`nan` instead of ogb's error.
+
+    Args:
+        name (str): an ogb dataset name such as :obj:`"ogbg-molhiv"`; it fixes the metric and
+            the number of tasks.
+    """
+
+    def __init__(self, name: str):
+        from ogb.graphproppred import Evaluator
+
+        self.name = name
+        with contextlib.redirect_stdout(io.StringIO()):  # ogb prints the name on errors
+            try:
+                self.evaluator = Evaluator(name)
+            except ValueError:
+                raise ConfigError(f"ogb has no evaluator for {name!r}; use one of the ogbg "
+                                  "dataset names (e.g. ogbg-molhiv)") from None
+        self.num_tasks = int(self.evaluator.num_tasks)
+        self.metric_name = str(self.evaluator.eval_metric)
+
+    def __call__(self, logits: Tensor, y: Tensor) -> float:
+        n = logits.size(0)
+        if n == 0:
+            return math.nan
+        y_true = y.detach().reshape(n, -1).float().cpu()
+        y_pred = logits.detach().reshape(n, -1).float().cpu()
+        try:
+            return float(self.evaluator.eval({"y_true": y_true, "y_pred": y_pred})
+                         [self.metric_name])
+        except RuntimeError as exc:
+            if "No positively labeled" in str(exc):  # no task has both classes
+                return math.nan
+            raise
+
+    def __repr__(self) -> str:
+        return f"OGBMetric({self.name!r})"
+
+
+@contextlib.contextmanager
+def _non_interactive(dataset_pyg: Any) -> Iterator[None]:
+    r"""Within the block ogb's questions on the terminal are answered "no" without reading
+    input, and network operations stall at most :data:`DOWNLOAD_TIMEOUT` seconds."""
+    import ogb.utils.url as url
+
+    def refuse(prompt: str = "") -> str:
+        log.warning("ogb asked %r; answering 'no' (loading is never interactive)",
+                    prompt.strip())
+        return "n"
+
+    modules = (dataset_pyg, url)
+    saved = [m.__dict__.get("input", None) for m in modules]
+    old_timeout = socket.getdefaulttimeout()
+    for m in modules:
+        m.input = refuse
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(old_timeout)
+        for m, s in zip(modules, saved):
+            if s is None:
+                del m.input
+            else:
+                m.input = s
+
+
+def _safe_globals() -> List[Any]:
+    r"""The classes a file written by ogb (a pickled PyG :class:`Data` and NumPy arrays)
+    needs beyond what :func:`torch.load` with :obj:`weights_only=True` allows by default.
+    They are plain data containers; nothing else is allowed."""
+    from torch_geometric.data.data import Data as PygData
+    from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
+    from torch_geometric.data.storage import GlobalStorage
+
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # numpy < 2
+        from numpy.core import multiarray  # type: ignore[no-redef]
+    dtypes = {type(np.dtype(t)) for t in (np.int64, np.int32, np.float32, np.float64,
+                                          np.bool_)}
+    return [PygData, DataEdgeAttr, DataTensorAttr, GlobalStorage, np.ndarray, np.dtype,
+            multiarray._reconstruct, multiarray.scalar, *dtypes]
+
+
+def _safe_loading() -> contextlib.AbstractContextManager:
+    """:func:`torch.serialization.safe_globals` with :func:`_safe_globals` (torch >= 2.5;
+    older torch does not load with :obj:`weights_only=True` by default)."""
+    ctx = getattr(torch.serialization, "safe_globals", None)
+    return ctx(_safe_globals()) if ctx is not None else contextlib.nullcontext()
+
+
+def _missing_message(name: str, folder: Path, url: str, reason: str) -> str:
+    zip_dir = url.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return (f"{name} is not in {folder} and could not be downloaded ({reason}). On a machine "
+            f"with network run `python -c \"from ogb.graphproppred import "
+            f"PygGraphPropPredDataset as D; D('{name}', root='.')\"` and copy the folder "
+            f"{folder.name}/ it creates into {folder.parent}/, or download {url}, unzip it "
+            f"and rename its folder "
+            f"'{zip_dir}' to {folder} (it must hold raw/, split/scaffold/ and "
+            f"RELEASE_v1.txt).")
+
+
+def open_ogb_dataset(name: str, root: str | Path = "data",
+                     meta_dict: Optional[Mapping[str, Any]] = None) -> Any:
+    r"""Open an OGB graph property dataset with ogb's
+    :class:`~ogb.graphproppred.PygGraphPropPredDataset`, safely and without prompts.
+
+    - The processed file ogb writes is read with :func:`torch.load` under
+      :obj:`weights_only=True`, allowing only PyG's and NumPy's data containers
+      (:func:`torch.serialization.safe_globals`); a processed file that still cannot be read
+      that way (e.g. written by an old PyG) is rebuilt from the raw files.
+    - Questions ogb would ask on the terminal are answered "no"; nothing reads stdin.
+    - ogb's messages on stdout go to the :mod:`logging` debug log.
+
+    Args:
+        name (str): ogb name, e.g. :obj:`"ogbg-molhiv"`.
+        root (str or Path, optional): data root; the dataset lives in
+            :obj:`<root>/<name with - replaced by _>/`. (default: :obj:`"data"`)
+        meta_dict (dict, optional): ogb's metadata of a dataset of one's own (as returned by
+            :meth:`ogb.io.DatasetSaver.get_meta_dict`); :obj:`root` is then ignored and the
+            files are read from :obj:`meta_dict["dir_path"]`. (default: :obj:`None`)
+
+    Raises:
+        gsat.errors.DataMissingError: the files are absent and the download failed; the
+            message names the expected folder and how to obtain it.
+    """
+    dataset_pyg = _import_ogb()
+    if meta_dict is not None:
+        folder = Path(meta_dict["dir_path"])
+        url = str(meta_dict.get("url", ""))
+    else:
+        folder = Path(root) / name.replace("-", "_")
+        import pandas as pd
+
+        master = pd.read_csv(Path(dataset_pyg.__file__).parent / "master.csv", index_col=0,
+                             keep_default_na=False)
+        url = str(master[name]["url"]) if name in master else ""
+    existed = folder.exists()
+
+    class Dataset(dataset_pyg.PygGraphPropPredDataset):
+        def download(self) -> None:
+            try:
+                super().download()
+            except (Exception, SystemExit) as exc:  # ogb calls exit() when it gives up
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                raise DataMissingError(_missing_message(name, folder, url, reason)) from None
+
+    Dataset.__name__ = Dataset.__qualname__ = "PygGraphPropPredDataset"
+
+    def build() -> Any:
+        out = io.StringIO()
+        try:
+            with _non_interactive(dataset_pyg), contextlib.redirect_stdout(out), \
+                    _safe_loading():
+                return Dataset(name, root=str(root), meta_dict=dict(meta_dict)
+                               if meta_dict is not None else None)
+        finally:
+            if out.getvalue().strip():
+                log.debug("ogb: %s", " | ".join(out.getvalue().split("\n")).strip(" |"))
+
+    try:
+        try:
+            return build()
+        except pickle.UnpicklingError as exc:
+            processed = folder / "processed" / "geometric_data_processed.pt"
+            log.warning("%s cannot be read safely (%s); rebuilding it from the raw files",
+                        processed, str(exc).splitlines()[0])
+            processed.unlink(missing_ok=True)
+            return build()
+    except DataMissingError:
+        if not existed and folder.exists():  # leave no half-made folder behind
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def ogb_split(dataset: Any) -> Dict[str, Tensor]:
+    r"""The official split of an opened OGB dataset (:meth:`get_idx_split`), read with
+    :func:`torch.load` under :obj:`weights_only=True` (NumPy arrays allowed)."""
+    with _safe_loading():
+        split = dataset.get_idx_split()
+    return {k: torch.as_tensor(np.asarray(v), dtype=torch.long).view(-1)
+            for k, v in split.items()}
+
+
+def _prepare(g: Data) -> Data:
+    """A graph of the dataset with :obj:`node_type` = atomic number - 1 (for pictures)."""
+    g.node_type = g.x[:, 0]
+    return g
+
+
+def load_ogbg_mol(name: str = "ogbg-molhiv", data_dir: str | Path = "data", seed: int = 0,
+                  meta_dict: Optional[Mapping[str, Any]] = None, **_: object) -> GraphDataset:
+    r"""An OGB molecular dataset as a :class:`~gsat.data.GraphDataset` with the official
+    (scaffold) split.
+
+    Node features are ogb's 9 categorical atom features (the first is the atomic number - 1),
+    edge features its 3 bond features; models encode them with ogb's ``AtomEncoder`` /
+    ``BondEncoder`` (config key :obj:`model.atom_encoder`). Labels have shape
+    :obj:`[1, num_tasks]`, missing labels are NaN. The metric is computed by ogb's
+    :class:`~ogb.graphproppred.Evaluator` (:class:`OGBMetric`). There is no ground truth for
+    explanations; :obj:`node_names` holds element symbols for pictures.
+
+    Args:
+        name (str, optional): ogb name. (default: :obj:`"ogbg-molhiv"`)
+        data_dir (str or Path, optional): data root holding :obj:`<ogbg_name>/` in ogb's
+            layout; a missing dataset is downloaded there. (default: :obj:`"data"`)
+        seed (int, optional): unused, the split is fixed. (default: :obj:`0`)
+        meta_dict (dict, optional): read a dataset of one's own in ogb's format from
+            :obj:`meta_dict["dir_path"]` (see :func:`save_ogb_mol_dataset`); its number of
+            tasks must match that of :obj:`name`, whose evaluator scores it.
+
+    Raises:
+        gsat.errors.DataMissingError: the data is absent and cannot be downloaded.
+    """
+    metric = OGBMetric(name)
+    ds = open_ogb_dataset(name, data_dir, meta_dict)
+    num_tasks = int(ds.num_tasks)
+    if num_tasks != metric.num_tasks:
+        raise ConfigError(f"the dataset in {ds.root} has {num_tasks} task(s) but the evaluator "
+                          f"of {name} expects {metric.num_tasks}")
+    split = ogb_split(ds)
+    graphs = [_prepare(ds[i]) for i in range(len(ds))]
+    parts = {k: [graphs[int(i)] for i in idx] for k, idx in split.items()}
+    first = graphs[0]
+    reg_name = name.replace("-", "_")
+    return GraphDataset(
+        name=reg_name, train=parts["train"], valid=parts["valid"], test=parts["test"],
+        num_features=first.x.size(1), num_outputs=num_tasks,
+        task="binary" if num_tasks == 1 else "multilabel", metric="rocauc",
+        edge_dim=None if first.edge_attr is None else first.edge_attr.size(1),
+        has_ground_truth=False, undirected=True, node_names=list(ELEMENT_SYMBOLS),
+        config_name="ogbg_mol", metric_fn=metric,
+        extra={"ogb_name": name, "root": str(ds.root), "num_tasks": num_tasks})
+
+
+def save_ogb_mol_dataset(smiles: Sequence[str], labels: np.ndarray,
+                         split: Mapping[str, Sequence[int]], root: str | Path,
+                         name: str = "ogbg-molcustom") -> Dict[str, Any]:
+    r"""Write molecules in OGB's on-disk format with ogb's own tools
+    (:func:`ogb.utils.smiles2graph`, which needs RDKit, and :class:`ogb.io.DatasetSaver`),
+    ready for :func:`load_ogbg_mol` with :obj:`meta_dict`.
+
+    Args:
+        smiles (list of str): one SMILES string per molecule.
+        labels (numpy.ndarray): shape :obj:`[num_molecules, num_tasks]`, 0/1 or NaN (missing).
+        split (dict): :obj:`"train"`, :obj:`"valid"`, :obj:`"test"` index lists.
+        root (str or Path): folder to write into (ogb adds ``submission_<name>/``).
+        name (str, optional): an ogb-style name starting with :obj:`ogbg-`.
+            (default: :obj:`"ogbg-molcustom"`)
+
+    Returns:
+        dict: ogb's metadata (:meth:`ogb.io.DatasetSaver.get_meta_dict`).
+    """
+    from ogb.io import DatasetSaver
+    from ogb.utils import smiles2graph
+
+    labels = np.asarray(labels, dtype=np.float64)
+    if labels.ndim != 2 or labels.shape[0] != len(smiles):
+        raise ValueError(f"labels must have shape [{len(smiles)}, num_tasks], got "
+                         f"{list(labels.shape)}")
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / ("submission_" + "_".join(name.split("-")))
+    if target.exists():  # DatasetSaver would ask on the terminal whether to remove it
+        raise FileExistsError(f"{target} already exists; remove it or choose another root")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        saver = DatasetSaver(name, is_hetero=False, version=1,
+                             root=str(root / "submission"))
+        saver.save_graph_list([smiles2graph(s) for s in smiles])
+        saver.save_target_labels(labels)
+        saver.save_task_info("binary classification", "rocauc", num_classes=2)
+        saver.save_split({k: np.asarray(v, dtype=np.int64) for k, v in split.items()},
+                         "scaffold")
+        mapping = root / "mapping"
+        mapping.mkdir(exist_ok=True)
+        (mapping / "README.md").write_text(f"{name}: molecules in input order\n")
+        saver.copy_mapping_dir(str(mapping))
+        meta = saver.get_meta_dict()
+    return meta
+
+
+#: registry entries: name -> builder(data_dir, seed, **options)
+BUILDERS: Dict[str, Callable[..., GraphDataset]] = {
+    reg: partial(load_ogbg_mol, ogb_name) for reg, ogb_name in OGB_MOL_DATASETS.items()}
