@@ -64,6 +64,8 @@ PUBLISHED_PREDICTION: Dict[str, Dict[str, float]] = {
     "spmotif_0.7": {"gsat:GIN": 49.12, "gsat:PNA": 64.38},
     "spmotif_0.9": {"gsat:GIN": 44.22, "gsat:PNA": 57.01},
 }
+#: explanation passes are repeated until this many seconds were timed (median pass reported)
+MIN_TIMED_SECONDS = 2.0
 #: per-(method, seed) fields summarised by mean and std
 SUMMARY_FIELDS = ("test_interp_auc", "test_precision_at_5", "test_metric", "explain_seconds",
                   "graphs_per_second", "fit_seconds")
@@ -192,8 +194,10 @@ def explain_and_score(explainer: EdgeExplainer, model: nn.Module, ds: GraphDatas
 
     Returns:
         dict: :obj:`test_interp_auc`, :obj:`test_precision_at_5`, :obj:`test_metric`,
-        :obj:`explain_seconds` (whole list of graphs), :obj:`graphs_per_second`,
-        :obj:`fit_seconds`, :obj:`num_graphs`, :obj:`num_edges`.
+        :obj:`explain_seconds` (whole list of graphs; the median of :obj:`timed_passes`
+        passes when one pass takes less than :data:`MIN_TIMED_SECONDS`),
+        :obj:`graphs_per_second`, :obj:`fit_seconds`, :obj:`num_graphs`, :obj:`num_edges`,
+        :obj:`timed_passes`.
     """
     fit_seconds = 0.0
     if explainer.needs_fit:
@@ -203,13 +207,23 @@ def explain_and_score(explainer: EdgeExplainer, model: nn.Module, ds: GraphDatas
     start = time.perf_counter()
     scores = explainer.explain(model, graphs, ds.task, device, progress)
     seconds = time.perf_counter() - start
+    # A pass shorter than MIN_TIMED_SECONDS is timed again until that much time has been
+    # measured, and the median pass counts: one sub-second timing on a shared machine is
+    # mostly noise. The scores are those of the first pass.
+    timings = [seconds]
+    while sum(timings) < MIN_TIMED_SECONDS and len(timings) < 100:
+        start = time.perf_counter()
+        explainer.explain(model, graphs, ds.task, device, False)
+        timings.append(time.perf_counter() - start)
+    seconds = statistics.median(timings)
     sc = score_explanations(scores, graphs, PRECISION_K)
     pred = evaluate(model, make_loader(ds.test, 128), 0, ds.task, ds.metric,
                     torch.device(device), PRECISION_K)
     return {"test_interp_auc": sc.interp_auc, "test_precision_at_5": sc.precision_at_k,
             "test_metric": pred.metric, "explain_seconds": seconds,
             "graphs_per_second": sc.num_graphs / seconds if seconds > 0 else math.inf,
-            "fit_seconds": fit_seconds, "num_graphs": sc.num_graphs, "num_edges": sc.num_edges}
+            "fit_seconds": fit_seconds, "num_graphs": sc.num_graphs, "num_edges": sc.num_edges,
+            "timed_passes": len(timings)}
 
 
 def summarize_records(records: List[Dict[str, Any]]) -> Dict[str, Dict[str, Dict[str, float]]]:
