@@ -75,7 +75,7 @@ def write_report(out: Path, command: str) -> str:
                         f"{len(g['runs'])} ({seeds}) | {g['epochs']} |")
     text = f"""# BA-2Motifs: GSAT reproduction
 
-Command: `{command}`
+Command: {command}
 
 Machine: {platform.machine()}, CPU, torch {torch.__version__}. Interpretation ROC AUC is pooled
 over all test edges; precision@5 per test graph; accuracies on the test split of a random
@@ -111,10 +111,10 @@ def main() -> None:
     args = p.parse_args()
     if not args.report_only:
         _run_all(args)
-    command = "python benchmarks/ba_2motifs.py " + " ".join(sys.argv[1:])
+    command = "`python benchmarks/ba_2motifs.py " + " ".join(sys.argv[1:]).strip() + "`"
     if args.report_only:
-        command = ("python benchmarks/ba_2motifs.py --seeds 0 1 2 --ablate-bn` trained the runs "
-                   f"(one after another); `{command.strip()}` wrote this table")
+        command = ("`python benchmarks/ba_2motifs.py --seeds 0 1 2 --ablate-bn` trained the runs "
+                   f"(one after another); {command} wrote this table")
     print(write_report(Path(args.out), command.strip()))
 
 
