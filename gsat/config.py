@@ -180,22 +180,14 @@ def validate(cfg: Config, source: str = "config") -> Config:
         raise bad("gsat.temperature", f"must be > 0, got {g.temperature}")
     if g.info_loss_coef < 0 or g.pred_loss_coef < 0:
         raise bad("gsat.info_loss_coef/pred_loss_coef", "must be >= 0")
-    if t.epochs < 1:
-        raise bad("train.epochs", f"must be >= 1, got {t.epochs}")
-    if t.batch_size < 1:
-        raise bad("train.batch_size", f"must be >= 1, got {t.batch_size}")
-    if t.lr <= 0:
-        raise bad("train.lr", f"must be > 0, got {t.lr}")
-    if t.weight_decay < 0:
-        raise bad("train.weight_decay", f"must be >= 0, got {t.weight_decay}")
-    if t.num_viz < 0:
-        raise bad("train.num_viz", f"must be >= 0, got {t.num_viz}")
-    if t.pretrain_epochs < 1:
-        raise bad("train.pretrain_epochs", f"must be >= 1, got {t.pretrain_epochs}")
-    if t.pretrain_lr <= 0:
-        raise bad("train.pretrain_lr", f"must be > 0, got {t.pretrain_lr}")
-    if t.pretrain_weight_decay < 0:
-        raise bad("train.pretrain_weight_decay", f"must be >= 0, got {t.pretrain_weight_decay}")
+    for key, value, bound, strict in (  # strict: value > bound, else value >= bound
+            ("epochs", t.epochs, 1, False), ("batch_size", t.batch_size, 1, False),
+            ("lr", t.lr, 0, True), ("weight_decay", t.weight_decay, 0, False),
+            ("num_viz", t.num_viz, 0, False), ("pretrain_epochs", t.pretrain_epochs, 1, False),
+            ("pretrain_lr", t.pretrain_lr, 0, True),
+            ("pretrain_weight_decay", t.pretrain_weight_decay, 0, False)):
+        if value < bound or (strict and value == bound):
+            raise bad(f"train.{key}", f"must be {'>' if strict else '>='} {bound}, got {value}")
     if m.hidden_size < 1 or m.n_layers < 1:
         raise bad("model.hidden_size/n_layers", "must be >= 1")
     if not 0.0 <= m.dropout_p < 1.0:
