@@ -15,14 +15,6 @@ RECORD_KEYS = {"method", "seed", "test_interp_auc", "test_precision_at_5", "expl
                "graphs_per_second", "test_metric", "settings"}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _graph(labels):
     n = len(labels)
     ei = torch.stack([torch.arange(n), (torch.arange(n) + 1) % (n + 1)])

@@ -36,15 +36,6 @@ SPLIT = {"train": list(range(12)), "valid": list(range(12, 16)), "test": list(ra
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny graphs: one thread is fastest and keeps a shared machine responsive."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(autouse=True)
 def _no_prompts(monkeypatch):
     """Any attempt to read from the terminal fails the test."""
     def fail(*_a, **_k):

@@ -15,15 +15,6 @@ from gsat.nn import GIN, PNA, degree_histogram
 NAMES = explainer_names()
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Per-graph explainers on tiny graphs run fastest on one thread (the CPU is shared)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _graphs():
     chord = ring(6, seed=3)
     chord.edge_index = torch.cat([chord.edge_index, torch.tensor([[0, 3], [3, 0]])], 1)
