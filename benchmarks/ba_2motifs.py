@@ -23,7 +23,7 @@ import torch
 import yaml
 
 from gsat.config import default_config_path
-from gsat.train import RunSpec, run
+from gsat.runner import RunSpec, run
 
 HERE = Path(__file__).resolve().parent
 RUNS = HERE / "runs"

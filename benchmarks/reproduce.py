@@ -32,7 +32,8 @@ import torch
 # import the gsat package of this checkout, also when it is not the installed one
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gsat.benchmark import PUBLISHED, PUBLISHED_PREDICTION, PUBLISHED_SOURCE
-from gsat.train import RunSpec, run, summarize
+from gsat.report import summarize
+from gsat.runner import RunSpec, run
 
 log = logging.getLogger("gsat.reproduce")
 HERE = Path(__file__).resolve().parent

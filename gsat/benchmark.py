@@ -30,8 +30,11 @@ from gsat.data import GraphDataset, load_dataset
 from gsat.errors import ConfigError, DataMissingError
 from gsat.explain.baselines import OPTIMISED, EdgeExplainer, make_explainer
 from gsat.explain.metrics import interp_auc, precision_at_k
-from gsat.train import (PRECISION_K, RunSpec, _json_safe, build_model, evaluate, make_loader,
-                        resolve_config, train_one_seed)
+from gsat.build import build_model
+from gsat.report import json_safe as _json_safe
+from gsat.report import markdown_table, mean_std, summarize
+from gsat.runner import RunSpec, resolve_config
+from gsat.train import PRECISION_K, evaluate, make_loader, train_one_seed
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +220,7 @@ def explain_and_score(explainer: EdgeExplainer, model: nn.Module, ds: GraphDatas
         timings.append(time.perf_counter() - start)
     seconds = statistics.median(timings)
     sc = score_explanations(scores, graphs, PRECISION_K)
-    pred = evaluate(model, make_loader(ds.test, 128), 0, ds.task, ds.metric,
+    pred = evaluate(model, make_loader(ds.test, 128), ds.task, ds.metric,
                     torch.device(device), PRECISION_K)
     return {"test_interp_auc": sc.interp_auc, "test_precision_at_5": sc.precision_at_k,
             "test_metric": pred.metric, "explain_seconds": seconds,
@@ -227,19 +230,9 @@ def explain_and_score(explainer: EdgeExplainer, model: nn.Module, ds: GraphDatas
 
 
 def summarize_records(records: List[Dict[str, Any]]) -> Dict[str, Dict[str, Dict[str, float]]]:
-    """Per method: mean and (population) std over seeds of :data:`SUMMARY_FIELDS`."""
-    out: Dict[str, Dict[str, Dict[str, float]]] = {}
-    for method in dict.fromkeys(r["method"] for r in records):
-        rows = [r for r in records if r["method"] == method]
-        mean, std = {}, {}
-        for key in SUMMARY_FIELDS:
-            vals = [float(r[key]) for r in rows if r.get(key) is not None]
-            vals = [v for v in vals if not math.isnan(v)]
-            if vals:
-                mean[key] = statistics.fmean(vals)
-                std[key] = statistics.pstdev(vals) if len(vals) > 1 else 0.0
-        out[method] = {"mean": mean, "std": std}
-    return out
+    """Per method: mean and (population) std over seeds of :data:`SUMMARY_FIELDS`
+    (:func:`gsat.report.summarize` grouped by method)."""
+    return summarize(records, SUMMARY_FIELDS, by="method")
 
 
 def published_value(dataset: str, backbone: str, method: str) -> Optional[tuple]:
@@ -328,10 +321,7 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
 
 
 def _ms(summary: Dict[str, Any], key: str, scale: float = 100.0, digits: int = 2) -> str:
-    m, s = summary["mean"].get(key), summary["std"].get(key)
-    if m is None:
-        return "n/a"
-    return f"{scale * m:.{digits}f} ± {scale * s:.{digits}f}"
+    return mean_std(summary, key, scale, digits)
 
 
 def throughput_ratio(result: Dict[str, Any], a: str = "gsat",
@@ -355,16 +345,17 @@ def format_markdown(result: Dict[str, Any]) -> str:
              f"test graphs, device {result['device']}, {result['torch_threads']} torch "
              f"thread(s). Scores x100, mean ± std over seeds. Post-hoc methods explain the "
              f"backbone trained without attention (ERM); GSAT explains itself.", "",
-             f"| method | explains | interp AUC | published AUC | prec@5 | model test {metric} "
-             f"| s to explain | graphs/s |", "|---|---|---|---|---|---|---|---|"]
+             ]
+    head = ["method", "explains", "interp AUC", "published AUC", "prec@5",
+            f"model test {metric}", "s to explain", "graphs/s"]
+    rows = []
     for method, summ in result["summary"].items():
         pub = result["published"].get(method)
-        pub_s = f"{pub[0]:.2f} ± {pub[1]:.2f}" if pub else "–"
-        lines.append(
-            f"| {method} | {result['settings'][method]['explains']} "
-            f"| {_ms(summ, 'test_interp_auc')} | {pub_s} | {_ms(summ, 'test_precision_at_5')} "
-            f"| {_ms(summ, 'test_metric')} | {_ms(summ, 'explain_seconds', 1.0, 3)} "
-            f"| {_ms(summ, 'graphs_per_second', 1.0, 1)} |")
+        rows.append([method, result["settings"][method]["explains"],
+                     _ms(summ, "test_interp_auc"), f"{pub[0]:.2f} ± {pub[1]:.2f}" if pub else "–",
+                     _ms(summ, "test_precision_at_5"), _ms(summ, "test_metric"),
+                     _ms(summ, "explain_seconds", 1.0, 3), _ms(summ, "graphs_per_second", 1.0, 1)])
+    lines += markdown_table(head, rows).splitlines()
     ratio = throughput_ratio(result)
     if ratio is not None:
         lines += ["", f"GSAT explains {ratio:,.0f}x more graphs per second than GNNExplainer "

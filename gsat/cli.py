@@ -1,12 +1,12 @@
 r"""Command line: ``gsat train ...`` (also ``python run_gsat.py ...``).
 
-Argument parsing only; the work is done by library functions in :mod:`gsat.train`.
+Argument parsing only; the work is done by library functions in :mod:`gsat.runner` and
+:mod:`gsat.benchmark`.
 """
 from __future__ import annotations
 
 import argparse
 import logging
-import math
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -15,6 +15,7 @@ import yaml
 
 from gsat.data import dataset_names
 from gsat.errors import GSATError, TrainingDivergedError
+from gsat.report import run_table
 
 
 class UsageError(GSATError, ValueError):
@@ -102,33 +103,9 @@ def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
-def _fmt(v: Any, pct: bool = False) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "n/a"
-    return f"{100 * v:.2f}" if pct else (f"{v:.3f}" if isinstance(v, float) else str(v))
-
-
 def format_table(results: Dict[str, Any]) -> str:
     """A small markdown table of a run's results (one row per seed, plus mean ± std)."""
-    metric = results["metric_name"]
-    head = ["seed", "best epoch", f"test {metric}", "test interp AUC", "test prec@5", "s/epoch"]
-    rows = [[str(r["seed"]), str(r["best_epoch"]), _fmt(r["test_metric"], True),
-             _fmt(r["test_interp_auc"], True), _fmt(r["test_precision_at_5"], True),
-             _fmt(r["seconds_per_epoch"])] for r in results["runs"]]
-    if len(results["runs"]) > 1:
-        m, s = results["mean"], results["std"]
-
-        def ms(key: str, pct: bool = True) -> str:
-            if key not in m:
-                return "n/a"
-            f = 100 if pct else 1
-            return f"{f * m[key]:.2f} ± {f * s[key]:.2f}"
-        rows.append(["mean ± std", ms("best_epoch", False), ms("test_metric"),
-                     ms("test_interp_auc"), ms("test_precision_at_5"),
-                     ms("seconds_per_epoch", False)])
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
+    return run_table(results)
 
 
 #: options of ``gsat train`` that may accompany ``--resume``
@@ -136,7 +113,7 @@ _RESUME_COMPATIBLE = ("resume", "no_progress", "command")
 
 
 def _train(args: argparse.Namespace) -> int:
-    from gsat.train import RunSpec, resume_spec, run
+    from gsat.runner import RunSpec, resume_spec, run
 
     if args.resume is not None:
         defaults = vars(build_parser().parse_args(["train", "--resume", args.resume]))

@@ -1,18 +1,16 @@
 r"""Train a :class:`~gsat.GSAT` (or :class:`~gsat.model.ERM`) model from Python:
-:func:`fit`, built on :func:`gsat.train.train_epoch` and :func:`gsat.train.evaluate`."""
+:func:`fit`, on the same epoch loop as the command line (:class:`gsat.train.Engine`)."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Union
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from gsat.errors import ConfigError
 from gsat.model import GSAT
-from gsat.train import PRECISION_K, evaluate, train_epoch
+from gsat.train import PRECISION_K, Engine, TensorBoardHook
 
 #: keys of a dict :obj:`r_schedule` (the arguments of :func:`gsat.functional.r_schedule`)
 R_SCHEDULE_KEYS = ("init_r", "final_r", "decay_r", "decay_interval", "fixed_r")
@@ -127,39 +125,10 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
     model.to(device)
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    logger = None
-    if tensorboard is not None:
-        from gsat.tensorboard_log import TensorBoardLogger
-
-        logger = TensorBoardLogger(tensorboard)
-    history: List[Dict[str, Any]] = []
-    bar = tqdm(range(start_epoch, start_epoch + int(epochs)), desc="fit", disable=not progress,
-               dynamic_ncols=True)
-    try:
-        for epoch in bar:
-            rec: Dict[str, Any] = {"epoch": epoch}
-            if isinstance(model, GSAT):
-                rec["r"] = model.get_r(epoch)
-            rec.update(train_epoch(model, train_loader, optimizer, epoch, device, task, metric,
-                                   progress=progress))
-            val = None
-            if val_loader is not None:
-                val = evaluate(model, val_loader, epoch, task, metric, device, k,
-                               keep_arrays=logger is not None)
-                rec.update(valid_loss=val.loss, valid_metric=val.metric,
-                           valid_interp_auc=val.interp_auc,
-                           valid_precision_at_k=val.precision_at_k)
-            history.append(rec)
-            if logger is not None:
-                logger.log_epoch(epoch, rec, val)
-            post = {"loss": f"{rec['train_loss']:.3f}"}
-            if val is not None:
-                post["val"] = f"{val.metric:.3f}"
-                if not math.isnan(val.interp_auc):
-                    post["val_auc"] = f"{val.interp_auc:.3f}"
-            bar.set_postfix(post)
-    finally:
-        if logger is not None:
-            logger.close()
+    hooks = [] if tensorboard is None else [TensorBoardHook(tensorboard)]
+    engine = Engine(model, optimizer, train_loader, val_loader, task=task, metric=metric,
+                    device=device, k=k, hooks=hooks, progress=progress,
+                    batch_progress=progress, desc="fit")
+    history = engine.run(start_epoch + int(epochs), start_epoch)
     model.train()
     return history

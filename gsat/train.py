@@ -1,19 +1,18 @@
-r"""Training, evaluation and model selection for GSAT (and ERM) on a :class:`GraphDataset`."""
+r"""The training loop of GSAT (and ERM): one optimisation pass (:func:`train_epoch`), one
+evaluation pass (:func:`evaluate`), and the epoch loop around them (:class:`Engine`) whose
+hooks add checkpoints, ``metrics.csv``, TensorBoard and model selection. :func:`train_one_seed`
+(the command line), :func:`gsat.fit` and GSAT* pretraining (:func:`pretrain_backbone`) all
+run on the :class:`Engine`."""
 from __future__ import annotations
 
 import csv
-import dataclasses
-import json
 import logging
 import math
-import os
 import random
-import statistics
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Literal, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -21,23 +20,25 @@ from torch import nn
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
+from gsat.build import Method, build_backbone, build_model
 from gsat.checkpoint import (config_differences, load_checkpoint, load_state_checked,
                              remove_stale_temporaries, rng_state, save_checkpoint, set_rng_state)
-from gsat.config import Config, default_config_path, load_config, save_config
-from gsat.data import GraphDataset, load_dataset
-from gsat.errors import CheckpointError, ConfigError, TrainingDivergedError
+from gsat.config import Config
+from gsat.data import GraphDataset
+from gsat.errors import CheckpointError
 from gsat.explain.metrics import interp_auc, precision_at_k
 from gsat.model import ERM, GSAT
-from gsat.nn import GIN, PNA, degree_histogram
+from gsat.selection import Selection, Selector
 
 log = logging.getLogger(__name__)
 
-Method = Literal["gsat", "erm"]
-#: numeric per-run fields summarised by mean/std in results.json
+__all__ = ["set_seed", "prediction_metric", "make_loader", "EvalResult", "evaluate",
+           "train_epoch", "Hook", "Engine", "train_one_seed", "pretrain_backbone",
+           "build_model", "build_backbone", "CHECKPOINT_FORMAT", "PRECISION_K"]
+
 #: k of the precision@k reported in results.json (as in the paper)
 PRECISION_K = 5
-SUMMARY_FIELDS = ("best_epoch", "valid_metric", "test_metric", "test_interp_auc",
-                  "test_precision_at_5", "seconds_per_epoch")
+MetricFn = Callable[[torch.Tensor, torch.Tensor], float]
 
 
 def set_seed(seed: int) -> None:
@@ -45,44 +46,6 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def build_backbone(cfg: Config, ds: GraphDataset) -> nn.Module:
-    r"""The backbone of :obj:`cfg.model` sized for :obj:`ds`."""
-    m = cfg.model
-    edge_dim = ds.edge_dim if m.use_edge_attr else None
-    node_enc = edge_enc = None
-    if m.atom_encoder:
-        try:
-            from ogb.graphproppred.mol_encoder import AtomEncoder, BondEncoder
-        except ImportError as exc:  # pragma: no cover - depends on the extra
-            raise ConfigError("model.atom_encoder needs the 'ogb' extra: "
-                              "pip install -e \".[ogb]\"") from exc
-        node_enc = AtomEncoder(m.hidden_size)
-        edge_enc = BondEncoder(m.hidden_size) if edge_dim else None
-    common = dict(in_channels=ds.num_features, out_channels=ds.num_outputs,
-                  hidden_channels=m.hidden_size, num_layers=m.n_layers, dropout=m.dropout_p,
-                  edge_dim=edge_dim, node_encoder=node_enc, edge_encoder=edge_enc)
-    if m.backbone == "GIN":
-        return GIN(**common)
-    scalers = ["identity", "amplification", "attenuation"] if m.scalers else ["identity"]
-    return PNA(deg=degree_histogram(ds.train), aggregators=m.aggregators, scalers=scalers,
-               towers=m.towers, **common)
-
-
-def build_model(cfg: Config, ds: GraphDataset, method: Method = "gsat") -> nn.Module:
-    r"""A :class:`~gsat.GSAT` (or :class:`~gsat.model.ERM`) model for :obj:`ds` from :obj:`cfg`."""
-    backbone = build_backbone(cfg, ds)
-    if method == "erm":
-        return ERM(backbone, task=ds.task)
-    g = cfg.gsat
-    return GSAT(backbone, task=ds.task, learn_edge_att=cfg.extractor.learn_edge_att,
-                info_loss_coef=g.info_loss_coef, pred_loss_coef=g.pred_loss_coef,
-                temperature=g.temperature, init_r=g.init_r, final_r=g.final_r,
-                decay_r=g.decay_r, decay_interval=g.decay_interval, fixed_r=g.fixed_r,
-                symmetrize=True if ds.undirected else False,
-                extractor_dropout=cfg.extractor.dropout_p,
-                separate_bn_stats=g.separate_bn_stats)
 
 
 def prediction_metric(logits: torch.Tensor, y: torch.Tensor, task: str, metric: str,
@@ -133,7 +96,7 @@ class EvalResult:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader: DataLoader, epoch: int, task: str, metric: str,
+def evaluate(model: nn.Module, loader: DataLoader, task: str, metric: str,
              device: torch.device, k: int = 5, keep_arrays: bool = False,
              metric_fn: Optional[Callable[[torch.Tensor, torch.Tensor], float]] = None
              ) -> EvalResult:
@@ -220,32 +183,233 @@ def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Opt
     return res
 
 
-def _atomic_save(obj: Any, path: Path) -> None:
-    save_checkpoint(obj, path)
+# --------------------------------------------------------------------------- the engine
 
 
-class TrainingInterrupted(KeyboardInterrupt):
-    r"""Ctrl-C stopped a run; everything complete (epochs, finished seeds) is saved.
-    :obj:`str(exc)` is a one-line message saying how to resume.
+class Hook:
+    r"""Something the :class:`Engine` calls around its epochs; every method is optional.
 
-    Args:
-        message (str): the message.
-        run_dir (pathlib.Path, optional): the run folder to resume.
+    The engine calls :meth:`on_epoch_start` before the training pass of an epoch (e.g. to
+    set a distributed sampler's epoch), :meth:`on_epoch_end` with the epoch record (which a
+    hook may extend, e.g. with test scores) and the validation :class:`EvalResult`, in the
+    order of :attr:`Engine.hooks`, and :meth:`close` once at the end (also after an error).
+    A hook that writes files should do so only when :attr:`Engine.is_main` is true.
     """
 
-    def __init__(self, message: str, run_dir: Optional[Path] = None):
-        super().__init__(message)
-        self.run_dir = run_dir
+    #: the engine keeps the per-edge validation arrays for this hook (e.g. histograms)
+    needs_arrays: bool = False
 
+    def on_epoch_start(self, engine: "Engine", epoch: int) -> None:
+        pass
+
+    def on_epoch_end(self, engine: "Engine", epoch: int, rec: Dict[str, Any],
+                     val: Optional["EvalResult"]) -> None:
+        pass
+
+    def close(self, engine: "Engine") -> None:
+        pass
+
+
+class Engine:
+    r"""The one epoch loop: for each epoch a :func:`train_epoch` pass over
+    :obj:`train_loader`, an :func:`evaluate` pass over :obj:`valid_loader` (if given), an
+    epoch record appended to :attr:`history`, the hooks, and a progress bar over epochs.
+
+    The epoch record holds :obj:`epoch`, :obj:`r` (GSAT's prior at that epoch; GSAT only), :obj:`train_loss`, :obj:`train_metric`, with a validation loader
+    :obj:`valid_loss`, :obj:`valid_metric`, :obj:`valid_interp_auc`,
+    :obj:`valid_precision_at_k`, then :obj:`seconds` (training pass only) and the mean of
+    every other loss part under :obj:`train_<part>` (e.g. :obj:`train_pred`,
+    :obj:`train_info`).
+
+    For distributed training, :meth:`evaluate_split` is the single place where validation
+    scores are computed (override it to gather predictions across processes), hooks receive
+    :meth:`Hook.on_epoch_start` (the place for :obj:`sampler.set_epoch`), and
+    :attr:`is_main` tells writing hooks whether this process writes.
+
+    Args:
+        model (torch.nn.Module): a :class:`~gsat.GSAT` or :class:`~gsat.model.ERM` model.
+        optimizer (torch.optim.Optimizer): its optimizer.
+        train_loader (iterable): training batches.
+        valid_loader (iterable, optional): validation batches. (default: :obj:`None`)
+        task (str): the model's task. metric (str): :obj:`"acc"` or :obj:`"rocauc"`.
+        metric_fn (callable, optional): a dataset's own metric (see
+            :func:`prediction_metric`). (default: :obj:`None`)
+        device (torch.device, optional): where batches go. (default: CPU)
+        k (int, optional): :math:`k` of the validation precision@k. (default: :obj:`5`)
+        hooks (list of Hook, optional): called at every epoch, in order.
+        progress (bool, optional): progress bar over epochs. (default: :obj:`True`)
+        batch_progress (bool, optional): also a bar over the batches of long epochs.
+            (default: :obj:`False`)
+        desc (str, optional): label of the progress bar. (default: :obj:`"train"`)
+        is_main (bool, optional): this process writes files. (default: :obj:`True`)
+    """
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, train_loader: Any,
+                 valid_loader: Optional[Any] = None, *, task: str, metric: str,
+                 metric_fn: Optional[MetricFn] = None,
+                 device: str | torch.device = "cpu", k: int = PRECISION_K,
+                 hooks: Sequence[Hook] = (), progress: bool = True,
+                 batch_progress: bool = False, desc: str = "train", is_main: bool = True):
+        self.model, self.optimizer = model, optimizer
+        self.train_loader, self.valid_loader = train_loader, valid_loader
+        self.task, self.metric, self.metric_fn = task, metric, metric_fn
+        self.device = torch.device(device)
+        self.k = k
+        self.hooks = list(hooks)
+        self.progress, self.batch_progress, self.desc = progress, batch_progress, desc
+        self.is_main = is_main
+        self.history: List[Dict[str, Any]] = []
+        self.train_seconds: List[float] = []
+
+    def evaluate_split(self, loader: Any, keep_arrays: bool = False) -> "EvalResult":
+        """:func:`evaluate` of the model on :obj:`loader` with the engine's task and metric."""
+        return evaluate(self.model, loader, self.task, self.metric, self.device, self.k,
+                        keep_arrays=keep_arrays, metric_fn=self.metric_fn)
+
+    def run_epoch(self, epoch: int) -> Dict[str, Any]:
+        """Train and validate one 0-based :obj:`epoch`, call the hooks, return its record."""
+        model = self.model
+        for h in self.hooks:
+            h.on_epoch_start(self, epoch)
+        ep = train_epoch(model, self.train_loader, self.optimizer, epoch, self.device,
+                         self.task, self.metric, progress=self.batch_progress,
+                         metric_fn=self.metric_fn)
+        self.train_seconds.append(ep["seconds"])
+        rec: Dict[str, Any] = {"epoch": epoch}
+        if isinstance(model, GSAT):
+            rec["r"] = model.get_r(epoch)
+        rec.update(train_loss=ep["train_loss"], train_metric=ep["train_metric"])
+        val = None
+        if self.valid_loader is not None:
+            val = self.evaluate_split(self.valid_loader,
+                                      keep_arrays=any(h.needs_arrays for h in self.hooks))
+            rec.update(valid_loss=val.loss, valid_metric=val.metric,
+                       valid_interp_auc=val.interp_auc, valid_precision_at_k=val.precision_at_k)
+        rec["seconds"] = ep["seconds"]
+        rec.update({key: v for key, v in ep.items()
+                    if key not in ("train_loss", "train_metric", "seconds")})
+        for h in self.hooks:
+            h.on_epoch_end(self, epoch, rec, val)
+        self.history.append(rec)
+        return rec
+
+    def run(self, epochs: int, start_epoch: int = 0) -> List[Dict[str, Any]]:
+        r"""Run epochs :obj:`start_epoch` to :obj:`epochs - 1` (0-based; :obj:`epochs` is
+        the total, so a resumed run passes the epoch it continues at) and return
+        :attr:`history`. :meth:`Hook.close` is called at the end, also on error."""
+        bar = tqdm(range(start_epoch, epochs), desc=self.desc, disable=not self.progress,
+                   dynamic_ncols=True, initial=start_epoch, total=epochs)
+        try:
+            for epoch in bar:
+                rec = self.run_epoch(epoch)
+                post = {"loss": f"{rec['train_loss']:.3f}", "acc": f"{rec['train_metric']:.3f}"}
+                if "valid_metric" in rec:
+                    post["val"] = f"{rec['valid_metric']:.3f}"
+                    if not math.isnan(rec["valid_interp_auc"]):
+                        post["val_auc"] = f"{rec['valid_interp_auc']:.3f}"
+                bar.set_postfix(post)
+        finally:
+            for h in self.hooks:
+                h.close(self)
+        return self.history
+
+
+class TensorBoardHook(Hook):
+    r"""TensorBoard scalars and attention histograms per epoch
+    (:class:`gsat.tensorboard_log.TensorBoardLogger`) in :obj:`folder`."""
+
+    needs_arrays = True
+
+    def __init__(self, folder: str | Path):
+        from gsat.tensorboard_log import TensorBoardLogger
+
+        self.logger = TensorBoardLogger(folder)
+
+    def on_epoch_end(self, engine: Engine, epoch: int, rec: Dict[str, Any],
+                     val: Optional[EvalResult]) -> None:
+        if engine.is_main:
+            self.logger.log_epoch(epoch, rec, val)
+
+    def close(self, engine: Engine) -> None:
+        self.logger.close()
+
+
+class SelectionHook(Hook):
+    r"""Model selection during training (:mod:`gsat.selection`): when an epoch becomes the
+    best qualifying or the best overall epoch, its test scores are added to the record
+    (:obj:`test_loss`, :obj:`test_metric`, :obj:`test_interp_auc`,
+    :obj:`test_precision_at_k`; the interpretation scores on :obj:`interp_loader` when
+    given) and a copy of the weights is kept; the selected epoch's weights go to
+    :obj:`best_path` (if given)."""
+
+    def __init__(self, selection: Selection, test_loader: Any = None,
+                 interp_loader: Any = None, best_path: Optional[Path] = None,
+                 best_meta: Optional[Dict[str, Any]] = None):
+        self.selection = selection
+        self.test_loader, self.interp_loader = test_loader, interp_loader
+        self.best_path, self.best_meta = best_path, dict(best_meta or {})
+
+    def on_epoch_end(self, engine: Engine, epoch: int, rec: Dict[str, Any],
+                     val: Optional[EvalResult]) -> None:
+        new_qual, new_any = self.selection.candidate(rec)
+        if not (new_qual or new_any):
+            return
+        if self.test_loader is not None:
+            test = engine.evaluate_split(self.test_loader)
+            if self.interp_loader is not None:
+                # the interpretation graphs carry ground truth; the prediction metric of the
+                # dataset (metric_fn) may not apply to them
+                it = evaluate(engine.model, self.interp_loader, engine.task, engine.metric,
+                              engine.device, engine.k)
+                test.interp_auc, test.precision_at_k = it.interp_auc, it.precision_at_k
+            rec.update(test_loss=test.loss, test_metric=test.metric,
+                       test_interp_auc=test.interp_auc, test_precision_at_k=test.precision_at_k)
+        state = {k_: v.detach().cpu().clone() for k_, v in engine.model.state_dict().items()}
+        sel = self.selection
+        if new_any:
+            sel.best_any = dict(rec, state=state)
+        if new_qual:
+            sel.best_qual = dict(rec, state=state)
+        chosen, _ = sel.chosen()
+        if self.best_path is not None and engine.is_main and chosen["epoch"] == epoch:
+            save_checkpoint({"model": state, "epoch": epoch, **self.best_meta}, self.best_path)
+
+
+class RunFilesHook(Hook):
+    r"""The files of a run folder after every epoch: ``metrics.csv`` (all epochs so far)
+    and ``last.pt``, the full training state (:data:`CHECKPOINT_FORMAT`), written
+    atomically."""
+
+    def __init__(self, out_dir: Path, selection: Selection, meta: Dict[str, Any],
+                 generator: Optional[torch.Generator]):
+        self.out_dir, self.selection, self.meta = out_dir, selection, meta
+        self.generator = generator
+
+    def on_epoch_end(self, engine: Engine, epoch: int, rec: Dict[str, Any],
+                     val: Optional[EvalResult]) -> None:
+        if not engine.is_main:
+            return
+        history = engine.history + [rec]  # the engine appends rec after the hooks
+        write_csv(history, self.out_dir / "metrics.csv")
+        save_checkpoint({"format": CHECKPOINT_FORMAT, "model": engine.model.state_dict(),
+                         "optimizer": engine.optimizer.state_dict(), "scheduler": None,
+                         "epoch": epoch, **self.meta, "history": history,
+                         "train_seconds": engine.train_seconds,
+                         "best_qual": self.selection.best_qual,
+                         "best_any": self.selection.best_any,
+                         "rng": rng_state(self.generator)},
+                        self.out_dir / "last.pt")
+
+
+# --------------------------------------------------------------------------- a run of one seed
 
 #: version of the layout of ``last.pt``
 CHECKPOINT_FORMAT = 1
 
 
 def _resume_state(path: Path, cfg: Config, method: str, ds: GraphDataset, model: nn.Module,
-                  opt: torch.optim.Optimizer, scheduler: Any,
-                  generator: Optional[torch.Generator], device: torch.device
-                  ) -> Dict[str, Any]:
+                  opt: torch.optim.Optimizer, generator: Optional[torch.Generator],
+                  device: torch.device) -> Dict[str, Any]:
     r"""Put the training state of :obj:`path` (a ``last.pt``) back in place after checking
     that it belongs to this run; returns the checkpoint for the loop's own records."""
     remove_stale_temporaries(path.parent)
@@ -262,25 +426,11 @@ def _resume_state(path: Path, cfg: Config, method: str, ds: GraphDataset, model:
     load_state_checked(model, ckpt["model"], str(path))
     try:
         opt.load_state_dict(ckpt["optimizer"])
-        if scheduler is not None and ckpt.get("scheduler") is not None:
-            scheduler.load_state_dict(ckpt["scheduler"])
     except (ValueError, KeyError) as exc:
         raise CheckpointError(f"{path}: the optimizer state does not fit ({exc})") from None
     set_rng_state(ckpt["rng"], generator)
     log.info("resuming from %s after epoch %d", path, ckpt["epoch"])
     return ckpt
-
-
-def _better(a: Dict[str, float], b: Optional[Dict[str, float]]) -> bool:
-    """Is epoch record :obj:`a` better than :obj:`b` (higher valid metric, then lower loss)?"""
-    if b is None:
-        return True
-    va, vb = a["valid_metric"], b["valid_metric"]
-    va = -math.inf if math.isnan(va) else va
-    vb = -math.inf if math.isnan(vb) else vb
-    if va != vb:
-        return va > vb
-    return a["valid_loss"] < b["valid_loss"]
 
 
 def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
@@ -289,11 +439,11 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
                    resume: bool = False) -> Dict[str, Any]:
     r"""Train one model and return its record for ``results.json``.
 
-    Model selection (the paper's protocol): among epochs :math:`e >` :obj:`min_select_epoch`
-    whose :math:`r` has reached :obj:`final_r`, the best validation metric (ties: lower
-    validation prediction loss); test metrics are those of that epoch. If no epoch qualifies,
-    the best over all epochs is taken, a warning is logged and the record says
-    :obj:`"selection": "all_epochs"`.
+    Model selection (the paper's protocol, :class:`gsat.selection.Selector`): among epochs
+    :math:`e >` :obj:`min_select_epoch` whose :math:`r` has reached :obj:`final_r`, the best
+    validation metric (ties: lower validation prediction loss); test metrics are those of
+    that epoch. If no epoch qualifies, the best over all epochs is taken, a warning is logged
+    and the record says :obj:`"selection": "all_epochs"`.
 
     Writes into :obj:`out_dir`: ``best.pt`` (weights of the selected epoch), ``last.pt``
     (full training state after the last complete epoch: model, optimizer, epoch, history,
@@ -322,100 +472,44 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
     t = cfg.train
     opt = torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     train_loader = make_loader(ds.train, t.batch_size, shuffle=True, seed=seed)
-    valid_loader = make_loader(ds.valid, t.batch_size)
     test_graphs = ds.interp_test if ds.interp_test is not None else ds.test
-    test_loader = make_loader(ds.test, t.batch_size)
-    interp_loader = None if ds.interp_test is None else make_loader(ds.interp_test, t.batch_size)
     final_r = cfg.gsat.fixed_r if cfg.gsat.fixed_r is not None else cfg.gsat.final_r
-    k = PRECISION_K
-    tb_log = None
-    if tensorboard:
-        from gsat.tensorboard_log import TensorBoardLogger
-
-        tb_log = TensorBoardLogger(out_dir / "tensorboard")
-
-    best_qual: Optional[Dict[str, Any]] = None
-    best_any: Optional[Dict[str, Any]] = None
-    history: List[Dict[str, Any]] = []
-    train_seconds: List[float] = []
-    scheduler: Any = None
+    selection = Selection(Selector(t.min_select_epoch, final_r))
+    meta = {"config": cfg.to_dict(), "method": method, "dataset": ds.name}
+    engine = Engine(model, opt, train_loader, make_loader(ds.valid, t.batch_size),
+                    task=ds.task, metric=ds.metric, metric_fn=ds.metric_fn, device=device,
+                    k=PRECISION_K, progress=progress, batch_progress=progress,
+                    desc=f"{ds.name} {cfg.model.backbone} {method} seed {seed}")
     start_epoch = 0
     if resume and (out_dir / "last.pt").exists():
-        ckpt = _resume_state(out_dir / "last.pt", cfg, method, ds, model, opt, scheduler,
+        ckpt = _resume_state(out_dir / "last.pt", cfg, method, ds, model, opt,
                              train_loader.generator, device)
-        best_qual, best_any = ckpt["best_qual"], ckpt["best_any"]
-        history, train_seconds = list(ckpt["history"]), list(ckpt["train_seconds"])
+        selection.best_qual, selection.best_any = ckpt["best_qual"], ckpt["best_any"]
+        engine.history = list(ckpt["history"])
+        engine.train_seconds = list(ckpt["train_seconds"])
         start_epoch = int(ckpt["epoch"]) + 1
-    bar = tqdm(range(start_epoch, t.epochs),
-               desc=f"{ds.name} {cfg.model.backbone} {method} seed {seed}",
-               disable=not progress, dynamic_ncols=True, initial=start_epoch, total=t.epochs)
-    for epoch in bar:
-        ep = train_epoch(model, train_loader, opt, epoch, device, ds.task, ds.metric,
-                         progress=progress, metric_fn=ds.metric_fn)
-        train_seconds.append(ep["seconds"])
-        train_metric = ep["train_metric"]
-        val = evaluate(model, valid_loader, epoch, ds.task, ds.metric, device, k,
-                       keep_arrays=tb_log is not None, metric_fn=ds.metric_fn)
-        r = model.get_r(epoch) if isinstance(model, GSAT) else None
-        rec: Dict[str, Any] = {
-            "epoch": epoch, "r": r, "train_loss": ep["train_loss"],
-            "train_metric": train_metric, "valid_loss": val.loss, "valid_metric": val.metric,
-            "valid_interp_auc": val.interp_auc, "seconds": train_seconds[-1],
-            **{k_: v for k_, v in ep.items() if k_ not in ("train_loss", "train_metric",
-                                                           "seconds")}}
-        qualifies = epoch > t.min_select_epoch and (r is None or abs(r - final_r) < 1e-9)
-        new_qual = qualifies and _better(rec, best_qual)
-        new_any = _better(rec, best_any)
-        if new_qual or new_any:
-            test = evaluate(model, test_loader, epoch, ds.task, ds.metric, device, k,
-                            metric_fn=ds.metric_fn)
-            if interp_loader is not None:
-                it = evaluate(model, interp_loader, epoch, ds.task, ds.metric, device, k)
-                test.interp_auc, test.precision_at_k = it.interp_auc, it.precision_at_k
-            rec.update(test_loss=test.loss, test_metric=test.metric,
-                       test_interp_auc=test.interp_auc, test_precision_at_k=test.precision_at_k)
-            state = {k_: v.detach().cpu().clone() for k_, v in model.state_dict().items()}
-            if new_any:
-                best_any = dict(rec, state=state)
-            if new_qual:
-                best_qual = dict(rec, state=state)
-            chosen = best_qual or best_any
-            if chosen["epoch"] == epoch:
-                _atomic_save({"model": state, "epoch": epoch, "config": cfg.to_dict(),
-                              "method": method, "dataset": ds.name}, out_dir / "best.pt")
-        history.append(rec)
-        _write_csv(history, out_dir / "metrics.csv")  # after every epoch
-        if tb_log is not None:
-            tb_log.log_epoch(epoch, rec, val)
-        _atomic_save({"format": CHECKPOINT_FORMAT, "model": model.state_dict(),
-                      "optimizer": opt.state_dict(),
-                      "scheduler": None if scheduler is None else scheduler.state_dict(),
-                      "epoch": epoch, "seed": seed, "config": cfg.to_dict(), "method": method,
-                      "dataset": ds.name, "history": history, "train_seconds": train_seconds,
-                      "best_qual": best_qual, "best_any": best_any,
-                      "rng": rng_state(train_loader.generator)},
-                     out_dir / "last.pt")
-        bar.set_postfix(loss=f"{rec['train_loss']:.3f}", acc=f"{train_metric:.3f}",
-                        val=f"{val.metric:.3f}", val_auc=f"{val.interp_auc:.3f}")
-    if tb_log is not None:
-        tb_log.close()
+    interp_loader = None if ds.interp_test is None else make_loader(ds.interp_test, t.batch_size)
+    engine.hooks = [SelectionHook(selection, make_loader(ds.test, t.batch_size), interp_loader,
+                                  out_dir / "best.pt", meta)]
+    if tensorboard:
+        engine.hooks.append(TensorBoardHook(out_dir / "tensorboard"))
+    engine.hooks.append(RunFilesHook(out_dir, selection, {"seed": seed, **meta},
+                                     train_loader.generator))
+    engine.run(t.epochs, start_epoch)
 
-    selection = "final_r"
-    chosen = best_qual
-    if chosen is None:
-        selection = "all_epochs"
-        chosen = best_any
+    chosen, how = selection.chosen()
+    if how == "all_epochs":
         log.warning("no epoch after epoch %d had r at its final value %.2f (run of %d epochs); "
                     "selected the best validation epoch over all epochs", t.min_select_epoch,
                     final_r, t.epochs)
     model.load_state_dict(chosen["state"])
     record = {
-        "seed": seed, "best_epoch": chosen["epoch"], "selection": selection,
+        "seed": seed, "best_epoch": chosen["epoch"], "selection": how,
         "valid_metric": chosen["valid_metric"], "test_metric": chosen["test_metric"],
         "test_interp_auc": chosen["test_interp_auc"],
         "test_precision_at_5": chosen["test_precision_at_k"],
         "valid_interp_auc": chosen["valid_interp_auc"],
-        "seconds_per_epoch": float(np.mean(train_seconds)),
+        "seconds_per_epoch": float(np.mean(engine.train_seconds)),
         "epochs": t.epochs,
         **pretrain_record,
     }
@@ -431,9 +525,10 @@ def pretrain_backbone(cfg: Config, ds: GraphDataset, model: nn.Module, seed: int
     false, train the backbone of a :class:`~gsat.GSAT` :obj:`model` alone on the prediction
     loss (as :class:`~gsat.model.ERM`) for :obj:`train.pretrain_epochs` epochs with Adam
     (:obj:`train.pretrain_lr`, :obj:`train.pretrain_weight_decay`) and leave the weights of
-    its best validation epoch in place, so that GSAT training starts from them. The gated
-    pass's batch-norm statistics start from the pretrained ones too. The backbone weights are
-    also written to :obj:`out_dir/pretrained.pt`.
+    its best validation epoch in place (:meth:`gsat.selection.Selector.better` over all
+    epochs), so that GSAT training starts from them. The gated pass's batch-norm statistics
+    start from the pretrained ones too. The backbone weights are also written to
+    :obj:`out_dir/pretrained.pt`.
 
     Does nothing (and returns :obj:`{}`) for training from scratch or an ERM model.
 
@@ -448,28 +543,37 @@ def pretrain_backbone(cfg: Config, ds: GraphDataset, model: nn.Module, seed: int
     erm = ERM(model.backbone, task=ds.task)
     opt = torch.optim.Adam(erm.parameters(), lr=t.pretrain_lr,
                            weight_decay=t.pretrain_weight_decay)
-    train_loader = make_loader(ds.train, t.batch_size, shuffle=True, seed=seed)
-    valid_loader = make_loader(ds.valid, t.batch_size)
-    best: Optional[Dict[str, Any]] = None
-    for epoch in tqdm(range(t.pretrain_epochs), desc=f"{ds.name} pretrain seed {seed}",
-                      disable=not progress, dynamic_ncols=True):
-        train_epoch(erm, train_loader, opt, epoch, device, ds.task, ds.metric,
-                    metric_fn=ds.metric_fn)
-        val = evaluate(erm, valid_loader, epoch, ds.task, ds.metric, torch.device(device),
-                       metric_fn=ds.metric_fn)
-        rec = {"epoch": epoch, "valid_metric": val.metric, "valid_loss": val.loss}
-        if _better(rec, best):
-            best = dict(rec, state={k_: v.detach().clone()
-                                    for k_, v in model.backbone.state_dict().items()})
-    model.backbone.load_state_dict(best["state"])
+    best = _BestBackbone(model.backbone)
+    Engine(erm, opt, make_loader(ds.train, t.batch_size, shuffle=True, seed=seed),
+           make_loader(ds.valid, t.batch_size), task=ds.task, metric=ds.metric,
+           metric_fn=ds.metric_fn, device=device, hooks=[best], progress=progress,
+           desc=f"{ds.name} pretrain seed {seed}").run(t.pretrain_epochs)
+    model.backbone.load_state_dict(best.best["state"])
     if model.gated_stats is not None:
         model.gated_stats = PassStatistics(model.backbone).to(torch.device(device))
     out_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_save({"backbone": {k_: v.cpu() for k_, v in best["state"].items()},
-                  "epoch": best["epoch"]}, out_dir / "pretrained.pt")
+    save_checkpoint({"backbone": {k_: v.cpu() for k_, v in best.best["state"].items()},
+                     "epoch": best.best["epoch"]}, out_dir / "pretrained.pt")
     log.info("GSAT*: pretrained backbone of seed %d, best validation %s %.4f at epoch %d",
-             seed, ds.metric, best["valid_metric"], best["epoch"])
-    return {"pretrain_best_epoch": best["epoch"], "pretrain_valid_metric": best["valid_metric"]}
+             seed, ds.metric, best.best["valid_metric"], best.best["epoch"])
+    return {"pretrain_best_epoch": best.best["epoch"],
+            "pretrain_valid_metric": best.best["valid_metric"]}
+
+
+class _BestBackbone(Hook):
+    """Keeps the backbone weights of the best validation epoch (all epochs qualify)."""
+
+    def __init__(self, backbone: nn.Module):
+        self.backbone = backbone
+        self.best: Optional[Dict[str, Any]] = None
+
+    def on_epoch_end(self, engine: Engine, epoch: int, rec: Dict[str, Any],
+                     val: Optional[EvalResult]) -> None:
+        rec = {"epoch": epoch, "valid_metric": rec["valid_metric"],
+               "valid_loss": rec["valid_loss"]}
+        if Selector.better(rec, self.best):
+            self.best = dict(rec, state={k_: v.detach().clone()
+                                         for k_, v in self.backbone.state_dict().items()})
 
 
 def _draw(model: GSAT, graphs: Sequence, ds: GraphDataset, folder: Path,
@@ -487,7 +591,8 @@ def _draw(model: GSAT, graphs: Sequence, ds: GraphDataset, folder: Path,
                          title=f"{ds.name} test graph {i} (label {label})")
 
 
-def _write_csv(history: List[Dict[str, Any]], path: Path) -> None:
+def write_csv(history: List[Dict[str, Any]], path: Path) -> None:
+    """Write epoch records as CSV, one column per key seen in any record."""
     keys: List[str] = []
     for rec in history:
         keys += [k for k in rec if k not in keys]
@@ -497,198 +602,19 @@ def _write_csv(history: List[Dict[str, Any]], path: Path) -> None:
         w.writerows(history)
 
 
-def summarize(runs: List[Dict[str, Any]]) -> Dict[str, Dict[str, float]]:
-    """Mean and (population) standard deviation over seeds of the numeric run fields."""
-    mean, std = {}, {}
-    for key in SUMMARY_FIELDS:
-        vals = [float(r[key]) for r in runs if key in r and r[key] is not None]
-        vals = [v for v in vals if not math.isnan(v)]
-        if vals:
-            mean[key] = statistics.fmean(vals)
-            std[key] = statistics.pstdev(vals) if len(vals) > 1 else 0.0
-    return {"mean": mean, "std": std}
+_write_csv = write_csv
+
+#: names that moved to :mod:`gsat.runner` and :mod:`gsat.report`, still importable from here
+_MOVED = {"RunSpec": "gsat.runner", "run": "gsat.runner", "resume_spec": "gsat.runner",
+          "resolve_config": "gsat.runner", "TrainingInterrupted": "gsat.runner",
+          "summarize": "gsat.report", "SUMMARY_FIELDS": ("gsat.report", "RUN_FIELDS")}
 
 
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
-        return None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_json_safe(v) for v in obj]
-    return obj
+def __getattr__(name: str) -> Any:
+    target = _MOVED.get(name)
+    if target is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attr = target if isinstance(target, tuple) else (target, name)
+    import importlib
 
-
-@dataclass
-class RunSpec:
-    """What to run: everything the command line can set."""
-
-    dataset: str
-    backbone: Literal["GIN", "PNA"] = "GIN"
-    config: Optional[str] = None
-    epochs: Optional[int] = None
-    seeds: List[int] = field(default_factory=lambda: [0])
-    device: str = "cpu"
-    out: Optional[str] = None
-    data_dir: str = "data"
-    method: Method = "gsat"
-    progress: bool = True
-    dataset_options: Dict[str, Any] = field(default_factory=dict)
-    """Extra keyword arguments of the dataset builder (e.g. ``num_graphs``)."""
-    tensorboard: bool = False
-    """Write TensorBoard logs to ``seed<N>/tensorboard/`` (needs the ``tensorboard`` extra)."""
-    resume: Optional[str] = None
-    """Run folder of an interrupted run to continue; all other fields except
-    :obj:`progress` are then read from its ``run.json`` (see :func:`resume_spec`)."""
-
-
-#: fields of :class:`RunSpec` that are not stored in ``run.json``
-_NOT_STORED = ("progress", "resume")
-
-
-def resume_spec(run_dir: str | Path, progress: bool = True) -> RunSpec:
-    r"""The :class:`RunSpec` of the run in :obj:`run_dir` (from its ``run.json``), set to
-    resume it.
-
-    Raises:
-        gsat.errors.ConfigError: :obj:`run_dir` is missing or holds no readable ``run.json``.
-    """
-    folder = Path(run_dir)
-    if not folder.is_dir():
-        raise ConfigError(f"--resume {run_dir}: no such run folder")
-    path = folder / "run.json"
-    if not path.is_file():
-        raise ConfigError(f"--resume {run_dir}: the folder holds no run.json, so it is not a "
-                          "run folder written by 'gsat train' (or the run stopped before "
-                          "its first epoch)")
-    try:
-        saved = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"--resume {run_dir}: run.json is unreadable ({exc})") from None
-    known = {f.name for f in dataclasses.fields(RunSpec)} - set(_NOT_STORED)
-    if not isinstance(saved, dict) or "dataset" not in saved:
-        raise ConfigError(f"{path}: expected the arguments of a run (a mapping with "
-                          "'dataset', 'backbone', 'seeds', ...)")
-    ignored = sorted(set(saved) - known)
-    if ignored:
-        log.warning("%s: ignoring unknown field(s) %s", path, ", ".join(ignored))
-    args = {k: v for k, v in saved.items() if k in known}
-    return RunSpec(**args, progress=progress, resume=str(folder))
-
-
-def _write_json(obj: Any, path: Path) -> None:
-    """Write JSON atomically (temporary file, then rename)."""
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
-
-
-def _stopped(exc: BaseException, out: Path, seed: int) -> BaseException:
-    """The exception that ends a run stopped by Ctrl-C or a non-finite loss, after writing
-    ``metrics.csv`` of the complete epochs of :obj:`seed`."""
-    last = out / f"seed{seed}" / "last.pt"
-    done = None
-    try:
-        ckpt = load_checkpoint(last) if last.exists() else None
-    except CheckpointError:
-        ckpt = None
-    if ckpt is not None and ckpt.get("seed", seed) == seed:
-        done = int(ckpt["epoch"])
-        _write_csv(list(ckpt["history"]), out / f"seed{seed}" / "metrics.csv")
-    kept = (f"{last} holds the last complete epoch ({done})" if done is not None
-            else "nothing was saved since no epoch was complete")
-    if isinstance(exc, KeyboardInterrupt):
-        return TrainingInterrupted(f"interrupted during seed {seed}; {kept}. Resume with: "
-                                   f"gsat train --resume {out}", out)
-    return TrainingDivergedError(f"{exc} (seed {seed}); training stopped and {kept}. Lower "
-                                 "train.lr or check the data for extreme values")
-
-
-def resolve_config(spec: RunSpec, ds_config_name: str) -> Config:
-    """The config of a run: the file (given or default) with command-line overrides."""
-    path = Path(spec.config) if spec.config else default_config_path(spec.backbone, ds_config_name)
-    cfg = load_config(path)
-    if cfg.model.backbone != spec.backbone:
-        raise ConfigError(f"{path}: model.backbone is {cfg.model.backbone} but --backbone "
-                          f"{spec.backbone} was asked for")
-    if spec.epochs is not None:
-        if spec.epochs < 1:
-            raise ConfigError(f"--epochs must be >= 1, got {spec.epochs}")
-        cfg.train.epochs = spec.epochs
-    return cfg
-
-
-def run(spec: RunSpec) -> Dict[str, Any]:
-    r"""Train (one model per seed), evaluate and explain; write the run folder and return the
-    content of its ``results.json``.
-
-    The run folder (``spec.out`` or ``runs/<dataset>-<backbone>-<timestamp>/``) receives
-    ``config.yml``, ``run.json`` (the arguments of the run), ``results.json`` (rewritten after
-    every seed), and per seed ``seed<N>/`` with ``best.pt``, ``last.pt``, ``metrics.csv`` and
-    ``explanations/*.png``.
-
-    With :obj:`spec.resume` set, the run in that folder continues with its own arguments and
-    config: finished seeds are kept, the seed it was in continues after its last complete
-    epoch, and ``results.json`` is written into the same folder.
-
-    Raises:
-        TrainingInterrupted: Ctrl-C; the message says how to resume.
-        gsat.errors.TrainingDivergedError: the loss became NaN or infinite (epoch and batch
-            named); the last complete epoch's ``last.pt`` is kept.
-    """
-    if spec.resume is not None:
-        spec = resume_spec(spec.resume, spec.progress)
-    ds = load_dataset(spec.dataset, spec.data_dir, seed=spec.seeds[0], **spec.dataset_options)
-    if spec.resume is not None:  # the run's own resolved config, not today's file
-        cfg = load_config(Path(spec.resume) / "config.yml")
-    else:
-        cfg = resolve_config(spec, ds.config_name)
-    if spec.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {spec.device} was asked for but CUDA is not available; "
-                          "use --device cpu")
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path(spec.out) if spec.out else Path("runs") / f"{spec.dataset}-{spec.backbone}-{stamp}"
-    if spec.resume is not None:
-        out = Path(spec.resume)
-    else:
-        if (out / "run.json").exists():
-            log.warning("%s already holds a run; starting it over (to continue it instead: "
-                        "gsat train --resume %s)", out, out)
-        out.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, out / "config.yml")
-        stored = {k: v for k, v in dataclasses.asdict(spec).items() if k not in _NOT_STORED}
-        stored["data_dir"] = str(Path(spec.data_dir).resolve())
-        _write_json(stored, out / "run.json")
-        (out / "results.json").unlink(missing_ok=True)
-    done: Dict[int, Dict[str, Any]] = {}
-    if spec.resume is not None and (out / "results.json").is_file():
-        try:
-            done = {r["seed"]: r for r in json.loads((out / "results.json").read_text())["runs"]}
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("%s is unreadable (%s); finished seeds are rebuilt from their "
-                        "checkpoints", out / "results.json", exc)
-    results: Dict[str, Any] = {
-        "dataset": spec.dataset, "backbone": spec.backbone,
-        "method": "GSAT" if spec.method == "gsat" else "ERM", "metric_name": ds.metric,
-        "device": spec.device, "seeds": spec.seeds, "epochs": cfg.train.epochs,
-        "torch_version": torch.__version__, "runs": []}
-    for i, seed in enumerate(spec.seeds):
-        if seed in done:
-            log.info("seed %d of %s is already finished", seed, out)
-            results["runs"].append(done[seed])
-            continue
-        if i > 0:
-            ds = load_dataset(spec.dataset, spec.data_dir, seed=seed, **spec.dataset_options)
-        try:
-            record = train_one_seed(cfg, ds, seed, out / f"seed{seed}", spec.device,
-                                    spec.method, spec.progress, tensorboard=spec.tensorboard,
-                                    resume=spec.resume is not None)
-        except (KeyboardInterrupt, FloatingPointError) as exc:
-            raise _stopped(exc, out, seed) from None
-        results["runs"].append(record)
-        results.update(summarize(results["runs"]))
-        _write_json(_json_safe(results), out / "results.json")
-    results.update(summarize(results["runs"]))
-    _write_json(_json_safe(results), out / "results.json")
-    results["out_dir"] = str(out)
-    return results
+    return getattr(importlib.import_module(module), attr)

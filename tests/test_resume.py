@@ -19,7 +19,7 @@ import yaml
 
 from gsat.cli import main
 from gsat.errors import CheckpointError
-from gsat.train import RunSpec, run
+from gsat.runner import RunSpec, run
 
 ROOT = Path(__file__).resolve().parents[1]
 NUM_GRAPHS = 40
@@ -28,12 +28,12 @@ NUM_GRAPHS = 40
 # given by PAUSE_AT = [seed, epoch, batch], where the test kills or interrupts it.
 DRIVER = r"""
 import json, os, sys, time
-import gsat.model, gsat.train
+import gsat.model, gsat.runner
 from gsat.cli import main
 
 pause_at, marker = json.loads(os.environ["PAUSE_AT"]), os.environ["MARKER"]
 current, calls = {}, {}
-train_one_seed, loss = gsat.train.train_one_seed, gsat.model.GSAT.loss
+train_one_seed, loss = gsat.runner.train_one_seed, gsat.model.GSAT.loss
 
 def tracked_train_one_seed(cfg, ds, seed, *args, **kwargs):
     current["seed"] = seed
@@ -47,7 +47,7 @@ def pausing_loss(self, out, y, epoch):
         time.sleep(300)
     return loss(self, out, y, epoch)
 
-gsat.train.train_one_seed = tracked_train_one_seed
+gsat.runner.train_one_seed = tracked_train_one_seed
 gsat.model.GSAT.loss = pausing_loss
 main(sys.argv[1:])
 """

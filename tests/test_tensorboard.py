@@ -6,11 +6,12 @@ import yaml
 from torch_geometric.loader import DataLoader
 
 import gsat
+import gsat.runner as runner_mod
 import gsat.train as train_mod
 from gsat.cli import main
 from gsat.data import generate_ba_2motifs
 from gsat.errors import ConfigError
-from gsat.train import RunSpec, run
+from gsat.runner import RunSpec, run
 
 pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
@@ -34,7 +35,7 @@ def test_cli_flag_reaches_the_run_spec(monkeypatch):
         seen.append(spec)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_mod, "run", fake_run)
+    monkeypatch.setattr(runner_mod, "run", fake_run)
     for flag, expected in (["--tensorboard"], True), ([], False):
         with pytest.raises(SystemExit):
             main(["--dataset", "ba_2motifs", "--no-progress"] + flag)

@@ -7,7 +7,7 @@ import torch
 import yaml
 
 from gsat.cli import main
-from gsat.train import RunSpec, run
+from gsat.runner import RunSpec, run
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_FIELDS = {"seed", "best_epoch", "valid_metric", "test_metric", "test_interp_auc",

@@ -9,7 +9,7 @@ from torch_geometric.utils import coalesce, is_undirected
 from gsat.data import load_dataset
 from gsat.data.spmotif import (BASES, CRANE_EDGES, LARGE_BASES, SMALL_BASES, generate_spmotif,
                                generate_split, motif_structures)
-from gsat.train import RunSpec, run
+from gsat.runner import RunSpec, run
 
 #: undirected edges of cycle, house, crane
 MOTIF_EDGES = [5, 6, 6]

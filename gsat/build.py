@@ -1,0 +1,53 @@
+r"""Models from a config: the backbone (:class:`~gsat.nn.GIN` or :class:`~gsat.nn.PNA`) sized
+for a dataset, wrapped in :class:`~gsat.GSAT` or :class:`~gsat.model.ERM`."""
+from __future__ import annotations
+
+from typing import Literal
+
+from torch import nn
+
+from gsat.config import Config
+from gsat.data import GraphDataset
+from gsat.errors import ConfigError
+from gsat.model import ERM, GSAT
+from gsat.nn import GIN, PNA, degree_histogram
+
+Method = Literal["gsat", "erm"]
+
+
+def build_backbone(cfg: Config, ds: GraphDataset) -> nn.Module:
+    r"""The backbone of :obj:`cfg.model` sized for :obj:`ds`."""
+    m = cfg.model
+    edge_dim = ds.edge_dim if m.use_edge_attr else None
+    node_enc = edge_enc = None
+    if m.atom_encoder:
+        try:
+            from ogb.graphproppred.mol_encoder import AtomEncoder, BondEncoder
+        except ImportError as exc:  # pragma: no cover - depends on the extra
+            raise ConfigError("model.atom_encoder needs the 'ogb' extra: "
+                              "pip install -e \".[ogb]\"") from exc
+        node_enc = AtomEncoder(m.hidden_size)
+        edge_enc = BondEncoder(m.hidden_size) if edge_dim else None
+    common = dict(in_channels=ds.num_features, out_channels=ds.num_outputs,
+                  hidden_channels=m.hidden_size, num_layers=m.n_layers, dropout=m.dropout_p,
+                  edge_dim=edge_dim, node_encoder=node_enc, edge_encoder=edge_enc)
+    if m.backbone == "GIN":
+        return GIN(**common)
+    scalers = ["identity", "amplification", "attenuation"] if m.scalers else ["identity"]
+    return PNA(deg=degree_histogram(ds.train), aggregators=m.aggregators, scalers=scalers,
+               towers=m.towers, **common)
+
+
+def build_model(cfg: Config, ds: GraphDataset, method: Method = "gsat") -> nn.Module:
+    r"""A :class:`~gsat.GSAT` (or :class:`~gsat.model.ERM`) model for :obj:`ds` from :obj:`cfg`."""
+    backbone = build_backbone(cfg, ds)
+    if method == "erm":
+        return ERM(backbone, task=ds.task)
+    g = cfg.gsat
+    return GSAT(backbone, task=ds.task, learn_edge_att=cfg.extractor.learn_edge_att,
+                info_loss_coef=g.info_loss_coef, pred_loss_coef=g.pred_loss_coef,
+                temperature=g.temperature, init_r=g.init_r, final_r=g.final_r,
+                decay_r=g.decay_r, decay_interval=g.decay_interval, fixed_r=g.fixed_r,
+                symmetrize=True if ds.undirected else False,
+                extractor_dropout=cfg.extractor.dropout_p,
+                separate_bn_stats=g.separate_bn_stats)

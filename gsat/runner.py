@@ -1,0 +1,207 @@
+r"""The run driver behind ``gsat train``: what to run (:class:`RunSpec`), the run folder, one
+:func:`gsat.train.train_one_seed` per seed, ``results.json``, resuming an interrupted run
+and stopping cleanly on Ctrl-C or a diverged loss."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Dict, List, Literal, Optional
+
+import torch
+
+from gsat.checkpoint import load_checkpoint
+from gsat.config import Config, default_config_path, load_config, save_config
+from gsat.data import load_dataset
+from gsat.errors import CheckpointError, ConfigError, TrainingDivergedError
+from gsat.report import json_safe, summarize, write_json
+from gsat.train import Method, train_one_seed, write_csv
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RunSpec", "TrainingInterrupted", "resume_spec", "resolve_config", "run"]
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    r"""Ctrl-C stopped a run; everything complete (epochs, finished seeds) is saved.
+    :obj:`str(exc)` is a one-line message saying how to resume.
+
+    Args:
+        message (str): the message.
+        run_dir (pathlib.Path, optional): the run folder to resume.
+    """
+
+    def __init__(self, message: str, run_dir: Optional[Path] = None):
+        super().__init__(message)
+        self.run_dir = run_dir
+
+
+@dataclass
+class RunSpec:
+    """What to run: everything the command line can set."""
+
+    dataset: str
+    backbone: Literal["GIN", "PNA"] = "GIN"
+    config: Optional[str] = None
+    epochs: Optional[int] = None
+    seeds: List[int] = field(default_factory=lambda: [0])
+    device: str = "cpu"
+    out: Optional[str] = None
+    data_dir: str = "data"
+    method: Method = "gsat"
+    progress: bool = True
+    dataset_options: Dict[str, Any] = field(default_factory=dict)
+    """Extra keyword arguments of the dataset builder (e.g. ``num_graphs``)."""
+    tensorboard: bool = False
+    """Write TensorBoard logs to ``seed<N>/tensorboard/`` (needs the ``tensorboard`` extra)."""
+    resume: Optional[str] = None
+    """Run folder of an interrupted run to continue; all other fields except
+    :obj:`progress` are then read from its ``run.json`` (see :func:`resume_spec`)."""
+
+
+#: fields of :class:`RunSpec` that are not stored in ``run.json``
+_NOT_STORED = ("progress", "resume")
+
+
+def resume_spec(run_dir: str | Path, progress: bool = True) -> RunSpec:
+    r"""The :class:`RunSpec` of the run in :obj:`run_dir` (from its ``run.json``), set to
+    resume it.
+
+    Raises:
+        gsat.errors.ConfigError: :obj:`run_dir` is missing or holds no readable ``run.json``.
+    """
+    folder = Path(run_dir)
+    if not folder.is_dir():
+        raise ConfigError(f"--resume {run_dir}: no such run folder")
+    path = folder / "run.json"
+    if not path.is_file():
+        raise ConfigError(f"--resume {run_dir}: the folder holds no run.json, so it is not a "
+                          "run folder written by 'gsat train' (or the run stopped before "
+                          "its first epoch)")
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--resume {run_dir}: run.json is unreadable ({exc})") from None
+    known = {f.name for f in dataclasses.fields(RunSpec)} - set(_NOT_STORED)
+    if not isinstance(saved, dict) or "dataset" not in saved:
+        raise ConfigError(f"{path}: expected the arguments of a run (a mapping with "
+                          "'dataset', 'backbone', 'seeds', ...)")
+    ignored = sorted(set(saved) - known)
+    if ignored:
+        log.warning("%s: ignoring unknown field(s) %s", path, ", ".join(ignored))
+    args = {k: v for k, v in saved.items() if k in known}
+    return RunSpec(**args, progress=progress, resume=str(folder))
+
+
+def _stopped(exc: BaseException, out: Path, seed: int) -> BaseException:
+    """The exception that ends a run stopped by Ctrl-C or a non-finite loss, after writing
+    ``metrics.csv`` of the complete epochs of :obj:`seed`."""
+    last = out / f"seed{seed}" / "last.pt"
+    done = None
+    try:
+        ckpt = load_checkpoint(last) if last.exists() else None
+    except CheckpointError:
+        ckpt = None
+    if ckpt is not None and ckpt.get("seed", seed) == seed:
+        done = int(ckpt["epoch"])
+        write_csv(list(ckpt["history"]), out / f"seed{seed}" / "metrics.csv")
+    kept = (f"{last} holds the last complete epoch ({done})" if done is not None
+            else "nothing was saved since no epoch was complete")
+    if isinstance(exc, KeyboardInterrupt):
+        return TrainingInterrupted(f"interrupted during seed {seed}; {kept}. Resume with: "
+                                   f"gsat train --resume {out}", out)
+    return TrainingDivergedError(f"{exc} (seed {seed}); training stopped and {kept}. Lower "
+                                 "train.lr or check the data for extreme values")
+
+
+def resolve_config(spec: RunSpec, ds_config_name: str) -> Config:
+    """The config of a run: the file (given or default) with command-line overrides."""
+    path = Path(spec.config) if spec.config else default_config_path(spec.backbone, ds_config_name)
+    cfg = load_config(path)
+    if cfg.model.backbone != spec.backbone:
+        raise ConfigError(f"{path}: model.backbone is {cfg.model.backbone} but --backbone "
+                          f"{spec.backbone} was asked for")
+    if spec.epochs is not None:
+        if spec.epochs < 1:
+            raise ConfigError(f"--epochs must be >= 1, got {spec.epochs}")
+        cfg.train.epochs = spec.epochs
+    return cfg
+
+
+def run(spec: RunSpec) -> Dict[str, Any]:
+    r"""Train (one model per seed), evaluate and explain; write the run folder and return the
+    content of its ``results.json``.
+
+    The run folder (``spec.out`` or ``runs/<dataset>-<backbone>-<timestamp>/``) receives
+    ``config.yml``, ``run.json`` (the arguments of the run), ``results.json`` (rewritten after
+    every seed), and per seed ``seed<N>/`` with ``best.pt``, ``last.pt``, ``metrics.csv`` and
+    ``explanations/*.png``.
+
+    With :obj:`spec.resume` set, the run in that folder continues with its own arguments and
+    config: finished seeds are kept, the seed it was in continues after its last complete
+    epoch, and ``results.json`` is written into the same folder.
+
+    Raises:
+        TrainingInterrupted: Ctrl-C; the message says how to resume.
+        gsat.errors.TrainingDivergedError: the loss became NaN or infinite (epoch and batch
+            named); the last complete epoch's ``last.pt`` is kept.
+    """
+    if spec.resume is not None:
+        spec = resume_spec(spec.resume, spec.progress)
+    ds = load_dataset(spec.dataset, spec.data_dir, seed=spec.seeds[0], **spec.dataset_options)
+    if spec.resume is not None:  # the run's own resolved config, not today's file
+        cfg = load_config(Path(spec.resume) / "config.yml")
+    else:
+        cfg = resolve_config(spec, ds.config_name)
+    if spec.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {spec.device} was asked for but CUDA is not available; "
+                          "use --device cpu")
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(spec.out) if spec.out else Path("runs") / f"{spec.dataset}-{spec.backbone}-{stamp}"
+    if spec.resume is not None:
+        out = Path(spec.resume)
+    else:
+        if (out / "run.json").exists():
+            log.warning("%s already holds a run; starting it over (to continue it instead: "
+                        "gsat train --resume %s)", out, out)
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, out / "config.yml")
+        stored = {k: v for k, v in dataclasses.asdict(spec).items() if k not in _NOT_STORED}
+        stored["data_dir"] = str(Path(spec.data_dir).resolve())
+        write_json(stored, out / "run.json")
+        (out / "results.json").unlink(missing_ok=True)
+    done: Dict[int, Dict[str, Any]] = {}
+    if spec.resume is not None and (out / "results.json").is_file():
+        try:
+            done = {r["seed"]: r for r in json.loads((out / "results.json").read_text())["runs"]}
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("%s is unreadable (%s); finished seeds are rebuilt from their "
+                        "checkpoints", out / "results.json", exc)
+    results: Dict[str, Any] = {
+        "dataset": spec.dataset, "backbone": spec.backbone,
+        "method": "GSAT" if spec.method == "gsat" else "ERM", "metric_name": ds.metric,
+        "device": spec.device, "seeds": spec.seeds, "epochs": cfg.train.epochs,
+        "torch_version": torch.__version__, "runs": []}
+    for i, seed in enumerate(spec.seeds):
+        if seed in done:
+            log.info("seed %d of %s is already finished", seed, out)
+            results["runs"].append(done[seed])
+            continue
+        if i > 0:
+            ds = load_dataset(spec.dataset, spec.data_dir, seed=seed, **spec.dataset_options)
+        try:
+            record = train_one_seed(cfg, ds, seed, out / f"seed{seed}", spec.device,
+                                    spec.method, spec.progress, tensorboard=spec.tensorboard,
+                                    resume=spec.resume is not None)
+        except (KeyboardInterrupt, FloatingPointError) as exc:
+            raise _stopped(exc, out, seed) from None
+        results["runs"].append(record)
+        results.update(summarize(results["runs"]))
+        write_json(json_safe(results), out / "results.json")
+    results.update(summarize(results["runs"]))
+    write_json(json_safe(results), out / "results.json")
+    results["out_dir"] = str(out)
+    return results
