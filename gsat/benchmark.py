@@ -29,7 +29,7 @@ from gsat.config import Config, save_config
 from gsat.data import GraphDataset, load_dataset
 from gsat.errors import ConfigError, DataMissingError
 from gsat.explain.baselines import OPTIMISED, EdgeExplainer, make_explainer
-from gsat.explain.metrics import interp_auc, precision_at_k
+from gsat.explain.metrics import ExplanationScores, score_explanations  # noqa: F401 (re-export)
 from gsat.build import build_model
 from gsat.report import json_safe as _json_safe
 from gsat.report import markdown_table, mean_std, summarize
@@ -96,49 +96,6 @@ class BenchmarkSpec:
     """torch threads while the benchmark runs (torch's default if None)."""
     progress: bool = True
     dataset_options: Dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class ExplanationScores:
-    """Scores of one method's explanations of a list of graphs."""
-
-    interp_auc: float
-    precision_at_k: float
-    num_graphs: int
-    num_edges: int
-
-
-def score_explanations(scores: Sequence[Tensor], graphs: Sequence[Data],
-                       k: int = PRECISION_K) -> ExplanationScores:
-    r"""Score per-graph edge scores against the graphs' :obj:`edge_label`, the same way for
-    every method: interpretation ROC AUC over all edges pooled
-    (:func:`gsat.explain.metrics.interp_auc`) and precision@k averaged over graphs with
-    ground truth (:func:`gsat.explain.metrics.precision_at_k`).
-
-    Args:
-        scores (list of torch.Tensor): one tensor of shape :obj:`[E_g]` per graph.
-        graphs (list of Data): the explained graphs, with :obj:`edge_label`.
-        k (int, optional): k of precision@k. (default: :obj:`5`)
-    """
-    if len(scores) != len(graphs):
-        raise ValueError(f"got scores for {len(scores)} graphs but {len(graphs)} graphs")
-    s, y, g = [], [], []
-    for i, (sc, data) in enumerate(zip(scores, graphs)):
-        lab = getattr(data, "edge_label", None)
-        if lab is None:
-            raise DataMissingError("the explained graphs have no ground truth 'edge_label'")
-        sc = sc.reshape(-1).float().cpu()
-        if sc.numel() != data.edge_index.size(1):
-            raise ValueError(f"graph {i}: {sc.numel()} scores for {data.edge_index.size(1)} "
-                             "edges")
-        s.append(sc)
-        y.append(lab.reshape(-1).cpu())
-        g.append(torch.full((sc.numel(),), i))
-    if not s:
-        return ExplanationScores(math.nan, math.nan, 0, 0)
-    s_, y_, g_ = torch.cat(s), torch.cat(y), torch.cat(g)
-    return ExplanationScores(interp_auc(s_, y_), precision_at_k(s_, y_, g_, k), len(graphs),
-                             int(s_.numel()))
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ from torch_geometric.utils import is_undirected
 from gsat import functional as F
 from gsat.errors import GraphInputError
 from gsat.nn.extractor import Extractor
+from gsat.utils import batch_vector
 
 Task = Literal["binary", "multiclass", "multilabel"]
 
@@ -134,9 +135,7 @@ def open_unit(att: Tensor) -> Tensor:
 
 def _unpack(data) -> Tuple[Tensor, Tensor, Tensor, Optional[Tensor]]:
     x, edge_index = data.x, data.edge_index
-    batch = getattr(data, "batch", None)
-    if batch is None:
-        batch = edge_index.new_zeros(x.size(0))
+    batch = batch_vector(getattr(data, "batch", None), x.size(0), edge_index)
     return x, edge_index, batch, getattr(data, "edge_attr", None)
 
 
@@ -297,6 +296,25 @@ class GSAT(_Classifier):
         return self.gated_stats.swapped() if self.gated_stats is not None else \
             contextlib.nullcontext()
 
+    def gated_forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
+                      edge_attr: Optional[Tensor] = None) -> Tensor:
+        r"""Graph logits of the backbone's gated pass (with the batch-norm statistics of that
+        pass), gated by whatever edge mask is set on its message-passing layers (e.g. by
+        :func:`edge_mask` or by :mod:`torch_geometric.explain`); without a mask, the ungated
+        backbone. :meth:`forward` runs this pass with GSAT's own attention as the mask.
+
+        Args:
+            x (torch.Tensor): node features, shape :obj:`[N, F]`.
+            edge_index (torch.Tensor): edges, shape :obj:`[2, E]`.
+            batch (torch.Tensor, optional): graph of each node, shape :obj:`[N]`.
+                (default: one graph)
+            edge_attr (torch.Tensor, optional): edge features. (default: :obj:`None`)
+        """
+        batch = batch_vector(batch, x.size(0), edge_index)
+        with self._gated():
+            emb = self.backbone.get_emb(x, edge_index, batch, edge_attr)
+        return self.backbone.get_pred_from_emb(emb, batch)
+
     def get_r(self, epoch: int) -> float:
         """The prior keep probability :math:`r` at a 0-based :obj:`epoch`."""
         return F.r_schedule(epoch, **self.r_kwargs)
@@ -357,15 +375,6 @@ class GSAT(_Classifier):
             return self.forward(data).edge_att
         finally:
             self.train(was_training)
-
-    def explanation(self, data, explanation_type: Literal["model", "phenomenon"] = "model",
-                    threshold_config: Optional[Dict] = None):
-        r"""The attention on :obj:`data` as a :class:`torch_geometric.explain.Explanation`
-        (:obj:`edge_mask`, :obj:`prediction`, :obj:`target`, :obj:`x`, :obj:`edge_index`),
-        for PyG's explanation tools; see :func:`gsat.explain.to_explanation`."""
-        from gsat.explain.pyg import to_explanation
-
-        return to_explanation(self, data, explanation_type, threshold_config)
 
 
 class ERM(_Classifier):

@@ -26,7 +26,7 @@ from gsat.checkpoint import (config_differences, load_checkpoint, load_state_che
 from gsat.config import Config
 from gsat.data import GraphDataset
 from gsat.errors import CheckpointError
-from gsat.explain.metrics import interp_auc, precision_at_k
+from gsat.explain.metrics import interp_auc, score_edges
 from gsat.model import ERM, GSAT
 from gsat.selection import Selection, Selector
 
@@ -127,8 +127,8 @@ def evaluate(model: nn.Module, loader: DataLoader, task: str, metric: str,
                      metric=prediction_metric(lg, y, task, metric, metric_fn))
     if atts:
         att, lab, gr = torch.cat(atts), torch.cat(labels), torch.cat(graphs)
-        res.interp_auc = interp_auc(att, lab)
-        res.precision_at_k = precision_at_k(att, lab, gr, k)
+        sc = score_edges(att, lab, gr, k)
+        res.interp_auc, res.precision_at_k = sc.interp_auc, sc.precision_at_k
         if keep_arrays:
             res.edge_att, res.edge_label, res.edge_graph = att, lab, gr
     return res

@@ -12,13 +12,13 @@ method in the same way (`Miao, Liu & Li, ICML 2022 <https://arxiv.org/abs/2201.1
 
 Every explainer leaves the explained model as it found it: train/eval mode, parameter
 :obj:`requires_grad` flags and gradients, and the explain state of every
-:class:`~torch_geometric.nn.conv.MessagePassing` layer (see :func:`preserved_state`).
+:class:`~torch_geometric.nn.conv.MessagePassing` layer: explainers work on a copy
+(:func:`explained_copy`).
 """
 from __future__ import annotations
 
-import contextlib
 import copy
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -33,10 +33,11 @@ from tqdm.auto import tqdm
 
 from gsat.errors import ConfigError, UnknownNameError
 from gsat.model import GSAT
+from gsat.utils import batch_vector
 
 __all__ = ["BackboneAdapter", "EdgeExplainer", "PyGEdgeExplainer", "PGEdgeExplainer",
            "GSATExplainer", "GSATAlgorithm", "EXPLAINERS", "make_explainer",
-           "explainer_names", "preserved_state", "model_config_for"]
+           "explainer_names", "explained_copy", "model_config_for"]
 
 
 class BackboneAdapter(nn.Module):
@@ -62,8 +63,7 @@ class BackboneAdapter(nn.Module):
 
     def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
                 edge_attr: Optional[Tensor] = None) -> Tensor:
-        if batch is None:
-            batch = edge_index.new_zeros(x.size(0))
+        batch = batch_vector(batch, x.size(0), edge_index)
         logits = self.backbone(x, edge_index, batch, edge_attr)
         if self.return_type == "raw":
             return logits
@@ -88,67 +88,37 @@ def model_config_for(task: str, return_type: str = "raw") -> Dict[str, str]:
 # --------------------------------------------------------------------------- model state
 
 
-def _snapshot_mp(module: MessagePassing) -> Dict[str, Any]:
-    skip = ("_parameters", "_buffers", "_modules")
-    return {"dict": {k: v for k, v in module.__dict__.items() if k not in skip},
-            "params": dict(module._parameters), "buffers": dict(module._buffers)}
-
-
-def _restore_mp(module: MessagePassing, snap: Dict[str, Any]) -> None:
-    for store, saved in ((module._parameters, snap["params"]),
-                         (module._buffers, snap["buffers"])):
-        for k in [k for k in store if k not in saved]:
-            del store[k]
-        store.update(saved)
-    for k in [k for k in module.__dict__ if k not in snap["dict"]
-              and k not in ("_parameters", "_buffers", "_modules")]:
-        del module.__dict__[k]  # e.g. an instance-level explain_message, message_scale
-    module.__dict__.update(snap["dict"])
-    if module.explain is True:
-        # re-read the signature of the (class) explain_message, which an explainer may have
-        # replaced while the layer was in explain mode
-        module.__dict__["_explain"] = None
-        module.explain = True
-
-
-@contextlib.contextmanager
-def preserved_state(model: nn.Module) -> Iterator[None]:
-    r"""Within the block the model may be put in eval mode, frozen and masked by an
-    explainer; on exit (also on error) its train/eval mode, every parameter's
-    :obj:`requires_grad` and :obj:`grad`, its buffers (e.g. BatchNorm statistics), and the
-    explain state of every
-    :class:`~torch_geometric.nn.conv.MessagePassing` layer (edge mask, explain flag,
-    replaced :obj:`explain_message`, extra attributes) are put back as they were. Edge masks
-    present on entry are cleared within the block, so the model itself is explained."""
-    modes = {m: m.training for m in model.modules()}
-    params = [(p, p.requires_grad, p.grad) for p in model.parameters()]
-    buffers = [(b, b.detach().clone()) for b in model.buffers()]
-    mps = [(m, _snapshot_mp(m)) for m in model.modules() if isinstance(m, MessagePassing)]
-    clear_masks(model)
-    try:
-        yield
-    finally:
-        for m, snap in mps:
-            _restore_mp(m, snap)
-        for p, req, grad in params:
-            p.requires_grad_(req)
-            p.grad = grad
-        with torch.no_grad():
-            for b, saved in buffers:  # e.g. BatchNorm statistics
-                b.copy_(saved)
-        for m, mode in modes.items():
-            m.training = mode
-
-
-def _frozen(model: nn.Module) -> None:
-    for p in model.parameters():
+def explained_copy(model: nn.Module) -> nn.Module:
+    r"""The copy of :obj:`model` an explainer works on: a :func:`copy.deepcopy` in eval mode,
+    with frozen parameters and no edge masks. Explainers put masks on the message-passing
+    layers, replace their :obj:`explain_message`, add attributes (GraphMask) and switch
+    modes; doing so on a copy leaves the caller's model exactly as it was."""
+    work = copy.deepcopy(model)
+    clear_masks(work)
+    for p in work.parameters():
         p.requires_grad_(False)
+        p.grad = None
+    return work.eval()
+
+
+def _graphs_one_by_one(graphs: Sequence[Data], fn: Callable[[Data], Tensor], desc: str,
+                       device: torch.device | str, progress: bool) -> List[Tensor]:
+    """:obj:`fn(graph)` for every graph on :obj:`device` (zero scores for a graph without
+    edges), flattened to float on the CPU, with a progress bar."""
+    out: List[Tensor] = []
+    for g in tqdm(graphs, desc=desc, disable=not progress, leave=False, dynamic_ncols=True):
+        g = g.to(device)
+        if g.edge_index.size(1) == 0:
+            out.append(torch.zeros(0))
+            continue
+        out.append(fn(g).detach().reshape(-1).float().cpu())
+    return out
 
 
 def _kwargs(data: Data) -> Dict[str, Tensor]:
     """Keyword arguments of :class:`BackboneAdapter` for one graph (order matters for
     Captum, which passes them positionally)."""
-    kw = {"batch": data.edge_index.new_zeros(data.num_nodes)}
+    kw = {"batch": batch_vector(None, data.num_nodes, data.edge_index)}
     if getattr(data, "edge_attr", None) is not None:
         kw["edge_attr"] = data.edge_attr
     return kw
@@ -187,17 +157,11 @@ class EdgeExplainer:
     def explain(self, model: nn.Module, graphs: Sequence[Data], task: str,
                 device: torch.device | str = "cpu", progress: bool = False) -> List[Tensor]:
         r"""Edge scores of every graph in :obj:`graphs` (one tensor of shape :obj:`[E_g]` per
-        graph, on the CPU), with a progress bar. The model's state is preserved."""
-        out: List[Tensor] = []
-        with preserved_state(model):
-            for g in tqdm(graphs, desc=f"explain {self.name}", disable=not progress,
-                          leave=False, dynamic_ncols=True):
-                g = g.to(device)
-                if g.edge_index.size(1) == 0:
-                    out.append(torch.zeros(0))
-                    continue
-                out.append(self.explain_graph(model, g, task).detach().reshape(-1).float().cpu())
-        return out
+        graph, on the CPU), with a progress bar. The explainer works on
+        :func:`explained_copy` of :obj:`model`, which is left untouched."""
+        work = explained_copy(model)
+        return _graphs_one_by_one(graphs, lambda g: self.explain_graph(work, g, task),
+                                  f"explain {self.name}", device, progress)
 
 
 class PyGEdgeExplainer(EdgeExplainer):
@@ -229,18 +193,17 @@ class PyGEdgeExplainer(EdgeExplainer):
 
     def explain(self, model: nn.Module, graphs: Sequence[Data], task: str,
                 device: torch.device | str = "cpu", progress: bool = False) -> List[Tensor]:
-        with preserved_state(model):
-            _frozen(model)
-            model.eval()
-            self._current = self._explainer(model, task)
-            try:
-                return super().explain(model, graphs, task, device, progress)
-            finally:
-                del self._current
+        explainer = self._explainer(explained_copy(model), task)
+        return _graphs_one_by_one(graphs, lambda g: self.explain_with(explainer, g),
+                                  f"explain {self.name}", device, progress)
 
     def explain_graph(self, model: nn.Module, data: Data, task: str) -> Tensor:
-        exp = self._current(data.x, data.edge_index, **_kwargs(data))
-        return exp.edge_mask
+        return self.explain_with(self._explainer(explained_copy(model), task), data)
+
+    def explain_with(self, explainer: Explainer, data: Data) -> Tensor:
+        """Edge scores of one graph from a :class:`~torch_geometric.explain.Explainer` made
+        by this object (on an :func:`explained_copy` of the model)."""
+        return explainer(data.x, data.edge_index, **_kwargs(data)).edge_mask
 
 
 def _mp_layers(model: nn.Module) -> List[MessagePassing]:
@@ -259,7 +222,7 @@ def _build_graphmask(adapter: nn.Module, **settings: Any) -> ExplainerAlgorithm:
             dims = _linear_dims(conv)
             if dims is None:
                 raise ConfigError(f"GraphMask needs in/out widths of {type(conv).__name__}")
-            conv.in_channels, conv.out_channels = dims  # removed again by preserved_state
+            conv.in_channels, conv.out_channels = dims  # on the explained copy only
     return GraphMaskExplainer(num_layers=len(layers), log=False, **settings)
 
 
@@ -290,22 +253,18 @@ class PGEdgeExplainer(PyGEdgeExplainer):
         epochs = self.settings["epochs"]
         loader = DataLoader(list(graphs), batch_size=self.settings["batch_size"], shuffle=True,
                             generator=torch.Generator().manual_seed(0))
-        with preserved_state(model):
-            _frozen(model)
-            model.eval()
-            explainer = self._explainer(model, task, "phenomenon")
-            algo = explainer.algorithm
-            algo.to(device)
-            for epoch in tqdm(range(epochs), desc="fit pgexplainer", disable=not progress,
-                              leave=False, dynamic_ncols=True):
-                for b in loader:
-                    b = b.to(device)
-                    kw = {"batch": b.batch}
-                    if getattr(b, "edge_attr", None) is not None:
-                        kw["edge_attr"] = b.edge_attr
-                    target = explainer.get_target(explainer.get_prediction(
-                        b.x, b.edge_index, **kw))
-                    algo.train(epoch, explainer.model, b.x, b.edge_index, target=target, **kw)
+        explainer = self._explainer(explained_copy(model), task, "phenomenon")
+        algo = explainer.algorithm
+        algo.to(device)
+        for epoch in tqdm(range(epochs), desc="fit pgexplainer", disable=not progress,
+                          leave=False, dynamic_ncols=True):
+            for b in loader:
+                b = b.to(device)
+                kw = {"batch": b.batch}
+                if getattr(b, "edge_attr", None) is not None:
+                    kw["edge_attr"] = b.edge_attr
+                target = explainer.get_target(explainer.get_prediction(b.x, b.edge_index, **kw))
+                algo.train(epoch, explainer.model, b.x, b.edge_index, target=target, **kw)
         self._fitted, self._model = explainer, model
 
     def explain(self, model: nn.Module, graphs: Sequence[Data], task: str,
@@ -313,20 +272,20 @@ class PGEdgeExplainer(PyGEdgeExplainer):
         if self._fitted is None or self._model is not model:
             raise RuntimeError("PGExplainer must be fitted on the training graphs of this "
                                "model first: call fit(model, train_graphs, task)")
-        with preserved_state(model):
-            _frozen(model)
-            model.eval()
-            self._current = self._fitted
-            try:
-                return EdgeExplainer.explain(self, model, graphs, task, device, progress)
-            finally:
-                del self._current
+        explainer = self._fitted
+        return _graphs_one_by_one(graphs, lambda g: self.explain_with(explainer, g),
+                                  f"explain {self.name}", device, progress)
 
     def explain_graph(self, model: nn.Module, data: Data, task: str) -> Tensor:
+        if self._fitted is None or self._model is not model:
+            raise RuntimeError("PGExplainer must be fitted on the training graphs of this "
+                               "model first: call fit(model, train_graphs, task)")
+        return self.explain_with(self._fitted, data)
+
+    def explain_with(self, explainer: Explainer, data: Data) -> Tensor:
         kw = _kwargs(data)
-        target = self._current.get_target(self._current.get_prediction(
-            data.x, data.edge_index, **kw))
-        return self._current(data.x, data.edge_index, target=target, **kw).edge_mask
+        target = explainer.get_target(explainer.get_prediction(data.x, data.edge_index, **kw))
+        return explainer(data.x, data.edge_index, target=target, **kw).edge_mask
 
 
 class GSATExplainer(EdgeExplainer):
@@ -350,17 +309,17 @@ class GSATExplainer(EdgeExplainer):
             raise TypeError(f"the gsat explainer needs a GSAT model, got {type(model).__name__}")
         out: List[Tensor] = []
         loader = DataLoader(list(graphs), batch_size=self.settings["batch_size"])
-        with preserved_state(model):
-            for b in tqdm(loader, desc="explain gsat", disable=not progress, leave=False,
-                          dynamic_ncols=True):
-                b = b.to(device)
-                att = model.explain(b).reshape(-1).cpu()
-                counts = torch.bincount(b.batch[b.edge_index[0]].cpu(), minlength=b.num_graphs)
-                out.extend(att.split(counts.tolist()))
+        work = explained_copy(model)
+        for b in tqdm(loader, desc="explain gsat", disable=not progress, leave=False,
+                      dynamic_ncols=True):
+            b = b.to(device)
+            att = work.explain(b).reshape(-1).cpu()
+            counts = torch.bincount(b.batch[b.edge_index[0]].cpu(), minlength=b.num_graphs)
+            out.extend(att.split(counts.tolist()))
         return out
 
     def explain_graph(self, model: nn.Module, data: Data, task: str) -> Tensor:
-        return model.explain(data)
+        return explained_copy(model).explain(data)
 
 
 class GSATAlgorithm(ExplainerAlgorithm):

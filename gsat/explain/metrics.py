@@ -1,12 +1,18 @@
-r"""Scores of an explanation against ground-truth edges; every method is scored by these."""
+r"""Scores of an explanation against ground-truth edges. GSAT during training
+(:func:`gsat.train.evaluate`) and every method of the benchmark
+(:func:`score_explanations`) are scored by one function, :func:`score_edges`."""
 from __future__ import annotations
 
 import math
-from typing import Union
+from dataclasses import dataclass
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
+from torch import Tensor
+
+from gsat.errors import DataMissingError
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 
@@ -63,3 +69,65 @@ def precision_at_k(scores: ArrayLike, labels: ArrayLike, graph: ArrayLike, k: in
         return math.nan
     denom = np.minimum(sizes, k)
     return float((hits[has_gt] / denom[has_gt]).mean())
+
+
+def score_edges(scores: ArrayLike, labels: ArrayLike, graph: ArrayLike, k: int = 5,
+                num_graphs: Optional[int] = None) -> "ExplanationScores":
+    r"""The one scoring of edge scores against ground truth: :func:`interp_auc` over all
+    edges pooled and :func:`precision_at_k` averaged over the graphs with ground truth.
+
+    Args:
+        scores (array): edge scores, shape :obj:`[E]`.
+        labels (array): 0/1 ground truth, shape :obj:`[E]`.
+        graph (array): graph id of each edge, shape :obj:`[E]`.
+        k (int, optional): k of precision@k. (default: :obj:`5`)
+        num_graphs (int, optional): number of graphs scored (graphs without edges have no
+            id in :obj:`graph`). (default: the number of distinct ids in :obj:`graph`)
+    """
+    n_edges = int(_np(scores).size)
+    if num_graphs is None:
+        num_graphs = int(np.unique(_np(graph)).size)
+    if n_edges == 0:
+        return ExplanationScores(math.nan, math.nan, num_graphs, 0)
+    return ExplanationScores(interp_auc(scores, labels), precision_at_k(scores, labels, graph, k),
+                             num_graphs, n_edges)
+
+
+@dataclass
+class ExplanationScores:
+    """Scores of one method's explanations of a list of graphs."""
+
+    interp_auc: float
+    precision_at_k: float
+    num_graphs: int
+    num_edges: int
+
+
+def score_explanations(scores: Sequence[Tensor], graphs: Sequence,
+                       k: int = 5) -> ExplanationScores:
+    r"""Score per-graph edge scores against the graphs' :obj:`edge_label`, the same way for
+    every method: interpretation ROC AUC over all edges pooled
+    and precision@k averaged over graphs with ground truth (:func:`score_edges`).
+
+    Args:
+        scores (list of torch.Tensor): one tensor of shape :obj:`[E_g]` per graph.
+        graphs (list of Data): the explained graphs, with :obj:`edge_label`.
+        k (int, optional): k of precision@k. (default: :obj:`5`)
+    """
+    if len(scores) != len(graphs):
+        raise ValueError(f"got scores for {len(scores)} graphs but {len(graphs)} graphs")
+    s, y, g = [], [], []
+    for i, (sc, data) in enumerate(zip(scores, graphs)):
+        lab = getattr(data, "edge_label", None)
+        if lab is None:
+            raise DataMissingError("the explained graphs have no ground truth 'edge_label'")
+        sc = sc.reshape(-1).float().cpu()
+        if sc.numel() != data.edge_index.size(1):
+            raise ValueError(f"graph {i}: {sc.numel()} scores for {data.edge_index.size(1)} "
+                             "edges")
+        s.append(sc)
+        y.append(lab.reshape(-1).cpu())
+        g.append(torch.full((sc.numel(),), i))
+    if not s:
+        return ExplanationScores(math.nan, math.nan, 0, 0)
+    return score_edges(torch.cat(s), torch.cat(y), torch.cat(g), k, num_graphs=len(graphs))

@@ -21,6 +21,7 @@ from torch_geometric.nn import MessagePassing
 
 from gsat.explain.baselines import GSATAlgorithm, model_config_for
 from gsat.model import GSAT
+from gsat.utils import batch_vector
 
 __all__ = ["GSATModelAdapter", "gsat_explainer", "to_explanation"]
 
@@ -38,7 +39,9 @@ class GSATModelAdapter(nn.Module):
       the backbone runs once, every message multiplied by the mask (hard 0/1 or soft), and the
       head predicts from it. With the attention itself as mask, the logits equal GSAT's.
 
-    The adapter's train/eval mode is that of the wrapped model.
+    The adapter starts in the train/eval mode of the wrapped model; :meth:`train` and
+    :meth:`eval` on the adapter set both (:func:`to_explanation` re-reads the model's mode
+    before every explanation).
 
     Args:
         gsat_model (gsat.GSAT): the trained model.
@@ -50,15 +53,7 @@ class GSATModelAdapter(nn.Module):
             raise TypeError(f"GSATModelAdapter needs a gsat.GSAT model, got "
                             f"{type(gsat_model).__name__}")
         self.gsat_model = gsat_model
-
-    @property
-    def training(self) -> bool:  # type: ignore[override]
-        model = self.__dict__.get("_modules", {}).get("gsat_model")
-        return bool(model.training) if model is not None else False
-
-    @training.setter
-    def training(self, mode: bool) -> None:
-        pass  # the mode follows the wrapped model (nn.Module.train recurses into it)
+        self.training = gsat_model.training  # PyG's Explainer restores the adapter's mode
 
     def _external_mask(self) -> bool:
         return any(m.explain is True and getattr(m, "_edge_mask", None) is not None
@@ -66,16 +61,12 @@ class GSATModelAdapter(nn.Module):
 
     def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
                 edge_attr: Optional[Tensor] = None) -> Tensor:
-        if batch is None:
-            batch = edge_index.new_zeros(x.size(0))
         model = self.gsat_model
         if not self._external_mask():
+            batch = batch_vector(batch, x.size(0), edge_index)
             data = Data(x=x, edge_index=edge_index, batch=batch, edge_attr=edge_attr)
             return model(data).logits
-        backbone = model.backbone
-        with model._gated():  # the batch-norm statistics of the gated pass
-            emb = backbone.get_emb(x, edge_index, batch, edge_attr)
-        return backbone.get_pred_from_emb(emb, batch)
+        return model.gated_forward(x, edge_index, batch, edge_attr)
 
 
 def gsat_explainer(model: GSAT, explanation_type: Literal["model", "phenomenon"] = "model",
@@ -132,7 +123,7 @@ def to_explanation(model: GSAT, data, explanation_type: Literal["model", "phenom
         explainer = gsat_explainer(model, explanation_type, threshold_config)
     kwargs: Dict[str, Tensor] = {}
     batch = getattr(data, "batch", None)
-    kwargs["batch"] = batch if batch is not None else data.edge_index.new_zeros(data.num_nodes)
+    kwargs["batch"] = batch_vector(batch, data.num_nodes, data.edge_index)
     if getattr(data, "edge_attr", None) is not None:
         kwargs["edge_attr"] = data.edge_attr
     target = None
@@ -141,5 +132,7 @@ def to_explanation(model: GSAT, data, explanation_type: Literal["model", "phenom
             raise ValueError("explanation_type='phenomenon' explains the true label, but the "
                              "graph has no 'y'; use explanation_type='model'")
         target = data.y.view(-1).long()
+    if isinstance(explainer.model, GSATModelAdapter):  # the mode of the model, not of the
+        explainer.model.training = explainer.model.gsat_model.training  # adapter's creation
     with torch.no_grad():
         return explainer(data.x, data.edge_index, target=target, **kwargs)

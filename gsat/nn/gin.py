@@ -6,6 +6,8 @@ from typing import Optional
 from torch import Tensor, nn
 from torch_geometric.nn import GINConv, GINEConv, global_add_pool
 
+from gsat.utils import batch_vector
+
 
 class GIN(nn.Module):
     r"""Graph Isomorphism Network for graph classification, built from PyG's
@@ -72,6 +74,5 @@ class GIN(nn.Module):
 
     def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
                 edge_attr: Optional[Tensor] = None) -> Tensor:
-        if batch is None:
-            batch = edge_index.new_zeros(x.size(0))
+        batch = batch_vector(batch, x.size(0), edge_index)
         return self.get_pred_from_emb(self.get_emb(x, edge_index, batch, edge_attr), batch)

@@ -8,6 +8,8 @@ from torch import Tensor, nn
 from torch_geometric.nn import BatchNorm, PNAConv, global_mean_pool
 from torch_geometric.utils import degree
 
+from gsat.utils import batch_vector
+
 
 def degree_histogram(graphs: Iterable) -> Tensor:
     r"""In-degree histogram over a collection of graphs, the :obj:`deg` argument of
@@ -103,6 +105,5 @@ class PNA(nn.Module):
 
     def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
                 edge_attr: Optional[Tensor] = None) -> Tensor:
-        if batch is None:
-            batch = edge_index.new_zeros(x.size(0))
+        batch = batch_vector(batch, x.size(0), edge_index)
         return self.get_pred_from_emb(self.get_emb(x, edge_index, batch, edge_attr), batch)

@@ -6,6 +6,8 @@ from typing import Callable, Optional
 from torch import Tensor, nn
 from torch_geometric.nn import global_add_pool
 
+from gsat.utils import batch_vector
+
 
 class GraphClassifier(nn.Module):
     r"""A graph classifier split into the two parts GSAT needs: a GNN that returns node
@@ -58,6 +60,5 @@ class GraphClassifier(nn.Module):
 
     def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
                 edge_attr: Optional[Tensor] = None) -> Tensor:
-        if batch is None:
-            batch = edge_index.new_zeros(x.size(0))
+        batch = batch_vector(batch, x.size(0), edge_index)
         return self.get_pred_from_emb(self.get_emb(x, edge_index, batch, edge_attr), batch)

@@ -28,7 +28,7 @@ def trained():
 
 def test_explanation_fields(trained):
     model, batch = trained
-    exp = model.explanation(batch)
+    exp = to_explanation(model, batch)
     assert isinstance(exp, Explanation)
     assert torch.allclose(exp.edge_mask, model.explain(batch))
     assert torch.equal(exp.prediction, model(batch).logits)
@@ -64,7 +64,7 @@ def test_groundtruth_metrics(trained):
     gt = batch.edge_label
     acc, auroc = groundtruth_metrics(gt.float(), gt, ["accuracy", "auroc"])
     assert acc == 1.0 and auroc == 1.0
-    exp = model.explanation(batch)
+    exp = to_explanation(model, batch)
     auc = groundtruth_metrics(exp.edge_mask, gt, "auroc")
     assert auc == pytest.approx(interp_auc(exp.edge_mask, gt), abs=1e-4)
 
@@ -109,7 +109,7 @@ def test_visualize_graph_and_mode(trained, tmp_path):
     model, batch = trained
     model.train()
     try:
-        exp = model.explanation(batch[0])
+        exp = to_explanation(model, batch[0])
         assert model.training  # explaining leaves the mode as it was
     finally:
         model.eval()
