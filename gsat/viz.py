@@ -5,13 +5,11 @@ from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import networkx as nx  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib import cm, colors  # noqa: E402
+import networkx as nx
+import numpy as np
+import torch
+from matplotlib import cm, colors
+from matplotlib.figure import Figure
 
 
 def draw_explanation(edge_index: torch.Tensor, edge_att: torch.Tensor, num_nodes: int,
@@ -48,11 +46,12 @@ def draw_explanation(edge_index: torch.Tensor, edge_att: torch.Tensor, num_nodes
     g.add_edges_from(pairs)
     pos = nx.kamada_kawai_layout(g) if num_nodes <= 200 and g.number_of_edges() else \
         nx.spring_layout(g, seed=seed)
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    fig = Figure(figsize=(5.5, 4.5))  # no pyplot: the user's backend and figures stay as they are
+    ax = fig.subplots()
     edges = list(pairs)
     vals = np.array([pairs[e][0] for e in edges])
     norm = colors.Normalize(vmin=0.0, vmax=1.0)
-    cmap = plt.get_cmap("Reds")
+    cmap = matplotlib.colormaps["Reds"]
     if gt is not None:
         gt_edges = [e for e in edges if pairs[e][1]]
         nx.draw_networkx_edges(g, pos, edgelist=gt_edges, width=7, edge_color="#5aa9ff",
@@ -76,5 +75,4 @@ def draw_explanation(edge_index: torch.Tensor, edge_att: torch.Tensor, num_nodes
         ax.legend(loc="lower left", fontsize=7, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
