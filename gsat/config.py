@@ -166,10 +166,9 @@ def validate(cfg: Config, source: str = "config") -> Config:
 
     g, t, m = cfg.gsat, cfg.train, cfg.model
     for key in ("init_r", "final_r"):
-        if not 0.0 < getattr(g, key) < 1.0:
-            raise bad(f"gsat.{key}", f"must lie in (0, 1), got {getattr(g, key)}")
-    if g.fixed_r is not None and not 0.0 < g.fixed_r < 1.0:
-        raise bad("gsat.fixed_r", f"must lie in (0, 1), got {g.fixed_r}")
+        _check_r(bad, key, getattr(g, key))
+    if g.fixed_r is not None:
+        _check_r(bad, "fixed_r", g.fixed_r)
     if g.final_r > g.init_r:
         raise bad("gsat.final_r", f"({g.final_r}) must not exceed gsat.init_r ({g.init_r})")
     if g.decay_r < 0:
@@ -240,3 +239,13 @@ def default_config_path(backbone: str, config_name: str) -> Path:
     name = f"{backbone}-{config_name}.yml"
     local = Path("configs") / name
     return local if local.is_file() else configs_dir() / name
+
+
+def _check_r(bad: Any, key: str, value: float) -> None:
+    """:func:`gsat.functional.check_r` as a config error naming the key."""
+    from gsat.functional import check_r
+
+    try:
+        check_r(value, f"gsat.{key}")
+    except ValueError:
+        raise bad(f"gsat.{key}", f"must lie in (0, 1), got {value}") from None

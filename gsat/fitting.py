@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from gsat.errors import ConfigError
+from gsat.functional import check_r
 from gsat.model import GSAT
 from gsat.train import PRECISION_K, Engine, TensorBoardHook
 
@@ -36,8 +37,11 @@ def _apply_r_schedule(model: nn.Module, r_schedule: RSchedule) -> None:
     new = dict(model.r_kwargs, **r_schedule)
     for key in ("init_r", "final_r", "fixed_r"):
         val = new[key]
-        if val is not None and not 0.0 < float(val) < 1.0:
-            raise ConfigError(f"r_schedule[{key!r}] must lie in (0, 1), got {val}")
+        if val is not None:
+            try:
+                check_r(val, f"r_schedule[{key!r}]")
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
     if int(new["decay_interval"]) < 1:
         raise ConfigError(f"r_schedule['decay_interval'] must be >= 1, got "
                           f"{new['decay_interval']}")

@@ -53,8 +53,7 @@ def bernoulli_kl(att: Tensor, r: float, eps: float = 1e-6) -> Tensor:
     Returns:
         torch.Tensor: the KL divergence per element, shape of :obj:`att`.
     """
-    if not 0.0 < r < 1.0:
-        raise ValueError(f"r must lie in (0, 1), got {r}")
+    check_r(r)
     return att * torch.log(att / r + eps) + (1 - att) * torch.log((1 - att) / (1 - r) + eps)
 
 
@@ -152,3 +151,12 @@ def prediction_loss(logits: Tensor, y: Tensor, task: str) -> Tensor:
             return logits.sum() * 0.0
         return bce(logits[present], y[present])
     raise ValueError(f"unknown task {task!r}; choose one of: binary, multiclass, multilabel")
+
+
+def check_r(r: float, name: str = "r") -> float:
+    r"""Return :obj:`r` if it is a keep probability in the open interval :math:`(0, 1)`;
+    raise :class:`ValueError` naming :obj:`name` otherwise. The one check of every
+    :math:`r` (:func:`bernoulli_kl`, :class:`~gsat.GSAT`, :func:`gsat.fit`, the config)."""
+    if not 0.0 < float(r) < 1.0:
+        raise ValueError(f"{name} must lie in (0, 1), got {r}")
+    return r

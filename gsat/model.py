@@ -277,8 +277,8 @@ class GSAT(_Classifier):
         if task not in ("binary", "multiclass", "multilabel"):
             raise ValueError(f"unknown task {task!r}; choose one of: binary, multiclass, multilabel")
         for name, r in (("init_r", init_r), ("final_r", final_r), ("fixed_r", fixed_r)):
-            if r is not None and not 0.0 < r < 1.0:
-                raise ValueError(f"{name} must lie in (0, 1), got {r}")
+            if r is not None:
+                F.check_r(r, name)
         self.backbone = backbone
         if extractor is None:
             extractor = Extractor(backbone.hidden_channels, learn_edge_att, extractor_dropout)
