@@ -4,7 +4,7 @@ An implementation of Graph Stochastic Attention (GSAT) from `"Interpretable and 
 Graph Learning via Stochastic Attention Mechanism" <https://arxiv.org/abs/2201.12987>`_
 (Miao, Liu & Li, ICML 2022) on PyTorch Geometric.
 """
-from gsat import functional
+from gsat import functional, validation
 from gsat.config import Config, load_config
 from gsat.data import GraphDataset, load_dataset
 from gsat.errors import ConfigError, DataMissingError, GraphInputError, GSATError, UnknownNameError
@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 __all__ = [
     "GSAT", "ERM", "GSATOutput", "Extractor", "GIN", "PNA", "GraphClassifier", "Config",
     "load_config", "GraphDataset", "load_dataset", "interp_auc", "precision_at_k",
-    "check_graph", "edge_mask", "functional", "GSATError", "ConfigError", "UnknownNameError",
+    "check_graph", "edge_mask", "functional", "validation", "GSATError", "ConfigError", "UnknownNameError",
     "DataMissingError", "GraphInputError", "__version__",
     "fit",
 ]

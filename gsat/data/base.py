@@ -9,6 +9,8 @@ from typing import Callable, Dict, List, Literal, Optional, Sequence
 import torch
 from torch_geometric.data import Data
 
+from gsat.validation import check_dataset, check_graphs  # noqa: F401  (re-exported)
+
 log = logging.getLogger(__name__)
 
 
@@ -95,43 +97,6 @@ def load_graphs(path: Path) -> Optional[List[Data]]:
         log.warning("cache %s is unreadable (%s: %s); rebuilding it", path,
                     type(exc).__name__, exc)
         return None
-
-
-def check_graphs(graphs: Sequence[Data], source: str = "dataset",
-                 num_features: Optional[int] = None) -> None:
-    r"""Check every graph with :func:`gsat.model.check_graph` (structure, index range,
-    finite features), that its feature width is :obj:`num_features` (if given), that it has a
-    label :obj:`y`, and that :obj:`edge_label` (if present) has one entry per edge.
-
-    Raises:
-        gsat.errors.GraphInputError: naming :obj:`source`, the graph and the problem.
-    """
-    from gsat.errors import GraphInputError
-    from gsat.model import check_graph
-
-    for i, g in enumerate(graphs):
-        try:
-            check_graph(g)
-            if num_features is not None and g.x.size(1) != num_features:
-                raise GraphInputError(f"x has {g.x.size(1)} features, the dataset declares "
-                                      f"{num_features}")
-            if getattr(g, "y", None) is None:
-                raise GraphInputError("the graph has no label 'y'")
-            lab = getattr(g, "edge_label", None)
-            if lab is not None and lab.numel() != g.edge_index.size(1):
-                raise GraphInputError(f"edge_label must have one entry per edge "
-                                      f"({g.edge_index.size(1)}), got {lab.numel()}")
-        except GraphInputError as exc:
-            raise GraphInputError(f"{source}: graph {i}: {exc}") from None
-
-
-def check_dataset(ds: GraphDataset) -> GraphDataset:
-    """Check all graphs of all splits of :obj:`ds` (:func:`check_graphs`); returns :obj:`ds`."""
-    for split in ("train", "valid", "test", "interp_test"):
-        graphs = getattr(ds, split)
-        if graphs:
-            check_graphs(graphs, f"{ds.name} {split} split", ds.num_features)
-    return ds
 
 
 def random_split(n: int, fractions: Sequence[float], seed: int) -> List[torch.Tensor]:
