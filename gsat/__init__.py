@@ -8,7 +8,7 @@ from gsat import functional, validation
 from gsat.config import Config, load_config
 from gsat.data import GraphDataset, load_dataset
 from gsat.errors import ConfigError, DataMissingError, GraphInputError, GSATError, UnknownNameError
-from gsat.errors import CheckpointError, TrainingDivergedError
+from gsat.errors import CheckpointError, DiskWriteError, RunInUseError, TrainingDivergedError
 from gsat.explain.metrics import interp_auc, precision_at_k
 from gsat.fitting import fit
 from gsat.model import ERM, GSAT, GSATOutput, check_graph, edge_mask
@@ -23,4 +23,4 @@ __all__ = [
     "DataMissingError", "GraphInputError", "__version__",
     "fit",
 ]
-__all__ += ["CheckpointError", "TrainingDivergedError"]
+__all__ += ["CheckpointError", "TrainingDivergedError", "DiskWriteError", "RunInUseError"]

@@ -63,7 +63,12 @@ _LIST_KEYS = ("x", "edge_index", "y", "edge_label", "edge_attr", "node_label", "
 
 
 def save_graphs(graphs: Sequence[Data], path: Path) -> None:
-    r"""Store graphs as plain tensors (loadable with :obj:`weights_only=True`), atomically."""
+    r"""Store graphs as plain tensors (loadable with :obj:`weights_only=True`), atomically
+    (:func:`gsat.checkpoint.save_checkpoint`: on failure no temporary file is left behind).
+
+    Raises:
+        gsat.errors.DiskWriteError: the cache could not be written (e.g. disk full).
+    """
     keys = [k for k in _LIST_KEYS if getattr(graphs[0], k, None) is not None]
     blob: Dict[str, object] = {"num_nodes": torch.tensor([g.num_nodes for g in graphs]),
                                "num_edges": torch.tensor([g.edge_index.size(1) for g in graphs])}
@@ -76,11 +81,16 @@ def save_graphs(graphs: Sequence[Data], path: Path) -> None:
 
 def load_graphs(path: Path) -> Optional[List[Data]]:
     r"""Read graphs written by :func:`save_graphs`; :obj:`None` (with a log line) if the file
-    is missing, truncated or otherwise unreadable, so the caller rebuilds it."""
+    is missing, truncated or otherwise unreadable, so the caller rebuilds it. Temporary files
+    of writers that were killed (``<name>.tmp<PID>`` of a process no longer running) are
+    removed first."""
+    from gsat.checkpoint import remove_stale_temporaries, validate_checkpoint
+
+    remove_stale_temporaries(path.parent, only_dead=True)  # left by killed writers
     if not path.exists():
         return None
     try:
-        blob = torch.load(path, weights_only=True)
+        blob = validate_checkpoint(torch.load(path, weights_only=True), "graphs", str(path))
         n = len(blob["num_nodes"])
         keys = [k for k in _LIST_KEYS if k in blob]
         graphs = []
