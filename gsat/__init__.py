@@ -19,8 +19,8 @@ __version__ = "0.1.0"
 __all__ = [
     "GSAT", "ERM", "GSATOutput", "Extractor", "GIN", "PNA", "GraphClassifier", "Config",
     "load_config", "GraphDataset", "load_dataset", "interp_auc", "precision_at_k",
-    "check_graph", "edge_mask", "functional", "validation", "GSATError", "ConfigError", "UnknownNameError",
-    "DataMissingError", "GraphInputError", "__version__",
+    "check_graph", "edge_mask", "functional", "validation", "GSATError", "ConfigError",
+    "UnknownNameError", "DataMissingError", "GraphInputError", "__version__",
     "fit",
 ]
 __all__ += ["CheckpointError", "TrainingDivergedError", "DiskWriteError", "RunInUseError"]

@@ -394,6 +394,10 @@ def load_checkpoint(path: PathLike, map_location: Union[str, torch.device, None]
         raise CheckpointError(f"checkpoint {path} is truncated or not a checkpoint: its "
                               f"content is damaged ({' '.join(str(exc).split())[:160]})") from None
     except Exception as exc:  # noqa: BLE001 - every reader failure of a damaged file
+        if head.startswith(_ZIP_MAGIC) and not zipfile.is_zipfile(path):
+            raise CheckpointError(f"checkpoint {path} is truncated or not a checkpoint: its zip "
+                                  "archive has no end record (the write was cut short?)"
+                                  ) from None
         detail = " ".join(str(exc).split())[:160]
         raise CheckpointError(f"checkpoint {path} is truncated or not a checkpoint "
                               f"({type(exc).__name__}: {detail})") from None
