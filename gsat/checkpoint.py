@@ -341,6 +341,13 @@ def _foreign_globals(path: Path) -> List[str]:
             and not (g.startswith("torch.") and g.endswith("Storage"))]
 
 
+def _is_zip(path: Path) -> bool:
+    try:
+        return zipfile.is_zipfile(path)
+    except Exception:  # noqa: BLE001 - a damaged archive can make the probe itself fail
+        return False
+
+
 _PICKLE_PROTOCOL = b"\x80"
 _ZIP_MAGIC = b"PK\x03\x04"
 
@@ -394,7 +401,7 @@ def load_checkpoint(path: PathLike, map_location: Union[str, torch.device, None]
         raise CheckpointError(f"checkpoint {path} is truncated or not a checkpoint: its "
                               f"content is damaged ({' '.join(str(exc).split())[:160]})") from None
     except Exception as exc:  # noqa: BLE001 - every reader failure of a damaged file
-        if head.startswith(_ZIP_MAGIC) and not zipfile.is_zipfile(path):
+        if head.startswith(_ZIP_MAGIC) and not _is_zip(path):
             raise CheckpointError(f"checkpoint {path} is truncated or not a checkpoint: its zip "
                                   "archive has no end record (the write was cut short?)"
                                   ) from None

@@ -89,7 +89,8 @@ def test_fuzzed_checkpoints_raise_only_checkpoint_error(tmp_path, last_bytes):
     (b"hello\n", r"is not a gsat checkpoint \(not a file written by torch.save; it starts "
                  r"with b'hell'\)"),
     (b"\x80\x04garbage", r"truncated or not a checkpoint: its content is damaged"),
-    (b"PK\x03\x04" + b"\0" * 50, r"truncated or not a checkpoint \("),
+    (b"PK\x03\x04" + b"\0" * 50, r"truncated or not a checkpoint: its zip archive has no end "
+                                 r"record"),
 ])
 def test_plain_garbage_is_not_called_dangerous(tmp_path, content, match):
     path = tmp_path / "last.pt"
@@ -97,6 +98,14 @@ def test_plain_garbage_is_not_called_dangerous(tmp_path, content, match):
     with pytest.raises(CheckpointError, match=match) as exc:
         load_checkpoint(path)
     assert "arbitrary unpickling" not in str(exc.value)
+
+
+def test_truncated_training_state_says_truncated(tmp_path, last_bytes):
+    path = tmp_path / "last.pt"
+    path.write_bytes(last_bytes[: len(last_bytes) // 2])
+    with pytest.raises(CheckpointError, match="is truncated or not a checkpoint: its zip archive "
+                                              r"has no end record \(the write was cut short\?\)"):
+        load_checkpoint(path)
 
 
 def test_folder_and_unreadable_file(tmp_path):
