@@ -4,11 +4,11 @@ An implementation of Graph Stochastic Attention (GSAT) from `"Interpretable and 
 Graph Learning via Stochastic Attention Mechanism" <https://arxiv.org/abs/2201.12987>`_
 (Miao, Liu & Li, ICML 2022) on PyTorch Geometric.
 """
-from gsat import functional
+from gsat import functional, validation
 from gsat.config import Config, load_config
 from gsat.data import GraphDataset, load_dataset
 from gsat.errors import ConfigError, DataMissingError, GraphInputError, GSATError, UnknownNameError
-from gsat.errors import CheckpointError, TrainingDivergedError
+from gsat.errors import CheckpointError, DiskWriteError, RunInUseError, TrainingDivergedError
 from gsat.explain.metrics import interp_auc, precision_at_k
 from gsat.fitting import fit
 from gsat.model import ERM, GSAT, GSATOutput, check_graph, edge_mask
@@ -19,8 +19,8 @@ __version__ = "0.1.0"
 __all__ = [
     "GSAT", "ERM", "GSATOutput", "Extractor", "GIN", "PNA", "GraphClassifier", "Config",
     "load_config", "GraphDataset", "load_dataset", "interp_auc", "precision_at_k",
-    "check_graph", "edge_mask", "functional", "GSATError", "ConfigError", "UnknownNameError",
-    "DataMissingError", "GraphInputError", "__version__",
+    "check_graph", "edge_mask", "functional", "validation", "GSATError", "ConfigError",
+    "UnknownNameError", "DataMissingError", "GraphInputError", "__version__",
     "fit",
 ]
-__all__ += ["CheckpointError", "TrainingDivergedError"]
+__all__ += ["CheckpointError", "TrainingDivergedError", "DiskWriteError", "RunInUseError"]

@@ -7,6 +7,8 @@ dataclass below. An unknown key, a wrong type or an impossible value raises
 from __future__ import annotations
 
 import dataclasses
+import math
+import reprlib
 import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -99,6 +101,11 @@ class Config:
         return asdict(self)
 
 
+def _short(value: Any) -> str:
+    """A repr of :obj:`value` short enough for a one-line message (depth and length bounded)."""
+    return reprlib.repr(value)
+
+
 def _check_type(value: Any, tp: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     if origin is Union:
@@ -111,28 +118,37 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
         choices = typing.get_args(tp)
         if value not in choices:
             raise ConfigError(f"{where}: expected one of {', '.join(map(str, choices))}, "
-                              f"got {value!r}")
+                              f"got {_short(value)}")
         return value
     if origin in (list, List):
         if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} "
+                              f"{_short(value)}")
         (inner,) = typing.get_args(tp)
         return [_check_type(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+            raise ConfigError(f"{where}: expected true/false, got {_short(value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+            raise ConfigError(f"{where}: expected an integer, got {_short(value)}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
+            raise ConfigError(f"{where}: expected a number, got {_short(value)}")
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            allowed = f" that must {_range_text(*RANGES[where])}" if where in RANGES else ""
+            raise ConfigError(f"{where}: expected a finite number{allowed}, got "
+                              f"{_short(value)}")
+        return number
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
+            raise ConfigError(f"{where}: expected a string, got {_short(value)}")
         return value
     raise TypeError(f"unsupported config type {tp} at {where}")  # programming error
 
@@ -140,13 +156,14 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
 def _build(cls: type, raw: Any, where: str) -> Any:
     if raw is None:
         raw = {}
+    label = where or "top level"
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping of keys, got {raw!r}")
+        raise ConfigError(f"{label}: expected a mapping of keys, got {_short(raw)}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in fields(cls)}
-    unknown = sorted(set(raw) - names)
+    unknown = sorted(set(raw) - names, key=str)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; valid keys: "
+        raise ConfigError(f"{label}: unknown key(s) {', '.join(map(repr, unknown))}; valid keys: "
                           f"{', '.join(sorted(names))}")
     kwargs = {}
     for key, value in raw.items():
@@ -159,42 +176,77 @@ def _build(cls: type, raw: Any, where: str) -> Any:
     return cls(**kwargs)
 
 
+#: Aggregators a PNA backbone may use (PyG aggregation names).
+PNA_AGGREGATORS = ("sum", "mean", "min", "max", "var", "std")
+
+#: Allowed range of every numeric config value: ``key: (low, low_inclusive, high,
+#: high_inclusive)``. Upper bounds keep a typo from exhausting the machine (memory, time).
+RANGES: Dict[str, tuple] = {
+    "model.hidden_size": (1, True, 4096, True),
+    "model.n_layers": (1, True, 64, True),
+    "model.dropout_p": (0.0, True, 1.0, False),
+    "model.towers": (1, True, 4096, True),
+    "extractor.dropout_p": (0.0, True, 1.0, False),
+    "gsat.info_loss_coef": (0.0, True, 1e6, True),
+    "gsat.pred_loss_coef": (0.0, True, 1e6, True),
+    "gsat.temperature": (0.0, False, 100.0, True),
+    "gsat.init_r": (0.0, False, 1.0, False),
+    "gsat.final_r": (0.0, False, 1.0, False),
+    "gsat.decay_r": (0.0, True, 1.0, True),
+    "gsat.decay_interval": (1, True, 100_000, True),
+    "gsat.fixed_r": (0.0, False, 1.0, False),
+    "train.epochs": (1, True, 100_000, True),
+    "train.lr": (0.0, False, 10.0, True),
+    "train.weight_decay": (0.0, True, 10.0, True),
+    "train.batch_size": (1, True, 1_000_000, True),
+    "train.min_select_epoch": (0, True, 100_000, True),
+    "train.num_viz": (0, True, 1000, True),
+    "train.pretrain_epochs": (1, True, 100_000, True),
+    "train.pretrain_lr": (0.0, False, 10.0, True),
+    "train.pretrain_weight_decay": (0.0, True, 10.0, True),
+}
+
+
+def _range_text(lo: float, lo_in: bool, hi: float, hi_in: bool) -> str:
+    if (lo, hi, lo_in, hi_in) == (0.0, 1.0, False, False):
+        return "lie in (0, 1)"
+    return f"be {'>=' if lo_in else '>'} {lo} and {'<=' if hi_in else '<'} {hi}"
+
+
 def validate(cfg: Config, source: str = "config") -> Config:
-    r"""Check value ranges; raises :class:`~gsat.errors.ConfigError` naming key and source."""
+    r"""Check value ranges (:data:`RANGES`), the choices of list values and the relations
+    between values; raises :class:`~gsat.errors.ConfigError` naming the source, the key, the
+    value and what is allowed."""
     def bad(key: str, msg: str) -> ConfigError:
         return ConfigError(f"{source}: {key} {msg}")
 
-    g, t, m = cfg.gsat, cfg.train, cfg.model
-    for key in ("init_r", "final_r"):
-        _check_r(bad, key, getattr(g, key))
-    if g.fixed_r is not None:
-        _check_r(bad, "fixed_r", g.fixed_r)
+    for key, (lo, lo_in, hi, hi_in) in RANGES.items():
+        section, name = key.split(".")
+        sec = getattr(cfg, section)
+        if not hasattr(sec, name):  # a value this version does not have
+            continue
+        value = getattr(sec, name)
+        if value is None:
+            continue
+        inside = (math.isfinite(value) and (lo <= value if lo_in else lo < value)
+                  and (value <= hi if hi_in else value < hi))
+        if not inside:
+            raise bad(key, f"must {_range_text(lo, lo_in, hi, hi_in)}, got {value}")
+    g, m = cfg.gsat, cfg.model
     if g.final_r > g.init_r:
         raise bad("gsat.final_r", f"({g.final_r}) must not exceed gsat.init_r ({g.init_r})")
-    if g.decay_r < 0:
-        raise bad("gsat.decay_r", f"must be >= 0, got {g.decay_r}")
-    if g.decay_interval < 1:
-        raise bad("gsat.decay_interval", f"must be >= 1, got {g.decay_interval}")
-    if g.temperature <= 0:
-        raise bad("gsat.temperature", f"must be > 0, got {g.temperature}")
-    if g.info_loss_coef < 0 or g.pred_loss_coef < 0:
-        raise bad("gsat.info_loss_coef/pred_loss_coef", "must be >= 0")
-    for key, value, bound, strict in (  # strict: value > bound, else value >= bound
-            ("epochs", t.epochs, 1, False), ("batch_size", t.batch_size, 1, False),
-            ("lr", t.lr, 0, True), ("weight_decay", t.weight_decay, 0, False),
-            ("num_viz", t.num_viz, 0, False), ("pretrain_epochs", t.pretrain_epochs, 1, False),
-            ("pretrain_lr", t.pretrain_lr, 0, True),
-            ("pretrain_weight_decay", t.pretrain_weight_decay, 0, False)):
-        if value < bound or (strict and value == bound):
-            raise bad(f"train.{key}", f"must be {'>' if strict else '>='} {bound}, got {value}")
-    if m.hidden_size < 1 or m.n_layers < 1:
-        raise bad("model.hidden_size/n_layers", "must be >= 1")
-    if not 0.0 <= m.dropout_p < 1.0:
-        raise bad("model.dropout_p", f"must lie in [0, 1), got {m.dropout_p}")
-    if not 0.0 <= cfg.extractor.dropout_p < 1.0:
-        raise bad("extractor.dropout_p", f"must lie in [0, 1), got {cfg.extractor.dropout_p}")
-    if m.backbone == "PNA" and m.hidden_size % m.towers != 0:
-        raise bad("model.towers", f"({m.towers}) must divide model.hidden_size ({m.hidden_size})")
+    if not m.aggregators:
+        raise bad("model.aggregators", f"must name at least one of {', '.join(PNA_AGGREGATORS)}"
+                                       ", got []")
+    for agg in m.aggregators:
+        if agg not in PNA_AGGREGATORS:
+            raise bad("model.aggregators", f"holds {agg!r}; choose from "
+                                           f"{', '.join(PNA_AGGREGATORS)}")
+    if len(set(m.aggregators)) != len(m.aggregators):
+        raise bad("model.aggregators", f"lists an aggregator twice: {m.aggregators}")
+    towers = getattr(m, "towers", None)
+    if m.backbone == "PNA" and towers is not None and m.hidden_size % towers != 0:
+        raise bad("model.towers", f"({towers}) must divide model.hidden_size ({m.hidden_size})")
     return cfg
 
 
@@ -207,21 +259,55 @@ def config_from_dict(raw: Dict[str, Any], source: str = "config") -> Config:
     return validate(cfg, source)
 
 
+#: Config files larger than this are refused (a config is a few hundred bytes).
+MAX_CONFIG_BYTES = 1_000_000
+
+
 def load_config(path: Union[str, Path]) -> Config:
     r"""Load a YAML config file into a validated :class:`Config`.
 
     Raises:
-        gsat.errors.ConfigError: missing file, invalid YAML, unknown key, wrong type or
-            impossible value; the message names the file and the key.
+        gsat.errors.ConfigError: one line for every way a file can be wrong: missing, a
+            folder, unreadable, empty, too large, not UTF-8 text, invalid YAML (with
+            ``file:line:column``), nested too deeply, not a mapping of sections, an unknown
+            key, a wrong type or an out-of-range value; the message names the file (and key).
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"config file {path} does not exist")
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a folder; give the path of a YAML file")
     try:
-        raw = yaml.safe_load(path.read_text())
+        with open(path, "rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read ({exc.strerror or exc})") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file {path} is larger than {MAX_CONFIG_BYTES} bytes; a "
+                          "config is a short YAML file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {data[exc.start]:#04x} at "
+                          f"offset {exc.start}); give a YAML file") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        what = exc.problem or exc.context or "syntax error"
+        raise ConfigError(f"{where}: invalid YAML: {what}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML ({exc})") from None
-    return config_from_dict(raw or {}, str(path))
+        raise ConfigError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid config: YAML nested too deeply") from None
+    if raw is None:
+        raise ConfigError(f"config file {path} is empty; give at least one section (model, "
+                          "extractor, gsat, train), e.g. 'train: {epochs: 10}'")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections (model, extractor, gsat, "
+                          f"train), got {type(raw).__name__} {_short(raw)}")
+    return config_from_dict(raw, str(path))
 
 
 def save_config(cfg: Config, path: Union[str, Path]) -> None:
@@ -239,13 +325,3 @@ def default_config_path(backbone: str, config_name: str) -> Path:
     name = f"{backbone}-{config_name}.yml"
     local = Path("configs") / name
     return local if local.is_file() else configs_dir() / name
-
-
-def _check_r(bad: Any, key: str, value: float) -> None:
-    """:func:`gsat.functional.check_r` as a config error naming the key."""
-    from gsat.functional import check_r
-
-    try:
-        check_r(value, f"gsat.{key}")
-    except ValueError:
-        raise bad(f"gsat.{key}", f"must lie in (0, 1), got {value}") from None

@@ -1,11 +1,31 @@
-"""Exceptions that describe a mistake the user can fix (bad config, unknown name, missing data).
+"""Exceptions that describe a mistake the user can fix (bad config, unknown name, missing data),
+and the exit codes of the command line.
 
-The command line turns these into one readable line and exit code 2; library users can catch
-them as ordinary :class:`ValueError` / :class:`FileNotFoundError`.
+The command line turns these into one readable line; library users can catch them as ordinary
+:class:`ValueError` / :class:`FileNotFoundError` / :class:`OSError`.
+
+Exit codes of ``gsat`` (:data:`EXIT_CODES`; :func:`exit_code` maps an exception to its code):
+
+====  ==========================================================================================
+code  meaning
+====  ==========================================================================================
+0     success
+1     the run failed although the input was valid: an I/O failure (disk full, unwritable
+      folder: :class:`DiskWriteError` or another :class:`OSError`), or training diverged (NaN
+      or infinite loss: :class:`TrainingDivergedError`); the last complete epoch is kept
+2     an input mistake: bad command-line argument, config value or file
+      (:class:`ConfigError`), unknown name (:class:`UnknownNameError`), malformed graph
+      (:class:`GraphInputError`), missing data (:class:`DataMissingError`), unusable checkpoint
+      (:class:`CheckpointError`), a run folder in use by another process
+      (:class:`RunInUseError`); every other :class:`GSATError`
+130   interrupted by Ctrl-C (SIGINT, 128 + 2); complete epochs are saved, the run resumes
+143   terminated by SIGTERM (128 + 15, e.g. a scheduler's time limit): handled like Ctrl-C
+      (:class:`Terminated`), complete epochs are saved, the run resumes
+====  ==========================================================================================
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Dict, Iterable, Optional
 
 
 class GSATError(Exception):
@@ -38,3 +58,64 @@ class CheckpointError(GSATError, ValueError):
 
 class TrainingDivergedError(GSATError, FloatingPointError):
     """The training loss became NaN or infinite; the last complete epoch's checkpoint is kept."""
+
+
+class DiskWriteError(GSATError, OSError):
+    r"""Writing a file failed (disk full, read-only or missing folder, quota ...); no partial
+    file was left in place of the target.
+
+    Args:
+        message (str): one line naming the folder (and the bytes needed, where known).
+        errno (int, optional): the operating system's error number. (default: :obj:`None`)
+        folder (str, optional): the folder written to. (default: :obj:`None`)
+        needed (int, optional): bytes the write needed. (default: :obj:`None`)
+    """
+
+    def __init__(self, message: str, errno: Optional[int] = None, folder: Optional[str] = None,
+                 needed: Optional[int] = None):
+        super().__init__(message)
+        self.errno, self.folder, self.needed = errno, folder, needed
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class RunInUseError(GSATError, RuntimeError):
+    """A run folder is locked by another running process (two runs must not write one folder)."""
+
+
+class Terminated(KeyboardInterrupt):
+    r"""The process received SIGTERM (e.g. from a scheduler such as Slurm). A subclass of
+    :class:`KeyboardInterrupt`, so it takes exactly the path of Ctrl-C (writes finish, complete
+    epochs are kept, the resume line is printed); only the exit code differs (143)."""
+
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+
+#: The exit codes of the ``gsat`` command (see the table in this module's docstring).
+EXIT_CODES: Dict[int, str] = {
+    EXIT_OK: "success",
+    EXIT_FAILURE: "failure with valid input: I/O error (e.g. disk full) or training diverged "
+                  "(NaN/inf loss)",
+    EXIT_USAGE: "input mistake: bad argument, config, file, name, graph or checkpoint",
+    EXIT_INTERRUPTED: "interrupted by Ctrl-C (SIGINT); complete epochs saved, resumable",
+    EXIT_TERMINATED: "terminated by SIGTERM; complete epochs saved, resumable",
+}
+
+
+def exit_code(exc: BaseException) -> int:
+    r"""The exit code (:data:`EXIT_CODES`) for an exception that ended a command.
+
+    :class:`Terminated` gives 143, any other :class:`KeyboardInterrupt` 130; a
+    :class:`DiskWriteError`, :class:`TrainingDivergedError`, :class:`FloatingPointError` or
+    any other :class:`OSError` 1; every other :class:`GSATError` 2; anything else (a bug) 1.
+    """
+    if isinstance(exc, Terminated):
+        return EXIT_TERMINATED
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(exc, (DiskWriteError, FloatingPointError)):
+        return EXIT_FAILURE
+    if isinstance(exc, GSATError):
+        return EXIT_USAGE
+    return EXIT_FAILURE

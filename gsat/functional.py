@@ -110,15 +110,17 @@ def symmetrize_edge_att(edge_att: Tensor, edge_index: Tensor,
 
     Args:
         edge_att (torch.Tensor): attention per edge, shape :obj:`[E]` or :obj:`[E, 1]`.
-        edge_index (torch.Tensor): edges, shape :obj:`[2, E]`.
+        edge_index (torch.Tensor): edges, shape :obj:`[2, E]`, any integer dtype (the pair key
+            is computed in :obj:`torch.long`).
         num_nodes (int, optional): number of nodes. (default: :obj:`edge_index.max() + 1`)
     """
     if edge_index.numel() == 0:
         return edge_att
     if num_nodes is None:
         num_nodes = int(edge_index.max()) + 1
-    lo = torch.minimum(edge_index[0], edge_index[1])
-    hi = torch.maximum(edge_index[0], edge_index[1])
+    # int64 key: lo * num_nodes + hi overflows int32 beyond about 46,000 nodes
+    lo = torch.minimum(edge_index[0], edge_index[1]).long()
+    hi = torch.maximum(edge_index[0], edge_index[1]).long()
     _, group = torch.unique(lo * num_nodes + hi, return_inverse=True)
     flat = edge_att.reshape(edge_att.size(0), -1)
     sums = flat.new_zeros(int(group.max()) + 1, flat.size(1)).index_add_(0, group, flat)

@@ -14,6 +14,7 @@ from gsat import functional as F
 from gsat.errors import GraphInputError
 from gsat.nn.extractor import Extractor
 from gsat.utils import batch_vector
+from gsat.validation import check_finite_output, check_graph, model_inputs  # noqa: F401
 
 Task = Literal["binary", "multiclass", "multilabel"]
 
@@ -31,95 +32,6 @@ class GSATOutput(NamedTuple):
     """The sampled attention the KL term is computed on (edge or node level)."""
 
 
-def check_graph(data, in_channels: Optional[int] = None, edge_dim: Optional[int] = None,
-                needs_edge_attr: bool = False) -> None:
-    r"""Raise :class:`gsat.errors.GraphInputError` (a :class:`ValueError`) if :obj:`data` is
-    not a valid graph (batch); the message says what was expected and what arrived.
-
-    Checks: :obj:`x` present, two-dimensional with at least one node, floating point (integer
-    only when the model encodes categories itself, :obj:`in_channels=None`), finite, of width
-    :obj:`in_channels` (if known); :obj:`edge_index` an integer tensor of shape :obj:`[2, E]`
-    with indices in :obj:`[0, num_nodes)`; :obj:`batch` (if present) an integer vector with
-    one entry per node; :obj:`edge_attr` (if present, or required by
-    :obj:`needs_edge_attr`) one finite row per edge, of width :obj:`edge_dim` (if known).
-    Graphs without edges, isolated nodes, self-loops, duplicate and one-way edges are valid.
-
-    Args:
-        data (torch_geometric.data.Data or Batch): the graph(s).
-        in_channels (int, optional): node feature width the model expects.
-            (default: :obj:`None`)
-        edge_dim (int, optional): edge feature width the model expects. (default: :obj:`None`)
-        needs_edge_attr (bool, optional): the model uses edge features.
-            (default: :obj:`False`)
-    """
-    x = getattr(data, "x", None)
-    if x is None:
-        raise GraphInputError("the graph has no node features 'x'; give every node a feature "
-                              "vector (e.g. a constant) before calling the model")
-    if not isinstance(x, Tensor):
-        raise GraphInputError(f"node features 'x' must be a torch.Tensor, got "
-                              f"{type(x).__name__}")
-    if x.dim() != 2:
-        raise GraphInputError(f"node features 'x' must have shape [num_nodes, num_features], "
-                              f"got {list(x.shape)}")
-    if x.size(0) == 0:
-        raise GraphInputError("the graph has no nodes (x has shape "
-                              f"{list(x.shape)}); every graph needs at least one node")
-    if in_channels is not None and not x.is_floating_point():
-        raise GraphInputError(f"node features 'x' must be floating point for this model, got "
-                              f"{x.dtype}; convert them with x.float()")
-    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
-        bad = int((~torch.isfinite(x)).any(-1).nonzero()[0])
-        raise GraphInputError(f"node features 'x' must be finite, but node {bad} has NaN or "
-                              "infinite values; clean or impute them first")
-    if in_channels is not None and x.size(1) != in_channels:
-        raise GraphInputError(f"node features 'x' must have shape [num_nodes, {in_channels}] "
-                              f"for this model, got {list(x.shape)}")
-    ei = getattr(data, "edge_index", None)
-    if ei is None:
-        raise GraphInputError("the graph has no 'edge_index'; use an empty tensor of shape "
-                              "[2, 0] (dtype torch.long) for a graph without edges")
-    if not isinstance(ei, Tensor):
-        raise GraphInputError(f"edge_index must be a torch.Tensor of shape [2, num_edges], "
-                              f"got {type(ei).__name__}")
-    if ei.dtype not in (torch.long, torch.int32):
-        raise GraphInputError(f"edge_index must be an integer tensor (torch.long), got {ei.dtype}")
-    if ei.dim() != 2 or ei.size(0) != 2:
-        raise GraphInputError(f"edge_index must have shape [2, num_edges], got {list(ei.shape)}"
-                              + (f" ({ei.size(0)} rows, 2 expected)" if ei.dim() == 2 else ""))
-    n = x.size(0)
-    if ei.numel() > 0:
-        lo, hi = int(ei.min()), int(ei.max())
-        if lo < 0 or hi >= n:
-            raise GraphInputError(f"edge_index refers to node {hi if hi >= n else lo} but the "
-                                  f"graph has {n} nodes (valid indices: 0..{n - 1})")
-    batch = getattr(data, "batch", None)
-    if batch is not None:
-        if not isinstance(batch, Tensor) or batch.dim() != 1 or batch.numel() != n:
-            shape = list(batch.shape) if isinstance(batch, Tensor) else type(batch).__name__
-            raise GraphInputError(f"batch must be a vector with one entry per node ([{n}]), "
-                                  f"got {shape}")
-        if batch.dtype not in (torch.long, torch.int32) or (n and int(batch.min()) < 0):
-            raise GraphInputError(f"batch must hold non-negative graph indices (torch.long), "
-                                  f"got dtype {batch.dtype}")
-    ea = getattr(data, "edge_attr", None)
-    if ea is None:
-        if needs_edge_attr:
-            raise GraphInputError("this model uses edge features, but the graph has no "
-                                  f"'edge_attr' (expected shape [num_edges, {edge_dim or 'D'}])")
-        return
-    if not isinstance(ea, Tensor) or ea.size(0) != ei.size(1):
-        shape = list(ea.shape) if isinstance(ea, Tensor) else type(ea).__name__
-        raise GraphInputError(f"edge_attr must have one row per edge ({ei.size(1)}), got "
-                              f"{shape}")
-    if ea.is_floating_point() and not bool(torch.isfinite(ea).all()):
-        raise GraphInputError("edge features 'edge_attr' must be finite, but contain NaN or "
-                              "infinite values")
-    if edge_dim is not None and needs_edge_attr and (ea.dim() != 2 or ea.size(1) != edge_dim):
-        raise GraphInputError(f"edge_attr must have shape [num_edges, {edge_dim}] for this "
-                              f"model, got {list(ea.shape)}")
-
-
 def open_unit(att: Tensor) -> Tensor:
     r"""Keep attention strictly inside :math:`(0, 1)` in floating point.
 
@@ -131,12 +43,6 @@ def open_unit(att: Tensor) -> Tensor:
     """
     info = torch.finfo(att.dtype)
     return att.clamp(info.tiny, 1.0 - info.eps / 2)
-
-
-def _unpack(data) -> Tuple[Tensor, Tensor, Tensor, Optional[Tensor]]:
-    x, edge_index = data.x, data.edge_index
-    batch = batch_vector(getattr(data, "batch", None), x.size(0), edge_index)
-    return x, edge_index, batch, getattr(data, "edge_attr", None)
 
 
 @contextlib.contextmanager
@@ -198,17 +104,21 @@ class _Classifier(nn.Module):
     backbone: nn.Module
     task: Task
 
-    def _check(self, data) -> None:
+    def _check(self, data) -> Tuple[Tensor, Tensor, Tensor, Optional[Tensor]]:
+        """Validate :obj:`data` and return :obj:`(x, edge_index, batch, edge_attr)` converted
+        to the model's dtypes (:func:`gsat.validation.model_inputs`)."""
         bb = self.backbone
         enc = getattr(bb, "edge_encoder", None)
-        check_graph(data, getattr(bb, "in_channels", None),
-                    edge_dim=enc.in_features if isinstance(enc, nn.Linear) else None,
-                    needs_edge_attr=bool(getattr(bb, "use_edge_attr", False)))
+        dtype = next((p.dtype for p in self.parameters() if p.is_floating_point()), None)
+        inputs = model_inputs(data, dtype, getattr(bb, "in_channels", None),
+                              edge_dim=enc.in_features if isinstance(enc, nn.Linear) else None,
+                              needs_edge_attr=bool(getattr(bb, "use_edge_attr", False)))
         if self.training and data.x.size(0) == 1 and any(
                 isinstance(m, nn.modules.batchnorm._BatchNorm) for m in bb.modules()):
             raise GraphInputError("a training batch needs more than one node in total (the "
                                   "backbone uses batch norm), got a batch with 1 node; "
                                   "batch it with other graphs or call model.eval()")
+        return inputs
 
     def prediction_loss(self, logits: Tensor, y: Tensor) -> Tensor:
         return F.prediction_loss(logits, y, self.task)
@@ -338,8 +248,7 @@ class GSAT(_Classifier):
         Returns:
             GSATOutput: :obj:`(logits, edge_att, att_logits, att)`.
         """
-        self._check(data)
-        x, edge_index, batch, edge_attr = _unpack(data)
+        x, edge_index, batch, edge_attr = self._check(data)
         emb = self.backbone.get_emb(x, edge_index, batch, edge_attr)
         if self.learn_edge_att and edge_index.size(1) == 0:  # no edges: nothing to attend to
             att_logits = emb.new_zeros((0, 1))
@@ -350,6 +259,7 @@ class GSAT(_Classifier):
         with edge_mask(self.backbone, edge_att, edge_index), self._gated():
             emb = self.backbone.get_emb(x, edge_index, batch, edge_attr)
         logits = self.backbone.get_pred_from_emb(emb, batch)
+        check_finite_output(self, x, att_logits, logits)
         return GSATOutput(logits, edge_att, att_logits, att)
 
     def loss(self, out: GSATOutput, y: Tensor, epoch: int) -> Tuple[Tensor, Dict[str, float]]:
@@ -391,9 +301,10 @@ class ERM(_Classifier):
         self.backbone, self.task = backbone, task
 
     def forward(self, data) -> GSATOutput:
-        self._check(data)
-        x, edge_index, batch, edge_attr = _unpack(data)
-        return GSATOutput(self.backbone(x, edge_index, batch, edge_attr), None, None, None)
+        x, edge_index, batch, edge_attr = self._check(data)
+        logits = self.backbone(x, edge_index, batch, edge_attr)
+        check_finite_output(self, x, logits)
+        return GSATOutput(logits, None, None, None)
 
     def loss(self, out: GSATOutput, y: Tensor, epoch: int) -> Tuple[Tensor, Dict[str, float]]:
         pred = self.prediction_loss(out.logits, y)

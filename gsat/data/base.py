@@ -9,6 +9,8 @@ from typing import Callable, Dict, List, Literal, Optional, Sequence
 import torch
 from torch_geometric.data import Data
 
+from gsat.validation import check_dataset, check_graphs  # noqa: F401  (re-exported)
+
 log = logging.getLogger(__name__)
 
 
@@ -61,7 +63,12 @@ _LIST_KEYS = ("x", "edge_index", "y", "edge_label", "edge_attr", "node_label", "
 
 
 def save_graphs(graphs: Sequence[Data], path: Path) -> None:
-    r"""Store graphs as plain tensors (loadable with :obj:`weights_only=True`), atomically."""
+    r"""Store graphs as plain tensors (loadable with :obj:`weights_only=True`), atomically
+    (:func:`gsat.checkpoint.save_checkpoint`: on failure no temporary file is left behind).
+
+    Raises:
+        gsat.errors.DiskWriteError: the cache could not be written (e.g. disk full).
+    """
     keys = [k for k in _LIST_KEYS if getattr(graphs[0], k, None) is not None]
     blob: Dict[str, object] = {"num_nodes": torch.tensor([g.num_nodes for g in graphs]),
                                "num_edges": torch.tensor([g.edge_index.size(1) for g in graphs])}
@@ -74,11 +81,16 @@ def save_graphs(graphs: Sequence[Data], path: Path) -> None:
 
 def load_graphs(path: Path) -> Optional[List[Data]]:
     r"""Read graphs written by :func:`save_graphs`; :obj:`None` (with a log line) if the file
-    is missing, truncated or otherwise unreadable, so the caller rebuilds it."""
+    is missing, truncated or otherwise unreadable, so the caller rebuilds it. Temporary files
+    of writers that were killed (``<name>.tmp<PID>`` of a process no longer running) are
+    removed first."""
+    from gsat.checkpoint import remove_stale_temporaries, validate_checkpoint
+
+    remove_stale_temporaries(path.parent, only_dead=True)  # left by killed writers
     if not path.exists():
         return None
     try:
-        blob = torch.load(path, weights_only=True)
+        blob = validate_checkpoint(torch.load(path, weights_only=True), "graphs", str(path))
         n = len(blob["num_nodes"])
         keys = [k for k in _LIST_KEYS if k in blob]
         graphs = []
@@ -95,43 +107,6 @@ def load_graphs(path: Path) -> Optional[List[Data]]:
         log.warning("cache %s is unreadable (%s: %s); rebuilding it", path,
                     type(exc).__name__, exc)
         return None
-
-
-def check_graphs(graphs: Sequence[Data], source: str = "dataset",
-                 num_features: Optional[int] = None) -> None:
-    r"""Check every graph with :func:`gsat.model.check_graph` (structure, index range,
-    finite features), that its feature width is :obj:`num_features` (if given), that it has a
-    label :obj:`y`, and that :obj:`edge_label` (if present) has one entry per edge.
-
-    Raises:
-        gsat.errors.GraphInputError: naming :obj:`source`, the graph and the problem.
-    """
-    from gsat.errors import GraphInputError
-    from gsat.model import check_graph
-
-    for i, g in enumerate(graphs):
-        try:
-            check_graph(g)
-            if num_features is not None and g.x.size(1) != num_features:
-                raise GraphInputError(f"x has {g.x.size(1)} features, the dataset declares "
-                                      f"{num_features}")
-            if getattr(g, "y", None) is None:
-                raise GraphInputError("the graph has no label 'y'")
-            lab = getattr(g, "edge_label", None)
-            if lab is not None and lab.numel() != g.edge_index.size(1):
-                raise GraphInputError(f"edge_label must have one entry per edge "
-                                      f"({g.edge_index.size(1)}), got {lab.numel()}")
-        except GraphInputError as exc:
-            raise GraphInputError(f"{source}: graph {i}: {exc}") from None
-
-
-def check_dataset(ds: GraphDataset) -> GraphDataset:
-    """Check all graphs of all splits of :obj:`ds` (:func:`check_graphs`); returns :obj:`ds`."""
-    for split in ("train", "valid", "test", "interp_test"):
-        graphs = getattr(ds, split)
-        if graphs:
-            check_graphs(graphs, f"{ds.name} {split} split", ds.num_features)
-    return ds
 
 
 def random_split(n: int, fractions: Sequence[float], seed: int) -> List[torch.Tensor]:

@@ -1,0 +1,264 @@
+r"""Input validation of graphs, in one place.
+
+Every graph that reaches a model or a dataset cache passes through this module; a malformed
+graph raises :class:`gsat.errors.GraphInputError` (a :class:`ValueError`) saying what was
+expected and what arrived. Structural checks build on PyG's own
+:meth:`torch_geometric.data.Data.validate` (``num_nodes`` consistency, index range) and add
+what GSAT needs on top of it (feature width and dtype, finiteness, a well-formed ``batch``).
+
+Dtype policy (decided once, applied on entry by :func:`model_inputs`):
+
+- :obj:`edge_index` and :obj:`batch` of **any integer dtype** (``int32``, ``int16``,
+  ``uint8`` ...) are accepted and converted to :obj:`torch.long` once; floating point or
+  boolean indices are refused.
+- Floating point node / edge features of **any floating dtype** (``float64``, ``float16``,
+  ``bfloat16`` ...) are converted to the dtype of the model's parameters; values that do not
+  fit that dtype (e.g. ``1e300`` for a ``float32`` model) are refused, never silently turned
+  into infinities.
+- Finite features so large that the model's attention or logits overflow (e.g. ``3e38``) are
+  reported by :func:`check_finite_output` instead of returning NaN attention.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+from gsat.errors import GraphInputError
+
+__all__ = ["check_graph", "check_graphs", "check_dataset", "model_inputs",
+           "check_finite_output", "is_index_dtype"]
+
+
+def is_index_dtype(dtype: torch.dtype) -> bool:
+    """Whether :obj:`dtype` is an integer dtype usable for node / graph indices (any signed or
+    unsigned integer type; not :obj:`torch.bool`, floating point or complex)."""
+    return dtype != torch.bool and not dtype.is_floating_point and not dtype.is_complex
+
+
+def _check_batch(batch: Any, ei: Tensor, n: int) -> None:
+    if not isinstance(batch, Tensor) or batch.dim() != 1 or batch.numel() != n:
+        shape = list(batch.shape) if isinstance(batch, Tensor) else type(batch).__name__
+        raise GraphInputError(f"batch must be a vector with one entry per node ([{n}]), "
+                              f"got {shape}")
+    if not is_index_dtype(batch.dtype) or int(batch.min()) < 0:
+        raise GraphInputError(f"batch must hold non-negative graph indices (torch.long), "
+                              f"got dtype {batch.dtype}")
+    b = batch.long()
+    if n > 1:
+        step = b[1:] - b[:-1]
+        if bool((step < 0).any()):
+            i = int((step < 0).nonzero()[0]) + 1
+            raise GraphInputError(f"batch must be sorted (the nodes of graph 0 first, then "
+                                  f"graph 1, ...), but node {i} belongs to graph {int(b[i])} "
+                                  f"after a node of graph {int(b[i - 1])}; build batches with "
+                                  "torch_geometric.data.Batch.from_data_list")
+        gaps = step > 1
+    else:
+        gaps = b.new_zeros(0, dtype=torch.bool)
+    if int(b[0]) != 0 or bool(gaps.any()):
+        present = torch.unique(b)
+        missing = sorted(set(range(int(b.max()) + 1)) - set(present.tolist()))
+        shown = ", ".join(map(str, missing[:5])) + (" ..." if len(missing) > 5 else "")
+        raise GraphInputError(f"batch must number the graphs 0..B-1 without gaps, but graph(s) "
+                              f"{shown} have no nodes (batch holds {present.numel()} graphs "
+                              f"with indices up to {int(b.max())}); every graph needs at least "
+                              "one node")
+    if ei.numel() > 0:
+        cross = b[ei[0].long()] != b[ei[1].long()]
+        if bool(cross.any()):
+            e = int(cross.nonzero()[0])
+            u, v = int(ei[0, e]), int(ei[1, e])
+            raise GraphInputError(f"edge {e} ({u} -> {v}) joins graph {int(b[u])} and graph "
+                                  f"{int(b[v])} of the batch; an edge must stay inside one graph")
+
+
+def check_graph(data: Any, in_channels: Optional[int] = None, edge_dim: Optional[int] = None,
+                needs_edge_attr: bool = False) -> None:
+    r"""Raise :class:`gsat.errors.GraphInputError` (a :class:`ValueError`) if :obj:`data` is
+    not a valid graph (batch); the message says what was expected and what arrived.
+
+    Checks: :obj:`x` present, two-dimensional with at least one node, floating point (integer
+    only when the model encodes categories itself, :obj:`in_channels=None`), finite, of width
+    :obj:`in_channels` (if known); :obj:`edge_index` a tensor of any integer dtype of shape
+    :obj:`[2, E]` with indices in :obj:`[0, num_nodes)`; :obj:`batch` (if present) an integer
+    vector with one entry per node, sorted, numbering the graphs :math:`0..B-1` without gaps,
+    and no edge joining two graphs; an explicit :obj:`num_nodes` equal to the rows of
+    :obj:`x` (PyG's :meth:`~torch_geometric.data.Data.validate`); :obj:`edge_attr` (if present,
+    or required by :obj:`needs_edge_attr`) one finite row per edge, of width :obj:`edge_dim`
+    (if known). Graphs without edges, isolated nodes, self-loops, duplicate and one-way edges
+    are valid. Nothing is converted here; :func:`model_inputs` converts dtypes.
+
+    Args:
+        data (torch_geometric.data.Data or Batch): the graph(s).
+        in_channels (int, optional): node feature width the model expects.
+            (default: :obj:`None`)
+        edge_dim (int, optional): edge feature width the model expects. (default: :obj:`None`)
+        needs_edge_attr (bool, optional): the model uses edge features.
+            (default: :obj:`False`)
+    """
+    x = getattr(data, "x", None)
+    if x is None:
+        raise GraphInputError("the graph has no node features 'x'; give every node a feature "
+                              "vector (e.g. a constant) before calling the model")
+    if not isinstance(x, Tensor):
+        raise GraphInputError(f"node features 'x' must be a torch.Tensor, got "
+                              f"{type(x).__name__}")
+    if x.dim() != 2:
+        raise GraphInputError(f"node features 'x' must have shape [num_nodes, num_features], "
+                              f"got {list(x.shape)}")
+    if x.size(0) == 0:
+        raise GraphInputError("the graph has no nodes (x has shape "
+                              f"{list(x.shape)}); every graph needs at least one node")
+    if in_channels is not None and not x.is_floating_point():
+        raise GraphInputError(f"node features 'x' must be floating point for this model, got "
+                              f"{x.dtype}; convert them with x.float()")
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).any(-1).nonzero()[0])
+        raise GraphInputError(f"node features 'x' must be finite, but node {bad} has NaN or "
+                              "infinite values; clean or impute them first")
+    if in_channels is not None and x.size(1) != in_channels:
+        raise GraphInputError(f"node features 'x' must have shape [num_nodes, {in_channels}] "
+                              f"for this model, got {list(x.shape)}")
+    ei = getattr(data, "edge_index", None)
+    if ei is None:
+        raise GraphInputError("the graph has no 'edge_index'; use an empty tensor of shape "
+                              "[2, 0] (dtype torch.long) for a graph without edges")
+    if not isinstance(ei, Tensor):
+        raise GraphInputError(f"edge_index must be a torch.Tensor of shape [2, num_edges], "
+                              f"got {type(ei).__name__}")
+    if not is_index_dtype(ei.dtype):
+        raise GraphInputError(f"edge_index must be an integer tensor (torch.long), got {ei.dtype}")
+    if ei.dim() != 2 or ei.size(0) != 2:
+        raise GraphInputError(f"edge_index must have shape [2, num_edges], got {list(ei.shape)}"
+                              + (f" ({ei.size(0)} rows, 2 expected)" if ei.dim() == 2 else ""))
+    n = x.size(0)
+    if ei.numel() > 0:
+        lo, hi = int(ei.min()), int(ei.max())
+        if lo < 0 or hi >= n:
+            raise GraphInputError(f"edge_index refers to node {hi if hi >= n else lo} but the "
+                                  f"graph has {n} nodes (valid indices: 0..{n - 1})")
+    if isinstance(data, Data):
+        declared = data.num_nodes
+        if declared != n:
+            raise GraphInputError(f"the graph declares num_nodes={declared}, but x has {n} rows")
+        try:  # PyG's own structural check (after ours, whose messages are more specific)
+            data.validate(raise_on_error=True)
+        except ValueError as exc:
+            raise GraphInputError(str(exc)) from None
+    batch = getattr(data, "batch", None)
+    if batch is not None:
+        _check_batch(batch, ei, n)
+    ea = getattr(data, "edge_attr", None)
+    if ea is None:
+        if needs_edge_attr:
+            raise GraphInputError("this model uses edge features, but the graph has no "
+                                  f"'edge_attr' (expected shape [num_edges, {edge_dim or 'D'}])")
+        return
+    if not isinstance(ea, Tensor) or ea.dim() == 0 or ea.size(0) != ei.size(1):
+        shape = list(ea.shape) if isinstance(ea, Tensor) else type(ea).__name__
+        raise GraphInputError(f"edge_attr must have one row per edge ({ei.size(1)}), got "
+                              f"{shape}")
+    if ea.is_floating_point() and not bool(torch.isfinite(ea).all()):
+        raise GraphInputError("edge features 'edge_attr' must be finite, but contain NaN or "
+                              "infinite values")
+    if edge_dim is not None and needs_edge_attr and (ea.dim() != 2 or ea.size(1) != edge_dim):
+        raise GraphInputError(f"edge_attr must have shape [num_edges, {edge_dim}] for this "
+                              f"model, got {list(ea.shape)}")
+
+
+def _to_float(t: Tensor, dtype: torch.dtype, name: str) -> Tensor:
+    if not t.is_floating_point() or t.dtype == dtype:
+        return t
+    out = t.to(dtype)
+    if not bool(torch.isfinite(out).all()):
+        big = float(t.abs().max())
+        raise GraphInputError(f"{name} ({t.dtype}) do not fit this model's {dtype}: values up "
+                              f"to {big:.3g} exceed its largest number "
+                              f"{torch.finfo(dtype).max:.3g}; scale or normalise them")
+    return out
+
+
+def model_inputs(data: Any, dtype: Optional[torch.dtype] = None,
+                 in_channels: Optional[int] = None, edge_dim: Optional[int] = None,
+                 needs_edge_attr: bool = False
+                 ) -> Tuple[Tensor, Tensor, Tensor, Optional[Tensor]]:
+    r"""Check :obj:`data` (:func:`check_graph`) and return the tensors a model runs on,
+    converted once: :obj:`(x, edge_index, batch, edge_attr)` with :obj:`edge_index` and
+    :obj:`batch` as :obj:`torch.long` (:obj:`batch` all zeros when absent) and floating point
+    :obj:`x` / :obj:`edge_attr` in :obj:`dtype`. :obj:`data` itself is not modified.
+
+    Args:
+        data (torch_geometric.data.Data or Batch): the graph(s).
+        dtype (torch.dtype, optional): floating dtype of the model; :obj:`None` keeps the
+            features' dtype. (default: :obj:`None`)
+        in_channels, edge_dim, needs_edge_attr: as for :func:`check_graph`.
+    """
+    check_graph(data, in_channels, edge_dim, needs_edge_attr)
+    x, edge_index = data.x, data.edge_index
+    if edge_index.dtype != torch.long:
+        edge_index = edge_index.long()
+    batch = getattr(data, "batch", None)
+    batch = x.new_zeros(x.size(0), dtype=torch.long) if batch is None else batch.long()
+    edge_attr = getattr(data, "edge_attr", None)
+    if dtype is not None:
+        x = _to_float(x, dtype, "node features 'x'")
+        if edge_attr is not None:
+            edge_attr = _to_float(edge_attr, dtype, "edge features 'edge_attr'")
+    return x, edge_index, batch, edge_attr
+
+
+def check_finite_output(model: nn.Module, x: Tensor, *outputs: Optional[Tensor]) -> None:
+    r"""Raise :class:`gsat.errors.GraphInputError` if a model output (attention logits,
+    graph logits) is NaN or infinite although the input :obj:`x` is finite and every weight of
+    :obj:`model` is finite: the features are too large for the model's dtype (e.g. ``3e38``
+    in ``float32`` overflows in the first layer). With non-finite weights nothing is raised
+    here; the training loop reports the diverged loss.
+    """
+    if all(o is None or bool(torch.isfinite(o).all()) for o in outputs):
+        return
+    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        return
+    big = float(x.abs().max()) if x.is_floating_point() and x.numel() else float("nan")
+    raise GraphInputError(f"the model's attention or logits became NaN or infinite on finite "
+                          f"input: node features as large as |x| = {big:.3g} overflow "
+                          f"{x.dtype} inside the model; scale or normalise the features "
+                          "(e.g. to unit variance)")
+
+
+def check_graphs(graphs: Sequence[Data], source: str = "dataset",
+                 num_features: Optional[int] = None) -> None:
+    r"""Check every graph with :func:`check_graph` (structure, index range, finite
+    features), that its feature width is :obj:`num_features` (if given), that it has a label
+    :obj:`y`, and that :obj:`edge_label` (if present) has one entry per edge.
+
+    Raises:
+        gsat.errors.GraphInputError: naming :obj:`source`, the graph and the problem.
+    """
+    for i, g in enumerate(graphs):
+        try:
+            check_graph(g)
+            if num_features is not None and g.x.size(1) != num_features:
+                raise GraphInputError(f"x has {g.x.size(1)} features, the dataset declares "
+                                      f"{num_features}")
+            if getattr(g, "y", None) is None:
+                raise GraphInputError("the graph has no label 'y'")
+            lab = getattr(g, "edge_label", None)
+            if lab is not None and lab.numel() != g.edge_index.size(1):
+                raise GraphInputError(f"edge_label must have one entry per edge "
+                                      f"({g.edge_index.size(1)}), got {lab.numel()}")
+        except GraphInputError as exc:
+            raise GraphInputError(f"{source}: graph {i}: {exc}") from None
+
+
+def check_dataset(ds: Any, splits: Iterable[str] = ("train", "valid", "test", "interp_test")
+                  ) -> Any:
+    """Check all graphs of all splits of :obj:`ds` (a :class:`gsat.data.GraphDataset`) with
+    :func:`check_graphs`; returns :obj:`ds`."""
+    for split in splits:
+        graphs = getattr(ds, split)
+        if graphs:
+            check_graphs(graphs, f"{ds.name} {split} split", ds.num_features)
+    return ds
