@@ -131,7 +131,7 @@ def trained_model(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path, metho
     key = {"dataset": ds.name, "dataset_options": dict(dataset_options or {}), "seed": seed,
            "method": method}
     if ckpt_path.exists() and rec_path.exists():
-        ckpt = load_checkpoint(ckpt_path, map_location=device)
+        ckpt = load_checkpoint(ckpt_path, map_location=device, kind="best")
         saved = json.loads(rec_path.read_text())
         if ckpt.get("config") == cfg.to_dict() and saved.get("key") == _json_safe(key):
             load_state_checked(model, ckpt["model"], str(ckpt_path))
@@ -140,7 +140,7 @@ def trained_model(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path, metho
         log.info("%s was trained with another config or data; training again", ckpt_path)
     record = train_one_seed(cfg, ds, seed, out_dir, device, method, progress)
     rec_path.write_text(json.dumps(_json_safe({"key": key, "record": record}), indent=2))
-    load_state_checked(model, load_checkpoint(ckpt_path, map_location=device)["model"],
+    load_state_checked(model, load_checkpoint(ckpt_path, map_location=device, kind="best")["model"],
                        str(ckpt_path))
     return model.eval(), record, False
 

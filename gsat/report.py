@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
@@ -80,10 +79,11 @@ def json_safe(obj: Any) -> Any:
 
 
 def write_json(obj: Any, path: Path) -> None:
-    """Write JSON atomically (temporary file, then rename)."""
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
+    """Write JSON atomically (:func:`gsat.checkpoint.atomic_write`: temporary file, fsync,
+    rename; a failed write raises :class:`gsat.errors.DiskWriteError`)."""
+    from gsat.checkpoint import atomic_write
+
+    atomic_write(path, json.dumps(obj, indent=2))
 
 
 def _fmt(v: Any, pct: bool = False) -> str:

@@ -102,7 +102,7 @@ def _stopped(exc: BaseException, out: Path, seed: int) -> BaseException:
     last = out / f"seed{seed}" / "last.pt"
     done = None
     try:
-        ckpt = load_checkpoint(last) if last.exists() else None
+        ckpt = load_checkpoint(last, kind="last") if last.exists() else None
     except CheckpointError:
         ckpt = None
     if ckpt is not None and ckpt.get("seed", seed) == seed:

@@ -6,6 +6,7 @@ run on the :class:`Engine`."""
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import math
 import random
@@ -21,8 +22,8 @@ from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
 from gsat.build import Method, build_backbone, build_model
-from gsat.checkpoint import (config_differences, load_checkpoint, load_state_checked,
-                             remove_stale_temporaries, rng_state, save_checkpoint, set_rng_state)
+from gsat.checkpoint import (atomic_write, config_differences, load_checkpoint,
+                             load_state_checked, remove_stale_temporaries, rng_state, save_checkpoint, set_rng_state)
 from gsat.config import Config
 from gsat.data import GraphDataset
 from gsat.errors import CheckpointError
@@ -413,7 +414,7 @@ def _resume_state(path: Path, cfg: Config, method: str, ds: GraphDataset, model:
     r"""Put the training state of :obj:`path` (a ``last.pt``) back in place after checking
     that it belongs to this run; returns the checkpoint for the loop's own records."""
     remove_stale_temporaries(path.parent)
-    ckpt = load_checkpoint(path, map_location=device)
+    ckpt = load_checkpoint(path, map_location=device, kind="last")
     if ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a resumable training state (format "
                               f"{ckpt.get('format')!r}, {CHECKPOINT_FORMAT} expected)")
@@ -596,10 +597,11 @@ def write_csv(history: List[Dict[str, Any]], path: Path) -> None:
     keys: List[str] = []
     for rec in history:
         keys += [k for k in rec if k not in keys]
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        w.writerows(history)
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    w.writerows(history)
+    atomic_write(path, buf.getvalue())
 
 
 _write_csv = write_csv
