@@ -7,6 +7,7 @@ dataclass below. An unknown key, a wrong type or an impossible value raises
 from __future__ import annotations
 
 import dataclasses
+import logging
 import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -31,8 +32,9 @@ class ModelConfig:
     """PNA only."""
     scalers: bool = False
     """PNA only: degree scalers (identity, amplification, attenuation) instead of identity."""
-    towers: int = 5
-    """PNA only."""
+    towers: Optional[int] = None
+    """Deprecated and ignored (the PNA layer of GSAT has no towers); accepted so that older
+    configs still load, with a warning."""
     atom_encoder: bool = False
     """Encode nodes/bonds with OGB's AtomEncoder/BondEncoder (molecular datasets)."""
 
@@ -194,8 +196,10 @@ def validate(cfg: Config, source: str = "config") -> Config:
         raise bad("model.dropout_p", f"must lie in [0, 1), got {m.dropout_p}")
     if not 0.0 <= cfg.extractor.dropout_p < 1.0:
         raise bad("extractor.dropout_p", f"must lie in [0, 1), got {cfg.extractor.dropout_p}")
-    if m.backbone == "PNA" and m.hidden_size % m.towers != 0:
-        raise bad("model.towers", f"({m.towers}) must divide model.hidden_size ({m.hidden_size})")
+    if m.towers is not None:
+        logging.getLogger(__name__).warning(
+            "%s: model.towers is deprecated and ignored (the PNA layer has no towers); "
+            "remove it from the config", source)
     return cfg
 
 
