@@ -35,7 +35,7 @@ def build_backbone(cfg: Config, ds: GraphDataset) -> nn.Module:
         return GIN(**common)
     scalers = ["identity", "amplification", "attenuation"] if m.scalers else ["identity"]
     return PNA(deg=degree_histogram(ds.train), aggregators=m.aggregators, scalers=scalers,
-               towers=m.towers, **common)
+               **common)
 
 
 def build_model(cfg: Config, ds: GraphDataset, method: Method = "gsat") -> nn.Module:

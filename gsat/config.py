@@ -7,6 +7,7 @@ dataclass below. An unknown key, a wrong type or an impossible value raises
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import reprlib
 import typing
@@ -33,8 +34,9 @@ class ModelConfig:
     """PNA only."""
     scalers: bool = False
     """PNA only: degree scalers (identity, amplification, attenuation) instead of identity."""
-    towers: int = 5
-    """PNA only."""
+    towers: Optional[int] = None
+    """Deprecated and ignored (the PNA layer of GSAT has no towers); accepted so that older
+    configs still load, with a warning."""
     atom_encoder: bool = False
     """Encode nodes/bonds with OGB's AtomEncoder/BondEncoder (molecular datasets)."""
 
@@ -244,9 +246,10 @@ def validate(cfg: Config, source: str = "config") -> Config:
                                            f"{', '.join(PNA_AGGREGATORS)}")
     if len(set(m.aggregators)) != len(m.aggregators):
         raise bad("model.aggregators", f"lists an aggregator twice: {m.aggregators}")
-    towers = getattr(m, "towers", None)
-    if m.backbone == "PNA" and towers is not None and m.hidden_size % towers != 0:
-        raise bad("model.towers", f"({towers}) must divide model.hidden_size ({m.hidden_size})")
+    if m.towers is not None:
+        logging.getLogger(__name__).warning(
+            "%s: model.towers is deprecated and ignored (the PNA layer has no towers); "
+            "remove it from the config", source)
     return cfg
 
 

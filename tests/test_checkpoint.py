@@ -103,7 +103,7 @@ def test_rng_state_round_trip_through_a_weights_only_checkpoint(tmp_path):
 def _gsat(backbone="GIN", hidden=16):
     if backbone == "GIN":
         return GSAT(GIN(3, 1, hidden_channels=hidden))
-    return GSAT(PNA(3, 1, torch.tensor([1, 2, 1]), hidden_channels=hidden, towers=1))
+    return GSAT(PNA(3, 1, torch.tensor([1, 2, 1]), hidden_channels=hidden))
 
 
 def test_state_of_another_width_names_shape_mismatches():

@@ -23,7 +23,7 @@ def _model(backbone: str, learn_edge_att: bool, symmetrize=True, edge_dim=None) 
     if backbone == "GIN":
         bb = GIN(FEAT, 1, hidden_channels=8, edge_dim=edge_dim)
     else:
-        bb = PNA(FEAT, 1, DEG, hidden_channels=8, num_layers=2, towers=1, edge_dim=edge_dim)
+        bb = PNA(FEAT, 1, DEG, hidden_channels=8, num_layers=2, edge_dim=edge_dim)
     return GSAT(bb, learn_edge_att=learn_edge_att, symmetrize=symmetrize)
 
 

@@ -1,9 +1,36 @@
-r"""BA-2Motifs (Luo et al., NeurIPS 2020): Barabasi-Albert graphs with a house or a 5-cycle."""
+r"""BA-2Motifs (Luo et al., NeurIPS 2020): Barabasi-Albert graphs with a house or a 5-cycle.
+
+Two sources (:obj:`source`, on the command line ``--dataset-option source=...``):
+
+* the **released file**, ``<data_dir>/ba_2motifs/raw/BA_2Motifs.pkl``, the pickle published
+  with PGExplainer and read by DIG and by GSAT (Graph-COM/GSAT ``src/datasets/ba_2motifs.py``,
+  ``read_ba2motif_data``): a tuple of NumPy arrays (dense adjacency ``[G, 25, 25]``, node
+  features ``[G, 25, 10]``, one-hot labels ``[G, 2]``). Edges are the nonzero adjacency
+  entries (both directions), the label is the index of the one-hot entry, the motif is nodes
+  20-24 and the ground truth is 1 on edges with both ends among them. The file is read by
+  :func:`read_released_ba_2motifs` without arbitrary unpickling: only the NumPy globals that
+  rebuild plain arrays are allowed. As in GSAT's code (``src/utils/get_data_loaders.py``,
+  ``get_random_split_idx`` after ``set_seed``), the split of seed :math:`s` shuffles
+  :math:`0 .. G-1` with ``numpy.random.RandomState(s)`` and takes the first
+  :math:`\lfloor 0.8 G \rfloor` graphs for training, the next :math:`\lfloor 0.1 G \rfloor`
+  for validation and the rest for testing.
+* the **generator** (:func:`generate_ba_2motifs`), with a random 80/10/10 split by the seed
+  (:func:`~gsat.data.base.random_split`).
+
+:obj:`source="auto"` (the default) uses the released file when it exists and the generator
+otherwise (the log says which); :obj:`"released"` requires the file, :obj:`"generated"`
+ignores it.
+"""
 from __future__ import annotations
 
+import io
+import logging
+import pickle
 import random
 from pathlib import Path
-from typing import List
+from typing import List, Tuple
+
+import numpy as np
 
 import networkx as nx
 
@@ -14,7 +41,15 @@ from torch_geometric.datasets.graph_generator import GraphGenerator
 from torch_geometric.datasets.motif_generator import CycleMotif, HouseMotif
 
 from gsat.data.base import GraphDataset, load_graphs, random_split, save_graphs
-from torch_geometric.utils import to_undirected
+from torch_geometric.utils import dense_to_sparse, to_undirected
+
+log = logging.getLogger(__name__)
+
+#: where :func:`load_ba_2motifs` looks for the released file, relative to the data root
+RELEASED_FILE = Path("ba_2motifs") / "raw" / "BA_2Motifs.pkl"
+#: the motif's nodes in the released file
+RELEASED_MOTIF_NODES = range(20, 25)
+SOURCES = ("auto", "released", "generated")
 
 
 class BarabasiAlbertGraph(GraphGenerator):
@@ -73,18 +108,146 @@ def generate_ba_2motifs(num_graphs: int = 1000, base_nodes: int = 20, num_featur
     return graphs
 
 
+def _numpy_globals() -> dict:
+    try:  # NumPy >= 2
+        from numpy._core import multiarray, numeric
+    except ImportError:  # pragma: no cover - NumPy 1.x
+        from numpy.core import multiarray, numeric  # type: ignore[no-redef]
+    import codecs
+
+    # _codecs.encode turns text into bytes; protocol-2 pickles written by Python 3 store the
+    # raw array bytes that way
+    allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
+               ("_codecs", "encode"): codecs.encode}
+    for pkg in ("numpy.core", "numpy._core"):  # pickles name either, whatever NumPy wrote them
+        allowed[(f"{pkg}.multiarray", "_reconstruct")] = multiarray._reconstruct  # protocol < 5
+        allowed[(f"{pkg}.numeric", "_frombuffer")] = numeric._frombuffer  # protocol 5
+    return allowed
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    r"""An unpickler that rebuilds plain NumPy arrays and builtin containers and refuses every
+    other global, so a tampered file cannot run code."""
+
+    def __init__(self, file: io.BufferedIOBase, source: str):
+        super().__init__(file, encoding="latin1")  # latin1: also reads Python 2 pickles
+        self.source = source
+        self.allowed = _numpy_globals()
+
+    def find_class(self, module: str, name: str) -> object:
+        try:
+            return self.allowed[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"{self.source}: refusing to load the global {module}.{name}; the released "
+                f"BA-2Motifs file holds only NumPy arrays (allowed: "
+                f"{', '.join(sorted({m + '.' + n for m, n in self.allowed}))}). Use the "
+                f"file published with PGExplainer, or delete it to use the generator") from None
+
+
+def read_released_ba_2motifs(path: str | Path) -> List[Data]:
+    r"""Read the released BA-2Motifs pickle (see the module docstring) into graphs with
+    :obj:`x` (:obj:`[25, 10]`), :obj:`edge_index` (the nonzero entries of the adjacency, as
+    :func:`~torch_geometric.utils.dense_to_sparse` lists them), :obj:`y` (:obj:`[1]`, the
+    index of the one-hot label), :obj:`edge_label` (1 on edges among nodes 20-24) and
+    :obj:`node_label` (1 on nodes 20-24).
+
+    Args:
+        path (str or Path): the :obj:`BA_2Motifs.pkl` file.
+
+    Raises:
+        pickle.UnpicklingError: the file needs a global other than NumPy's array
+            reconstruction (it is not the released file, or it was tampered with).
+        ValueError: the file is not a tuple of arrays of the released layout.
+    """
+    path = Path(path)
+    with open(path, "rb") as f:
+        blob = _ArrayUnpickler(f, str(path)).load()
+    if not (isinstance(blob, tuple) and len(blob) == 3
+            and all(isinstance(a, np.ndarray) for a in blob)):
+        raise ValueError(f"{path}: expected a tuple (adjacency, features, labels) of NumPy "
+                         f"arrays, got {type(blob).__name__}")
+    adj, feat, labels = blob
+    for what, a in (("adjacency", adj), ("features", feat), ("labels", labels)):
+        if a.dtype.kind not in "biuf":
+            raise ValueError(f"{path}: {what} must be a numeric array, got dtype {a.dtype}")
+    g_count = adj.shape[0]
+    if (adj.ndim != 3 or adj.shape[1] != adj.shape[2] or adj.shape[1] < 25
+            or feat.ndim != 3 or feat.shape[:2] != adj.shape[:2]
+            or labels.ndim != 2 or labels.shape[0] != g_count):
+        raise ValueError(f"{path}: expected adjacency [G, N, N] with N >= 25, features "
+                         f"[G, N, F] and one-hot labels [G, C]; got {list(adj.shape)}, "
+                         f"{list(feat.shape)}, {list(labels.shape)}")
+    if not np.all((labels != 0).sum(1) == 1):
+        raise ValueError(f"{path}: every row of the labels must be one-hot")
+    graphs: List[Data] = []
+    lo, hi = RELEASED_MOTIF_NODES.start, RELEASED_MOTIF_NODES.stop
+    for i in range(g_count):
+        x = torch.from_numpy(np.ascontiguousarray(feat[i])).float()
+        ei = dense_to_sparse(torch.from_numpy(np.ascontiguousarray(adj[i])))[0]
+        in_motif = (ei >= lo) & (ei < hi)
+        node_label = torch.zeros(x.size(0), dtype=torch.long)
+        node_label[lo:hi] = 1
+        graphs.append(Data(x=x, edge_index=ei,
+                           y=torch.tensor([int(np.flatnonzero(labels[i])[0])]),
+                           edge_label=(in_motif[0] & in_motif[1]).long(),
+                           node_label=node_label, num_nodes=x.size(0)))
+    return graphs
+
+
+def released_split(n: int, seed: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""GSAT's random split of :obj:`n` graphs for :obj:`seed`: a
+    ``numpy.random.RandomState(seed)`` shuffle, then :math:`\lfloor 0.8 n \rfloor` training,
+    :math:`\lfloor 0.1 n \rfloor` validation and the remaining test indices."""
+    idx = np.arange(n)
+    np.random.RandomState(seed).shuffle(idx)
+    n_train, n_valid = int(0.8 * n), int(0.1 * n)
+    return idx[:n_train], idx[n_train:n_train + n_valid], idx[n_train + n_valid:]
+
+
 def load_ba_2motifs(data_dir: str | Path = "data", seed: int = 0, num_graphs: int = 1000,
-                    **_: object) -> GraphDataset:
-    r"""BA-2Motifs with a random 80/10/10 split by :obj:`seed`, cached under
-    :obj:`<data_dir>/ba_2motifs/`. The graphs themselves are generated with seed 0 so that every
-    split seed sees the same dataset."""
-    path = Path(data_dir) / "ba_2motifs" / f"graphs_n{num_graphs}.pt"
-    graphs = load_graphs(path)
-    if graphs is None or len(graphs) != num_graphs:
-        graphs = generate_ba_2motifs(num_graphs=num_graphs, seed=0)
-        save_graphs(graphs, path)
-    train, valid, test = random_split(len(graphs), [0.8, 0.1, 0.1], seed)
-    return GraphDataset(name="ba_2motifs", train=[graphs[i] for i in train],
-                        valid=[graphs[i] for i in valid], test=[graphs[i] for i in test],
+                    source: str = "auto", **_: object) -> GraphDataset:
+    r"""BA-2Motifs, from the released file or the generator (see the module docstring).
+
+    Generated graphs are cached under :obj:`<data_dir>/ba_2motifs/` and made with seed 0, so
+    every split seed sees the same dataset; the split is a random 80/10/10 one by
+    :obj:`seed`. The released file is split as GSAT's code splits it
+    (:func:`released_split`).
+
+    Args:
+        data_dir (str or Path, optional): data root. (default: :obj:`"data"`)
+        seed (int, optional): split seed. (default: :obj:`0`)
+        num_graphs (int, optional): number of generated graphs (ignored for the released
+            file). (default: :obj:`1000`)
+        source (str, optional): :obj:`"auto"`, :obj:`"released"` or :obj:`"generated"`.
+            (default: :obj:`"auto"`)
+
+    Raises:
+        ValueError: unknown :obj:`source`, or :obj:`source="released"` without the file.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"unknown BA-2Motifs source {source!r}; choose one of: "
+                         f"{', '.join(SOURCES)}")
+    released = Path(data_dir) / RELEASED_FILE
+    if source == "released" and not released.is_file():
+        raise ValueError(f"source=released needs the released BA-2Motifs file at {released} "
+                         f"(BA_2Motifs.pkl, published with PGExplainer); put it there or use "
+                         f"source=generated")
+    if source != "generated" and released.is_file():
+        log.info("BA-2Motifs: reading the released file %s", released)
+        graphs = read_released_ba_2motifs(released)
+        train, valid, test = released_split(len(graphs), seed)
+        used = "released"
+    else:
+        path = Path(data_dir) / "ba_2motifs" / f"graphs_n{num_graphs}.pt"
+        graphs = load_graphs(path)
+        if graphs is None or len(graphs) != num_graphs:
+            graphs = generate_ba_2motifs(num_graphs=num_graphs, seed=0)
+            save_graphs(graphs, path)
+        train, valid, test = random_split(len(graphs), [0.8, 0.1, 0.1], seed)
+        used = "generated"
+    return GraphDataset(name="ba_2motifs", train=[graphs[int(i)] for i in train],
+                        valid=[graphs[int(i)] for i in valid],
+                        test=[graphs[int(i)] for i in test],
                         num_features=graphs[0].x.size(1), num_outputs=1, task="binary",
-                        metric="acc", config_name="ba_2motifs")
+                        metric="acc", config_name="ba_2motifs", extra={"source": used})

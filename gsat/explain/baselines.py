@@ -223,6 +223,11 @@ def _build_graphmask(adapter: nn.Module, **settings: Any) -> ExplainerAlgorithm:
             if dims is None:
                 raise ConfigError(f"GraphMask needs in/out widths of {type(conv).__name__}")
             conv.in_channels, conv.out_channels = dims  # on the explained copy only
+        # GraphMask sizes its message gate and baseline by out_channels; a layer whose
+        # messages are wider than its output (the raw concatenation of SimplePNAConv)
+        # declares their width (again on the explained copy only)
+        if hasattr(conv, "message_channels"):
+            conv.out_channels = conv.message_channels
     return GraphMaskExplainer(num_layers=len(layers), log=False, **settings)
 
 

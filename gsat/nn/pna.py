@@ -1,11 +1,24 @@
-r"""PNA backbone as used by GSAT (Corso et al., NeurIPS 2020; Miao et al., ICML 2022)."""
+r"""PNA backbone as used by GSAT (Corso et al., NeurIPS 2020; Miao et al., ICML 2022).
+
+The layer is the one of the released GSAT code (Graph-COM/GSAT, ``src/models/conv_layers.py``,
+``PNAConvSimple``): no towers and no pre-transform. The message of edge :math:`(j, i)` is the
+raw concatenation :math:`[\mathbf{x}_i, \mathbf{x}_j (, \mathbf{e}_{ji})]`; the messages are
+aggregated with the configured PNA aggregators and degree scalers and mapped to the hidden
+width by a single linear layer. Because the message is what :class:`MessagePassing` returns
+from :meth:`~torch_geometric.nn.conv.MessagePassing.message`, PyG's edge-mask hook
+(:func:`torch_geometric.explain.algorithm.utils.set_masks`, used by :class:`gsat.GSAT`) gates
+exactly the concatenation, as the paper's :obj:`edge_atten` does.
+"""
 from __future__ import annotations
 
+import warnings
 from typing import Iterable, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn import BatchNorm, PNAConv, global_mean_pool
+from torch_geometric.nn import BatchNorm, global_mean_pool
+from torch_geometric.nn.aggr import DegreeScalerAggregation
+from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.utils import degree
 
 from gsat.utils import batch_vector
@@ -13,7 +26,7 @@ from gsat.utils import batch_vector
 
 def degree_histogram(graphs: Iterable) -> Tensor:
     r"""In-degree histogram over a collection of graphs, the :obj:`deg` argument of
-    :class:`~torch_geometric.nn.conv.PNAConv`.
+    :class:`SimplePNAConv` (and of PyG's :class:`~torch_geometric.nn.conv.PNAConv`).
 
     Args:
         graphs (iterable of torch_geometric.data.Data): usually the training set.
@@ -28,13 +41,89 @@ def degree_histogram(graphs: Iterable) -> Tensor:
     return counts
 
 
-class PNA(nn.Module):
-    r"""Principal Neighbourhood Aggregation network for graph classification, built from PyG's
-    :class:`~torch_geometric.nn.conv.PNAConv`.
+class SimplePNAConv(MessagePassing):
+    r"""The PNA convolution of the released GSAT code (``PNAConvSimple``), built from PyG parts:
 
-    Linear node encoder, :obj:`num_layers` blocks of PNAConv - BatchNorm - ReLU with a
-    residual connection and dropout, mean pooling and a 3-layer MLP head
-    (:math:`h \to h/2 \to h/4 \to` out).
+    .. math::
+        \mathbf{x}_i' = \mathbf{W} \left( \bigoplus_{j \in \mathcal{N}(i)}
+        [\mathbf{x}_i \,\Vert\, \mathbf{x}_j \,(\Vert\, \mathbf{e}_{ji})] \right) + \mathbf{b},
+        \qquad
+        \bigoplus = \underbrace{\begin{bmatrix} I \\ S(D, \alpha=1) \\ S(D, \alpha=-1)
+        \end{bmatrix}}_{\text{scalers}} \otimes
+        \underbrace{\begin{bmatrix} \mu \\ \sigma \\ \max \\ \min \\ \Sigma
+        \end{bmatrix}}_{\text{aggregators}}
+
+    The aggregation is PyG's :class:`~torch_geometric.nn.aggr.DegreeScalerAggregation`, which
+    concatenates aggregators and then scalers in the given order, as the released layer does.
+    (The released layer's :math:`\sigma` adds :math:`10^{-5}` under the square root and its
+    scalers normalise by the plain mean of the histogram; PyG's clamps the variance at
+    :math:`10^{-5}` and uses the degree-weighted mean. All of GSAT's released configurations
+    switch scalers off.)
+
+    Args:
+        in_channels (int): node feature width :math:`F`.
+        out_channels (int): output width.
+        aggregators (list of str): PyG aggregation names, e.g.
+            :obj:`["mean", "min", "max", "std", "sum"]`.
+        scalers (list of str): degree scalers, e.g. :obj:`["identity"]` or
+            :obj:`["identity", "amplification", "attenuation"]`.
+        deg (torch.Tensor): in-degree histogram of the training graphs
+            (:func:`degree_histogram`).
+        edge_dim (int, optional): width of the edge features concatenated to the message;
+            :obj:`None` for messages :math:`[\mathbf{x}_i, \mathbf{x}_j]`. (default: :obj:`None`)
+
+    Shapes:
+        **input:** node features :math:`(N, F)`, :obj:`edge_index` :math:`(2, E)`, edge
+        features :math:`(E, \text{edge\_dim})` (optional); **output:** :math:`(N,
+        \text{out\_channels})`.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, aggregators: Sequence[str],
+                 scalers: Sequence[str], deg: Tensor, edge_dim: Optional[int] = None):
+        if not aggregators:
+            raise ValueError("SimplePNAConv needs at least one aggregator, e.g. ['mean']")
+        if not scalers:
+            raise ValueError("SimplePNAConv needs at least one scaler, e.g. ['identity']")
+        aggr = DegreeScalerAggregation(list(aggregators), list(scalers), deg)
+        super().__init__(aggr=aggr, node_dim=0)
+        self.in_channels, self.out_channels, self.edge_dim = in_channels, out_channels, edge_dim
+        msg_width = 2 * in_channels + (edge_dim or 0)
+        #: width of one message, :math:`2F (+ D)`; read by explainers that gate messages
+        self.message_channels = msg_width
+        self.lin = nn.Linear(len(aggregators) * len(scalers) * msg_width, out_channels)
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        self.lin.reset_parameters()
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Optional[Tensor] = None
+                ) -> Tensor:
+        if (edge_attr is None) != (self.edge_dim is None):
+            raise ValueError(
+                "SimplePNAConv was built with edge_dim=None but received edge_attr"
+                if edge_attr is not None else
+                f"SimplePNAConv was built with edge_dim={self.edge_dim} but received no "
+                f"edge_attr")
+        return self.lin(self.propagate(edge_index, x=x, edge_attr=edge_attr))
+
+    def message(self, x_i: Tensor, x_j: Tensor, edge_attr: Optional[Tensor]) -> Tensor:
+        if edge_attr is None:
+            return torch.cat([x_i, x_j], dim=-1)
+        return torch.cat([x_i, x_j, edge_attr], dim=-1)
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
+                f"edge_dim={self.edge_dim})")
+
+
+class PNA(nn.Module):
+    r"""Principal Neighbourhood Aggregation network for graph classification, the model of the
+    released GSAT code (``src/models/pna.py``) built from :class:`SimplePNAConv`.
+
+    Linear node encoder (and linear edge encoder, both to the hidden width, when edge
+    features are used), :obj:`num_layers` blocks :math:`\mathbf{x} \leftarrow
+    \mathrm{dropout}(\mathbf{x} + \mathrm{ReLU}(\mathrm{BN}(\mathrm{conv}(\mathbf{x}))))`,
+    mean pooling and a 3-layer MLP head (:math:`h \to h/2 \to h/4 \to` out).
 
     Args:
         in_channels (int): node feature width (ignored if :obj:`node_encoder` is given).
@@ -48,23 +137,23 @@ class PNA(nn.Module):
             (default: :obj:`["mean", "min", "max", "std"]`)
         scalers (list of str, optional): PNA degree scalers; :obj:`["identity"]` switches
             scaling off. (default: :obj:`["identity"]`)
-        towers (int, optional): towers of PNAConv; must divide :obj:`hidden_channels`.
-            (default: :obj:`5`)
         edge_dim (int, optional): edge feature width. (default: :obj:`None`)
         node_encoder (torch.nn.Module, optional): replaces the linear node encoder.
         edge_encoder (torch.nn.Module, optional): replaces the linear edge encoder.
+        towers (int, optional): deprecated and ignored (the layer has no towers); giving it
+            emits a :class:`DeprecationWarning`. (default: :obj:`None`)
     """
 
     def __init__(self, in_channels: int, out_channels: int, deg: Tensor,
                  hidden_channels: int = 80, num_layers: int = 4, dropout: float = 0.3,
                  aggregators: Sequence[str] = ("mean", "min", "max", "std"),
-                 scalers: Sequence[str] = ("identity",), towers: int = 5,
+                 scalers: Sequence[str] = ("identity",),
                  edge_dim: Optional[int] = None, node_encoder: Optional[nn.Module] = None,
-                 edge_encoder: Optional[nn.Module] = None):
+                 edge_encoder: Optional[nn.Module] = None, towers: Optional[int] = None):
         super().__init__()
-        if hidden_channels % towers != 0:
-            raise ValueError(f"hidden_channels ({hidden_channels}) must be divisible by "
-                             f"towers ({towers})")
+        if towers is not None:
+            warnings.warn("PNA(towers=...) is deprecated and ignored: the PNA layer of GSAT "
+                          "has no towers", DeprecationWarning, stacklevel=2)
         self.in_channels = in_channels if node_encoder is None else None
         self.hidden_channels = hidden_channels
         self.dropout = dropout
@@ -75,9 +164,8 @@ class PNA(nn.Module):
         if self.use_edge_attr:
             self.edge_encoder = edge_encoder or nn.Linear(edge_dim, h)
         self.convs = nn.ModuleList(
-            PNAConv(h, h, aggregators=list(aggregators), scalers=list(scalers), deg=deg,
-                    edge_dim=h if self.use_edge_attr else None, towers=towers,
-                    pre_layers=1, post_layers=1, divide_input=False)
+            SimplePNAConv(h, h, aggregators=list(aggregators), scalers=list(scalers), deg=deg,
+                          edge_dim=h if self.use_edge_attr else None)
             for _ in range(num_layers))
         self.norms = nn.ModuleList(BatchNorm(h) for _ in range(num_layers))
         self.head = nn.Sequential(nn.Linear(h, h // 2), nn.ReLU(), nn.Linear(h // 2, h // 4),

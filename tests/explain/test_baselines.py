@@ -25,7 +25,7 @@ def _model(backbone, name, graphs):
     if backbone == "GIN":
         bb = GIN(3, 1, hidden_channels=16)
     else:
-        bb = PNA(3, 1, deg=degree_histogram(graphs), hidden_channels=10, num_layers=2, towers=5)
+        bb = PNA(3, 1, deg=degree_histogram(graphs), hidden_channels=10, num_layers=2)
     return GSAT(bb) if name == "gsat" else ERM(bb)
 
 
