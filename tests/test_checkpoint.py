@@ -61,7 +61,7 @@ def test_atomic_save_leaves_no_temporary_and_finishes_before_ctrl_c(tmp_path, mo
     real_save = torch.save
 
     def save_then_interrupt(obj, f):
-        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the file is being written
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C while the file is being written
         real_save(obj, f)
 
     monkeypatch.setattr(torch, "save", save_then_interrupt)
@@ -78,7 +78,7 @@ def test_deferred_interrupt_raises_after_the_block():
     steps = []
     with pytest.raises(KeyboardInterrupt):
         with deferred_interrupt():
-            os.kill(os.getpid(), signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
             steps.append("finished")
     assert steps == ["finished"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

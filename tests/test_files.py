@@ -284,10 +284,10 @@ def test_sigterm_takes_the_ctrl_c_path_and_the_handler_is_restored():
     try:
         with pytest.raises(KeyboardInterrupt) as exc:
             with sigterm_as_interrupt():
-                os.kill(os.getpid(), signal.SIGTERM)
+                signal.raise_signal(signal.SIGTERM)
                 time.sleep(1)
         assert isinstance(exc.value, Terminated) and exit_code(exc.value) == 143
-        os.kill(os.getpid(), signal.SIGTERM)  # the previous handler is back
+        signal.raise_signal(signal.SIGTERM)  # the previous handler is back
         time.sleep(0.05)
         assert seen == [signal.SIGTERM]
     finally:
@@ -298,7 +298,7 @@ def test_sigterm_during_a_write_lets_the_write_finish(tmp_path):
     path = tmp_path / "last.pt"
 
     def slow_writer(f):
-        os.kill(os.getpid(), signal.SIGTERM)
+        signal.raise_signal(signal.SIGTERM)
         f.write(b"complete")
 
     with pytest.raises(Terminated):
