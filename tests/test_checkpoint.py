@@ -55,7 +55,17 @@ def test_missing_and_truncated_checkpoints(tmp_path):
         load_checkpoint(path)
 
 
-def test_atomic_save_leaves_no_temporary_and_finishes_before_ctrl_c(tmp_path, monkeypatch):
+@pytest.fixture
+def python_sigint_handler():
+    """Ctrl-C handled by Python's default handler, as in a plain command-line run (an earlier
+    test or plugin in the same process may have installed another one); restored after."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_atomic_save_leaves_no_temporary_and_finishes_before_ctrl_c(tmp_path, monkeypatch,
+                                                                   python_sigint_handler):
     path = tmp_path / "last.pt"
     save_checkpoint({"a": torch.ones(3)}, path)
     real_save = torch.save
@@ -74,7 +84,7 @@ def test_atomic_save_leaves_no_temporary_and_finishes_before_ctrl_c(tmp_path, mo
     assert remove_stale_temporaries(tmp_path) == [tmp_path / "last.pt.tmp123"]
 
 
-def test_deferred_interrupt_raises_after_the_block():
+def test_deferred_interrupt_raises_after_the_block(python_sigint_handler):
     steps = []
     with pytest.raises(KeyboardInterrupt):
         with deferred_interrupt():
