@@ -1,11 +1,11 @@
 import pytest
 import torch
 from torch_geometric.data import Batch, Data
-from torch_geometric.explain.algorithm.utils import clear_masks, set_masks
 from torch_geometric.utils import to_undirected
 
 from gsat.config import load_config
 from gsat.data.base import GraphDataset
+from gsat.model import edge_mask
 from gsat.nn import PNA, SimplePNAConv, degree_histogram
 from gsat.train import build_backbone
 
@@ -100,20 +100,14 @@ def test_edge_mask_gates_the_concatenated_message(edge_dim):
     keep = torch.ones(g.edge_index.size(1), dtype=torch.bool)
     keep[drop] = False
     mask = keep.float()
-    set_masks(conv, mask, g.edge_index, apply_sigmoid=False)
-    try:
+    with edge_mask(conv, mask, g.edge_index):
         gated = conv(g.x, g.edge_index, ea)
-    finally:
-        clear_masks(conv)
     deleted = conv(g.x, g.edge_index[:, keep], ea[keep] if edge_dim else None)
     # sum, mean... of masked messages differ from deletion only through the count of
     # zero messages; with only "sum" they coincide: check sum exactly, then a weight scales
     sum_conv = SimplePNAConv(6, 7, ["sum"], ["identity"], deg, edge_dim=edge_dim)
-    set_masks(sum_conv, mask, g.edge_index, apply_sigmoid=False)
-    try:
+    with edge_mask(sum_conv, mask, g.edge_index):
         s_gated = sum_conv(g.x, g.edge_index, ea)
-    finally:
-        clear_masks(sum_conv)
     s_deleted = sum_conv(g.x, g.edge_index[:, keep], ea[keep] if edge_dim else None)
     assert torch.allclose(s_gated, s_deleted, atol=1e-5)
     # nodes none of whose incoming edges are masked get the same output under every
@@ -123,11 +117,8 @@ def test_edge_mask_gates_the_concatenated_message(edge_dim):
     assert not torch.allclose(gated[torch.tensor([2, 3])], deleted[torch.tensor([2, 3])])
     # a weight w multiplies the whole concatenation [x_i, x_j (, e)] of that edge
     w = torch.full((g.edge_index.size(1),), 0.5)
-    set_masks(sum_conv, w, g.edge_index, apply_sigmoid=False)
-    try:
+    with edge_mask(sum_conv, w, g.edge_index):
         half = sum_conv(g.x, g.edge_index, ea)
-    finally:
-        clear_masks(sum_conv)
     full = sum_conv(g.x, g.edge_index, ea)
     b = sum_conv.lin.bias
     assert torch.allclose(half - b, 0.5 * (full - b), atol=1e-5)
