@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import yaml
 
 from gsat.data import dataset_names
-from gsat.errors import GSATError, TrainingDivergedError
+from gsat.errors import EXIT_CODES, GSATError, exit_code
 from gsat.report import run_table
 
 
@@ -65,14 +65,23 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                         "<out>/seed<N>/tensorboard/ (needs: pip install tensorboard)")
 
 
+def _exit_codes_epilog() -> str:
+    return "exit codes:\n" + "\n".join(f"  {code:<4} {meaning}"
+                                        for code, meaning in EXIT_CODES.items())
+
+
 def build_parser() -> argparse.ArgumentParser:
+    epilog = _exit_codes_epilog()
+    fmt = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
         prog="gsat", description="Interpretable graph learning with Graph Stochastic Attention "
-        "(GSAT, Miao et al., ICML 2022).")
+        "(GSAT, Miao et al., ICML 2022).", epilog=epilog, formatter_class=fmt)
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_train_args(sub.add_parser("train", help="train GSAT on a dataset and explain it"))
+    _add_train_args(sub.add_parser("train", help="train GSAT on a dataset and explain it",
+                                   epilog=epilog, formatter_class=fmt))
     _add_benchmark_args(sub.add_parser(
-        "benchmark", help="compare GSAT with post-hoc explainers on the same backbone"))
+        "benchmark", help="compare GSAT with post-hoc explainers on the same backbone",
+        epilog=epilog, formatter_class=fmt))
     return parser
 
 
@@ -159,10 +168,11 @@ def _benchmark(args: argparse.Namespace) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     r"""Entry point of the ``gsat`` console script and of ``run_gsat.py``.
 
-    Without a subcommand, the arguments are those of ``gsat train``. User errors (bad config,
-    unknown names, missing data) end with one line on stderr and exit code 2; a loss that
-    became NaN or infinite, or an unreadable/unwritable file, with one line and exit code 1;
-    Ctrl-C with one line saying how to resume and exit code 130.
+    Without a subcommand, the arguments are those of ``gsat train``. Every failure ends with
+    one line on stderr and the exit code of :func:`gsat.errors.exit_code`: 2 for input
+    mistakes (bad argument, config, file, name, graph or checkpoint), 1 for a failure with
+    valid input (disk full or unwritable, a loss that became NaN or infinite), 130 for Ctrl-C
+    and 143 for SIGTERM (both say how to resume).
     """
     argv: List[str] = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
@@ -171,16 +181,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         code = {"train": _train, "benchmark": _benchmark}[args.command](args)
-    except (TrainingDivergedError, FloatingPointError) as exc:
-        print(f"gsat: error: {exc}", file=sys.stderr)
-        sys.exit(1)
-    except GSATError as exc:
-        print(f"gsat: error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt as exc:
-        print(f"gsat: {exc}" if str(exc) else "gsat: interrupted", file=sys.stderr)
-        sys.exit(130)
-    except OSError as exc:
-        print(f"gsat: error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    except (KeyboardInterrupt, GSATError, FloatingPointError, OSError) as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            print(f"gsat: {exc}" if str(exc) else "gsat: interrupted", file=sys.stderr)
+        else:
+            print(f"gsat: error: {exc}", file=sys.stderr)
+        sys.exit(exit_code(exc))
     sys.exit(code)

@@ -13,10 +13,10 @@ from typing import Any, Dict, List, Literal, Optional
 
 import torch
 
-from gsat.checkpoint import load_checkpoint
+from gsat.checkpoint import RunLock, load_checkpoint, sigterm_as_interrupt
 from gsat.config import Config, default_config_path, load_config, save_config
 from gsat.data import load_dataset
-from gsat.errors import CheckpointError, ConfigError, TrainingDivergedError
+from gsat.errors import CheckpointError, ConfigError, Terminated, TrainingDivergedError
 from gsat.report import json_safe, summarize, write_json
 from gsat.train import Method, train_one_seed, write_csv
 
@@ -66,6 +66,10 @@ class RunSpec:
 _NOT_STORED = ("progress", "resume")
 
 
+class TrainingTerminated(TrainingInterrupted, Terminated):
+    r"""SIGTERM stopped a run (exit code 143); otherwise as :class:`TrainingInterrupted`."""
+
+
 def resume_spec(run_dir: str | Path, progress: bool = True) -> RunSpec:
     r"""The :class:`RunSpec` of the run in :obj:`run_dir` (from its ``run.json``), set to
     resume it.
@@ -111,8 +115,10 @@ def _stopped(exc: BaseException, out: Path, seed: int) -> BaseException:
     kept = (f"{last} holds the last complete epoch ({done})" if done is not None
             else "nothing was saved since no epoch was complete")
     if isinstance(exc, KeyboardInterrupt):
-        return TrainingInterrupted(f"interrupted during seed {seed}; {kept}. Resume with: "
-                                   f"gsat train --resume {out}", out)
+        cls = TrainingTerminated if isinstance(exc, Terminated) else TrainingInterrupted
+        what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        return cls(f"{what} during seed {seed}; {kept}. Resume with: "
+                   f"gsat train --resume {out}", out)
     return TrainingDivergedError(f"{exc} (seed {seed}); training stopped and {kept}. Lower "
                                  "train.lr or check the data for extreme values")
 
@@ -163,7 +169,14 @@ def run(spec: RunSpec) -> Dict[str, Any]:
     out = Path(spec.out) if spec.out else Path("runs") / f"{spec.dataset}-{spec.backbone}-{stamp}"
     if spec.resume is not None:
         out = Path(spec.resume)
-    else:
+    # one process per run folder; SIGTERM (e.g. from a scheduler) stops like Ctrl-C
+    with RunLock(out), sigterm_as_interrupt():
+        return _run_seeds(spec, cfg, ds, out)
+
+
+def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path) -> Dict[str, Any]:
+    """The body of :func:`run` once the run folder :obj:`out` is locked."""
+    if spec.resume is None:
         if (out / "run.json").exists():
             log.warning("%s already holds a run; starting it over (to continue it instead: "
                         "gsat train --resume %s)", out, out)
