@@ -1,11 +1,12 @@
 r"""Post-hoc explainers on a trained backbone, and GSAT, behind one interface.
 
-The post-hoc baselines are adapters over :mod:`torch_geometric.explain`:
-GNNExplainer (`Ying et al., NeurIPS 2019 <https://arxiv.org/abs/1903.03894>`_),
-GraphMask (`Schlichtkrull et al., ICLR 2021 <https://arxiv.org/abs/2010.00577>`_),
-Integrated Gradients on the edge mask (`Sundararajan et al., ICML 2017
+The post-hoc baselines are GNNExplainer (`Ying et al., NeurIPS 2019
+<https://arxiv.org/abs/1903.03894>`_), GraphMask (`Schlichtkrull et al., ICLR 2021
+<https://arxiv.org/abs/2010.00577>`_; ours, :mod:`gsat.explain.graphmask`), Integrated
+Gradients on the edge mask (`Sundararajan et al., ICML 2017
 <https://arxiv.org/abs/1703.01365>`_, through Captum) and PGExplainer (`Luo et al., NeurIPS 2020
-<https://arxiv.org/abs/2011.04573>`_). Each produces one score per edge of every explained
+<https://arxiv.org/abs/2011.04573>`_), the others adapters over
+:mod:`torch_geometric.explain`. Each produces one score per edge of every explained
 graph; :class:`GSATExplainer` does the same with the evaluation-time attention of a trained
 :class:`~gsat.GSAT` model, so that :func:`gsat.benchmark.score_explanations` scores every
 method in the same way (`Miao, Liu & Li, ICML 2022 <https://arxiv.org/abs/2201.12987>`_).
@@ -26,12 +27,12 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.explain import Explainer, Explanation
 from torch_geometric.explain.algorithm.utils import clear_masks
 from torch_geometric.explain.algorithm import (CaptumExplainer, ExplainerAlgorithm,
-                                               GNNExplainer, GraphMaskExplainer, PGExplainer)
+                                               GNNExplainer, PGExplainer)
 from torch_geometric.loader import DataLoader
-from torch_geometric.nn import MessagePassing
 from tqdm.auto import tqdm
 
 from gsat.errors import ConfigError, UnknownNameError
+from gsat.explain.graphmask import fit_graphmask, graphmask_scores
 from gsat.model import GSAT
 from gsat.utils import batch_vector
 
@@ -175,13 +176,18 @@ class PyGEdgeExplainer(EdgeExplainer):
             :class:`~torch_geometric.explain.algorithm.ExplainerAlgorithm`.
         return_type (str, optional): what the adapter returns (Captum needs
             :obj:`"probs"` for binary tasks). (default: :obj:`"raw"`)
+        toward_prediction (bool, optional): the algorithm attributes the positive class of a
+            binary task whatever the prediction (Captum does); the scores of a graph
+            predicted negative are negated, so that they attribute the predicted class, as
+            for multiclass tasks. (default: :obj:`False`)
         **settings: hyper-parameters handed to :obj:`build`.
     """
 
     def __init__(self, name: str, build: Callable[..., ExplainerAlgorithm],
-                 return_type: str = "raw", **settings: Any):
+                 return_type: str = "raw", toward_prediction: bool = False, **settings: Any):
         super().__init__(**settings)
         self.name, self.build, self.return_type = name, build, return_type
+        self.toward_prediction = toward_prediction
 
     def _explainer(self, model: nn.Module, task: str,
                    explanation_type: str = "model") -> Explainer:
@@ -203,32 +209,69 @@ class PyGEdgeExplainer(EdgeExplainer):
     def explain_with(self, explainer: Explainer, data: Data) -> Tensor:
         """Edge scores of one graph from a :class:`~torch_geometric.explain.Explainer` made
         by this object (on an :func:`explained_copy` of the model)."""
-        return explainer(data.x, data.edge_index, **_kwargs(data)).edge_mask
+        kw = _kwargs(data)
+        mask = explainer(data.x, data.edge_index, **kw).edge_mask
+        if self.toward_prediction and explainer.model_config.mode.value == \
+                "binary_classification":
+            prob = explainer.get_prediction(data.x, data.edge_index, **kw)
+            if self.return_type == "raw":
+                prob = prob.sigmoid()
+            if prob.reshape(-1)[0] < 0.5:
+                mask = -mask
+        return mask
 
 
-def _mp_layers(model: nn.Module) -> List[MessagePassing]:
-    return [m for m in model.modules() if isinstance(m, MessagePassing)]
+class GraphMaskEdgeExplainer(EdgeExplainer):
+    r"""GraphMask, amortised as in the paper (:mod:`gsat.explain.graphmask`): per-layer gate
+    networks and baseline messages trained on the training graphs (:meth:`fit`), then applied
+    to each test graph in one forward pass.
 
+    Args:
+        epochs (int, optional): training epochs over the training graphs. (default: :obj:`30`)
+        lr (float, optional): learning rate of the gates and of the multiplier.
+            (default: :obj:`0.01`)
+        batch_size (int, optional): training graphs per step. (default: :obj:`32`)
+        hidden (int, optional): width of each gate network. (default: :obj:`32`)
+        allowance (float, optional): :math:`\beta`, the KL divergence from the model's
+            predictive distribution the gated model may reach. (default: :obj:`0.03`)
+    """
 
-def _linear_dims(module: nn.Module) -> Optional[tuple]:
-    lins = [m for m in module.modules() if isinstance(m, nn.Linear)]
-    return (lins[0].in_features, lins[-1].out_features) if lins else None
+    needs_fit = True
 
+    def __init__(self, epochs: int = 30, lr: float = 0.01, batch_size: int = 32,
+                 hidden: int = 32, allowance: float = 0.03):
+        if epochs < 1 or batch_size < 1 or hidden < 1 or lr <= 0 or allowance < 0:
+            raise ConfigError("graphmask: epochs, batch_size and hidden must be >= 1, lr > 0 "
+                              "and allowance >= 0")
+        super().__init__(epochs=epochs, lr=lr, batch_size=batch_size, hidden=hidden,
+                         allowance=allowance)
+        self._fitted: Optional[tuple] = None
+        self._model: Optional[nn.Module] = None
 
-def _build_graphmask(adapter: nn.Module, **settings: Any) -> ExplainerAlgorithm:
-    layers = _mp_layers(adapter)
-    for conv in layers:  # GraphMask reads in/out widths; GINConv does not store them
-        if not hasattr(conv, "in_channels") or not hasattr(conv, "out_channels"):
-            dims = _linear_dims(conv)
-            if dims is None:
-                raise ConfigError(f"GraphMask needs in/out widths of {type(conv).__name__}")
-            conv.in_channels, conv.out_channels = dims  # on the explained copy only
-        # GraphMask sizes its message gate and baseline by out_channels; a layer whose
-        # messages are wider than its output (the raw concatenation of SimplePNAConv)
-        # declares their width (again on the explained copy only)
-        if hasattr(conv, "message_channels"):
-            conv.out_channels = conv.message_channels
-    return GraphMaskExplainer(num_layers=len(layers), log=False, **settings)
+    def fit(self, model: nn.Module, graphs: Sequence[Data], task: str,
+            device: torch.device | str = "cpu", progress: bool = False) -> None:
+        r"""Train the gates on :obj:`graphs` to keep the model's own predictions."""
+        model_config_for(task)  # refuses multilabel
+        adapter = BackboneAdapter(explained_copy(model)).to(device)
+        rec, gm = fit_graphmask(adapter, graphs, device=device, progress=progress,
+                                **self.settings)
+        self._fitted, self._model = (adapter, rec, gm), model
+
+    def _check_fitted(self, model: nn.Module) -> tuple:
+        if self._fitted is None or self._model is not model:
+            raise RuntimeError("GraphMask must be fitted on the training graphs of this model "
+                               "first: call fit(model, train_graphs, task)")
+        return self._fitted
+
+    def explain(self, model: nn.Module, graphs: Sequence[Data], task: str,
+                device: torch.device | str = "cpu", progress: bool = False) -> List[Tensor]:
+        adapter, rec, gm = self._check_fitted(model)
+        return _graphs_one_by_one(graphs, lambda g: graphmask_scores(adapter, rec, gm, g),
+                                  f"explain {self.name}", device, progress)
+
+    def explain_graph(self, model: nn.Module, data: Data, task: str) -> Tensor:
+        adapter, rec, gm = self._check_fitted(model)
+        return graphmask_scores(adapter, rec, gm, data)
 
 
 class PGEdgeExplainer(PyGEdgeExplainer):
@@ -356,19 +399,19 @@ class GSATAlgorithm(ExplainerAlgorithm):
 
 # --------------------------------------------------------------------------- registry
 
-#: name -> (factory, published default settings). Defaults: GNNExplainer and GraphMask as in
-#: PyG (100 epochs, lr 0.01; GraphMask penalty/lambda defaults of PyG); Integrated Gradients
+#: name -> (factory, published default settings). Defaults: GNNExplainer as in PyG (100
+#: epochs, lr 0.01); GraphMask amortised over the training graphs (30 epochs, lr 0.01, KL
+#: allowance 0.03; :class:`GraphMaskEdgeExplainer`); Integrated Gradients
 #: with Captum's defaults (50 steps, zero baseline, Gauss-Legendre); PGExplainer 30 epochs,
 #: lr 0.003 (PyG's example and Luo et al.).
 EXPLAINERS: Dict[str, Callable[..., EdgeExplainer]] = {
     "gsat": lambda **s: GSATExplainer(**s),
     "gnnexplainer": lambda epochs=100, lr=0.01: PyGEdgeExplainer(
         "gnnexplainer", lambda a, **s: GNNExplainer(**s), epochs=epochs, lr=lr),
-    "graphmask": lambda epochs=100, lr=0.01: PyGEdgeExplainer(
-        "graphmask", _build_graphmask, epochs=epochs, lr=lr),
+    "graphmask": lambda **s: GraphMaskEdgeExplainer(**s),
     "ig": lambda n_steps=50: PyGEdgeExplainer(
         "ig", lambda a, **s: CaptumExplainer("IntegratedGradients", **s), return_type="probs",
-        n_steps=n_steps),
+        toward_prediction=True, n_steps=n_steps),
     "pgexplainer": lambda epochs=30, lr=0.003, batch_size=1: PGEdgeExplainer(
         epochs=epochs, lr=lr, batch_size=batch_size),
 }

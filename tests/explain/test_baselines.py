@@ -3,7 +3,7 @@ import torch
 from torch_geometric.data import Batch, Data
 from torch_geometric.explain import Explainer
 from torch_geometric.explain.algorithm.utils import set_masks
-from torch_geometric.nn import MessagePassing
+from torch_geometric.nn import MessagePassing, global_add_pool
 
 from conftest import ring
 from gsat.errors import ConfigError, UnknownNameError
@@ -135,3 +135,71 @@ def test_registry_errors_and_pgexplainer_needs_fit():
     with pytest.raises(ConfigError, match="multilabel"):
         make_explainer("gnnexplainer", epochs=1).explain(_model("GIN", "erm", graphs), graphs,
                                                          "multilabel")
+
+
+# ------------------------------------------------------------- a graph with an obvious answer
+
+
+class _HotMessages(MessagePassing):
+    """Fixed weights: node i receives sum_j x_j * [1, 2, 3, 4] over its in-edges and keeps
+    its own x_i * [1, 2, 3, 4]. Only edges leaving a "hot" node (x = 1) carry a message."""
+
+    def __init__(self):
+        super().__init__(aggr="add")
+        self.register_buffer("w", torch.tensor([[1.0, 2.0, 3.0, 4.0]]))
+
+    def forward(self, x, edge_index):
+        return torch.cat([self.propagate(edge_index, x=x[:, :1]), x[:, :1] * self.w], 1)
+
+    def message(self, x_j):
+        return x_j * self.w
+
+
+class _HotCount(torch.nn.Module):
+    """Graph logit = 2 * (edges leaving a hot node) - 7: the prediction depends on exactly
+    those edges, and on no other."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = _HotMessages()
+
+    def forward(self, x, edge_index, batch, edge_attr=None):
+        h = self.conv(x, edge_index)
+        return global_add_pool(h[:, :4].sum(1, keepdim=True), batch) / 5 - 7.0
+
+
+def _hot_graph(seed):
+    """A random tree plus up to 3 chords, undirected, with 1-4 hot nodes."""
+    g = torch.Generator().manual_seed(seed)
+    n = int(torch.randint(8, 13, (1,), generator=g))
+    parent = torch.tensor([int(torch.randint(0, i, (1,), generator=g)) for i in range(1, n)])
+    chords = torch.randint(0, n, (2, 3), generator=g)
+    ei = torch.cat([torch.stack([torch.arange(1, n), parent]), chords[:, chords[0] != chords[1]]], 1)
+    ei = torch.unique(torch.cat([ei, ei.flip(0)], 1), dim=1)
+    x = torch.zeros(n, 1)
+    x[torch.randperm(n, generator=g)[:int(torch.randint(1, 5, (1,), generator=g))]] = 1.0
+    return Data(x=x, edge_index=ei, y=torch.tensor([[1.0]]))
+
+
+# PGExplainer at its default 30 epochs does not reliably solve this: with 100 training graphs
+# it ranked 4 edges without a message level with the hot ones in every test graph. Its
+# training is the least stable of the baselines; 100 epochs on 40 graphs solved it for every
+# seed tried (0-3). The others are tested at the registry's defaults.
+_SETTINGS = {"pgexplainer": {"epochs": 100}}
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "gsat"])
+def test_baseline_ranks_the_only_edges_that_matter_first(name):
+    torch.manual_seed(0)
+    model = ERM(_HotCount())
+    test = [_hot_graph(s) for s in range(4)]
+    preds = [bool(model(g).logits.item() > 0) for g in test]
+    assert True in preds and False in preds  # both predicted classes are explained
+    explainer = make_explainer(name, **_SETTINGS.get(name, {}))
+    if explainer.needs_fit:
+        explainer.fit(model, [_hot_graph(s) for s in range(10, 50)], "binary")
+    for g, scores in zip(test, explainer.explain(model, test, "binary")):
+        hot = g.x[g.edge_index[0], 0] > 0
+        assert 0 < hot.sum() < hot.numel()
+        # every edge that carries a message outranks every edge that does not (AUC = 1)
+        assert scores[hot].min() > scores[~hot].max(), (name, scores, hot)
