@@ -45,9 +45,12 @@ DEFAULT_REPORT = HERE / "results" / "REPRODUCTION.md"
 DEFAULT_NOTES = HERE / "results" / "reproduction_notes.md"
 
 
-def run_folder(runs_dir: Path, dataset: str, backbone: str, seed: int) -> Path:
-    """The run folder of one seed of one cell."""
-    return runs_dir / f"{dataset}-{backbone}-seed{seed}"
+def run_folder(runs_dir: Path, dataset: str, backbone: str, seed: int,
+               variant: Optional[str] = None) -> Path:
+    """The run folder of one seed of one cell (``<dataset>+<variant>-...`` for a dataset
+    variant)."""
+    name = f"{dataset}+{variant}" if variant else dataset
+    return runs_dir / f"{name}-{backbone}-seed{seed}"
 
 
 def finished(folder: Path, seed: int) -> bool:
@@ -63,10 +66,15 @@ def finished(folder: Path, seed: int) -> bool:
 
 
 def cell_command(backbone: str, dataset: str, seeds: Sequence[int], runs_dir: Path,
-                 data_dir: str) -> str:
+                 data_dir: str, variant: Optional[str] = None,
+                 epochs: Optional[int] = None) -> str:
     """The command line that runs one cell."""
     cmd = ["python", "benchmarks/reproduce.py", "run", "--backbone", backbone, "--dataset",
            dataset, "--seeds", *map(str, seeds)]
+    if variant:
+        cmd += ["--variant", variant]
+    if epochs:
+        cmd += ["--epochs", str(epochs)]
     if Path(runs_dir).resolve() != DEFAULT_RUNS.resolve():
         cmd += ["--runs-dir", str(runs_dir)]
     if data_dir != "data":
@@ -76,9 +84,12 @@ def cell_command(backbone: str, dataset: str, seeds: Sequence[int], runs_dir: Pa
 
 def run_cells(backbones: Sequence[str], datasets: Sequence[str], seeds: Sequence[int],
               runs_dir: Path, data_dir: str, device: str, epochs: Optional[int] = None,
-              progress: bool = False, force: bool = False) -> List[Path]:
+              progress: bool = False, force: bool = False,
+              variant: Optional[str] = None) -> List[Path]:
     r"""Train every (backbone, dataset, seed) in turn into its own run folder; seeds whose
     folder already holds a finished ``results.json`` are skipped unless :obj:`force`.
+    :obj:`variant` is the dataset's ``variant`` option (e.g. Spurious-Motif's
+    ``undirected``); its cells are reported as extra rows.
 
     Returns:
         list of Path: the run folders written.
@@ -87,15 +98,19 @@ def run_cells(backbones: Sequence[str], datasets: Sequence[str], seeds: Sequence
     for bb in backbones:
         for ds in datasets:
             for seed in seeds:
-                out = run_folder(runs_dir, ds, bb, seed)
+                out = run_folder(runs_dir, ds, bb, seed, variant)
                 if not force and finished(out, seed):
                     log.info("%s already holds seed %d; skipped", out, seed)
                     continue
                 log.info("running %s %s seed %d into %s", ds, bb, seed, out)
+                options = {"variant": variant} if variant else {}
                 run(RunSpec(dataset=ds, backbone=bb, seeds=[seed], device=device, out=str(out),
-                            data_dir=data_dir, epochs=epochs, progress=progress))
-                meta = {"command": cell_command(bb, ds, [seed], runs_dir, data_dir),
-                        "argv": sys.argv, "epochs_override": epochs, "data_dir": data_dir}
+                            data_dir=data_dir, epochs=epochs, progress=progress,
+                            dataset_options=options))
+                meta = {"command": cell_command(bb, ds, [seed], runs_dir, data_dir, variant,
+                                                epochs),
+                        "argv": sys.argv, "epochs_override": epochs, "data_dir": data_dir,
+                        "variant": variant}
                 (out / "reproduce.json").write_text(json.dumps(meta, indent=2))
                 written.append(out)
     return written
@@ -117,10 +132,12 @@ def collect(runs_dir: Path) -> Dict[Tuple[str, str], Dict[str, Any]]:
             continue
         if res.get("method") != "GSAT" or not res.get("runs"):
             continue
-        key = (res["dataset"], res["backbone"])
+        variant = _meta(path.parent).get("variant")
+        key = (f"{res['dataset']}+{variant}" if variant else res["dataset"], res["backbone"])
         cell = cells.setdefault(key, {"runs": {}, "epochs": set(), "metric_name":
                                       res.get("metric_name", "acc"), "folders": [],
-                                      "data_dir": None})
+                                      "data_dir": None, "epochs_override": set()})
+        cell["epochs_override"].add(_meta(path.parent).get("epochs_override"))
         cell["data_dir"] = _data_dir_of(path.parent) or cell["data_dir"]
         for rec in res["runs"]:
             cell["runs"][rec["seed"]] = rec
@@ -129,11 +146,19 @@ def collect(runs_dir: Path) -> Dict[Tuple[str, str], Dict[str, Any]]:
     return cells
 
 
-def _data_dir_of(folder: Path) -> Optional[str]:
-    """The --data-dir a run folder was trained with, from its reproduce.json."""
+def _meta(folder: Path) -> Dict[str, Any]:
+    """The reproduce.json of a run folder ({} when missing or unreadable)."""
     try:
         meta = json.loads((folder / "reproduce.json").read_text())
     except (OSError, json.JSONDecodeError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _data_dir_of(folder: Path) -> Optional[str]:
+    """The --data-dir a run folder was trained with, from its reproduce.json."""
+    meta = _meta(folder)
+    if not meta:
         return None
     if "data_dir" in meta:
         return meta["data_dir"]
@@ -176,30 +201,38 @@ def report(runs_dir: Path, data_dir: str = "data", notes: Optional[Path] = None)
     numbers) when it exists."""
     cells = collect(runs_dir)
     rows, missing = [], []
-    for bb in BACKBONES:
-        for ds in DATASETS:
-            pub_auc, pub_acc = _published(ds, bb)
-            cell = cells.get((ds, bb))
-            if cell is None:
-                missing.append(f"{bb} {ds}")
-                continue
-            seeds = sorted(cell["runs"])
-            runs = [cell["runs"][s] for s in seeds]
-            summ = summarize(runs)
-            m, s = summ["mean"], summ["std"]
-            n = len(seeds)
-            epochs = "/".join(str(e) for e in sorted(e for e in cell["epochs"] if e is not None))
-            partial = [r["seed"] for r in runs if r.get("selection") == "all_epochs"]
-            note = f" (seeds {partial}: no epoch with final r)" if partial else ""
-            rows.append(
-                f"| {bb} | {ds} | {_pm(m, s, 'test_interp_auc', n=n)} | {pub_auc} | "
-                f"{_gap(m, 'test_interp_auc', _published_auc(ds, bb))} | "
-                f"{_pm(m, s, 'test_precision_at_5', n=n)} | "
-                f"{_pm(m, s, 'test_metric', n=n)} | {pub_acc} | "
-                f"{_gap(m, 'test_metric', PUBLISHED_PREDICTION.get(ds, {}).get(f'gsat:{bb}'))} | "
-                f"{len(seeds)} ({' '.join(map(str, seeds))}){note} | {epochs} | "
-                f"{_pm(m, s, 'seconds_per_epoch', 1.0, 1, n)} | "
-                f"`{cell_command(bb, ds, seeds, runs_dir, cell['data_dir'] or data_dir)}` |")
+    variants = sorted({key for key in cells if "+" in key[0]})
+    keys = [(ds, bb) for bb in BACKBONES for ds in DATASETS] + variants
+    for ds_key, bb in keys:
+        ds, _, variant = ds_key.partition("+")
+        # a variant is our own benchmark: no published number to compare with
+        pub_auc, pub_acc = ("n/a", "n/a") if variant else _published(ds, bb)
+        pub_ds = "" if variant else ds
+        cell = cells.get((ds_key, bb))
+        if cell is None:
+            missing.append(f"{bb} {ds}")
+            continue
+        over = sorted(e for e in cell["epochs_override"] if e)
+        seeds = sorted(cell["runs"])
+        runs = [cell["runs"][s] for s in seeds]
+        summ = summarize(runs)
+        m, s = summ["mean"], summ["std"]
+        n = len(seeds)
+        epochs = "/".join(str(e) for e in sorted(e for e in cell["epochs"] if e is not None))
+        partial = [r["seed"] for r in runs if r.get("selection") == "all_epochs"]
+        note = f" (seeds {partial}: no epoch with final r)" if partial else ""
+        label = f"{ds} ({variant}, ours only)" if variant else ds
+        command = cell_command(bb, ds, seeds, runs_dir, cell["data_dir"] or data_dir,
+                               variant or None, over[0] if over else None)
+        rows.append(
+            f"| {bb} | {label} | {_pm(m, s, 'test_interp_auc', n=n)} | {pub_auc} | "
+            f"{_gap(m, 'test_interp_auc', _published_auc(pub_ds, bb))} | "
+            f"{_pm(m, s, 'test_precision_at_5', n=n)} | "
+            f"{_pm(m, s, 'test_metric', n=n)} | {pub_acc} | "
+            f"{_gap(m, 'test_metric', PUBLISHED_PREDICTION.get(pub_ds, {}).get(f'gsat:{bb}'))} | "
+            f"{len(seeds)} ({' '.join(map(str, seeds))}){note} | {epochs} | "
+            f"{_pm(m, s, 'seconds_per_epoch', 1.0, 1, n)} | "
+            f"`{command}` |")
     table = "\n".join(rows) if rows else "| (no finished runs yet) |" + " |" * 12
     not_run = ", ".join(missing) if missing else "none"
     extra = "\n" + Path(notes).read_text() if notes is not None and Path(notes).is_file() else ""
@@ -248,6 +281,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                    help="override the config's epochs (only for trying the harness; the "
                         "report marks the epochs trained)")
     r.add_argument("--force", action="store_true", help="rerun seeds that already finished")
+    r.add_argument("--variant", default=None,
+                   help="dataset variant option (e.g. undirected for Spurious-Motif); reported "
+                        "as an extra row")
     r.add_argument("--progress", action="store_true", help="show progress bars")
     for q in (r, sub.add_parser("report", help="write REPRODUCTION.md from finished runs")):
         q.add_argument("--runs-dir", default=str(DEFAULT_RUNS),
@@ -268,7 +304,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if args.command == "run":
         runs_dir.mkdir(parents=True, exist_ok=True)
         run_cells(args.backbone, args.dataset, args.seeds, runs_dir, args.data_dir, args.device,
-                  args.epochs, args.progress, args.force)
+                  args.epochs, args.progress, args.force, args.variant)
     else:
         text = report(runs_dir, args.data_dir, Path(args.notes))
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
