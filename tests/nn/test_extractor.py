@@ -1,0 +1,71 @@
+"""The fused extractor layers equal the composition of PyG/torch modules they replace."""
+import pytest
+import torch
+from torch_geometric.nn import InstanceNorm
+
+import gsat.nn.extractor as ext_mod
+from gsat.nn.extractor import Extractor, dropout, norm_relu_dropout
+
+
+def _reference(ext: Extractor, emb, edge_index, batch):
+    """The extractor written with PyG's InstanceNorm and plain torch ops (the paper's
+    composition); random dropout masks are drawn in the same order as the fused layers."""
+    lins = ext.mlp.lins
+    if ext.learn_edge_att:
+        x = lins[0](torch.cat([emb[edge_index[0]], emb[edge_index[1]]], -1))
+        seg = batch[edge_index[0]]
+    else:
+        x, seg = lins[0](emb), batch
+    for lin in lins[1:]:
+        x = InstanceNorm(x.size(1))(x, seg)
+        x = dropout(torch.relu(x), ext.mlp.dropout, ext.training)
+        x = lin(x)
+    return x
+
+
+def _graphs(num_graphs, num_nodes, num_edges, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    batch = torch.sort(torch.randint(0, num_graphs, (num_nodes,), generator=g))[0]
+    ei = torch.randint(0, num_nodes, (2, num_edges), generator=g)
+    ei = ei[:, batch[ei[0]] == batch[ei[1]]]
+    order = torch.argsort(batch[ei[0]], stable=True)  # edges grouped by graph, as in a Batch
+    return ei[:, order], batch
+
+
+@pytest.mark.parametrize("learn_edge_att", [True, False])
+@pytest.mark.parametrize("num_graphs", [1, 4])
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("chunk", [None, 7])
+def test_fused_extractor_equals_module_composition(monkeypatch, learn_edge_att, num_graphs,
+                                                   training, chunk):
+    if chunk is not None:  # force many chunks, so the chunked passes are exercised
+        monkeypatch.setattr(ext_mod, "_chunks", lambda n, w: [slice(i, min(i + chunk, n))
+                                                             for i in range(0, max(n, 1), chunk)])
+    ei, batch = _graphs(num_graphs, 40, 300)
+    emb = torch.randn(40, 8, requires_grad=True)
+    ext = Extractor(8, learn_edge_att).train(training)
+    torch.manual_seed(1)
+    out = ext(emb, ei, batch)
+    grads = torch.autograd.grad((out ** 2).sum(), [emb, *ext.parameters()])
+    torch.manual_seed(1)
+    ref = _reference(ext, emb, ei, batch)
+    ref_grads = torch.autograd.grad((ref ** 2).sum(), [emb, *ext.parameters()])
+    assert torch.allclose(out, ref, atol=1e-5, rtol=1e-4)
+    for a, b in zip(grads, ref_grads):
+        assert torch.allclose(a, b, atol=1e-4, rtol=1e-3)
+
+
+def test_fused_layers_pass_gradcheck(monkeypatch):
+    monkeypatch.setattr(ext_mod, "_chunks", lambda n, w: [slice(i, min(i + 5, n))
+                                                         for i in range(0, max(n, 1), 5)])
+    ei, batch = _graphs(3, 12, 60, seed=2)
+    seg = batch[ei[0]]
+    ps = torch.randn(12, 8, dtype=torch.double, requires_grad=True)
+    pd = torch.randn(12, 8, dtype=torch.double, requires_grad=True)
+    lin = torch.nn.Linear(8, 4).double()
+    f = lambda a, b, w, c: ext_mod._EdgeHidden.apply(a, b, ei[0], ei[1], seg, 3, w, c, 0.5,
+                                                     False, 1e-5)
+    assert torch.autograd.gradcheck(f, (ps, pd, lin.weight, lin.bias))
+    z = torch.randn(ei.size(1), 4, dtype=torch.double, requires_grad=True)
+    g = lambda t: norm_relu_dropout(t * 1.0, seg, 3, 0.5, False)
+    assert torch.autograd.gradcheck(g, (z,))
