@@ -49,7 +49,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    metavar="KEY=VALUE", help=argparse.SUPPRESS)
     p.add_argument("--backbone", default="GIN", choices=["GIN", "PNA"], help="(default: GIN)")
     p.add_argument("--config", metavar="FILE",
-                   help="YAML config (default: configs/<BACKBONE>-<dataset>.yml)")
+                   help="YAML config overriding the shipped one (default: "
+                        "gsat/configs/<BACKBONE>-<dataset>.yml in the package)")
     p.add_argument("--epochs", type=int, metavar="N", help="override train.epochs")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
                    help="seeds run in turn (default: 0)")
@@ -70,18 +71,40 @@ def _exit_codes_epilog() -> str:
                                         for code, meaning in EXIT_CODES.items())
 
 
+#: examples shown by ``--help`` (per subcommand, and all of them for ``gsat --help``)
+EXAMPLES: Dict[str, List[str]] = {
+    "train": [
+        "gsat train --dataset ba_2motifs --epochs 2              # a quick first run",
+        "gsat train --dataset mutag --backbone PNA --seeds 0 1 2",
+        "gsat train --dataset ba_2motifs --config my.yml --out runs/mine",
+        "gsat train --resume runs/ba_2motifs-GIN-20260101-120000",
+    ],
+    "benchmark": [
+        "gsat benchmark --dataset ba_2motifs --explainers gsat gnnexplainer --seeds 0 1",
+    ],
+}
+
+
+def _epilog(*commands: str) -> str:
+    lines = [line for c in commands for line in EXAMPLES.get(c, [])]
+    examples = "examples:\n" + "\n".join(f"  {line}" for line in lines) + "\n\n" if lines else ""
+    return examples + _exit_codes_epilog()
+
+
 def build_parser() -> argparse.ArgumentParser:
-    epilog = _exit_codes_epilog()
+    from gsat import __version__
+
     fmt = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
         prog="gsat", description="Interpretable graph learning with Graph Stochastic Attention "
-        "(GSAT, Miao et al., ICML 2022).", epilog=epilog, formatter_class=fmt)
+        "(GSAT, Miao et al., ICML 2022).", epilog=_epilog(*EXAMPLES), formatter_class=fmt)
+    parser.add_argument("--version", action="version", version=f"gsat {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train_args(sub.add_parser("train", help="train GSAT on a dataset and explain it",
-                                   epilog=epilog, formatter_class=fmt))
+                                   epilog=_epilog("train"), formatter_class=fmt))
     _add_benchmark_args(sub.add_parser(
         "benchmark", help="compare GSAT with post-hoc explainers on the same backbone",
-        epilog=epilog, formatter_class=fmt))
+        epilog=_epilog("benchmark"), formatter_class=fmt))
     return parser
 
 
@@ -97,7 +120,8 @@ def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
                    help="seeds (default: 0)")
     p.add_argument("--config", metavar="FILE",
-                   help="YAML config (default: configs/<BACKBONE>-<dataset>.yml)")
+                   help="YAML config overriding the shipped one (default: "
+                        "gsat/configs/<BACKBONE>-<dataset>.yml in the package)")
     p.add_argument("--epochs", type=int, metavar="N", help="override train.epochs")
     p.add_argument("--out", metavar="DIR",
                    help="output folder; trained models found there are reused "
@@ -175,7 +199,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     and 143 for SIGTERM (both say how to resume).
     """
     argv: List[str] = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
+    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help",
+                                                                    "--version")):
         argv = ["train"] + argv
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -32,7 +32,7 @@ class GraphDataset:
         undirected (bool): every edge comes with its reverse.
         node_names (list of str, optional): names for categorical node types (e.g. atoms),
             used by pictures; a graph's :obj:`node_type` indexes it.
-        config_name (str): config stem, :obj:`configs/<BACKBONE>-<config_name>.yml`.
+        config_name (str): config stem, :obj:`gsat/configs/<BACKBONE>-<config_name>.yml`.
         interp_test (list of Data, optional): graphs used for interpretation scores if not
             the whole test split.
         metric_fn (callable, optional): :obj:`metric_fn(logits, y) -> float` computes the
