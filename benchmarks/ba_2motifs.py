@@ -3,7 +3,7 @@
     python benchmarks/ba_2motifs.py --seeds 0 1 2 [--backbones GIN PNA] [--ablate-bn]
     python benchmarks/ba_2motifs.py --report-only     # the table from the finished runs
 
-For every backbone it trains GSAT with the paper's config (configs/<BACKBONE>-ba_2motifs.yml)
+For every backbone it trains GSAT with the paper's config (gsat/configs/<BACKBONE>-ba_2motifs.yml)
 and the same backbone without attention (ERM); with --ablate-bn also GSAT with separate
 batch-norm statistics per backbone pass. Run folders go to benchmarks/runs/ (seeds are run in
 turn, each written to results.json as it finishes); the table,

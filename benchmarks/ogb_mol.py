@@ -5,7 +5,7 @@
 The real ogbg-molhiv needs a download; this script measures what does not: it writes
 molecules in OGB's on-disk format with ogb's own tools (needs RDKit) and
 
-- trains GSAT (paper configs, configs/<BACKBONE>-ogbg_mol.yml) for a few epochs with GIN
+- trains GSAT (paper configs, gsat/configs/<BACKBONE>-ogbg_mol.yml) for a few epochs with GIN
   and PNA on the 20-molecule set of the tests and reports seconds per training epoch;
 - loads a molhiv-sized set (--large molecules, drug-like SMILES repeated) through
   gsat.data.load_dataset in a fresh interpreter and reports the loader's peak resident
@@ -110,7 +110,7 @@ def _measure_load(meta_path: Path) -> dict:
 def _speed(meta_path: Path, backbone: str, epochs: int, out: Path) -> float:
     meta = torch.load(meta_path, weights_only=False)
     ds = load_dataset("ogbg_molhiv", "unused", meta_dict=meta)
-    cfg = load_config(ROOT / "configs" / f"{backbone}-ogbg_mol.yml")
+    cfg = load_config(ROOT / "gsat" / "configs" / f"{backbone}-ogbg_mol.yml")
     cfg.train.epochs, cfg.train.num_viz = epochs, 0
     rec = train_one_seed(cfg, ds, 0, out, progress=False)
     return rec["seconds_per_epoch"]

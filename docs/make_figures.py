@@ -1,7 +1,7 @@
 r"""Regenerate the pictures of explained graphs shown in the README.
 
 Trains GSAT (GIN backbone) on BA-2Motifs exactly as ``gsat train`` does (the paper's settings
-from ``configs/GIN-ba_2motifs.yml`` and its model selection, see
+from ``gsat/configs/GIN-ba_2motifs.yml`` and its model selection, see
 :func:`gsat.train.train_one_seed`), reloads the selected epoch, then draws
 
 * ``docs/ba_2motifs_house.png`` and ``docs/ba_2motifs_cycle.png``: one test graph of each class,

@@ -10,7 +10,8 @@ from gsat.data import GraphDataset, load_dataset
 from gsat.errors import ConfigError, DataMissingError, GraphInputError, GSATError, UnknownNameError
 from gsat.errors import CheckpointError, DiskWriteError, RunInUseError, TrainingDivergedError
 from gsat.explain.metrics import interp_auc, precision_at_k
-from gsat.fitting import fit
+from gsat.fitting import evaluate, fit
+from gsat.inference import LoadedRun, load_run
 from gsat.model import ERM, GSAT, GSATOutput, check_graph, edge_mask
 from gsat.nn import GIN, PNA, Extractor, GraphClassifier
 
@@ -21,6 +22,6 @@ __all__ = [
     "load_config", "GraphDataset", "load_dataset", "interp_auc", "precision_at_k",
     "check_graph", "edge_mask", "functional", "validation", "GSATError", "ConfigError",
     "UnknownNameError", "DataMissingError", "GraphInputError", "__version__",
-    "fit",
+    "fit", "evaluate", "load_run", "LoadedRun",
 ]
 __all__ += ["CheckpointError", "TrainingDivergedError", "DiskWriteError", "RunInUseError"]

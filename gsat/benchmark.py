@@ -219,7 +219,10 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
     if spec.device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"--device {spec.device} was asked for but CUDA is not available; "
                           "use --device cpu")
-    out = Path(spec.out) if spec.out else Path("runs") / f"benchmark-{spec.dataset}-{spec.backbone}"
+    from gsat.data.custom import dataset_label
+
+    out = Path(spec.out) if spec.out else \
+        Path("runs") / f"benchmark-{dataset_label(spec.dataset)}-{spec.backbone}"
     out.mkdir(parents=True, exist_ok=True)
     records: List[Dict[str, Any]] = []
     settings: Dict[str, Dict[str, Any]] = {}

@@ -22,7 +22,7 @@ class UsageError(GSATError, ValueError):
     """Command-line arguments that do not go together."""
 
 log = logging.getLogger("gsat")
-SUBCOMMANDS = ("train", "benchmark")
+SUBCOMMANDS = ("train", "benchmark", "explain")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,17 +39,43 @@ def _dataset_option(text: str) -> tuple:
     return key, yaml.safe_load(value)
 
 
+def _add_own_data_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("own data (--dataset csv:PATH or pyg:PATH)")
+    g.add_argument("--smiles-col", metavar="NAME",
+                   help="csv: column holding the SMILES (default: smiles)")
+    g.add_argument("--label-col", action="append", metavar="NAME",
+                   help="csv: a 0/1 label column; repeat for several labels (multi-label, "
+                        "empty cells are missing labels) (default: y)")
+    g.add_argument("--split", choices=["scaffold", "random"],
+                   help="csv: Bemis-Murcko scaffold split or random 80/10/10 "
+                        "(default: scaffold)")
+
+
+def _own_data_options(args: argparse.Namespace) -> Dict[str, Any]:
+    """Dataset options from the own-data flags; refused for datasets that take none."""
+    options = {k: v for k, v in (("smiles_col", args.smiles_col),
+                                 ("label_cols", args.label_col), ("split", args.split))
+               if v is not None}
+    if options and not str(args.dataset or "").startswith("csv:"):
+        flags = ", ".join("--" + k.replace("_cols", "_col").replace("_", "-") for k in options)
+        raise UsageError(f"{flags} only apply to --dataset csv:PATH")
+    return options
+
+
 def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", metavar="NAME",
-                   help=f"dataset, one of: {', '.join(dataset_names())} (required unless "
-                        "--resume is given)")
+                   help=f"dataset, one of: {', '.join(dataset_names())}; or csv:PATH "
+                        "(molecules, see --smiles-col) or pyg:PATH (a torch.save'd list of "
+                        "PyG Data or an InMemoryDataset folder) (required unless --resume "
+                        "is given)")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the interrupted run in RUN_DIR with its own settings")
     p.add_argument("--dataset-option", type=_dataset_option, action="append", default=[],
                    metavar="KEY=VALUE", help=argparse.SUPPRESS)
     p.add_argument("--backbone", default="GIN", choices=["GIN", "PNA"], help="(default: GIN)")
     p.add_argument("--config", metavar="FILE",
-                   help="YAML config (default: configs/<BACKBONE>-<dataset>.yml)")
+                   help="YAML config overriding the shipped one (default: "
+                        "gsat/configs/<BACKBONE>-<dataset>.yml in the package)")
     p.add_argument("--epochs", type=int, metavar="N", help="override train.epochs")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
                    help="seeds run in turn (default: 0)")
@@ -63,6 +89,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tensorboard", action="store_true",
                    help="write TensorBoard scalars and attention histograms per epoch to "
                         "<out>/seed<N>/tensorboard/ (needs: pip install tensorboard)")
+    _add_own_data_args(p)
 
 
 def _exit_codes_epilog() -> str:
@@ -70,18 +97,49 @@ def _exit_codes_epilog() -> str:
                                         for code, meaning in EXIT_CODES.items())
 
 
+#: examples shown by ``--help`` (per subcommand, and all of them for ``gsat --help``)
+EXAMPLES: Dict[str, List[str]] = {
+    "train": [
+        "gsat train --dataset ba_2motifs --epochs 2              # a quick first run",
+        "gsat train --dataset mutag --backbone PNA --seeds 0 1 2",
+        "gsat train --dataset ba_2motifs --config my.yml --out runs/mine",
+        "gsat train --resume runs/ba_2motifs-GIN-20260101-120000",
+        "gsat train --dataset csv:mols.csv --smiles-col smiles --label-col active",
+        "gsat train --dataset pyg:graphs.pt --epochs 50",
+    ],
+    "explain": [
+        "gsat explain runs/csv_mols-GIN-20260101-120000 --input new.csv --out expl",
+        "gsat explain runs/pyg_graphs-GIN-20260101-120000 --input more_graphs.pt",
+    ],
+    "benchmark": [
+        "gsat benchmark --dataset ba_2motifs --explainers gsat gnnexplainer --seeds 0 1",
+    ],
+}
+
+
+def _epilog(*commands: str) -> str:
+    lines = [line for c in commands for line in EXAMPLES.get(c, [])]
+    examples = "examples:\n" + "\n".join(f"  {line}" for line in lines) + "\n\n" if lines else ""
+    return examples + _exit_codes_epilog()
+
+
 def build_parser() -> argparse.ArgumentParser:
-    epilog = _exit_codes_epilog()
+    from gsat import __version__
+
     fmt = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
         prog="gsat", description="Interpretable graph learning with Graph Stochastic Attention "
-        "(GSAT, Miao et al., ICML 2022).", epilog=epilog, formatter_class=fmt)
+        "(GSAT, Miao et al., ICML 2022).", epilog=_epilog(*EXAMPLES), formatter_class=fmt)
+    parser.add_argument("--version", action="version", version=f"gsat {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train_args(sub.add_parser("train", help="train GSAT on a dataset and explain it",
-                                   epilog=epilog, formatter_class=fmt))
+                                   epilog=_epilog("train"), formatter_class=fmt))
     _add_benchmark_args(sub.add_parser(
         "benchmark", help="compare GSAT with post-hoc explainers on the same backbone",
-        epilog=epilog, formatter_class=fmt))
+        epilog=_epilog("benchmark"), formatter_class=fmt))
+    _add_explain_args(sub.add_parser(
+        "explain", help="predict and explain new graphs with a trained run",
+        epilog=_epilog("explain"), formatter_class=fmt))
     return parser
 
 
@@ -90,14 +148,16 @@ def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
 
     names = explainer_names()
     p.add_argument("--dataset", required=True, metavar="NAME",
-                   help=f"dataset, one of: {', '.join(dataset_names())}")
+                   help=f"dataset, one of: {', '.join(dataset_names())}; or pyg:PATH (graphs "
+                        "with edge_label ground truth)")
     p.add_argument("--backbone", default="GIN", choices=["GIN", "PNA"], help="(default: GIN)")
     p.add_argument("--explainers", nargs="+", default=names, choices=names, metavar="NAME",
                    help=f"explainers, any of: {', '.join(names)} (default: all)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
                    help="seeds (default: 0)")
     p.add_argument("--config", metavar="FILE",
-                   help="YAML config (default: configs/<BACKBONE>-<dataset>.yml)")
+                   help="YAML config overriding the shipped one (default: "
+                        "gsat/configs/<BACKBONE>-<dataset>.yml in the package)")
     p.add_argument("--epochs", type=int, metavar="N", help="override train.epochs")
     p.add_argument("--out", metavar="DIR",
                    help="output folder; trained models found there are reused "
@@ -109,6 +169,25 @@ def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
                         "published defaults 100, 100, 30)")
     p.add_argument("--max-graphs", type=int, metavar="N", help="explain only N test graphs")
     p.add_argument("--threads", type=int, metavar="N", help="torch threads (default: torch's)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _add_own_data_args(p)
+
+
+def _add_explain_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by 'gsat train'")
+    p.add_argument("--input", required=True, metavar="FILE",
+                   help="graphs to explain: a CSV of SMILES (runs on molecules) or a "
+                        "torch.save'd list of PyG Data / InMemoryDataset folder")
+    p.add_argument("--out", metavar="DIR",
+                   help="output folder (default: RUN_DIR/explain-<input name>)")
+    p.add_argument("--seed", type=int, metavar="SEED",
+                   help="which seed's model (default: the best validation metric)")
+    p.add_argument("--smiles-col", default="smiles", metavar="NAME",
+                   help="CSV column of the SMILES (default: smiles)")
+    p.add_argument("--id-col", default="id", metavar="NAME",
+                   help="CSV column of graph ids, if present (default: id; else row numbers)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    p.add_argument("--no-pictures", action="store_true", help="do not draw PNGs")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -140,7 +219,8 @@ def _train(args: argparse.Namespace) -> int:
                        epochs=args.epochs, seeds=args.seeds, device=args.device, out=args.out,
                        data_dir=args.data_dir, method=args.method,
                        progress=not args.no_progress,
-                       dataset_options=dict(args.dataset_option),
+                       dataset_options={**dict(args.dataset_option),
+                                        **_own_data_options(args)},
                        tensorboard=args.tensorboard)
     results = run(spec)
     print(f"\n{results['method']} on {results['dataset']} with {results['backbone']} "
@@ -158,10 +238,25 @@ def _benchmark(args: argparse.Namespace) -> int:
                          epochs=args.epochs, data_dir=args.data_dir, device=args.device,
                          config=args.config, explainer_epochs=args.explainer_epochs,
                          max_graphs=args.max_graphs, threads=args.threads,
-                         progress=not args.no_progress)
+                         progress=not args.no_progress,
+                         dataset_options=_own_data_options(args))
     result = run_benchmark(spec)
     print((Path(result["out_dir"]) / "benchmark.md").read_text())
     print(f"results: {result['out_dir']}/benchmark.json")
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from gsat.inference import explain_file
+
+    summary = explain_file(args.run_dir, args.input, args.out, seed=args.seed,
+                           smiles_col=args.smiles_col, id_col=args.id_col, device=args.device,
+                           pictures=not args.no_pictures, progress=not args.no_progress)
+    folder = summary["files"]["folder"]
+    print(Path(folder, "summary.md").read_text())
+    print(f"{summary['explained']} of {summary['graphs']} graphs explained "
+          f"({len(summary['skipped'])} skipped): {folder}/explanations.jsonl, summary.json, "
+          "graph_*.png")
     return 0
 
 
@@ -175,12 +270,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     and 143 for SIGTERM (both say how to resume).
     """
     argv: List[str] = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
+    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help",
+                                                                    "--version")):
         argv = ["train"] + argv
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        code = {"train": _train, "benchmark": _benchmark}[args.command](args)
+        code = {"train": _train, "benchmark": _benchmark,
+                "explain": _explain}[args.command](args)
     except (KeyboardInterrupt, GSATError, FloatingPointError, OSError) as exc:
         if isinstance(exc, KeyboardInterrupt):
             print(f"gsat: {exc}" if str(exc) else "gsat: interrupted", file=sys.stderr)

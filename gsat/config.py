@@ -318,13 +318,16 @@ def save_config(cfg: Config, path: Union[str, Path]) -> None:
 
 
 def configs_dir() -> Path:
-    """The folder of the shipped YAML configs (``configs/`` of the source tree)."""
-    return Path(__file__).resolve().parent.parent / "configs"
+    r"""The folder of the shipped YAML configs, ``gsat/configs/`` inside the installed package
+    (package data, so it is present in a wheel install too)."""
+    return Path(__file__).resolve().parent / "configs"
 
 
 def default_config_path(backbone: str, config_name: str) -> Path:
-    """``configs/<BACKBONE>-<config_name>.yml``: in the working directory if present, else in
-    the source tree of this package."""
-    name = f"{backbone}-{config_name}.yml"
-    local = Path("configs") / name
-    return local if local.is_file() else configs_dir() / name
+    r"""The shipped config ``<BACKBONE>-<config_name>.yml`` of :func:`configs_dir`.
+
+    Args:
+        backbone (str): :obj:`"GIN"` or :obj:`"PNA"`.
+        config_name (str): the dataset's :obj:`config_name` (e.g. :obj:`"ba_2motifs"`).
+    """
+    return configs_dir() / f"{backbone}-{config_name}.yml"

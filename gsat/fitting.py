@@ -2,6 +2,7 @@ r"""Train a :class:`~gsat.GSAT` (or :class:`~gsat.model.ERM`) model from Python:
 :func:`fit`, on the same epoch loop as the command line (:class:`gsat.train.Engine`)."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Union
 
@@ -11,7 +12,10 @@ from torch import nn
 from gsat.errors import ConfigError
 from gsat.functional import check_r
 from gsat.model import GSAT
-from gsat.train import PRECISION_K, Engine, TensorBoardHook
+from gsat.selection import Selection, Selector
+from gsat.train import PRECISION_K, Engine, SelectionHook, TensorBoardHook
+
+log = logging.getLogger(__name__)
 
 #: keys of a dict :obj:`r_schedule` (the arguments of :func:`gsat.functional.r_schedule`)
 R_SCHEDULE_KEYS = ("init_r", "final_r", "decay_r", "decay_interval", "fixed_r")
@@ -54,15 +58,18 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
         device: Union[str, torch.device] = "cpu",
         metric: Optional[Literal["acc", "rocauc"]] = None, start_epoch: int = 0,
         progress: bool = True, tensorboard: Optional[Union[str, Path]] = None,
-        k: int = PRECISION_K) -> List[Dict[str, Any]]:
+        k: int = PRECISION_K, min_select_epoch: int = 10) -> List[Dict[str, Any]]:
     r"""Train :obj:`model` for :obj:`epochs` epochs and return its history.
 
     Each epoch is one :func:`gsat.train.train_epoch` pass over :obj:`train_loader` followed,
     when :obj:`val_loader` is given, by :func:`gsat.train.evaluate` on it (prediction loss
     and metric; for GSAT also the interpretation ROC AUC and precision@k of the attention
-    when the graphs carry :obj:`edge_label`). The model is left in training mode with the
-    weights of the last epoch; pick an epoch from the history and checkpoint yourself if you
-    need model selection (the command line does it as in the paper).
+    when the graphs carry :obj:`edge_label`). With :obj:`val_loader`, the model ends with the
+    weights of the epoch ``gsat train`` would select (:class:`gsat.selection.Selector`: the
+    best validation metric among epochs > :obj:`min_select_epoch` whose :math:`r` reached
+    its final value, else among all epochs; ties: lower validation loss), marked
+    :obj:`"selected": True` in the history; without it, with the last epoch's weights.
+    Either way the model is returned in eval mode.
 
     The information-bottleneck prior :math:`r` follows
 
@@ -102,6 +109,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
             histograms to this folder (needs the :obj:`tensorboard` extra; see
             :class:`gsat.tensorboard_log.TensorBoardLogger`). (default: :obj:`None`)
         k (int, optional): the :math:`k` of the validation precision@k. (default: :obj:`5`)
+        min_select_epoch (int, optional): model selection considers epochs after this one
+            (as :obj:`train.min_select_epoch` of the config). (default: :obj:`10`)
 
     Returns:
         list of dict: one record per epoch: :obj:`epoch`, :obj:`r` (GSAT only),
@@ -111,7 +120,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
         :obj:`valid_precision_at_k` (NaN where not defined).
 
     Raises:
-        gsat.errors.ConfigError: :obj:`epochs < 1` or an invalid :obj:`r_schedule`.
+        gsat.errors.ConfigError: :obj:`epochs < 1`, an invalid :obj:`r_schedule`, or a CUDA
+            :obj:`device` without CUDA.
         FloatingPointError: the training loss became NaN or infinite.
     """
     if int(epochs) < 1:
@@ -125,14 +135,70 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
     if metric not in ("acc", "rocauc"):
         raise ConfigError(f"metric must be 'acc' or 'rocauc', got {metric!r}")
     _apply_r_schedule(model, r_schedule)
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={str(device)!r} was asked for but CUDA is not available "
+                          "(torch.cuda.is_available() is False); use device='cpu' or a CUDA "
+                          "build of torch")
     device = torch.device(device)
     model.to(device)
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    hooks = [] if tensorboard is None else [TensorBoardHook(tensorboard)]
+    hooks: list = [] if tensorboard is None else [TensorBoardHook(tensorboard)]
+    selection = None
+    if val_loader is not None:
+        rk = getattr(model, "r_kwargs", None) or {}
+        final_r = rk.get("fixed_r") if rk.get("fixed_r") is not None else rk.get("final_r")
+        selection = Selection(Selector(min_select_epoch, final_r))
+        hooks.append(SelectionHook(selection))
     engine = Engine(model, optimizer, train_loader, val_loader, task=task, metric=metric,
                     device=device, k=k, hooks=hooks, progress=progress,
                     batch_progress=progress, desc="fit")
     history = engine.run(start_epoch + int(epochs), start_epoch)
-    model.train()
+    if selection is not None:
+        chosen, how = selection.chosen()
+        if chosen is not None:
+            model.load_state_dict(chosen["state"])
+            for rec in history:
+                if rec["epoch"] == chosen["epoch"]:
+                    rec["selected"] = True
+            log.info("fit: kept the weights of epoch %d (valid_metric %.4f, selected over %s)",
+                     chosen["epoch"], chosen["valid_metric"],
+                     "epochs with the final r" if how == "final_r" else "all epochs")
+    model.eval()
     return history
+
+
+def evaluate(model: nn.Module, loader: Iterable, metric: Optional[Literal["acc", "rocauc"]]
+             = None, device: Union[str, torch.device, None] = None, k: int = PRECISION_K
+             ) -> Dict[str, float]:
+    r"""Score :obj:`model` on the graphs of :obj:`loader` with the evaluation of training
+    (:func:`gsat.train.evaluate`): eval-time predictions (and attention), the model's mode
+    left as it was.
+
+    Args:
+        model (torch.nn.Module): a :class:`~gsat.GSAT` or :class:`~gsat.model.ERM` model.
+        loader (torch_geometric.loader.DataLoader): batches with :obj:`y`.
+        metric (str, optional): :obj:`"acc"` or :obj:`"rocauc"`. (default: :obj:`"acc"`
+            for binary and multiclass tasks, :obj:`"rocauc"` for multilabel)
+        device (str or torch.device, optional): where the model is. (default: its
+            parameters' device)
+        k (int, optional): the :math:`k` of precision@k. (default: :obj:`5`)
+
+    Returns:
+        dict: :obj:`loss`, :obj:`metric`, and (GSAT, graphs with :obj:`edge_label`)
+        :obj:`interp_auc` and :obj:`precision_at_k` (NaN where not defined).
+    """
+    from gsat.train import evaluate as _evaluate
+
+    task = getattr(model, "task", None)
+    if task not in ("binary", "multiclass", "multilabel"):
+        raise ConfigError(f"evaluate needs a gsat.GSAT or gsat.ERM model (with a 'task'), got "
+                          f"{type(model).__name__}")
+    metric = metric or ("rocauc" if task == "multilabel" else "acc")
+    if metric not in ("acc", "rocauc"):
+        raise ConfigError(f"metric must be 'acc' or 'rocauc', got {metric!r}")
+    if device is None:
+        device = next(model.parameters()).device
+    res = _evaluate(model, loader, task, metric, torch.device(device), k)
+    return {"loss": res.loss, "metric": res.metric, "interp_auc": res.interp_auc,
+            "precision_at_k": res.precision_at_k}

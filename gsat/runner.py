@@ -16,6 +16,8 @@ import torch
 from gsat.checkpoint import RunLock, load_checkpoint, sigterm_as_interrupt
 from gsat.config import Config, default_config_path, load_config, save_config
 from gsat.data import load_dataset
+from gsat.data.base import dataset_info
+from gsat.data.custom import dataset_label
 from gsat.errors import CheckpointError, ConfigError, Terminated, TrainingDivergedError
 from gsat.report import json_safe, summarize, write_json
 from gsat.train import Method, train_one_seed, write_csv
@@ -166,7 +168,8 @@ def run(spec: RunSpec) -> Dict[str, Any]:
         raise ConfigError(f"--device {spec.device} was asked for but CUDA is not available; "
                           "use --device cpu")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path(spec.out) if spec.out else Path("runs") / f"{spec.dataset}-{spec.backbone}-{stamp}"
+    label = dataset_label(spec.dataset)  # csv:PATH -> csv_<stem>
+    out = Path(spec.out) if spec.out else Path("runs") / f"{label}-{spec.backbone}-{stamp}"
     if spec.resume is not None:
         out = Path(spec.resume)
     # one process per run folder; SIGTERM (e.g. from a scheduler) stops like Ctrl-C
@@ -185,6 +188,7 @@ def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path) -> Dict[str, Any]
         stored = {k: v for k, v in dataclasses.asdict(spec).items() if k not in _NOT_STORED}
         stored["data_dir"] = str(Path(spec.data_dir).resolve())
         write_json(stored, out / "run.json")
+        write_json(json_safe(dataset_info(ds)), out / "dataset.json")  # for gsat.load_run
         (out / "results.json").unlink(missing_ok=True)
     done: Dict[int, Dict[str, Any]] = {}
     if spec.resume is not None and (out / "results.json").is_file():

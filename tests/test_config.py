@@ -10,19 +10,19 @@ from gsat.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "configs").glob("*.yml")))
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "gsat" / "configs").glob("*.yml")))
 def test_shipped_configs_load(name):
-    cfg = load_config(ROOT / "configs" / name)
+    cfg = load_config(ROOT / "gsat" / "configs" / name)
     assert cfg.model.backbone == name.split("-")[0]
 
 
 def test_paper_values_ba_2motifs():
-    gin = load_config(ROOT / "configs" / "GIN-ba_2motifs.yml")
+    gin = load_config(ROOT / "gsat" / "configs" / "GIN-ba_2motifs.yml")
     assert (gin.train.lr, gin.train.epochs, gin.train.batch_size) == (1e-3, 100, 128)
     assert (gin.gsat.init_r, gin.gsat.final_r, gin.gsat.decay_r, gin.gsat.decay_interval) == \
         (0.9, 0.5, 0.1, 10)
     assert (gin.model.hidden_size, gin.model.n_layers, gin.model.dropout_p) == (64, 2, 0.3)
-    pna = load_config(ROOT / "configs" / "PNA-ba_2motifs.yml")
+    pna = load_config(ROOT / "gsat" / "configs" / "PNA-ba_2motifs.yml")
     assert (pna.train.epochs, pna.gsat.decay_interval, pna.train.weight_decay) == (50, 5, 3e-6)
     assert (pna.model.hidden_size, pna.model.n_layers) == (80, 4)
 

@@ -34,7 +34,8 @@ def test_fit_history_follows_the_r_schedule(loaders):
             assert math.isfinite(h[key]), (key, h)
         # the loss is the sum of its parts (both coefficients are 1)
         assert h["train_loss"] == pytest.approx(h["train_pred"] + h["train_info"], rel=1e-5)
-    assert model.training
+    assert not model.training  # returned in eval mode, with the selected epoch's weights
+    assert sum(bool(h.get("selected")) for h in hist) == 1
 
 
 def test_fit_trains_and_fixed_r(loaders):
@@ -67,3 +68,29 @@ def test_fit_rejects_bad_arguments(loaders, kwargs, match):
     model = gsat.GSAT(gsat.GIN(10, 1, hidden_channels=16))
     with pytest.raises(ConfigError, match=match):
         gsat.fit(model, loaders[0], progress=False, **kwargs)
+
+
+def test_fit_keeps_the_selected_epoch_and_evaluate_reproduces_it(loaders):
+    train, valid = loaders
+    torch.manual_seed(0)
+    model = gsat.GSAT(gsat.GIN(10, 1, hidden_channels=16))
+    hist = gsat.fit(model, train, valid, epochs=6, lr=1e-2, progress=False,
+                    min_select_epoch=0, r_schedule=dict(init_r=0.9, final_r=0.7,
+                                                        decay_interval=1))
+    (chosen,) = [h for h in hist if h.get("selected")]
+    qualifying = [h for h in hist if h["epoch"] > 0 and h["r"] == pytest.approx(0.7)]
+    best = max(h["valid_metric"] for h in qualifying)
+    assert chosen in qualifying and chosen["valid_metric"] == best
+    assert not model.training
+    scores = gsat.evaluate(model, valid)  # the kept weights score exactly as that epoch did
+    assert scores["metric"] == pytest.approx(chosen["valid_metric"])
+    assert scores["loss"] == pytest.approx(chosen["valid_loss"], rel=1e-5)
+    assert scores["interp_auc"] == pytest.approx(chosen["valid_interp_auc"])
+
+
+def test_fit_on_cuda_without_cuda_is_a_clean_error(loaders, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    model = gsat.GSAT(gsat.GIN(10, 1, hidden_channels=16))
+    with pytest.raises(gsat.ConfigError, match="device='cuda' was asked for but CUDA is not "
+                                               "available"):
+        gsat.fit(model, loaders[0], epochs=1, device="cuda", progress=False)

@@ -63,7 +63,7 @@ def setup(tmp_path_factory):
     """A 4-epoch config (r reaches its final value at epoch 2, so model selection has epochs
     to choose from) and an uninterrupted reference run over seeds 0 and 1."""
     base = tmp_path_factory.mktemp("resume")
-    cfg = yaml.safe_load((ROOT / "configs" / "GIN-ba_2motifs.yml").read_text())
+    cfg = yaml.safe_load((ROOT / "gsat" / "configs" / "GIN-ba_2motifs.yml").read_text())
     cfg["model"]["hidden_size"] = 16
     cfg["gsat"].update(decay_r=0.2, decay_interval=1)
     cfg["train"].update(epochs=4, batch_size=8, min_select_epoch=1, num_viz=0)

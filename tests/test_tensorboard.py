@@ -44,7 +44,7 @@ def test_cli_flag_reaches_the_run_spec(monkeypatch):
 
 def test_run_tensorboard_writes_scalars_and_histograms(tmp_path):
     out = tmp_path / "run"
-    cfg = yaml.safe_load((ROOT / "configs" / "GIN-ba_2motifs.yml").read_text())
+    cfg = yaml.safe_load((ROOT / "gsat" / "configs" / "GIN-ba_2motifs.yml").read_text())
     cfg["train"]["num_viz"] = 0  # no pictures: keeps the test fast
     (tmp_path / "c.yml").write_text(yaml.safe_dump(cfg))
     run(RunSpec(dataset="ba_2motifs", epochs=2, out=str(out), data_dir=str(tmp_path / "data"),

@@ -15,7 +15,7 @@ RUN_FIELDS = {"seed", "best_epoch", "valid_metric", "test_metric", "test_interp_
 
 
 def _short_config(tmp_path, epochs=14, decay_interval=2, backbone="GIN"):
-    cfg = yaml.safe_load((ROOT / "configs" / f"{backbone}-ba_2motifs.yml").read_text())
+    cfg = yaml.safe_load((ROOT / "gsat" / "configs" / f"{backbone}-ba_2motifs.yml").read_text())
     cfg["train"]["epochs"] = epochs
     cfg["gsat"]["decay_interval"] = decay_interval
     cfg["train"]["num_viz"] = 2
@@ -109,5 +109,5 @@ def test_backbone_must_match_config(tmp_path):
     from gsat.errors import ConfigError
     with pytest.raises(ConfigError, match="model.backbone is GIN"):
         run(RunSpec(dataset="ba_2motifs", backbone="PNA",
-                    config=str(ROOT / "configs" / "GIN-ba_2motifs.yml"),
+                    config=str(ROOT / "gsat" / "configs" / "GIN-ba_2motifs.yml"),
                     data_dir=str(tmp_path / "d"), dataset_options={"num_graphs": 20}))

@@ -10,6 +10,8 @@ from gsat.data.base import check_dataset, check_graphs
 from gsat.data.mutag import load_mutag, read_mutagenicity
 from gsat.data.spmotif import generate_spmotif, load_spmotif, spmotif_builder
 from gsat.data.ogb import BUILDERS as OGB_BUILDERS
+from gsat.data.custom import (infer_task, load_csv_molecules, load_pyg_graphs, read_graph_file,
+                              smiles_to_graph, split_file_dataset)
 from gsat.errors import UnknownNameError
 
 #: name -> builder(data_dir, seed, **options) -> GraphDataset
@@ -37,18 +39,32 @@ def load_dataset(name: str, data_dir: str | Path = "data", seed: int = 0,
     r"""Build (or read from the cache in :obj:`data_dir`) the dataset :obj:`name` with the
     split of :obj:`seed`.
 
+    Besides the registered names, :obj:`"csv:PATH"` reads molecules from a CSV file
+    (:func:`~gsat.data.custom.load_csv_molecules`; options :obj:`smiles_col`,
+    :obj:`label_cols`, :obj:`split`) and :obj:`"pyg:PATH"` graphs saved with PyG
+    (:func:`~gsat.data.custom.load_pyg_graphs`).
+
     Raises:
         gsat.errors.UnknownNameError: :obj:`name` is not registered; the message lists the
             valid names.
         gsat.errors.GraphInputError: a graph of the dataset is malformed
             (:func:`~gsat.data.base.check_dataset`).
     """
+    from gsat.data.custom import FILE_PREFIXES
+
+    file_dataset = split_file_dataset(name)
+    if file_dataset is not None:
+        prefix, path = file_dataset
+        return check_dataset(FILE_PREFIXES[prefix](path, data_dir=data_dir, seed=seed,
+                                                   **options))
     if name not in DATASETS:
-        raise UnknownNameError("dataset", name, DATASETS)
+        raise UnknownNameError("dataset", name, [*DATASETS, "csv:PATH", "pyg:PATH"])
     return check_dataset(DATASETS[name](data_dir=data_dir, seed=seed, **options))
 
 
 __all__ = ["DATASETS", "GraphDataset", "check_dataset", "check_graphs", "dataset_names",
            "generate_ba_2motifs", "load_dataset", "generate_spmotif", "load_mutag",
            "load_spmotif", "read_mutagenicity",
-           "load_graphs", "random_split", "register_dataset", "save_graphs"]
+           "load_graphs", "random_split", "register_dataset", "save_graphs",
+           "infer_task", "load_csv_molecules", "load_pyg_graphs", "read_graph_file",
+           "smiles_to_graph"]

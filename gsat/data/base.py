@@ -32,7 +32,7 @@ class GraphDataset:
         undirected (bool): every edge comes with its reverse.
         node_names (list of str, optional): names for categorical node types (e.g. atoms),
             used by pictures; a graph's :obj:`node_type` indexes it.
-        config_name (str): config stem, :obj:`configs/<BACKBONE>-<config_name>.yml`.
+        config_name (str): config stem, :obj:`gsat/configs/<BACKBONE>-<config_name>.yml`.
         interp_test (list of Data, optional): graphs used for interpretation scores if not
             the whole test split.
         metric_fn (callable, optional): :obj:`metric_fn(logits, y) -> float` computes the
@@ -119,3 +119,18 @@ def random_split(n: int, fractions: Sequence[float], seed: int) -> List[torch.Te
         parts.append(perm[start:end])
         start = end
     return parts
+
+
+#: the facts of a :class:`GraphDataset` a trained model needs, stored in a run folder
+INFO_FIELDS = ("name", "num_features", "num_outputs", "task", "metric", "edge_dim",
+               "has_ground_truth", "undirected", "node_names", "config_name")
+
+
+def dataset_info(ds: GraphDataset) -> Dict[str, object]:
+    r"""The metadata of :obj:`ds` (:data:`INFO_FIELDS`, plus the JSON-safe scalars and lists
+    of :obj:`ds.extra`), written to ``dataset.json`` of a run folder so that
+    :func:`gsat.load_run` can rebuild the model without the data."""
+    info: Dict[str, object] = {k: getattr(ds, k) for k in INFO_FIELDS}
+    info["extra"] = {k: v for k, v in ds.extra.items()
+                     if isinstance(v, (str, int, float, bool, list)) or v is None}
+    return info

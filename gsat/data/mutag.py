@@ -19,7 +19,7 @@ uses it, and what this loader follows (checked against the released code,
   :attr:`GraphDataset.test` split, so the reported prediction accuracy is the accuracy on
   those mutagen graphs;
 - the attention is node-level, lifted to edges (``extractor.learn_edge_att: false`` in
-  ``configs/*-mutag.yml``).
+  ``gsat/configs/*-mutag.yml``).
 """
 from __future__ import annotations
 

@@ -77,7 +77,7 @@ def multitask_meta(tmp_path_factory):
 
 
 def _config(backbone, epochs=2, **train):
-    cfg = load_config(ROOT / "configs" / f"{backbone}-ogbg_mol.yml")
+    cfg = load_config(ROOT / "gsat" / "configs" / f"{backbone}-ogbg_mol.yml")
     cfg.train.epochs = epochs
     cfg.train.batch_size = 8
     cfg.train.num_viz = 2
@@ -88,7 +88,8 @@ def _config(backbone, epochs=2, **train):
 
 def test_registry_and_configs():
     assert set(OGB_MOL_DATASETS) <= set(DATASETS)
-    gin, pna = (load_config(ROOT / "configs" / f"{b}-ogbg_mol.yml") for b in ("GIN", "PNA"))
+    gin, pna = (load_config(ROOT / "gsat" / "configs" / f"{b}-ogbg_mol.yml")
+                for b in ("GIN", "PNA"))
     for cfg in (gin, pna):
         assert cfg.model.atom_encoder and not cfg.model.use_edge_attr
         assert not cfg.extractor.learn_edge_att  # node attention lifted to edges
@@ -223,7 +224,7 @@ def test_from_scratch_does_not_pretrain(tmp_path, binary_meta, monkeypatch):
 
 
 def test_pretrain_config_is_validated(tmp_path):
-    raw = yaml.safe_load((ROOT / "configs" / "GIN-ogbg_mol.yml").read_text())
+    raw = yaml.safe_load((ROOT / "gsat" / "configs" / "GIN-ogbg_mol.yml").read_text())
     raw["train"]["pretrain_epochs"] = 0
     path = tmp_path / "bad.yml"
     path.write_text(yaml.safe_dump(raw))
@@ -261,7 +262,7 @@ def test_cli_reads_data_dir_in_ogb_layout_offline(tmp_path):
     data = tmp_path / "data"
     _write_official_layout(data / "ogbg_molhiv", SMILES, _binary_labels(), SPLIT)
     out = tmp_path / "run"
-    cfg = yaml.safe_load((ROOT / "configs" / "GIN-ogbg_mol.yml").read_text())
+    cfg = yaml.safe_load((ROOT / "gsat" / "configs" / "GIN-ogbg_mol.yml").read_text())
     cfg["train"].update(epochs=1, batch_size=8, num_viz=1)
     cfg_path = tmp_path / "gin.yml"
     cfg_path.write_text(yaml.safe_dump(cfg))

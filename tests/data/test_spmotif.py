@@ -254,7 +254,7 @@ def test_attention_symmetrised_only_for_the_undirected_variant(tmp_path):
     from gsat.config import load_config
     from gsat.train import build_model
 
-    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "GIN-spmotif.yml")
+    cfg = load_config(Path(__file__).resolve().parents[2] / "gsat" / "configs" / "GIN-spmotif.yml")
     sizes = dict(num_train=6, num_valid=3, num_test=3)
     for variant, expected in (("released", False), ("undirected", True)):
         ds = load_dataset("spmotif_0.7", tmp_path, variant=variant, **sizes)

@@ -52,7 +52,7 @@ def _tiny_ds(num_features: int, edge_dim=None) -> GraphDataset:
 
 @pytest.mark.parametrize("config,x_dim", [("PNA-ba_2motifs.yml", 10), ("PNA-mutag.yml", 14)])
 def test_backbone_size_matches_the_paper(config, x_dim):
-    cfg = load_config(ROOT / "configs" / config)
+    cfg = load_config(ROOT / "gsat" / "configs" / config)
     model = build_backbone(cfg, _tiny_ds(x_dim))
     ours = sum(p.numel() for p in model.parameters())
     paper = _paper_pna_params(x_dim, 0, 1)
@@ -61,7 +61,7 @@ def test_backbone_size_matches_the_paper(config, x_dim):
 
 
 def test_spmotif_backbone_uses_edge_features_in_the_message():
-    cfg = load_config(ROOT / "configs" / "PNA-spmotif.yml")
+    cfg = load_config(ROOT / "gsat" / "configs" / "PNA-spmotif.yml")
     ds = _tiny_ds(4, edge_dim=1)
     ds.num_outputs = 3
     model = build_backbone(cfg, ds)
@@ -130,7 +130,7 @@ def test_towers_are_deprecated():
 
 
 def test_old_config_with_towers_still_loads(tmp_path, caplog):
-    text = (ROOT / "configs" / "PNA-ba_2motifs.yml").read_text()
+    text = (ROOT / "gsat" / "configs" / "PNA-ba_2motifs.yml").read_text()
     old = tmp_path / "old.yml"
     old.write_text(text.replace("  scalers: false\n", "  scalers: false\n  towers: 5\n"))
     with caplog.at_level("WARNING"):

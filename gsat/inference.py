@@ -1,0 +1,471 @@
+r"""Use a trained run: :func:`load_run` rebuilds the selected model of a ``gsat train`` run
+folder, :func:`explain_graphs` predicts and explains graphs it never saw and writes
+``explanations.jsonl``, a picture per graph and a summary (``gsat explain``)."""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from torch import nn
+from torch_geometric.data import Data
+
+from gsat.checkpoint import load_checkpoint, load_state_checked
+from gsat.config import Config, load_config
+from gsat.errors import CheckpointError, ConfigError, GraphInputError
+from gsat.report import json_safe, write_json
+
+log = logging.getLogger(__name__)
+
+PathLike = Union[str, Path]
+
+__all__ = ["LoadedRun", "load_run", "explain_graphs", "explain_file", "read_smiles_csv"]
+
+
+@dataclass
+class LoadedRun:
+    r"""A trained model read back from a run folder by :func:`load_run`.
+
+    Attributes:
+        model (torch.nn.Module): :class:`~gsat.GSAT` (or :class:`~gsat.model.ERM` for runs
+            with :obj:`--method erm`) with the weights of the selected epoch, in eval mode.
+        config (Config): the run's resolved configuration (``config.yml``).
+        dataset (dict): the dataset's metadata (``dataset.json``): :obj:`name`,
+            :obj:`num_features`, :obj:`num_outputs`, :obj:`task`, :obj:`metric`,
+            :obj:`edge_dim`, :obj:`node_names`, ... and :obj:`extra`.
+        seed (int): the seed whose model was loaded.
+        epoch (int): the selected epoch.
+        method (str): :obj:`"gsat"` or :obj:`"erm"`.
+        run_dir (pathlib.Path): the run folder.
+        record (dict): the seed's record of ``results.json`` (empty if absent).
+    """
+
+    model: nn.Module
+    config: Config
+    dataset: Dict[str, Any]
+    seed: int
+    epoch: int
+    method: str
+    run_dir: Path
+    record: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_molecular(self) -> bool:
+        """The model reads molecules featurised as the OGB datasets (SMILES input works)."""
+        extra = self.dataset.get("extra") or {}
+        return bool(self.config.model.atom_encoder and (
+            extra.get("featurisation") == "ogb_smiles2graph" or "ogb_name" in extra))
+
+
+def _seed_folders(run_dir: Path) -> Dict[int, Path]:
+    found = {}
+    for p in run_dir.glob("seed*"):
+        m = re.fullmatch(r"seed(\d+)", p.name)
+        if m and (p / "best.pt").is_file():
+            found[int(m.group(1))] = p
+    return dict(sorted(found.items()))
+
+
+def _results(run_dir: Path) -> Dict[int, Dict[str, Any]]:
+    try:
+        runs = json.loads((run_dir / "results.json").read_text())["runs"]
+        return {int(r["seed"]): r for r in runs}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _dataset_info(run_dir: Path) -> Dict[str, Any]:
+    path = run_dir / "dataset.json"
+    if path.is_file():
+        try:
+            info = json.loads(path.read_text())
+            if isinstance(info, dict) and "num_features" in info:
+                return info
+        except ValueError:
+            pass
+        log.warning("%s is unreadable; reading the dataset named in run.json instead", path)
+    try:  # runs written before dataset.json existed: rebuild the metadata from the data
+        spec = json.loads((run_dir / "run.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{run_dir}: not a run folder written by 'gsat train' (no readable "
+                          f"dataset.json or run.json: {exc})") from None
+    from gsat.data import load_dataset
+    from gsat.data.base import dataset_info
+
+    ds = load_dataset(spec["dataset"], spec.get("data_dir", "data"),
+                      seed=(spec.get("seeds") or [0])[0], **spec.get("dataset_options", {}))
+    return dataset_info(ds)
+
+
+def _build(cfg: Config, info: Dict[str, Any], method: str) -> nn.Module:
+    from gsat.build import build_model
+    from gsat.data.base import GraphDataset
+
+    # PNA restores its degree statistics from the weights; any histogram builds the layer
+    stub = GraphDataset(
+        name=str(info["name"]), train=[Data(edge_index=torch.tensor([[0], [1]]), num_nodes=2)],
+        valid=[], test=[], num_features=int(info["num_features"]),
+        num_outputs=int(info["num_outputs"]), task=info["task"], metric=info["metric"],
+        edge_dim=info.get("edge_dim"), has_ground_truth=bool(info.get("has_ground_truth")),
+        undirected=bool(info.get("undirected", True)), node_names=info.get("node_names"),
+        config_name=str(info.get("config_name", "")))
+    return build_model(cfg, stub, "erm" if method == "erm" else "gsat")
+
+
+def load_run(run_dir: PathLike, seed: Optional[int] = None,
+             device: Union[str, torch.device] = "cpu") -> LoadedRun:
+    r"""The selected (best-validation) model of a ``gsat train`` run folder, in eval mode,
+    with its config and dataset metadata. Weights are read with
+    :obj:`torch.load(weights_only=True)` (:func:`gsat.checkpoint.load_checkpoint`) and must
+    fit the model the run's config builds.
+
+    .. code-block:: python
+
+        run = gsat.load_run("runs/ba_2motifs-GIN-20260101-120000")
+        attention = run.model.explain(graph)   # one value per edge of graph
+
+    Args:
+        run_dir (str or Path): the run folder (holding ``config.yml`` and ``seed<N>/best.pt``).
+        seed (int, optional): the seed to load; :obj:`None` takes the seed with the best
+            validation metric in ``results.json`` (the only one for a one-seed run).
+            (default: :obj:`None`)
+        device (str or torch.device, optional): where to put the model. (default: :obj:`"cpu"`)
+
+    Raises:
+        gsat.errors.ConfigError: :obj:`run_dir` is not a run folder, or its config is invalid.
+        gsat.errors.CheckpointError: no ``best.pt`` for :obj:`seed`, or one that is unsafe,
+            damaged or does not fit the model.
+    """
+    folder = Path(run_dir)
+    if not folder.is_dir():
+        raise ConfigError(f"{run_dir}: no such run folder")
+    if not (folder / "config.yml").is_file():
+        raise ConfigError(f"{run_dir}: not a run folder written by 'gsat train' (it holds no "
+                          "config.yml)")
+    seeds = _seed_folders(folder)
+    if not seeds:
+        raise CheckpointError(f"{run_dir}: no seed<N>/best.pt; the run has not selected a "
+                              "model yet (it stops before its first epoch ended?)")
+    results = _results(folder)
+    if seed is None:
+        def score(s: int) -> float:
+            value = results.get(s, {}).get("valid_metric")
+            return -math.inf if value is None or value != value else float(value)
+        seed = max(seeds, key=lambda s: (score(s), -s))
+        if len(seeds) > 1:
+            log.info("%s: loading seed %d, the best validation metric of seeds %s", folder,
+                     seed, ", ".join(map(str, seeds)))
+    elif seed not in seeds:
+        raise CheckpointError(f"{run_dir}: no model for seed {seed}; seeds with a best.pt: "
+                              f"{', '.join(map(str, seeds))}")
+    cfg = load_config(folder / "config.yml")
+    info = _dataset_info(folder)
+    path = seeds[seed] / "best.pt"
+    best = load_checkpoint(path, kind="best")
+    method = str(best["method"]).lower()
+    model = _build(cfg, info, method)
+    load_state_checked(model, best["model"], str(path))
+    model.to(device).eval()
+    return LoadedRun(model=model, config=cfg, dataset=info, seed=int(seed),
+                     epoch=int(best["epoch"]), method=method, run_dir=folder,
+                     record=results.get(seed, {}))
+
+
+# ----------------------------------------------------------------------------- inputs
+def read_smiles_csv(path: PathLike, smiles_col: str = "smiles", id_col: Optional[str] = None
+                    ) -> List[Tuple[str, str]]:
+    r""":obj:`(id, smiles)` pairs of a CSV file; the id is :obj:`id_col`'s value, or the
+    1-based row number (header excluded) when :obj:`id_col` is :obj:`None` or absent.
+
+    Raises:
+        gsat.errors.DataMissingError: the file does not exist.
+        gsat.errors.ConfigError: the SMILES column is missing or the file is not CSV text.
+    """
+    import csv
+
+    from gsat.errors import DataMissingError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataMissingError(f"--input {path}: no such file")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames or []
+            if smiles_col not in header:
+                raise ConfigError(f"--input {path}: no column {smiles_col!r}; the header has: "
+                                  f"{', '.join(header) or '(nothing)'} (choose with "
+                                  "--smiles-col)")
+            use_id = id_col is not None and id_col in header
+            return [((row.get(id_col) or str(i)) if use_id else str(i),
+                     (row.get(smiles_col) or "").strip())
+                    for i, row in enumerate(reader, start=1)]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(f"--input {path}: not a readable UTF-8 CSV file ({exc})") from None
+
+
+def _prepare_input(g: Data, run: LoadedRun) -> Data:
+    """A copy of a user's graph converted like the training graphs of ``pyg:`` datasets, and
+    checked against the model."""
+    from gsat.validation import check_graph
+
+    if not isinstance(g, Data):
+        raise GraphInputError(f"expected a torch_geometric.data.Data, got {type(g).__name__}")
+    g = g.clone()
+    atom = run.config.model.atom_encoder
+    x = getattr(g, "x", None)
+    if isinstance(x, torch.Tensor) and not atom and not x.is_floating_point():
+        g.x = x.float()
+    ea = getattr(g, "edge_attr", None)
+    if isinstance(ea, torch.Tensor) and not atom:
+        g.edge_attr = (ea.float() if not ea.is_floating_point() else ea)
+        if g.edge_attr.dim() == 1:
+            g.edge_attr = g.edge_attr.view(-1, 1)
+    width = int(run.dataset["num_features"])
+    uses_edge_attr = bool(run.config.model.use_edge_attr and run.dataset.get("edge_dim"))
+    check_graph(g, in_channels=None if atom else width,
+                edge_dim=run.dataset.get("edge_dim") if uses_edge_attr and not atom else None,
+                needs_edge_attr=uses_edge_attr)
+    if g.x.size(1) != width:
+        raise GraphInputError(f"x has {g.x.size(1)} features per node, the model was trained "
+                              f"with {width}")
+    return g
+
+
+# ----------------------------------------------------------------------------- explaining
+def _prediction(logits: torch.Tensor, task: str) -> Dict[str, Any]:
+    lg = logits.detach().double().view(-1)
+    if task == "binary":
+        p = float(torch.sigmoid(lg[0]))
+        return {"prediction": int(p > 0.5), "probability": p}
+    if task == "multiclass":
+        probs = torch.softmax(lg, 0)
+        k = int(probs.argmax())
+        return {"prediction": k, "probability": float(probs[k]),
+                "probabilities": [float(v) for v in probs]}
+    probs = torch.sigmoid(lg)
+    return {"prediction": [int(v > 0.5) for v in probs],
+            "probability": [float(v) for v in probs]}
+
+
+def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
+                   ids: Optional[Sequence[str]] = None, mols: Optional[Sequence[Any]] = None,
+                   pictures: bool = True, progress: bool = True,
+                   skipped: Optional[List[Dict[str, str]]] = None,
+                   source: str = "") -> Dict[str, Any]:
+    r"""Predict and explain :obj:`graphs` with a run's GSAT model and write into
+    :obj:`out_dir`:
+
+    * ``explanations.jsonl``: one JSON object per explained graph: :obj:`id`,
+      :obj:`prediction`, :obj:`probability` (of the predicted class for binary and
+      multi-class; per label for multi-label), :obj:`edges` (per edge :obj:`source`,
+      :obj:`target`, :obj:`attention`; for molecules also :obj:`bond_index`, RDKit's bond
+      number, and :obj:`atoms`, the symbols of both ends) and :obj:`picture`;
+    * ``graph_<id>.png`` per graph: RDKit depictions with bonds highlighted by attention for
+      molecules, the networkx drawing of :func:`gsat.viz.draw_explanation` otherwise;
+    * ``summary.json`` and ``summary.md``: counts, predicted classes, the skipped graphs with
+      their reasons, and per graph the edges of highest attention.
+
+    A graph that fails validation (:func:`gsat.validation.check_graph`) is reported by id in
+    one log line and skipped; the others are explained.
+
+    Args:
+        run (LoadedRun): from :func:`load_run`; a GSAT run (ERM runs have no attention).
+        graphs (list of Data): the graphs (:obj:`None` entries are skipped as unreadable).
+        out_dir (str or Path): output folder (created).
+        ids (list of str, optional): an id per graph. (default: positions)
+        mols (list of rdkit.Chem.Mol, optional): the molecule of each graph (atoms numbered
+            as its nodes) for chemical pictures and bond annotations. (default: :obj:`None`)
+        pictures (bool, optional): draw PNGs. (default: :obj:`True`)
+        progress (bool, optional): show a progress bar. (default: :obj:`True`)
+        skipped (list of dict, optional): graphs already rejected while reading
+            (:obj:`{"id", "reason"}`), reported in the summary.
+        source (str, optional): the input's name for the summary.
+
+    Returns:
+        dict: the content of ``summary.json``.
+    """
+    from tqdm.auto import tqdm
+
+    from gsat.model import GSAT
+
+    if not isinstance(run.model, GSAT):
+        raise ConfigError(f"{run.run_dir} was trained with --method erm: that model has no "
+                          "attention to explain; use a GSAT run")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ids = [str(i) for i in (ids if ids is not None else range(len(graphs)))]
+    skipped = list(skipped or [])
+    for s in skipped:
+        log.warning("graph %s skipped: %s", s["id"], s["reason"])
+    device = next(run.model.parameters()).device
+    task = str(run.dataset["task"])
+    records: List[Dict[str, Any]] = []
+    run.model.eval()
+    with open(out / "explanations.jsonl", "w") as f:
+        for k, (gid, g) in enumerate(tqdm(list(zip(ids, graphs)), desc="explaining",
+                                          disable=not progress)):
+            try:
+                if g is None:
+                    raise GraphInputError("unreadable input")
+                g = _prepare_input(g, run)
+                with torch.no_grad():
+                    o = run.model(g.to(device))
+            except GraphInputError as exc:
+                reason = " ".join(str(exc).split())
+                log.warning("graph %s skipped: %s", gid, reason)
+                skipped.append({"id": gid, "reason": reason})
+                continue
+            att = o.edge_att.detach().cpu().view(-1)
+            ei = g.edge_index.cpu()
+            rec: Dict[str, Any] = {"id": gid, **_prediction(o.logits, task)}
+            mol = mols[k] if mols is not None else None
+            edges = []
+            for e in range(ei.size(1)):
+                u, v = int(ei[0, e]), int(ei[1, e])
+                item: Dict[str, Any] = {"source": u, "target": v, "attention": float(att[e])}
+                if mol is not None:
+                    bond = mol.GetBondBetweenAtoms(u, v)
+                    item["bond_index"] = None if bond is None else bond.GetIdx()
+                    item["atoms"] = [mol.GetAtomWithIdx(u).GetSymbol(),
+                                     mol.GetAtomWithIdx(v).GetSymbol()]
+                edges.append(item)
+            if mol is not None:
+                from rdkit import Chem
+
+                rec["smiles"] = Chem.MolToSmiles(mol)
+            rec["edges"] = edges
+            if pictures:
+                rec["picture"] = _draw(run, g, att, mol, out, gid, rec).name
+            f.write(json.dumps(json_safe(rec)) + "\n")
+            records.append(rec)
+    summary = _summary(run, records, skipped, source, out)
+    write_json(json_safe(summary), out / "summary.json")
+    (out / "summary.md").write_text(_summary_md(summary, records))
+    return summary
+
+
+def _safe_id(gid: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", gid)[:60] or "graph"
+
+
+def _draw(run: LoadedRun, g: Data, att: torch.Tensor, mol: Any, out: Path, gid: str,
+          rec: Dict[str, Any]) -> Path:
+    from gsat.viz import draw_explanation, draw_molecule_explanation
+
+    p = rec["probability"]
+    shown = f"{p:.2f}" if isinstance(p, float) else ", ".join(f"{v:.2f}" for v in p)
+    title = f"{gid}: prediction {rec['prediction']} (probability {shown})"
+    path = out / f"graph_{_safe_id(gid)}.png"
+    if mol is not None:
+        bond_att: Dict[int, float] = {}
+        for item in rec["edges"]:
+            if item.get("bond_index") is not None:
+                b = item["bond_index"]
+                bond_att[b] = max(bond_att.get(b, 0.0), item["attention"])
+        return draw_molecule_explanation(mol, bond_att, path, title=title)
+    names = run.dataset.get("node_names")
+    node_type = getattr(g, "node_type", None)
+    labels = None
+    if names and isinstance(node_type, torch.Tensor) and node_type.numel() == g.num_nodes:
+        labels = [names[int(t)] if 0 <= int(t) < len(names) else str(int(t))
+                  for t in node_type.view(-1)]
+    return draw_explanation(g.edge_index.cpu(), att, g.num_nodes, path,
+                            edge_label=getattr(g, "edge_label", None), node_names=labels,
+                            title=title)
+
+
+def _summary(run: LoadedRun, records: List[Dict[str, Any]], skipped: List[Dict[str, str]],
+             source: str, out: Path) -> Dict[str, Any]:
+    preds = Counter(json.dumps(r["prediction"]) for r in records)
+    atts = torch.tensor([e["attention"] for r in records for e in r["edges"]],
+                        dtype=torch.float64)
+    quant = ({f"q{int(q * 100)}": float(torch.quantile(atts, q)) for q in (0.1, 0.5, 0.9)}
+             if atts.numel() else {})
+    return {"run": str(run.run_dir), "seed": run.seed, "epoch": run.epoch,
+            "dataset": run.dataset.get("name"), "task": run.dataset.get("task"),
+            "input": source, "graphs": len(records) + len(skipped), "explained": len(records),
+            "skipped": skipped,
+            "predicted_classes": {k: v for k, v in sorted(preds.items())},
+            "attention": {"edges": int(atts.numel()), **quant},
+            "files": {"explanations": "explanations.jsonl", "folder": str(out)}}
+
+
+def _summary_md(summary: Dict[str, Any], records: List[Dict[str, Any]], top: int = 3) -> str:
+    lines = [f"# Explanations by {summary['run']} (seed {summary['seed']}, epoch "
+             f"{summary['epoch']})", "",
+             f"Input {summary['input']}: {summary['graphs']} graphs, {summary['explained']} "
+             f"explained, {len(summary['skipped'])} skipped.", "",
+             f"| id | prediction | probability | top {top} edges (attention) |", "|---|---|---|---|"]
+    for r in records:
+        best: Dict[Tuple[int, int], Dict[str, Any]] = {}
+        for e in r["edges"]:  # one entry per undirected pair
+            key = (min(e["source"], e["target"]), max(e["source"], e["target"]))
+            if key not in best or e["attention"] > best[key]["attention"]:
+                best[key] = e
+        ranked = sorted(best.values(), key=lambda e: -e["attention"])[:top]
+        text = ", ".join((f"{'-'.join(e['atoms'])} bond {e['bond_index']}" if "atoms" in e
+                          else f"{e['source']}-{e['target']}") + f" ({e['attention']:.2f})"
+                         for e in ranked)
+        p = r["probability"]
+        shown = f"{p:.3f}" if isinstance(p, float) else ", ".join(f"{v:.2f}" for v in p)
+        lines.append(f"| {r['id']} | {r['prediction']} | {shown} | {text} |")
+    if summary["skipped"]:
+        lines += ["", "Skipped:", ""] + [f"- {s['id']}: {s['reason']}"
+                                         for s in summary["skipped"]]
+    return "\n".join(lines) + "\n"
+
+
+def explain_file(run_dir: PathLike, input_path: PathLike, out_dir: Optional[PathLike] = None,
+                 seed: Optional[int] = None, smiles_col: str = "smiles",
+                 id_col: Optional[str] = "id", device: str = "cpu", pictures: bool = True,
+                 progress: bool = True) -> Dict[str, Any]:
+    r"""``gsat explain``: load the run (:func:`load_run`), read :obj:`input_path` (a CSV of
+    SMILES for runs on molecules, else a :func:`torch.save` file or InMemoryDataset folder of
+    PyG graphs, read safely by :func:`gsat.data.read_graph_file`) and
+    :func:`explain_graphs` into :obj:`out_dir` (default ``<run_dir>/explain-<input stem>``).
+
+    Raises:
+        gsat.errors.ConfigError: a SMILES file for a run that was not trained on molecules
+            featurised as OGB's, or an ERM run.
+    """
+    from gsat.data.custom import read_graph_file, smiles_to_graph
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device} was asked for but CUDA is not available; use "
+                          "--device cpu")
+    run = load_run(run_dir, seed=seed, device=device)
+    src = Path(input_path)
+    out = Path(out_dir) if out_dir is not None else run.run_dir / f"explain-{src.stem}"
+    if src.suffix.lower() in (".csv", ".smi", ".txt"):
+        if not run.is_molecular:
+            raise ConfigError(
+                f"--input {src}: SMILES need a run trained on molecules featurised as the OGB "
+                f"datasets (--dataset csv:... or ogbg_*); {run.run_dir} was trained on "
+                f"{run.dataset.get('name')} with {run.dataset.get('num_features')} node "
+                "features. Give a file of PyG Data objects instead (torch.save(graphs, path))")
+        from rdkit import Chem
+
+        rows = read_smiles_csv(src, smiles_col, id_col)
+        graphs, ids, mols, skipped = [], [], [], []
+        for gid, smi in rows:
+            g = smiles_to_graph(smi)
+            if g is None:
+                skipped.append({"id": gid, "reason": f"RDKit cannot parse SMILES {smi[:60]!r}"})
+                continue
+            graphs.append(g)
+            ids.append(gid)
+            mols.append(Chem.MolFromSmiles(smi))
+        return explain_graphs(run, graphs, out, ids=ids, mols=mols, pictures=pictures,
+                              progress=progress, skipped=skipped, source=str(src))
+    graphs = read_graph_file(src)
+    ids = [str(getattr(g, "id", i)) if isinstance(g, Data) and isinstance(
+        getattr(g, "id", None), (str, int)) else str(i) for i, g in enumerate(graphs)]
+    return explain_graphs(run, graphs, out, ids=ids, pictures=pictures, progress=progress,
+                          source=str(src))

@@ -1,0 +1,129 @@
+"""Use a trained run: gsat.load_run and gsat explain (PyG graphs and SMILES)."""
+import csv
+import json
+
+import pytest
+import torch
+
+import gsat
+from gsat.checkpoint import load_checkpoint
+from gsat.cli import main
+from gsat.data.ba_2motifs import generate_ba_2motifs
+from gsat.errors import CheckpointError, ConfigError
+from gsat.inference import explain_file
+from gsat.runner import RunSpec, run
+
+
+@pytest.fixture(scope="module")
+def graph_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    torch.save(generate_ba_2motifs(num_graphs=40, base_nodes=8), root / "graphs.pt")
+    run(RunSpec(dataset=f"pyg:{root / 'graphs.pt'}", epochs=2, out=str(root / "run"),
+                data_dir=str(root / "data"), progress=False, seeds=[0, 1]))
+    return root
+
+
+def test_load_run_returns_selected_weights_in_eval_mode(graph_run):
+    loaded = gsat.load_run(graph_run / "run")
+    results = json.loads((graph_run / "run" / "results.json").read_text())
+    best_seed = max(results["runs"], key=lambda r: (r["valid_metric"], -r["seed"]))["seed"]
+    assert loaded.seed == best_seed and not loaded.model.training
+    best = load_checkpoint(graph_run / "run" / f"seed{best_seed}" / "best.pt", kind="best")
+    assert loaded.epoch == best["epoch"] == results["runs"][best_seed]["best_epoch"]
+    state = loaded.model.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in best["model"].items())
+    assert loaded.dataset["task"] == "binary" and loaded.dataset["num_features"] == 10
+    assert gsat.load_run(graph_run / "run", seed=1).seed == 1
+    with pytest.raises(CheckpointError, match="no model for seed 7; seeds with a best.pt: 0, 1"):
+        gsat.load_run(graph_run / "run", seed=7)
+    with pytest.raises(ConfigError, match="no such run folder"):
+        gsat.load_run(graph_run / "missing")
+
+
+def test_explain_pyg_graphs_skips_invalid_ones(graph_run, tmp_path, caplog):
+    new = generate_ba_2motifs(num_graphs=4, base_nodes=8, seed=3)
+    new[2].edge_index = new[2].edge_index.clone()
+    new[2].edge_index[0, 0] = 99
+    new[3].x = new[3].x[:, :4]
+    torch.save(new, tmp_path / "new.pt")
+    summary = explain_file(graph_run / "run", tmp_path / "new.pt", tmp_path / "out",
+                           progress=False)
+    assert (summary["graphs"], summary["explained"]) == (4, 2)
+    assert [s["id"] for s in summary["skipped"]] == ["2", "3"]
+    assert "refers to node 99" in summary["skipped"][0]["reason"]
+    assert "graph 3 skipped: node features 'x' must have shape [num_nodes, 10]" in caplog.text
+    lines = [json.loads(line) for line in (tmp_path / "out" / "explanations.jsonl").open()]
+    assert [r["id"] for r in lines] == ["0", "1"]
+    loaded = gsat.load_run(graph_run / "run")
+    for r, g in zip(lines, new[:2]):
+        assert len(r["edges"]) == g.edge_index.size(1)
+        att = loaded.model.explain(g)
+        assert [e["attention"] for e in r["edges"]] == pytest.approx(att.tolist())
+        assert (r["edges"][0]["source"], r["edges"][0]["target"]) == tuple(
+            g.edge_index[:, 0].tolist())
+        assert r["prediction"] == int(r["probability"] > 0.5)
+        assert (tmp_path / "out" / r["picture"]).stat().st_size > 1000
+    assert (tmp_path / "out" / "summary.md").read_text().count("\n| ") == 3  # header + 2 rows
+    with pytest.raises(ConfigError, match="SMILES need a run trained on molecules"):
+        explain_file(graph_run / "run", tmp_path / "x.csv", tmp_path / "o2", progress=False)
+
+
+def test_explain_cli_on_molecules(tmp_path, capsys):
+    pytest.importorskip("rdkit")
+    pytest.importorskip("ogb")
+    smiles = ["CCO", "CCN", "c1ccccc1", "c1ccccc1N", "c1ccccc1O", "CC(=O)O", "CC(=O)N",
+              "c1ccncc1", "C1CCCCC1", "C1CCCCC1N", "CCCC", "CCCN", "OCCO", "NCCN",
+              "C1CCNCC1", "C1CCOCC1", "c1ccoc1", "c1cc[nH]c1", "CC(C)O", "CC(C)N"]
+    with open(tmp_path / "mols.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["smiles", "active"])
+        w.writerows([[s, int("N" in s or "n" in s)] for s in smiles])
+    with open(tmp_path / "new.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerows([["id", "smiles"], ["aspirin", "CC(=O)Oc1ccccc1C(=O)O"], ["broken", "C1CC("]])
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--dataset", f"csv:{tmp_path / 'mols.csv'}", "--label-col", "active",
+              "--epochs", "1", "--out", str(tmp_path / "run"), "--data-dir",
+              str(tmp_path / "data"), "--no-progress"])
+    assert exc.value.code == 0
+    assert json.loads((tmp_path / "run" / "dataset.json").read_text())["extra"][
+        "featurisation"] == "ogb_smiles2graph"
+    with pytest.raises(SystemExit) as exc:
+        main(["explain", str(tmp_path / "run"), "--input", str(tmp_path / "new.csv"), "--out",
+              str(tmp_path / "ex"), "--no-progress"])
+    assert exc.value.code == 0
+    (rec,) = [json.loads(line) for line in (tmp_path / "ex" / "explanations.jsonl").open()]
+    assert rec["id"] == "aspirin" and rec["smiles"] == "CC(=O)Oc1ccccc1C(=O)O"
+    assert len(rec["edges"]) == 2 * 13  # 13 bonds, both directions
+    assert {e["bond_index"] for e in rec["edges"]} == set(range(13))
+    first = rec["edges"][0]
+    assert (first["source"], first["target"], first["atoms"]) == (0, 1, ["C", "C"])
+    assert 0 < first["attention"] < 1 and (tmp_path / "ex" / "graph_aspirin.png").is_file()
+    summary = json.loads((tmp_path / "ex" / "summary.json").read_text())
+    assert summary["skipped"] == [{"id": "broken",
+                                   "reason": "RDKit cannot parse SMILES 'C1CC('"}]
+    assert "1 of 2 graphs explained (1 skipped)" in capsys.readouterr().out
+
+
+def test_explain_refuses_erm_runs_and_bad_flags(graph_run, tmp_path, capsys):
+    run(RunSpec(dataset=f"pyg:{graph_run / 'graphs.pt'}", epochs=1, out=str(tmp_path / "erm"),
+                data_dir=str(tmp_path), progress=False, method="erm"))
+    with pytest.raises(SystemExit) as exc:
+        main(["explain", str(tmp_path / "erm"), "--input", str(graph_run / "graphs.pt")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "trained with --method erm" in err
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--dataset", "ba_2motifs", "--label-col", "y"])
+    assert exc.value.code == 2
+    assert "--label-col only apply to --dataset csv:PATH" in capsys.readouterr().err
+
+
+def test_benchmark_on_own_graphs(graph_run, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(["benchmark", "--dataset", f"pyg:{graph_run / 'graphs.pt'}", "--explainers",
+              "gsat", "--epochs", "1", "--out", str(tmp_path / "b"), "--no-progress"])
+    assert exc.value.code == 0
+    records = json.loads((tmp_path / "b" / "benchmark.json").read_text())["records"]
+    assert [r["method"] for r in records] == ["gsat"]
+    assert 0.0 <= records[0]["test_interp_auc"] <= 1.0
