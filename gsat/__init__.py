@@ -3,25 +3,48 @@ r"""gsat: graph neural networks that are interpretable by construction.
 An implementation of Graph Stochastic Attention (GSAT) from `"Interpretable and Generalizable
 Graph Learning via Stochastic Attention Mechanism" <https://arxiv.org/abs/2201.12987>`_
 (Miao, Liu & Li, ICML 2022) on PyTorch Geometric.
+
+The public names below are imported on first use, so that ``import gsat`` and ``gsat --help``
+do not wait for PyTorch Geometric, scikit-learn or RDKit until a name that needs them is used.
 """
-from gsat import functional, validation
-from gsat.config import Config, load_config
-from gsat.data import GraphDataset, load_dataset
-from gsat.errors import ConfigError, DataMissingError, GraphInputError, GSATError, UnknownNameError
-from gsat.errors import CheckpointError, DiskWriteError, RunInUseError, TrainingDivergedError
-from gsat.explain.metrics import interp_auc, precision_at_k
-from gsat.fitting import evaluate, fit
-from gsat.inference import LoadedRun, load_run
-from gsat.model import ERM, GSAT, GSATOutput, check_graph, edge_mask
-from gsat.nn import GIN, PNA, Extractor, GraphClassifier
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "GSAT", "ERM", "GSATOutput", "Extractor", "GIN", "PNA", "GraphClassifier", "Config",
-    "load_config", "GraphDataset", "load_dataset", "interp_auc", "precision_at_k",
-    "check_graph", "edge_mask", "functional", "validation", "GSATError", "ConfigError",
-    "UnknownNameError", "DataMissingError", "GraphInputError", "__version__",
-    "fit", "evaluate", "load_run", "LoadedRun",
-]
-__all__ += ["CheckpointError", "TrainingDivergedError", "DiskWriteError", "RunInUseError"]
+#: public name -> module that defines it
+_EXPORTS = {
+    "Config": "gsat.config", "load_config": "gsat.config",
+    "GraphDataset": "gsat.data", "load_dataset": "gsat.data",
+    "ConfigError": "gsat.errors", "DataMissingError": "gsat.errors",
+    "GraphInputError": "gsat.errors", "GSATError": "gsat.errors",
+    "UnknownNameError": "gsat.errors", "CheckpointError": "gsat.errors",
+    "DiskWriteError": "gsat.errors", "RunInUseError": "gsat.errors",
+    "TrainingDivergedError": "gsat.errors",
+    "interp_auc": "gsat.explain.metrics", "precision_at_k": "gsat.explain.metrics",
+    "evaluate": "gsat.fitting", "fit": "gsat.fitting",
+    "LoadedRun": "gsat.inference", "load_run": "gsat.inference",
+    "ERM": "gsat.model", "GSAT": "gsat.model", "GSATOutput": "gsat.model",
+    "check_graph": "gsat.model", "edge_mask": "gsat.model",
+    "GIN": "gsat.nn", "PNA": "gsat.nn", "Extractor": "gsat.nn", "GraphClassifier": "gsat.nn",
+}
+_SUBMODULES = ("functional", "validation")
+
+__all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"gsat.{name}")
+    else:
+        raise AttributeError(f"module 'gsat' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return sorted([*globals(), *_EXPORTS, *_SUBMODULES])

@@ -62,6 +62,28 @@ def _own_data_options(args: argparse.Namespace) -> Dict[str, Any]:
     return options
 
 
+#: torch threads of a run unless --threads says otherwise: one thread is the measured best
+#: for GSAT's small-batch graph workloads on a shared CPU (benchmarks/results/speed.md)
+DEFAULT_THREADS = 1
+
+
+def _threads(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= n <= 1024:
+        raise argparse.ArgumentTypeError(f"must lie in [1, 1024], got {n}")
+    return n
+
+
+def _add_threads_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=_threads, default=DEFAULT_THREADS, metavar="N",
+                   help=f"CPU threads of torch (default: {DEFAULT_THREADS}; more threads "
+                        "help large graphs on an idle machine, and slow small batches down "
+                        "badly when other processes share the cores)")
+
+
 def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", metavar="NAME",
                    help=f"dataset, one of: {', '.join(dataset_names())}; or csv:PATH "
@@ -90,6 +112,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="write TensorBoard scalars and attention histograms per epoch to "
                         "<out>/seed<N>/tensorboard/ (needs: pip install tensorboard)")
     _add_own_data_args(p)
+    _add_threads_arg(p)
 
 
 def _exit_codes_epilog() -> str:
@@ -144,15 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
-    from gsat.explain.baselines import explainer_names
-
-    names = explainer_names()
     p.add_argument("--dataset", required=True, metavar="NAME",
                    help=f"dataset, one of: {', '.join(dataset_names())}; or pyg:PATH (graphs "
                         "with edge_label ground truth)")
     p.add_argument("--backbone", default="GIN", choices=["GIN", "PNA"], help="(default: GIN)")
-    p.add_argument("--explainers", nargs="+", default=names, choices=names, metavar="NAME",
-                   help=f"explainers, any of: {', '.join(names)} (default: all)")
+    # names checked when the command runs: listing them here would import PyG for --help
+    p.add_argument("--explainers", nargs="+", default=None, metavar="NAME",
+                   help="explainers, any of: gsat gnnexplainer graphmask ig pgexplainer ... "
+                        "(gsat.explain.explainer_names(); default: all)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
                    help="seeds (default: 0)")
     p.add_argument("--config", metavar="FILE",
@@ -168,7 +190,7 @@ def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
                    help="epochs of GNNExplainer, GraphMask and PGExplainer (default: their "
                         "published defaults 100, 100, 30)")
     p.add_argument("--max-graphs", type=int, metavar="N", help="explain only N test graphs")
-    p.add_argument("--threads", type=int, metavar="N", help="torch threads (default: torch's)")
+    _add_threads_arg(p)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     _add_own_data_args(p)
 
@@ -197,7 +219,7 @@ def format_table(results: Dict[str, Any]) -> str:
 
 
 #: options of ``gsat train`` that may accompany ``--resume``
-_RESUME_COMPATIBLE = ("resume", "no_progress", "command")
+_RESUME_COMPATIBLE = ("resume", "no_progress", "command", "threads")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -222,6 +244,9 @@ def _train(args: argparse.Namespace) -> int:
                        dataset_options={**dict(args.dataset_option),
                                         **_own_data_options(args)},
                        tensorboard=args.tensorboard)
+    import torch
+
+    torch.set_num_threads(args.threads)
     results = run(spec)
     print(f"\n{results['method']} on {results['dataset']} with {results['backbone']} "
           f"(scores x100):\n")
@@ -232,9 +257,15 @@ def _train(args: argparse.Namespace) -> int:
 
 def _benchmark(args: argparse.Namespace) -> int:
     from gsat.benchmark import BenchmarkSpec, run_benchmark
+    from gsat.errors import UnknownNameError
+    from gsat.explain.baselines import explainer_names
 
+    names = explainer_names()
+    for name in args.explainers or []:
+        if name not in names:
+            raise UnknownNameError("explainer", name, names)
     spec = BenchmarkSpec(dataset=args.dataset, backbone=args.backbone,
-                         explainers=args.explainers, seeds=args.seeds, out=args.out,
+                         explainers=args.explainers or names, seeds=args.seeds, out=args.out,
                          epochs=args.epochs, data_dir=args.data_dir, device=args.device,
                          config=args.config, explainer_epochs=args.explainer_epochs,
                          max_graphs=args.max_graphs, threads=args.threads,

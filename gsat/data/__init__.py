@@ -1,31 +1,66 @@
 r"""Datasets by name: :func:`load_dataset` and the registry behind it."""
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Any, Callable, Dict, List
 
-from gsat.data.ba_2motifs import generate_ba_2motifs, load_ba_2motifs
-from gsat.data.base import GraphDataset, load_graphs, random_split, save_graphs
-from gsat.data.base import check_dataset, check_graphs
-from gsat.data.mutag import load_mutag, read_mutagenicity
-from gsat.data.spmotif import generate_spmotif, load_spmotif, spmotif_builder
-from gsat.data.ogb import BUILDERS as OGB_BUILDERS
-from gsat.data.custom import (infer_task, load_csv_molecules, load_pyg_graphs, read_graph_file,
-                              smiles_to_graph, split_file_dataset)
+from gsat.data.names import OGB_MOL_DATASETS
 from gsat.errors import UnknownNameError
 
+
+class _LazyBuilder:
+    """A registry builder that imports its dataset module on first call (so that listing
+    the names, e.g. for ``gsat --help``, imports nothing heavy). :obj:`bound` arguments come
+    first, as with :func:`functools.partial`."""
+
+    def __init__(self, module: str, function: str, *bound: Any):
+        self.module, self.function, self.bound = module, function, bound
+
+    def __call__(self, *args: Any, **kwargs: Any) -> "GraphDataset":
+        fn = getattr(importlib.import_module(self.module), self.function)
+        return fn(*self.bound, *args, **kwargs)
+
+    def __repr__(self) -> str:
+        bound = "".join(f", {b!r}" for b in self.bound)
+        return f"<dataset builder {self.module}.{self.function}{bound}>"
+
+
 #: name -> builder(data_dir, seed, **options) -> GraphDataset
-DATASETS: Dict[str, Callable[..., GraphDataset]] = {
-    "ba_2motifs": load_ba_2motifs,
-    "mutag": load_mutag,
-    "spmotif_0.5": spmotif_builder(0.5),
-    "spmotif_0.7": spmotif_builder(0.7),
-    "spmotif_0.9": spmotif_builder(0.9),
-    **OGB_BUILDERS,  # ogbg_molhiv, ogbg_moltox21, ogbg_molbace, ogbg_molbbbp, ...
+DATASETS: Dict[str, Callable[..., "GraphDataset"]] = {
+    "ba_2motifs": _LazyBuilder("gsat.data.ba_2motifs", "load_ba_2motifs"),
+    "mutag": _LazyBuilder("gsat.data.mutag", "load_mutag"),
+    **{f"spmotif_{b}": _LazyBuilder("gsat.data.spmotif", "load_spmotif", b)
+       for b in (0.5, 0.7, 0.9)},
+    # ogbg_molhiv, ogbg_moltox21, ogbg_molbace, ogbg_molbbbp, ...
+    **{reg: _LazyBuilder("gsat.data.ogb", "load_ogbg_mol", ogb_name)
+       for reg, ogb_name in OGB_MOL_DATASETS.items()},
+}
+
+#: public name -> module that defines it (imported on first use)
+_EXPORTS = {
+    "generate_ba_2motifs": "gsat.data.ba_2motifs", "load_ba_2motifs": "gsat.data.ba_2motifs",
+    "GraphDataset": "gsat.data.base", "load_graphs": "gsat.data.base",
+    "random_split": "gsat.data.base", "save_graphs": "gsat.data.base",
+    "check_dataset": "gsat.data.base", "check_graphs": "gsat.data.base",
+    "load_mutag": "gsat.data.mutag", "read_mutagenicity": "gsat.data.mutag",
+    "generate_spmotif": "gsat.data.spmotif", "load_spmotif": "gsat.data.spmotif",
+    "spmotif_builder": "gsat.data.spmotif",
+    "infer_task": "gsat.data.custom", "load_csv_molecules": "gsat.data.custom",
+    "load_pyg_graphs": "gsat.data.custom", "read_graph_file": "gsat.data.custom",
+    "smiles_to_graph": "gsat.data.custom", "split_file_dataset": "gsat.data.custom",
 }
 
 
-def register_dataset(name: str, builder: Callable[..., GraphDataset]) -> None:
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'gsat.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def register_dataset(name: str, builder: Callable[..., "GraphDataset"]) -> None:
     """Make :obj:`builder` available as :obj:`load_dataset(name, ...)` and on the command line."""
     DATASETS[name] = builder
 
@@ -35,7 +70,7 @@ def dataset_names() -> List[str]:
 
 
 def load_dataset(name: str, data_dir: str | Path = "data", seed: int = 0,
-                 **options: object) -> GraphDataset:
+                 **options: object) -> "GraphDataset":
     r"""Build (or read from the cache in :obj:`data_dir`) the dataset :obj:`name` with the
     split of :obj:`seed`.
 
@@ -50,7 +85,8 @@ def load_dataset(name: str, data_dir: str | Path = "data", seed: int = 0,
         gsat.errors.GraphInputError: a graph of the dataset is malformed
             (:func:`~gsat.data.base.check_dataset`).
     """
-    from gsat.data.custom import FILE_PREFIXES
+    from gsat.data.base import check_dataset
+    from gsat.data.custom import FILE_PREFIXES, split_file_dataset
 
     file_dataset = split_file_dataset(name)
     if file_dataset is not None:

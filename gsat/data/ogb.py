@@ -33,14 +33,7 @@ from gsat.errors import ConfigError, DataMissingError
 log = logging.getLogger(__name__)
 
 #: registry name -> ogb name of the supported molecular datasets
-OGB_MOL_DATASETS: Dict[str, str] = {
-    "ogbg_molhiv": "ogbg-molhiv",
-    "ogbg_moltox21": "ogbg-moltox21",
-    "ogbg_molbace": "ogbg-molbace",
-    "ogbg_molbbbp": "ogbg-molbbbp",
-    "ogbg_molclintox": "ogbg-molclintox",
-    "ogbg_molsider": "ogbg-molsider",
-}
+from gsat.data.names import OGB_MOL_DATASETS  # noqa: E402  (re-exported)
 
 #: Element symbols by atomic number - 1 (the first atom feature of ogb's ``smiles2graph``);
 #: index 118 is ogb's "misc" atom type.

@@ -120,8 +120,9 @@ def norm_relu_dropout(z: Tensor, index: Optional[Tensor], size: int, p: float,
 
 
 def _chunks(num_rows: int, width: int) -> List[slice]:
-    """Row slices of about 4 MB of float32 each (one slice for small inputs)."""
-    step = max(1024, (1 << 20) // max(width, 1))
+    """Row slices of about 16 MB of float32 each (one slice for a small input, whose
+    activations are then kept for the backward pass instead of recomputed)."""
+    step = max(1024, (1 << 22) // max(width, 1))
     return [slice(i, min(i + step, num_rows)) for i in range(0, max(num_rows, 1), step)]
 
 
@@ -140,14 +141,15 @@ class _EdgeHidden(torch.autograd.Function):
     over the edges of graph :math:`g` (see :class:`_NormReLUDropout`), :math:`m_e` the dropout
     keep mask and :math:`\mathbf{W}, \mathbf{b}` the second linear layer.
 
-    The wide :math:`E \times 4h` activations are never stored whole: the forward pass makes
-    three passes over chunks of edges (mean, variance, output) and the backward pass two
-    (the per-graph sums of the norm's gradient, then the input gradients), recomputing each
-    chunk's activations from the :math:`N \times 4h` projections. Only the projections, the
-    per-graph statistics and the dropout mask (one bit per element for :math:`p = 0.5` on the
-    CPU) are kept, so memory grows with :math:`E \cdot h / 8` bytes instead of
-    :math:`E \cdot 4h` floats times the number of saved intermediates; the values are those of
-    the unfused layers up to floating point.
+    On a large input (more than one chunk of about 16 MB) the wide :math:`E \times 4h`
+    activations are never stored whole: the forward pass makes three passes over chunks of
+    edges (mean, variance, output) and the backward pass two (the per-graph sums of the
+    norm's gradient, then the input gradients), recomputing each chunk's activations from
+    the :math:`N \times 4h` projections. Only the projections, the per-graph statistics and
+    the dropout mask (one bit per element for :math:`p = 0.5` on the CPU) are kept, so
+    memory grows with :math:`E \cdot h / 2` bytes instead of :math:`E \cdot 4h` floats times
+    the number of saved intermediates. A single chunk keeps its activations instead. The
+    values are those of the unfused layers up to floating point.
     """
 
     @staticmethod
@@ -186,6 +188,8 @@ class _EdgeHidden(torch.autograd.Function):
                 x_hat.mul_(_rows(rstd, seg, sl))
             y = _relu_dropout(x_hat, _keep_rows(keep, sl, width), p)
             torch.addmm(bias, y, weight.t(), out=out[sl])
+        # one chunk: keep its activations (small) rather than recompute them
+        ctx.kept = (x_hat, y) if one else None
         ctx.save_for_backward(ps, pd, src, dst, seg, weight, mean, rstd, cnt, keep)
         ctx.size = size
         return out
@@ -203,9 +207,12 @@ class _EdgeHidden(torch.autograd.Function):
         cache = None
 
         def recompute(sl: slice):
-            x_hat = _gather_pair(ps, pd, src[sl], dst[sl]).sub_(_rows(mean, seg, sl))
-            x_hat.mul_(_rows(rstd, seg, sl))
-            y = _relu_dropout(x_hat, _keep_rows(keep, sl, width), p)
+            if ctx.kept is not None:
+                x_hat, y = ctx.kept
+            else:
+                x_hat = _gather_pair(ps, pd, src[sl], dst[sl]).sub_(_rows(mean, seg, sl))
+                x_hat.mul_(_rows(rstd, seg, sl))
+                y = _relu_dropout(x_hat, _keep_rows(keep, sl, width), p)
             g = grad_out[sl] @ weight               # dL/dy
             g.mul_(y != 0)
             if keep is not None:
@@ -228,6 +235,7 @@ class _EdgeHidden(torch.autograd.Function):
             g.mul_(_rows(rstd, seg, sl))            # dL/dx
             grad_ps.index_add_(0, src[sl], g)
             grad_pd.index_add_(0, dst[sl], g)
+        ctx.kept = None
         return (grad_ps, grad_pd, None, None, None, None, grad_w, grad_b, None, None, None)
 
 
