@@ -142,6 +142,10 @@ def prediction_loss(logits: Tensor, y: Tensor, task: str) -> Tensor:
         task (str): :obj:`"binary"`, :obj:`"multiclass"` or :obj:`"multilabel"`.
     """
     bce = torch.nn.functional.binary_cross_entropy_with_logits
+    if task == "binary" and logits.dim() == 2 and logits.size(1) != 1:
+        raise ValueError(f"task='binary' needs one logit per graph, the model gives "
+                         f"{logits.size(1)}; for {logits.size(1)} classes use "
+                         "task='multiclass', for several yes/no labels task='multilabel'")
     if task == "binary":
         return bce(logits.view(-1), y.view(-1).to(logits.dtype))
     if task == "multiclass":

@@ -8,6 +8,7 @@ from typing import Dict, Iterator, Literal, NamedTuple, Optional, Tuple
 import torch
 from torch import Tensor, nn
 from torch_geometric.explain.algorithm.utils import clear_masks, set_masks
+from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import is_undirected
 
 from gsat import functional as F
@@ -98,11 +99,38 @@ class PassStatistics(nn.Module):
                 bn._buffers[name], self._buffers[key] = self._buffers[key], bn._buffers[name]
 
 
+def _check_backbone(backbone: nn.Module, task: str, gated: bool = True) -> None:
+    """The backbone contract of :class:`GSAT` and :class:`ERM`, with errors that say what to
+    change."""
+    for name in ("get_emb", "get_pred_from_emb"):
+        if not callable(getattr(backbone, name, None)):
+            raise TypeError(f"backbone {type(backbone).__name__} has no method {name}(); wrap "
+                            "a PyG model with gsat.nn.GraphClassifier(gnn, head)")
+    if gated and not any(isinstance(m, MessagePassing) for m in backbone.modules()):
+        raise TypeError(f"backbone {type(backbone).__name__} has no PyG MessagePassing layer: "
+                        "GSAT's attention gates the messages of such layers (GCNConv, GINConv, "
+                        "...), so with none it would gate nothing")
+    if task not in ("binary", "multiclass", "multilabel"):
+        raise ValueError(f"unknown task {task!r}; choose one of: binary, multiclass, multilabel")
+
+
 class _Classifier(nn.Module):
     """Shared prediction-loss and input handling of :class:`GSAT` and :class:`ERM`."""
 
     backbone: nn.Module
     task: Task
+
+    def _embed(self, x: Tensor, edge_index: Tensor, batch: Tensor,
+               edge_attr: Optional[Tensor]) -> Tensor:
+        """Node embeddings of the backbone, checked against its declared width."""
+        emb = self.backbone.get_emb(x, edge_index, batch, edge_attr)
+        width = getattr(self.backbone, "hidden_channels", None)
+        if isinstance(width, int) and (emb.dim() != 2 or emb.size(-1) != width):
+            raise ValueError(f"{type(self.backbone).__name__}.get_emb returned embeddings of "
+                             f"shape {list(emb.shape)}, but its hidden_channels is {width}: "
+                             f"set hidden_channels to the width get_emb returns "
+                             f"({emb.size(-1)})")
+        return emb
 
     def _check(self, data) -> Tuple[Tensor, Tensor, Tensor, Optional[Tensor]]:
         """Validate :obj:`data` and return :obj:`(x, edge_index, batch, edge_attr)` converted
@@ -180,12 +208,7 @@ class GSAT(_Classifier):
                  fixed_r: Optional[float] = None, symmetrize: Optional[bool] = None,
                  extractor_dropout: float = 0.5, separate_bn_stats: bool = False):
         super().__init__()
-        for name in ("get_emb", "get_pred_from_emb"):
-            if not callable(getattr(backbone, name, None)):
-                raise TypeError(f"backbone {type(backbone).__name__} has no method {name}(); wrap "
-                                "a PyG model with gsat.nn.GraphClassifier(gnn, head)")
-        if task not in ("binary", "multiclass", "multilabel"):
-            raise ValueError(f"unknown task {task!r}; choose one of: binary, multiclass, multilabel")
+        _check_backbone(backbone, task)
         for name, r in (("init_r", init_r), ("final_r", final_r), ("fixed_r", fixed_r)):
             if r is not None:
                 F.check_r(r, name)
@@ -249,7 +272,7 @@ class GSAT(_Classifier):
             GSATOutput: :obj:`(logits, edge_att, att_logits, att)`.
         """
         x, edge_index, batch, edge_attr = self._check(data)
-        emb = self.backbone.get_emb(x, edge_index, batch, edge_attr)
+        emb = self._embed(x, edge_index, batch, edge_attr)
         if self.learn_edge_att and edge_index.size(1) == 0:  # no edges: nothing to attend to
             att_logits = emb.new_zeros((0, 1))
         else:
@@ -298,11 +321,23 @@ class ERM(_Classifier):
 
     def __init__(self, backbone: nn.Module, task: Task = "binary"):
         super().__init__()
+        has_forward = type(backbone).forward is not nn.Module.forward
+        self._split = all(callable(getattr(backbone, n, None))
+                          for n in ("get_emb", "get_pred_from_emb"))
+        if not self._split and not has_forward:
+            _check_backbone(backbone, task, gated=False)  # raises, naming the missing method
+        if task not in ("binary", "multiclass", "multilabel"):
+            raise ValueError(f"unknown task {task!r}; choose one of: binary, multiclass, "
+                             "multilabel")
         self.backbone, self.task = backbone, task
 
     def forward(self, data) -> GSATOutput:
         x, edge_index, batch, edge_attr = self._check(data)
-        logits = self.backbone(x, edge_index, batch, edge_attr)
+        if self._split:  # the backbone contract is enough: forward() is not needed
+            logits = self.backbone.get_pred_from_emb(
+                self._embed(x, edge_index, batch, edge_attr), batch)
+        else:
+            logits = self.backbone(x, edge_index, batch, edge_attr)
         check_finite_output(self, x, logits)
         return GSATOutput(logits, None, None, None)
 

@@ -270,3 +270,62 @@ def test_gated_pass_keeps_its_own_batchnorm_statistics(graphs):
     assert "gated_stats.running_mean_0" in model.state_dict()
     shared = GSAT(make_backbone("GIN"))  # the default: one set, as in the paper's code
     assert shared.gated_stats is None
+
+
+# ------------------------------------------------------------------ the backbone contract
+
+
+class _NoForward(nn.Module):
+    """The README's contract only: hidden_channels, get_emb, get_pred_from_emb; no forward."""
+
+    def __init__(self, width=8, declared=None):
+        super().__init__()
+        from torch_geometric.nn import GCNConv
+        self.conv, self.head = GCNConv(3, width), nn.Linear(width, 1)
+        self.hidden_channels = declared or width
+
+    def get_emb(self, x, edge_index, batch=None, edge_attr=None):
+        return self.conv(x, edge_index).relu()
+
+    def get_pred_from_emb(self, emb, batch):
+        return self.head(global_mean_pool(emb, batch))
+
+
+def test_erm_needs_only_the_contract(graphs):
+    batch = Batch.from_data_list(graphs)
+    model = ERM(_NoForward())
+    out = model(batch)
+    ref = model.backbone.get_pred_from_emb(model.backbone.get_emb(batch.x, batch.edge_index),
+                                           batch.batch)
+    assert torch.equal(out.logits, ref)
+
+
+def test_backbone_without_message_passing_is_rejected():
+    class Plain(_NoForward):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Linear(3, 8)
+
+        def get_emb(self, x, edge_index, batch=None, edge_attr=None):
+            return self.conv(x)
+
+    with pytest.raises(TypeError, match="no PyG MessagePassing layer"):
+        GSAT(Plain())
+    ERM(Plain())  # ERM gates nothing: allowed
+
+
+def test_wrong_hidden_channels_is_named(graphs):
+    model = GSAT(_NoForward(width=8, declared=16))
+    with pytest.raises(ValueError, match="hidden_channels is 16.*width get_emb returns \\(8\\)"):
+        model(Batch.from_data_list(graphs))
+
+
+def test_binary_task_with_several_logits_suggests_multiclass(graphs):
+    batch = Batch.from_data_list(graphs)
+    bb = GIN(3, 3, hidden_channels=8)
+    model = GSAT(bb)  # task defaults to binary
+    out = model(batch)
+    with pytest.raises(ValueError, match="task='multiclass'"):
+        model.loss(out, batch.y, 0)
+    loss, _ = GSAT(bb, task="multiclass").loss(out, batch.y.view(-1).long() % 3, 0)
+    assert torch.isfinite(loss)
