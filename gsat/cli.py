@@ -246,8 +246,13 @@ def _train(args: argparse.Namespace) -> int:
                        tensorboard=args.tensorboard)
     import torch
 
+    from gsat.distributed import launched
+
     torch.set_num_threads(args.threads)
-    results = run(spec)
+    with launched(spec.device) as dist:  # a torchrun launch: one process of a DDP run
+        results = run(spec)
+    if dist is not None and not dist.is_main:
+        return 0
     print(f"\n{results['method']} on {results['dataset']} with {results['backbone']} "
           f"(scores x100):\n")
     print(format_table(results))
