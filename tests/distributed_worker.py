@@ -24,7 +24,7 @@ from gsat.data import load_dataset
 from gsat.distributed import distributed_loader, launched
 from gsat.runner import RunSpec, TrainingInterrupted, run
 
-NUM_GRAPHS = 40
+NUM_GRAPHS = 120
 
 
 def flat(module):
