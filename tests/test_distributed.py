@@ -68,6 +68,14 @@ def test_partial_launch_environment_is_an_input_error(monkeypatch, capsys):
     assert len(err) == 1 and "torchrun" in err[0]
 
 
+def test_one_process_commands_refuse_torchrun(monkeypatch, capsys):
+    for key, value in (("RANK", "0"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "0")):
+        monkeypatch.setenv(key, value)
+    with pytest.raises(SystemExit) as exc:
+        main(["benchmark", "--dataset", "ba_2motifs"])
+    assert exc.value.code == 2 and "without torchrun" in capsys.readouterr().err
+
+
 def test_cuda_index_under_torchrun_is_refused(monkeypatch):
     for key, value in (("RANK", "0"), ("WORLD_SIZE", "1"), ("LOCAL_RANK", "0")):
         monkeypatch.setenv(key, value)
