@@ -102,6 +102,10 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
                    help="seeds run in turn (default: 0)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    p.add_argument("--devices", nargs="+", metavar="DEVICE",
+                   help="train the seeds in parallel, one process per seed and at most one "
+                        "per listed device at a time, e.g. cuda:0 cuda:1 (or cpu cpu); "
+                        "replaces --device")
     p.add_argument("--out", metavar="DIR",
                    help="run folder (default: runs/<dataset>-<backbone>-<timestamp>)")
     p.add_argument("--data-dir", default="data", metavar="DIR", help="data root (default: data)")
@@ -243,7 +247,7 @@ def _train(args: argparse.Namespace) -> int:
                        progress=not args.no_progress,
                        dataset_options={**dict(args.dataset_option),
                                         **_own_data_options(args)},
-                       tensorboard=args.tensorboard)
+                       tensorboard=args.tensorboard, devices=args.devices)
     import torch
 
     from gsat.distributed import launched

@@ -63,6 +63,10 @@ class RunSpec:
     """Extra keyword arguments of the dataset builder (e.g. ``num_graphs``)."""
     tensorboard: bool = False
     """Write TensorBoard logs to ``seed<N>/tensorboard/`` (needs the ``tensorboard`` extra)."""
+    devices: Optional[List[str]] = None
+    """Train the seeds in parallel, one process per seed and at most one per listed device
+    at a time (e.g. ``["cuda:0", "cuda:1"]`` or ``["cpu", "cpu"]``); replaces
+    :obj:`device` (see :func:`gsat.distributed.train_seeds_in_parallel`)."""
     resume: Optional[str] = None
     """Run folder of an interrupted run to continue; all other fields except
     :obj:`progress` are then read from its ``run.json`` (see :func:`resume_spec`)."""
@@ -130,6 +134,33 @@ def _stopped(exc: BaseException, out: Path, seed: int, write: bool = True) -> Ba
                                  "train.lr or check the data for extreme values")
 
 
+def _run_seeds_parallel(spec: RunSpec, cfg: Config, out: Path, results: Dict[str, Any],
+                        done: Dict[int, Dict[str, Any]]) -> Dict[str, Any]:
+    """:func:`_run_seeds` with the seeds trained in parallel on :obj:`spec.devices`."""
+    from gsat.distributed import train_seeds_in_parallel
+
+    records = dict(done)
+    for seed in done:
+        log.info("seed %d of %s is already finished", seed, out)
+
+    def write(seed: int = -1, record: Optional[Dict[str, Any]] = None) -> None:
+        if record is not None:
+            records[seed] = record
+        results["runs"] = [records[s] for s in spec.seeds if s in records]
+        results.update(summarize(results["runs"]))
+        write_json(json_safe(results), out / "results.json")
+
+    todo = [s for s in spec.seeds if s not in done]
+    try:
+        train_seeds_in_parallel(spec, cfg, todo, out, spec.devices or [], on_record=write)
+    except (KeyboardInterrupt, FloatingPointError) as exc:
+        seed = getattr(exc, "seed", next(s for s in todo if s not in records))
+        raise _stopped(exc, out, seed) from None
+    write()
+    results["out_dir"] = str(out)
+    return results
+
+
 def resolve_config(spec: RunSpec, ds_config_name: str) -> Config:
     """The config of a run: the file (given or default) with command-line overrides."""
     path = Path(spec.config) if spec.config else default_config_path(spec.backbone, ds_config_name)
@@ -179,9 +210,13 @@ def run(spec: RunSpec) -> Dict[str, Any]:
         cfg = load_config(Path(spec.resume) / "config.yml")
     else:
         cfg = resolve_config(spec, ds.config_name)
-    if spec.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {spec.device} was asked for but CUDA is not available; "
-                          "use --device cpu")
+    for device in [spec.device, *(spec.devices or [])]:
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"--device {device} was asked for but CUDA is not available; "
+                              "use cpu")
+    if spec.devices and dist is not None:
+        raise ConfigError("--devices runs seeds in parallel processes of its own; under "
+                          "torchrun every process already trains each seed data-parallel")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     label = dataset_label(spec.dataset)  # csv:PATH -> csv_<stem>
     out = Path(spec.out) if spec.out else Path("runs") / f"{label}-{spec.backbone}-{stamp}"
@@ -224,6 +259,9 @@ def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path,
         "torch_version": torch.__version__, "runs": []}
     if dist is not None:
         results["world_size"] = dist.world_size
+    if spec.devices:
+        results["devices"] = list(spec.devices)
+        return _run_seeds_parallel(spec, cfg, out, results, done)
     for i, seed in enumerate(spec.seeds):
         if seed in done:
             log.info("seed %d of %s is already finished", seed, out)
