@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -110,9 +111,11 @@ def resume_spec(run_dir: str | Path, progress: bool = True) -> RunSpec:
     return RunSpec(**args, progress=progress, resume=str(folder))
 
 
-def _stopped(exc: BaseException, out: Path, seed: int, write: bool = True) -> BaseException:
+def _stopped(exc: BaseException, out: Path, seed: int,
+             dist: Optional["DistContext"] = None) -> BaseException:
     """The exception that ends a run stopped by Ctrl-C or a non-finite loss, after writing
-    ``metrics.csv`` of the complete epochs of :obj:`seed` (if :obj:`write`)."""
+    ``metrics.csv`` of the complete epochs of :obj:`seed` (rank 0 only under
+    :obj:`dist`)."""
     last = out / f"seed{seed}" / "last.pt"
     done = None
     try:
@@ -121,15 +124,21 @@ def _stopped(exc: BaseException, out: Path, seed: int, write: bool = True) -> Ba
         ckpt = None
     if ckpt is not None and ckpt.get("seed", seed) == seed:
         done = int(ckpt["epoch"])
-        if write:
+        if dist is None or dist.is_main:
             write_csv(list(ckpt["history"]), out / f"seed{seed}" / "metrics.csv")
     kept = (f"{last} holds the last complete epoch ({done})" if done is not None
             else "nothing was saved since no epoch was complete")
     if isinstance(exc, KeyboardInterrupt):
         cls = TrainingTerminated if isinstance(exc, Terminated) else TrainingInterrupted
         what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        command = "gsat train"
+        if dist is not None:
+            local = os.environ.get("LOCAL_WORLD_SIZE", str(dist.world_size))
+            command = (f"torchrun --nproc-per-node {local} -m gsat train"
+                       if local == str(dist.world_size) else
+                       "torchrun <the launch options of the run> -m gsat train")
         return cls(f"{what} during seed {seed}; {kept}. Resume with: "
-                   f"gsat train --resume {out}", out)
+                   f"{command} --resume {out}", out)
     return TrainingDivergedError(f"{exc} (seed {seed}); training stopped and {kept}. Lower "
                                  "train.lr or check the data for extreme values")
 
@@ -278,7 +287,7 @@ def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path,
                                     tensorboard=spec.tensorboard,
                                     resume=spec.resume is not None, **kwargs)
         except (KeyboardInterrupt, FloatingPointError) as exc:
-            raise _stopped(exc, out, seed, write=main) from None
+            raise _stopped(exc, out, seed, dist) from None
         results["runs"].append(record)
         results.update(summarize(results["runs"]))
         if main:

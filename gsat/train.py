@@ -567,6 +567,10 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
             from gsat.distributed import restore_rank_rng
 
             restore_rank_rng(ckpt, dist, seed, str(out_dir / "last.pt"))
+        elif int(ckpt.get("world_size", 1)) != 1:
+            log.warning("%s was written by %d processes, resumed with one: training "
+                        "continues, but not exactly as an uninterrupted run would",
+                        out_dir / "last.pt", int(ckpt["world_size"]))
         selection.best_qual, selection.best_any = ckpt["best_qual"], ckpt["best_any"]
         engine.history = list(ckpt["history"])
         engine.train_seconds = list(ckpt["train_seconds"])
