@@ -267,10 +267,10 @@ def _train(args: argparse.Namespace) -> int:
 def _benchmark(args: argparse.Namespace) -> int:
     from gsat.benchmark import BenchmarkSpec, run_benchmark
     from gsat.distributed import refuse_launch
-
-    refuse_launch("benchmark")
     from gsat.errors import UnknownNameError
     from gsat.explain.baselines import explainer_names
+
+    refuse_launch("benchmark")
 
     names = explainer_names()
     for name in args.explainers or []:
@@ -294,7 +294,6 @@ def _explain(args: argparse.Namespace) -> int:
     from gsat.inference import explain_file
 
     refuse_launch("explain")
-
     summary = explain_file(args.run_dir, args.input, args.out, seed=args.seed,
                            smiles_col=args.smiles_col, id_col=args.id_col, device=args.device,
                            pictures=not args.no_pictures, progress=not args.no_progress)
