@@ -102,6 +102,10 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
                    help="seeds run in turn (default: 0)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    p.add_argument("--devices", nargs="+", metavar="DEVICE",
+                   help="train the seeds in parallel, one process per seed and at most one "
+                        "per listed device at a time, e.g. cuda:0 cuda:1 (or cpu cpu); "
+                        "replaces --device")
     p.add_argument("--out", metavar="DIR",
                    help="run folder (default: runs/<dataset>-<backbone>-<timestamp>)")
     p.add_argument("--data-dir", default="data", metavar="DIR", help="data root (default: data)")
@@ -243,11 +247,16 @@ def _train(args: argparse.Namespace) -> int:
                        progress=not args.no_progress,
                        dataset_options={**dict(args.dataset_option),
                                         **_own_data_options(args)},
-                       tensorboard=args.tensorboard)
+                       tensorboard=args.tensorboard, devices=args.devices)
     import torch
 
+    from gsat.distributed import launched
+
     torch.set_num_threads(args.threads)
-    results = run(spec)
+    with launched(spec.device) as dist:  # a torchrun launch: one process of a DDP run
+        results = run(spec)
+    if dist is not None and not dist.is_main:
+        return 0
     print(f"\n{results['method']} on {results['dataset']} with {results['backbone']} "
           f"(scores x100):\n")
     print(format_table(results))
@@ -257,8 +266,11 @@ def _train(args: argparse.Namespace) -> int:
 
 def _benchmark(args: argparse.Namespace) -> int:
     from gsat.benchmark import BenchmarkSpec, run_benchmark
+    from gsat.distributed import refuse_launch
     from gsat.errors import UnknownNameError
     from gsat.explain.baselines import explainer_names
+
+    refuse_launch("benchmark")
 
     names = explainer_names()
     for name in args.explainers or []:
@@ -278,8 +290,10 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
+    from gsat.distributed import refuse_launch
     from gsat.inference import explain_file
 
+    refuse_launch("explain")
     summary = explain_file(args.run_dir, args.input, args.out, seed=args.seed,
                            smiles_col=args.smiles_col, id_col=args.id_col, device=args.device,
                            pictures=not args.no_pictures, progress=not args.no_progress)

@@ -3,13 +3,15 @@ r"""The run driver behind ``gsat train``: what to run (:class:`RunSpec`), the ru
 and stopping cleanly on Ctrl-C or a diverged loss."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Dict, List, Literal, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional
 
 import torch
 
@@ -21,6 +23,9 @@ from gsat.data.custom import dataset_label
 from gsat.errors import CheckpointError, ConfigError, Terminated, TrainingDivergedError
 from gsat.report import json_safe, summarize, write_json
 from gsat.train import Method, train_one_seed, write_csv
+
+if TYPE_CHECKING:
+    from gsat.distributed import DistContext
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +64,10 @@ class RunSpec:
     """Extra keyword arguments of the dataset builder (e.g. ``num_graphs``)."""
     tensorboard: bool = False
     """Write TensorBoard logs to ``seed<N>/tensorboard/`` (needs the ``tensorboard`` extra)."""
+    devices: Optional[List[str]] = None
+    """Train the seeds in parallel, one process per seed and at most one per listed device
+    at a time (e.g. ``["cuda:0", "cuda:1"]`` or ``["cpu", "cpu"]``); replaces
+    :obj:`device` (see :func:`gsat.distributed.train_seeds_in_parallel`)."""
     resume: Optional[str] = None
     """Run folder of an interrupted run to continue; all other fields except
     :obj:`progress` are then read from its ``run.json`` (see :func:`resume_spec`)."""
@@ -102,9 +111,11 @@ def resume_spec(run_dir: str | Path, progress: bool = True) -> RunSpec:
     return RunSpec(**args, progress=progress, resume=str(folder))
 
 
-def _stopped(exc: BaseException, out: Path, seed: int) -> BaseException:
+def _stopped(exc: BaseException, out: Path, seed: int,
+             dist: Optional["DistContext"] = None) -> BaseException:
     """The exception that ends a run stopped by Ctrl-C or a non-finite loss, after writing
-    ``metrics.csv`` of the complete epochs of :obj:`seed`."""
+    ``metrics.csv`` of the complete epochs of :obj:`seed` (rank 0 only under
+    :obj:`dist`)."""
     last = out / f"seed{seed}" / "last.pt"
     done = None
     try:
@@ -113,16 +124,50 @@ def _stopped(exc: BaseException, out: Path, seed: int) -> BaseException:
         ckpt = None
     if ckpt is not None and ckpt.get("seed", seed) == seed:
         done = int(ckpt["epoch"])
-        write_csv(list(ckpt["history"]), out / f"seed{seed}" / "metrics.csv")
+        if dist is None or dist.is_main:
+            write_csv(list(ckpt["history"]), out / f"seed{seed}" / "metrics.csv")
     kept = (f"{last} holds the last complete epoch ({done})" if done is not None
             else "nothing was saved since no epoch was complete")
     if isinstance(exc, KeyboardInterrupt):
         cls = TrainingTerminated if isinstance(exc, Terminated) else TrainingInterrupted
         what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        command = "gsat train"
+        if dist is not None:
+            local = os.environ.get("LOCAL_WORLD_SIZE", str(dist.world_size))
+            command = (f"torchrun --nproc-per-node {local} -m gsat train"
+                       if local == str(dist.world_size) else
+                       "torchrun <the launch options of the run> -m gsat train")
         return cls(f"{what} during seed {seed}; {kept}. Resume with: "
-                   f"gsat train --resume {out}", out)
+                   f"{command} --resume {out}", out)
     return TrainingDivergedError(f"{exc} (seed {seed}); training stopped and {kept}. Lower "
                                  "train.lr or check the data for extreme values")
+
+
+def _run_seeds_parallel(spec: RunSpec, cfg: Config, out: Path, results: Dict[str, Any],
+                        done: Dict[int, Dict[str, Any]]) -> Dict[str, Any]:
+    """:func:`_run_seeds` with the seeds trained in parallel on :obj:`spec.devices`."""
+    from gsat.distributed import train_seeds_in_parallel
+
+    records = dict(done)
+    for seed in done:
+        log.info("seed %d of %s is already finished", seed, out)
+
+    def write(seed: int = -1, record: Optional[Dict[str, Any]] = None) -> None:
+        if record is not None:
+            records[seed] = record
+        results["runs"] = [records[s] for s in spec.seeds if s in records]
+        results.update(summarize(results["runs"]))
+        write_json(json_safe(results), out / "results.json")
+
+    todo = [s for s in spec.seeds if s not in done]
+    try:
+        train_seeds_in_parallel(spec, cfg, todo, out, spec.devices or [], on_record=write)
+    except (KeyboardInterrupt, FloatingPointError) as exc:
+        seed = getattr(exc, "seed", next(s for s in todo if s not in records))
+        raise _stopped(exc, out, seed) from None
+    write()
+    results["out_dir"] = str(out)
+    return results
 
 
 def resolve_config(spec: RunSpec, ds_config_name: str) -> Config:
@@ -152,34 +197,53 @@ def run(spec: RunSpec) -> Dict[str, Any]:
     config: finished seeds are kept, the seed it was in continues after its last complete
     epoch, and ``results.json`` is written into the same folder.
 
+    When :mod:`torch.distributed` is initialised (``torchrun``, see
+    :func:`gsat.distributed.launched`), every process of the group calls :func:`run`: the
+    seeds are trained data-parallel (:mod:`gsat.distributed`), rank 0 alone writes the run
+    folder, and every rank returns the same results.
+
     Raises:
         TrainingInterrupted: Ctrl-C; the message says how to resume.
         gsat.errors.TrainingDivergedError: the loss became NaN or infinite (epoch and batch
             named); the last complete epoch's ``last.pt`` is kept.
     """
+    from gsat.distributed import current
+
+    dist = current(spec.device)
     if spec.resume is not None:
         spec = resume_spec(spec.resume, spec.progress)
-    ds = load_dataset(spec.dataset, spec.data_dir, seed=spec.seeds[0], **spec.dataset_options)
+    with dist.main_first() if dist is not None else contextlib.nullcontext():
+        ds = load_dataset(spec.dataset, spec.data_dir, seed=spec.seeds[0],
+                          **spec.dataset_options)
     if spec.resume is not None:  # the run's own resolved config, not today's file
         cfg = load_config(Path(spec.resume) / "config.yml")
     else:
         cfg = resolve_config(spec, ds.config_name)
-    if spec.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {spec.device} was asked for but CUDA is not available; "
-                          "use --device cpu")
+    for device in [spec.device, *(spec.devices or [])]:
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"--device {device} was asked for but CUDA is not available; "
+                              "use cpu")
+    if spec.devices and dist is not None:
+        raise ConfigError("--devices runs seeds in parallel processes of its own; under "
+                          "torchrun every process already trains each seed data-parallel")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     label = dataset_label(spec.dataset)  # csv:PATH -> csv_<stem>
     out = Path(spec.out) if spec.out else Path("runs") / f"{label}-{spec.backbone}-{stamp}"
     if spec.resume is not None:
         out = Path(spec.resume)
+    if dist is not None:
+        out = Path(dist.broadcast_object(str(out)))  # rank 0's timestamp
+    main = dist is None or dist.is_main
     # one process per run folder; SIGTERM (e.g. from a scheduler) stops like Ctrl-C
-    with RunLock(out), sigterm_as_interrupt():
-        return _run_seeds(spec, cfg, ds, out)
+    with RunLock(out) if main else contextlib.nullcontext(), sigterm_as_interrupt():
+        return _run_seeds(spec, cfg, ds, out, dist)
 
 
-def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path) -> Dict[str, Any]:
+def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path,
+               dist: Optional["DistContext"] = None) -> Dict[str, Any]:
     """The body of :func:`run` once the run folder :obj:`out` is locked."""
-    if spec.resume is None:
+    main = dist is None or dist.is_main
+    if spec.resume is None and main:
         if (out / "run.json").exists():
             log.warning("%s already holds a run; starting it over (to continue it instead: "
                         "gsat train --resume %s)", out, out)
@@ -202,23 +266,34 @@ def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path) -> Dict[str, Any]
         "method": "GSAT" if spec.method == "gsat" else "ERM", "metric_name": ds.metric,
         "device": spec.device, "seeds": spec.seeds, "epochs": cfg.train.epochs,
         "torch_version": torch.__version__, "runs": []}
+    if dist is not None:
+        results["world_size"] = dist.world_size
+    if spec.devices:
+        results["devices"] = list(spec.devices)
+        return _run_seeds_parallel(spec, cfg, out, results, done)
     for i, seed in enumerate(spec.seeds):
         if seed in done:
             log.info("seed %d of %s is already finished", seed, out)
             results["runs"].append(done[seed])
             continue
         if i > 0:
-            ds = load_dataset(spec.dataset, spec.data_dir, seed=seed, **spec.dataset_options)
+            with dist.main_first() if dist is not None else contextlib.nullcontext():
+                ds = load_dataset(spec.dataset, spec.data_dir, seed=seed,
+                                  **spec.dataset_options)
         try:
+            kwargs = {} if dist is None else {"dist": dist}
             record = train_one_seed(cfg, ds, seed, out / f"seed{seed}", spec.device,
-                                    spec.method, spec.progress, tensorboard=spec.tensorboard,
-                                    resume=spec.resume is not None)
+                                    spec.method, spec.progress and main,
+                                    tensorboard=spec.tensorboard,
+                                    resume=spec.resume is not None, **kwargs)
         except (KeyboardInterrupt, FloatingPointError) as exc:
-            raise _stopped(exc, out, seed) from None
+            raise _stopped(exc, out, seed, dist) from None
         results["runs"].append(record)
         results.update(summarize(results["runs"]))
-        write_json(json_safe(results), out / "results.json")
+        if main:
+            write_json(json_safe(results), out / "results.json")
     results.update(summarize(results["runs"]))
-    write_json(json_safe(results), out / "results.json")
+    if main:
+        write_json(json_safe(results), out / "results.json")
     results["out_dir"] = str(out)
     return results

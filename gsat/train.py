@@ -13,7 +13,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -31,9 +31,13 @@ from gsat.explain.metrics import interp_auc, score_edges
 from gsat.model import ERM, GSAT
 from gsat.selection import Selection, Selector
 
+if TYPE_CHECKING:
+    from gsat.distributed import DistContext
+
 log = logging.getLogger(__name__)
 
 __all__ = ["set_seed", "prediction_metric", "make_loader", "EvalResult", "evaluate",
+           "predict_batches", "score_batches",
            "train_epoch", "Hook", "Engine", "train_one_seed", "pretrain_backbone",
            "build_model", "build_backbone", "CHECKPOINT_FORMAT", "PRECISION_K"]
 
@@ -96,36 +100,58 @@ class EvalResult:
     edge_graph: Optional[torch.Tensor] = None
 
 
+#: what :func:`predict_batches` keeps of one batch: graph logits, labels, and for GSAT on
+#: graphs with ground truth the edge attention, edge labels and the batch-local graph of each
+#: edge (else :obj:`None`), and the number of graphs
+BatchPrediction = Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor],
+                        Optional[torch.Tensor], Optional[torch.Tensor], int]
+
+
 @torch.no_grad()
-def evaluate(model: nn.Module, loader: DataLoader, task: str, metric: str,
-             device: torch.device, k: int = 5, keep_arrays: bool = False,
-             metric_fn: Optional[Callable[[torch.Tensor, torch.Tensor], float]] = None
-             ) -> EvalResult:
-    r"""One evaluation pass: prediction loss and metric (:obj:`metric_fn` if given, see
-    :func:`prediction_metric`); for GSAT also the interpretation ROC AUC and precision@k of
-    the eval-time attention against :obj:`edge_label`."""
+def predict_batches(model: nn.Module, loader: Any, device: torch.device
+                    ) -> List[BatchPrediction]:
+    r"""Run :obj:`model` in evaluation mode over :obj:`loader` and keep, per batch, what
+    :func:`score_batches` needs (:data:`BatchPrediction`, on the CPU). The module's
+    train/eval mode is left as it was."""
     was_training = model.training
     model.eval()
-    logits, ys, atts, labels, graphs = [], [], [], [], []
-    offset = 0
+    parts: List[BatchPrediction] = []
     try:
         for data in loader:
             data = data.to(device)
             out = model(data)
-            logits.append(out.logits.cpu())
-            ys.append(data.y.cpu())
+            att = lab = gr = None
             if out.edge_att is not None and getattr(data, "edge_label", None) is not None:
-                atts.append(out.edge_att.view(-1).cpu())
-                labels.append(data.edge_label.view(-1).cpu())
-                graphs.append((data.batch[data.edge_index[0]] + offset).cpu())
-            offset += data.num_graphs
+                att = out.edge_att.view(-1).cpu()
+                lab = data.edge_label.view(-1).cpu()
+                gr = data.batch[data.edge_index[0]].cpu()
+            parts.append((out.logits.cpu(), data.y.cpu(), att, lab, gr, int(data.num_graphs)))
     finally:
         model.train(was_training)
-    if not logits:
+    return parts
+
+
+def score_batches(model: nn.Module, parts: Sequence[BatchPrediction], task: str, metric: str,
+                  k: int = 5, keep_arrays: bool = False,
+                  metric_fn: Optional[Callable[[torch.Tensor, torch.Tensor], float]] = None
+                  ) -> EvalResult:
+    r"""The scores of :func:`evaluate` from the per-batch predictions of
+    :func:`predict_batches`, given in the order of the batches (graph :math:`i` of batch
+    :math:`j` is graph :math:`i + \sum_{j' < j} B_{j'}` of the split)."""
+    if not parts:
         return EvalResult(loss=math.nan, metric=math.nan)
-    lg, y = torch.cat(logits), torch.cat(ys)
+    lg = torch.cat([p[0] for p in parts])
+    y = torch.cat([p[1] for p in parts])
     res = EvalResult(loss=float(model.prediction_loss(lg, y)),
                      metric=prediction_metric(lg, y, task, metric, metric_fn))
+    atts, labels, graphs = [], [], []
+    offset = 0
+    for _, _, att, lab, gr, n in parts:
+        if att is not None:
+            atts.append(att)
+            labels.append(lab)
+            graphs.append(gr + offset)
+        offset += n
     if atts:
         att, lab, gr = torch.cat(atts), torch.cat(labels), torch.cat(graphs)
         sc = score_edges(att, lab, gr, k)
@@ -133,6 +159,18 @@ def evaluate(model: nn.Module, loader: DataLoader, task: str, metric: str,
         if keep_arrays:
             res.edge_att, res.edge_label, res.edge_graph = att, lab, gr
     return res
+
+
+def evaluate(model: nn.Module, loader: DataLoader, task: str, metric: str,
+             device: torch.device, k: int = 5, keep_arrays: bool = False,
+             metric_fn: Optional[Callable[[torch.Tensor, torch.Tensor], float]] = None
+             ) -> EvalResult:
+    r"""One evaluation pass: prediction loss and metric (:obj:`metric_fn` if given, see
+    :func:`prediction_metric`); for GSAT also the interpretation ROC AUC and precision@k of
+    the eval-time attention against :obj:`edge_label` (:func:`predict_batches`, then
+    :func:`score_batches`)."""
+    return score_batches(model, predict_batches(model, loader, device), task, metric, k,
+                         keep_arrays=keep_arrays, metric_fn=metric_fn)
 
 
 def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
@@ -262,19 +300,32 @@ class Engine:
         self.history: List[Dict[str, Any]] = []
         self.train_seconds: List[float] = []
 
-    def evaluate_split(self, loader: Any, keep_arrays: bool = False) -> "EvalResult":
-        """:func:`evaluate` of the model on :obj:`loader` with the engine's task and metric."""
+    def evaluate_split(self, loader: Any, keep_arrays: bool = False,
+                       dataset_metric: bool = True) -> "EvalResult":
+        """:func:`evaluate` of the model on :obj:`loader` with the engine's task and metric
+        (the plain :obj:`metric` instead of the dataset's :obj:`metric_fn` when
+        :obj:`dataset_metric` is false, e.g. for graphs made for interpretation)."""
         return evaluate(self.model, loader, self.task, self.metric, self.device, self.k,
-                        keep_arrays=keep_arrays, metric_fn=self.metric_fn)
+                        keep_arrays=keep_arrays,
+                        metric_fn=self.metric_fn if dataset_metric else None)
+
+    def train_pass(self, epoch: int) -> Dict[str, float]:
+        """The training pass of an epoch: :func:`train_epoch` over :obj:`train_loader`."""
+        return train_epoch(self.model, self.train_loader, self.optimizer, epoch, self.device,
+                           self.task, self.metric, progress=self.batch_progress,
+                           metric_fn=self.metric_fn)
+
+    def training_state(self, generator: Optional[torch.Generator]) -> Dict[str, Any]:
+        """What ``last.pt`` stores besides the model, optimizer and history: the random
+        states (:func:`gsat.checkpoint.rng_state`, with :obj:`generator`'s)."""
+        return {"rng": rng_state(generator)}
 
     def run_epoch(self, epoch: int) -> Dict[str, Any]:
         """Train and validate one 0-based :obj:`epoch`, call the hooks, return its record."""
         model = self.model
         for h in self.hooks:
             h.on_epoch_start(self, epoch)
-        ep = train_epoch(model, self.train_loader, self.optimizer, epoch, self.device,
-                         self.task, self.metric, progress=self.batch_progress,
-                         metric_fn=self.metric_fn)
+        ep = self.train_pass(epoch)
         self.train_seconds.append(ep["seconds"])
         rec: Dict[str, Any] = {"epoch": epoch}
         if isinstance(model, GSAT):
@@ -360,8 +411,7 @@ class SelectionHook(Hook):
             if self.interp_loader is not None:
                 # the interpretation graphs carry ground truth; the prediction metric of the
                 # dataset (metric_fn) may not apply to them
-                it = evaluate(engine.model, self.interp_loader, engine.task, engine.metric,
-                              engine.device, engine.k)
+                it = engine.evaluate_split(self.interp_loader, dataset_metric=False)
                 test.interp_auc, test.precision_at_k = it.interp_auc, it.precision_at_k
             rec.update(test_loss=test.loss, test_metric=test.metric,
                        test_interp_auc=test.interp_auc, test_precision_at_k=test.precision_at_k)
@@ -388,6 +438,7 @@ class RunFilesHook(Hook):
 
     def on_epoch_end(self, engine: Engine, epoch: int, rec: Dict[str, Any],
                      val: Optional[EvalResult]) -> None:
+        extra = engine.training_state(self.generator)  # every process (may communicate)
         if not engine.is_main:
             return
         history = engine.history + [rec]  # the engine appends rec after the hooks
@@ -397,8 +448,7 @@ class RunFilesHook(Hook):
                          "epoch": epoch, **self.meta, "history": history,
                          "train_seconds": engine.train_seconds,
                          "best_qual": self.selection.best_qual,
-                         "best_any": self.selection.best_any,
-                         "rng": rng_state(self.generator)},
+                         "best_any": self.selection.best_any, **extra},
                         self.out_dir / "last.pt")
 
 
@@ -434,10 +484,26 @@ def _resume_state(path: Path, cfg: Config, method: str, ds: GraphDataset, model:
     return ckpt
 
 
+def _engine(model: nn.Module, optimizer: torch.optim.Optimizer, ds: GraphDataset,
+            batch_size: int, seed: int, dist: Optional["DistContext"], **kwargs: Any) -> Engine:
+    """The engine over :obj:`ds.train` (shuffled with :obj:`seed`) and :obj:`ds.valid`: an
+    :class:`Engine`, or a :class:`gsat.distributed.DistributedEngine` in a process group."""
+    valid = make_loader(ds.valid, batch_size)
+    if dist is None:
+        return Engine(model, optimizer, make_loader(ds.train, batch_size, shuffle=True,
+                                                    seed=seed), valid, **kwargs)
+    from gsat.distributed import DistributedEngine, distributed_loader
+
+    return DistributedEngine(model, optimizer,
+                             distributed_loader(ds.train, batch_size, dist, seed), valid,
+                             dist=dist, **kwargs)
+
+
 def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
                    device: str | torch.device = "cpu", method: Method = "gsat",
                    progress: bool = True, tensorboard: bool = False,
-                   resume: bool = False) -> Dict[str, Any]:
+                   resume: bool = False, dist: Optional["DistContext"] = None
+                   ) -> Dict[str, Any]:
     r"""Train one model and return its record for ``results.json``.
 
     Model selection (the paper's protocol, :class:`gsat.selection.Selector`): among epochs
@@ -458,33 +524,53 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
         resume (bool, optional): continue after the epoch saved in :obj:`out_dir/last.pt`
             (if it exists); on the CPU the result is the one of an uninterrupted run.
             (default: :obj:`False`)
+        dist (gsat.distributed.DistContext, optional): this process's place in a process
+            group: train with DistributedDataParallel on :obj:`dist.device` (which replaces
+            :obj:`device`), only rank 0 writes files (see :mod:`gsat.distributed`).
+            (default: :obj:`None`, one process)
 
     Raises:
         FloatingPointError: the loss became NaN or infinite (see :func:`train_epoch`);
             ``last.pt`` of the last complete epoch is left as it was.
         gsat.errors.CheckpointError: :obj:`resume` and ``last.pt`` is unreadable or belongs
             to another config, method or dataset.
+        gsat.errors.ConfigError: with :obj:`dist`, :obj:`train.batch_size` is not a
+            multiple of the number of processes.
     """
-    device = torch.device(device)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    device = torch.device(device) if dist is None else dist.device
+    main = dist is None or dist.is_main
+    t = cfg.train
+    if dist is not None:
+        dist.per_rank_batch_size(t.batch_size)  # refuse a batch size that does not split
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
     set_seed(seed)
     model = build_model(cfg, ds, method).to(device)
-    pretrain_record = pretrain_backbone(cfg, ds, model, seed, out_dir, device, progress)
-    t = cfg.train
+    if dist is not None:
+        dist.seed_rank(seed)  # same initial weights, own noise per rank from here on
+    pretrain_record = pretrain_backbone(cfg, ds, model, seed, out_dir, device, progress, dist)
     opt = torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
-    train_loader = make_loader(ds.train, t.batch_size, shuffle=True, seed=seed)
     test_graphs = ds.interp_test if ds.interp_test is not None else ds.test
     final_r = cfg.gsat.fixed_r if cfg.gsat.fixed_r is not None else cfg.gsat.final_r
     selection = Selection(Selector(t.min_select_epoch, final_r))
     meta = {"config": cfg.to_dict(), "method": method, "dataset": ds.name}
-    engine = Engine(model, opt, train_loader, make_loader(ds.valid, t.batch_size),
-                    task=ds.task, metric=ds.metric, metric_fn=ds.metric_fn, device=device,
-                    k=PRECISION_K, progress=progress, batch_progress=progress,
-                    desc=f"{ds.name} {cfg.model.backbone} {method} seed {seed}")
+    engine = _engine(model, opt, ds, t.batch_size, seed, dist,
+                     task=ds.task, metric=ds.metric, metric_fn=ds.metric_fn, device=device,
+                     k=PRECISION_K, progress=progress, batch_progress=progress,
+                     desc=f"{ds.name} {cfg.model.backbone} {method} seed {seed}")
+    train_loader = engine.train_loader
     start_epoch = 0
     if resume and (out_dir / "last.pt").exists():
         ckpt = _resume_state(out_dir / "last.pt", cfg, method, ds, model, opt,
                              train_loader.generator, device)
+        if dist is not None:
+            from gsat.distributed import restore_rank_rng
+
+            restore_rank_rng(ckpt, dist, seed, str(out_dir / "last.pt"))
+        elif int(ckpt.get("world_size", 1)) != 1:
+            log.warning("%s was written by %d processes, resumed with one: training "
+                        "continues, but not exactly as an uninterrupted run would",
+                        out_dir / "last.pt", int(ckpt["world_size"]))
         selection.best_qual, selection.best_any = ckpt["best_qual"], ckpt["best_any"]
         engine.history = list(ckpt["history"])
         engine.train_seconds = list(ckpt["train_seconds"])
@@ -492,7 +578,7 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
     interp_loader = None if ds.interp_test is None else make_loader(ds.interp_test, t.batch_size)
     engine.hooks = [SelectionHook(selection, make_loader(ds.test, t.batch_size), interp_loader,
                                   out_dir / "best.pt", meta)]
-    if tensorboard:
+    if tensorboard and main:
         engine.hooks.append(TensorBoardHook(out_dir / "tensorboard"))
     engine.hooks.append(RunFilesHook(out_dir, selection, {"seed": seed, **meta},
                                      train_loader.generator))
@@ -514,14 +600,15 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
         "epochs": t.epochs,
         **pretrain_record,
     }
-    if isinstance(model, GSAT) and t.num_viz > 0:
+    if isinstance(model, GSAT) and t.num_viz > 0 and main:
         _draw(model, test_graphs[: t.num_viz], ds, out_dir / "explanations", device)
     return record
 
 
 def pretrain_backbone(cfg: Config, ds: GraphDataset, model: nn.Module, seed: int,
                       out_dir: Path, device: str | torch.device = "cpu",
-                      progress: bool = True) -> Dict[str, Any]:
+                      progress: bool = True, dist: Optional["DistContext"] = None
+                      ) -> Dict[str, Any]:
     r"""GSAT* (the fine-tuning variant of the paper): when :obj:`cfg.train.from_scratch` is
     false, train the backbone of a :class:`~gsat.GSAT` :obj:`model` alone on the prediction
     loss (as :class:`~gsat.model.ERM`) for :obj:`train.pretrain_epochs` epochs with Adam
@@ -529,7 +616,8 @@ def pretrain_backbone(cfg: Config, ds: GraphDataset, model: nn.Module, seed: int
     its best validation epoch in place (:meth:`gsat.selection.Selector.better` over all
     epochs), so that GSAT training starts from them. The gated pass's batch-norm statistics
     start from the pretrained ones too. The backbone weights are also written to
-    :obj:`out_dir/pretrained.pt`.
+    :obj:`out_dir/pretrained.pt` (by rank 0 only when :obj:`dist` is given, in which case the
+    pretraining is data-parallel as in :func:`train_one_seed`).
 
     Does nothing (and returns :obj:`{}`) for training from scratch or an ERM model.
 
@@ -545,16 +633,22 @@ def pretrain_backbone(cfg: Config, ds: GraphDataset, model: nn.Module, seed: int
     opt = torch.optim.Adam(erm.parameters(), lr=t.pretrain_lr,
                            weight_decay=t.pretrain_weight_decay)
     best = _BestBackbone(model.backbone)
-    Engine(erm, opt, make_loader(ds.train, t.batch_size, shuffle=True, seed=seed),
-           make_loader(ds.valid, t.batch_size), task=ds.task, metric=ds.metric,
-           metric_fn=ds.metric_fn, device=device, hooks=[best], progress=progress,
-           desc=f"{ds.name} pretrain seed {seed}").run(t.pretrain_epochs)
+    engine = _engine(erm, opt, ds, t.batch_size, seed, dist, task=ds.task, metric=ds.metric,
+                     metric_fn=ds.metric_fn, device=device, hooks=[best], progress=progress,
+                     desc=f"{ds.name} pretrain seed {seed}")
+    engine.run(t.pretrain_epochs)
+    if dist is not None:  # the DDP wrapper of the backbone must be gone before the next one
+        import gc
+
+        del engine
+        gc.collect()
     model.backbone.load_state_dict(best.best["state"])
     if model.gated_stats is not None:
         model.gated_stats = PassStatistics(model.backbone).to(torch.device(device))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    save_checkpoint({"backbone": {k_: v.cpu() for k_, v in best.best["state"].items()},
-                     "epoch": best.best["epoch"]}, out_dir / "pretrained.pt")
+    if dist is None or dist.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        save_checkpoint({"backbone": {k_: v.cpu() for k_, v in best.best["state"].items()},
+                         "epoch": best.best["epoch"]}, out_dir / "pretrained.pt")
     log.info("GSAT*: pretrained backbone of seed %d, best validation %s %.4f at epoch %d",
              seed, ds.metric, best.best["valid_metric"], best.best["epoch"])
     return {"pretrain_best_epoch": best.best["epoch"],

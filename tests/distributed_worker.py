@@ -1,0 +1,132 @@
+"""One process of the data-parallel test (tests/test_distributed.py), started by torchrun.
+
+Usage: torchrun --nproc-per-node 2 tests/distributed_worker.py CONFIG DATA_DIR OUT_DIR
+
+In one process group it
+1. takes one DDP step and reports the initial weights, the weights after the step, the
+   rank's own gradient and the averaged gradient of every rank;
+2. trains run ``a`` (uninterrupted), gathering every rank's weights and epoch record after
+   every epoch;
+3. trains run ``b`` stopped after epoch 1 by a KeyboardInterrupt raised on every rank (the
+   path of Ctrl-C and SIGTERM), then resumes it to the end.
+Rank 0 writes what it saw to OUT_DIR/report.json; the test checks it.
+"""
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+import gsat.train
+from gsat.build import build_model
+from gsat.config import load_config
+from gsat.data import load_dataset
+from gsat.distributed import distributed_loader, launched
+from gsat.runner import RunSpec, TrainingInterrupted, run
+
+NUM_GRAPHS = 120
+
+
+def flat(module):
+    return torch.cat([p.detach().reshape(-1) for p in module.parameters()])
+
+
+def same(obj):
+    """A text that is equal for equal records (NaN included)."""
+    return json.dumps(obj, sort_keys=True, default=str)
+
+
+def max_rank_diff(dist, tensor):
+    """Largest difference of `tensor` between any rank and rank 0."""
+    parts = dist.all_gather_object(tensor.cpu())
+    return max(float((p - parts[0]).abs().max()) for p in parts)
+
+
+def one_step(dist, cfg, ds, report):
+    gsat.train.set_seed(0)
+    model = build_model(cfg, ds, "gsat")
+    dist.seed_rank(0)
+    report["init_rank_diff"] = max_rank_diff(dist, flat(model))
+    ddp = dist.wrap(model)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+    loader = distributed_loader(ds.train, cfg.train.batch_size, dist, seed=0)
+    loader.sampler.set_epoch(0)
+    data = next(iter(loader))
+    report["first_batches"] = dist.all_gather_object(list(loader.sampler)[:data.num_graphs])
+    model.train()
+    rng = torch.get_rng_state()
+    with ddp.no_sync():  # this rank's own gradient, not averaged
+        out = ddp(data)
+        ddp.loss(out, data.y, 0)[0].backward()
+    local = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+    opt.zero_grad()
+    torch.set_rng_state(rng)  # the same attention noise again
+    before = flat(model).clone()
+    out = ddp(data)
+    ddp.loss(out, data.y, 0)[0].backward()
+    averaged = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+    opt.step()
+    locals_ = dist.all_gather_object(local)
+    report["local_grad_rank_diff"] = max(float((g - locals_[0]).abs().max()) for g in locals_)
+    report["avg_grad_error"] = float((averaged - torch.stack(locals_).mean(0)).abs().max())
+    report["step_change"] = float((flat(model) - before).abs().max())
+    report["step_rank_diff"] = max_rank_diff(dist, flat(model))
+    del ddp
+
+
+def main():
+    config, data_dir, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    report = {"epochs": []}
+    with launched("cpu") as dist:
+        assert dist is not None, "not started by torchrun"
+        report["world_size"] = dist.world_size
+        cfg = load_config(config)
+        with dist.main_first():
+            ds = load_dataset("ba_2motifs", data_dir, seed=0, num_graphs=NUM_GRAPHS)
+        one_step(dist, cfg, ds, report)
+
+        # every epoch: the weights and the record of every rank
+        save = gsat.train.RunFilesHook.on_epoch_end
+        stop_after = {"epoch": None}
+
+        def watching(self, engine, epoch, rec, val):
+            save(self, engine, epoch, rec, val)
+            records = dist.all_gather_object(same({k: v for k, v in rec.items()
+                                                   if k != "seconds"}))
+            report["epochs"].append({
+                "run": run_name["name"], "epoch": epoch,
+                "weight_rank_diff": max_rank_diff(dist, flat(engine.model)),
+                "buffer_rank_diff": max_rank_diff(dist, torch.cat(
+                    [b.double().reshape(-1) for b in engine.model.buffers()])),
+                "records_equal": all(r == records[0] for r in records)})
+            if stop_after["epoch"] == epoch:
+                raise KeyboardInterrupt
+
+        gsat.train.RunFilesHook.on_epoch_end = watching
+        run_name = {"name": "a"}
+
+        def spec(name, **kw):
+            return RunSpec(dataset="ba_2motifs", config=config, out=str(out / name),
+                           data_dir=data_dir, progress=False,
+                           dataset_options={"num_graphs": NUM_GRAPHS}, **kw)
+
+        results = run(spec("a"))
+        every = dist.all_gather_object(same(results))
+        report["results_equal_on_ranks"] = all(r == every[0] for r in every)
+
+        run_name["name"] = "b"
+        stop_after["epoch"] = 1
+        try:
+            run(spec("b"))
+            report["interrupted"] = False
+        except TrainingInterrupted as exc:
+            report["interrupted"] = str(exc)
+        stop_after["epoch"] = None
+        dist.barrier()
+        run(RunSpec(dataset="", resume=str(out / "b"), progress=False))
+        if dist.is_main:
+            (out / "report.json").write_text(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
