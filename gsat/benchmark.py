@@ -28,6 +28,7 @@ from gsat.checkpoint import load_checkpoint, load_state_checked
 from gsat.config import Config, save_config
 from gsat.data import GraphDataset, load_dataset
 from gsat.errors import ConfigError, DataMissingError
+from gsat.validation import check_device, check_seeds
 from gsat.explain.baselines import OPTIMISED, EdgeExplainer, make_explainer
 from gsat.explain.metrics import ExplanationScores, score_explanations  # noqa: F401 (re-export)
 from gsat.build import build_model
@@ -212,13 +213,10 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
     """
     for name in spec.explainers:
         make_explainer(name, **_explainer_settings(name, spec))  # unknown names fail early
-    if not spec.seeds:
-        raise ConfigError("--seeds needs at least one seed")
+    check_seeds(spec.seeds)
+    check_device(spec.device)
     if spec.max_graphs is not None and spec.max_graphs < 1:
         raise ConfigError(f"--max-graphs must be >= 1, got {spec.max_graphs}")
-    if spec.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {spec.device} was asked for but CUDA is not available; "
-                          "use --device cpu")
     from gsat.data.custom import dataset_label
 
     out = Path(spec.out) if spec.out else \

@@ -9,6 +9,7 @@ from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Union
 import torch
 from torch import nn
 
+from gsat.validation import check_device
 from gsat.errors import ConfigError
 from gsat.functional import check_r
 from gsat.model import GSAT
@@ -135,11 +136,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
     if metric not in ("acc", "rocauc"):
         raise ConfigError(f"metric must be 'acc' or 'rocauc', got {metric!r}")
     _apply_r_schedule(model, r_schedule)
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device={str(device)!r} was asked for but CUDA is not available "
-                          "(torch.cuda.is_available() is False); use device='cpu' or a CUDA "
-                          "build of torch")
-    device = torch.device(device)
+    device = torch.device(check_device(device))
     model.to(device)
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)

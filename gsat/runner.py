@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import logging
 import os
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from gsat.data.base import dataset_info
 from gsat.data.custom import dataset_label
 from gsat.errors import CheckpointError, ConfigError, Terminated, TrainingDivergedError
 from gsat.report import json_safe, summarize, write_json
+from gsat.validation import check_device, check_seeds
 from gsat.train import Method, train_one_seed, write_csv
 
 if TYPE_CHECKING:
@@ -184,6 +186,28 @@ def resolve_config(spec: RunSpec, ds_config_name: str) -> Config:
     return cfg
 
 
+#: record fields that are scores in [0, 1] (or NaN where undefined)
+_SCORES = ("valid_metric", "test_metric", "test_interp_auc", "test_precision_at_5")
+
+
+def _record_problem(rec: Any, epochs: int) -> Optional[str]:
+    """Why a seed's record read back from ``results.json`` cannot be a training result, or
+    None when it can (scores in [0, 1] or NaN, a best epoch within the run)."""
+    if not isinstance(rec, dict):
+        return "not a record"
+    epoch = rec.get("best_epoch")
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch < epochs:
+        return f"best_epoch {epoch!r} outside 0..{epochs - 1}"
+    for key in _SCORES:
+        value = rec.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                not (math.isnan(value) or 0.0 <= value <= 1.0):
+            return f"{key} = {value!r} is not a score in [0, 1]"
+    return None
+
+
 def run(spec: RunSpec) -> Dict[str, Any]:
     r"""Train (one model per seed), evaluate and explain; write the run folder and return the
     content of its ``results.json``.
@@ -209,9 +233,11 @@ def run(spec: RunSpec) -> Dict[str, Any]:
     """
     from gsat.distributed import current
 
-    dist = current(spec.device)
     if spec.resume is not None:
         spec = resume_spec(spec.resume, spec.progress)
+    check_seeds(spec.seeds)
+    check_device(spec.device)
+    dist = current(spec.device)
     with dist.main_first() if dist is not None else contextlib.nullcontext():
         ds = load_dataset(spec.dataset, spec.data_dir, seed=spec.seeds[0],
                           **spec.dataset_options)
@@ -261,6 +287,13 @@ def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path,
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("%s is unreadable (%s); finished seeds are rebuilt from their "
                         "checkpoints", out / "results.json", exc)
+        for seed, rec in list(done.items()):
+            problem = _record_problem(rec, cfg.train.epochs)
+            if problem is not None:
+                log.warning("%s: the record of seed %s is not a training result (%s); the "
+                            "seed is rebuilt from its checkpoints", out / "results.json",
+                            seed, problem)
+                del done[seed]
     results: Dict[str, Any] = {
         "dataset": spec.dataset, "backbone": spec.backbone,
         "method": "GSAT" if spec.method == "gsat" else "ERM", "metric_name": ds.metric,

@@ -20,7 +20,7 @@ Dtype policy (decided once, applied on entry by :func:`model_inputs`):
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Sequence, Tuple
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -262,3 +262,50 @@ def check_dataset(ds: Any, splits: Iterable[str] = ("train", "valid", "test", "i
         if graphs:
             check_graphs(graphs, f"{ds.name} {split} split", ds.num_features)
     return ds
+
+
+#: the largest seed NumPy's and torch's generators both accept
+MAX_SEED = 2 ** 32 - 1
+
+
+def check_seeds(seeds: Sequence[Any]) -> List[int]:
+    r"""Return :obj:`seeds` as a list of distinct whole numbers in :math:`[0, 2^{32} - 1]`
+    (what every random generator a run seeds accepts); raise :class:`~gsat.errors.ConfigError`
+    naming the first bad one, or a seed given twice (it would be trained twice and counted
+    twice in the mean and std)."""
+    from gsat.errors import ConfigError
+
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
+        raise ConfigError(f"seeds must be a non-empty list of whole numbers, got {seeds!r}")
+    seen = set()
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED:
+            raise ConfigError(f"a seed must be a whole number in [0, {MAX_SEED}], got {s!r}")
+        if s in seen:
+            raise ConfigError(f"seed {s} is given twice; each seed is one run")
+        seen.add(s)
+    return list(seeds)
+
+
+def check_device(device: Any) -> str:
+    r"""Return :obj:`device` if it names a device this machine can train on: ``cpu``,
+    ``cuda`` or ``cuda:N`` (lower case, as torch spells them) with CUDA available and
+    :math:`N` below the device count; raise :class:`~gsat.errors.ConfigError` otherwise."""
+    import re
+
+    from gsat.errors import ConfigError
+
+    text = str(device) if isinstance(device, (str, torch.device)) else None
+    match = re.fullmatch(r"(cpu|cuda)(?::(\d+))?", text or "")
+    if match is None or (match.group(1) == "cpu" and match.group(2) is not None):
+        raise ConfigError(f"unknown device {device!r}; choose one of: cpu, cuda, cuda:N")
+    if match.group(1) == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {text!r} was asked for but CUDA is not available "
+                              "(torch.cuda.is_available() is False); use cpu or a CUDA build "
+                              "of torch")
+        index = int(match.group(2) or 0)
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"device {text!r}: this machine has {torch.cuda.device_count()} "
+                              "CUDA device(s)")
+    return text

@@ -17,9 +17,12 @@ class _LazyBuilder:
     def __init__(self, module: str, function: str, *bound: Any):
         self.module, self.function, self.bound = module, function, bound
 
+    def target(self) -> Callable[..., "GraphDataset"]:
+        """The builder function itself (imports its module)."""
+        return getattr(importlib.import_module(self.module), self.function)
+
     def __call__(self, *args: Any, **kwargs: Any) -> "GraphDataset":
-        fn = getattr(importlib.import_module(self.module), self.function)
-        return fn(*self.bound, *args, **kwargs)
+        return self.target()(*self.bound, *args, **kwargs)
 
     def __repr__(self) -> str:
         bound = "".join(f", {b!r}" for b in self.bound)
@@ -91,11 +94,63 @@ def load_dataset(name: str, data_dir: str | Path = "data", seed: int = 0,
     file_dataset = split_file_dataset(name)
     if file_dataset is not None:
         prefix, path = file_dataset
-        return check_dataset(FILE_PREFIXES[prefix](path, data_dir=data_dir, seed=seed,
-                                                   **options))
+        builder = FILE_PREFIXES[prefix]
+        check_options(name, builder, options, skip=1)
+        return _check_splits(name, check_dataset(builder(path, data_dir=data_dir, seed=seed,
+                                                         **options)))
     if name not in DATASETS:
         raise UnknownNameError("dataset", name, [*DATASETS, "csv:PATH", "pyg:PATH"])
-    return check_dataset(DATASETS[name](data_dir=data_dir, seed=seed, **options))
+    builder = DATASETS[name]
+    if isinstance(builder, _LazyBuilder):
+        check_options(name, builder.target(), options, skip=len(builder.bound))
+    return _check_splits(name, check_dataset(builder(data_dir=data_dir, seed=seed, **options)))
+
+
+#: builder arguments that are not dataset options
+_NOT_OPTIONS = ("data_dir", "seed", "meta_dict")
+
+
+def check_options(name: str, builder: Callable[..., Any], options: Dict[str, Any],
+                  skip: int = 0) -> None:
+    r"""Refuse dataset options that :obj:`builder` does not name as a parameter, and values
+    whose type differs from the parameter's default (a whole number where the default is
+    one, a string where it is a string, ...), with a :class:`~gsat.errors.ConfigError` that
+    lists the valid options. :obj:`skip` leading positional parameters are bound already."""
+    import inspect
+
+    from gsat.errors import ConfigError
+
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    params = [p for p in inspect.signature(builder).parameters.values() if p.kind in kinds]
+    params = {p.name: p for p in params[skip:] if p.name not in _NOT_OPTIONS}
+    for key, value in options.items():
+        if key not in params:
+            valid = ", ".join(sorted(params)) or "none"
+            raise ConfigError(f"unknown option {key!r} of dataset {name!r}; its options: "
+                              f"{valid}")
+        default = params[key].default
+        expected = (bool if isinstance(default, bool) else int if isinstance(default, int)
+                    else (int, float) if isinstance(default, float)
+                    else str if isinstance(default, str) else None)
+        wrong_bool = isinstance(value, bool) and expected is not bool
+        if expected is not None and (wrong_bool or not isinstance(value, expected)):
+            kind = {bool: "true or false", int: "a whole number", str: "a string"}.get(
+                expected, "a number")
+            raise ConfigError(f"dataset option {key} of {name!r} must be {kind}, got "
+                              f"{value!r}")
+
+
+def _check_splits(name: str, ds: "GraphDataset") -> "GraphDataset":
+    """Refuse a dataset with an empty training, validation or test split (model selection
+    and the reported scores would be meaningless)."""
+    from gsat.errors import ConfigError
+
+    for split in ("train", "valid", "test"):
+        if len(getattr(ds, split)) == 0:
+            raise ConfigError(f"dataset {name!r} has an empty {split} split "
+                              f"({len(ds.train)} / {len(ds.valid)} / {len(ds.test)} graphs); "
+                              "use more graphs (e.g. a larger num_graphs option)")
+    return ds
 
 
 __all__ = ["DATASETS", "GraphDataset", "check_dataset", "check_graphs", "dataset_names",
