@@ -108,6 +108,13 @@ def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
                    help="epochs of GNNExplainer, GraphMask and PGExplainer (default: their "
                         "published defaults 100, 100, 30)")
     p.add_argument("--max-graphs", type=int, metavar="N", help="explain only N test graphs")
+    p.add_argument("--tune", action="store_true",
+                   help="also tune every post-hoc explainer over its grid (at most 8 settings) "
+                        "on the validation graphs and report the chosen setting on the test "
+                        "graphs as <name>+tuned, beside the default row")
+    p.add_argument("--tune-graphs", type=int, metavar="N",
+                   help="validation graphs explained per setting when tuning (default: all "
+                        "with ground truth)")
     p.add_argument("--threads", type=int, metavar="N", help="torch threads (default: torch's)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
@@ -158,7 +165,8 @@ def _benchmark(args: argparse.Namespace) -> int:
                          epochs=args.epochs, data_dir=args.data_dir, device=args.device,
                          config=args.config, explainer_epochs=args.explainer_epochs,
                          max_graphs=args.max_graphs, threads=args.threads,
-                         progress=not args.no_progress)
+                         progress=not args.no_progress, tune=args.tune,
+                         tune_graphs=args.tune_graphs)
     result = run_benchmark(spec)
     print((Path(result["out_dir"]) / "benchmark.md").read_text())
     print(f"results: {result['out_dir']}/benchmark.json")
