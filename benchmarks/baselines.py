@@ -20,9 +20,11 @@ import sys
 from pathlib import Path
 from typing import List
 
-from gsat.benchmark import BenchmarkSpec, format_markdown, run_benchmark, throughput_ratio
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the checkout's gsat, not another installed copy
+
+from gsat.benchmark import (BenchmarkSpec, format_markdown, run_benchmark,  # noqa: E402
+                            throughput_ratio)
 #: datasets reported, in this order, when their run folder exists
 DATASETS = ("ba_2motifs", "mutag", "spmotif_0.5", "spmotif_0.7", "spmotif_0.9")
 NOTES = [
