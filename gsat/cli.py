@@ -22,7 +22,7 @@ class UsageError(GSATError, ValueError):
     """Command-line arguments that do not go together."""
 
 log = logging.getLogger("gsat")
-SUBCOMMANDS = ("train", "benchmark")
+SUBCOMMANDS = ("train", "benchmark", "influence")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -82,7 +82,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_benchmark_args(sub.add_parser(
         "benchmark", help="compare GSAT with post-hoc explainers on the same backbone",
         epilog=epilog, formatter_class=fmt))
+    _add_influence_args(sub.add_parser(
+        "influence", help="training graphs with the most TracIn influence on one graph "
+        "(needs a run trained with train.keep_checkpoints_every)", epilog=epilog,
+        formatter_class=fmt))
     return parser
+
+
+def _add_influence_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by 'gsat train'")
+    p.add_argument("--graph", type=int, required=True, metavar="I",
+                   help="index of the graph in its split")
+    p.add_argument("--top", type=int, default=5, metavar="K",
+                   help="proponents and opponents listed (default: 5)")
+    p.add_argument("--split", default="test", choices=["test", "valid", "train"],
+                   help="split of the graph (default: test)")
+    p.add_argument("--seed", type=int, metavar="SEED",
+                   help="which seed's model (default: the run's first)")
+    p.add_argument("--out", metavar="DIR",
+                   help="folder of influence-<split><I>.json/.png (default: RUN_DIR/seed<N>)")
 
 
 def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
@@ -173,6 +191,20 @@ def _benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def _influence(args: argparse.Namespace) -> int:
+    from gsat.influence import influence
+
+    rec = influence(args.run_dir, args.graph, top=args.top, seed=args.seed, split=args.split,
+                    out=args.out)
+    print(f"TracIn on {rec['split']} graph {rec['graph']} of {rec['dataset']} (seed "
+          f"{rec['seed']}, target {rec['target']}, {len(rec['checkpoints'])} checkpoints)")
+    for key in ("proponents", "opponents"):
+        print(f"{key}: " + ", ".join(f"#{e['index']} (label {e['label']}, {e['score']:.4g})"
+                                     for e in rec[key]))
+    print(f"results: {rec['json']}\npicture: {rec['png']}")
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     r"""Entry point of the ``gsat`` console script and of ``run_gsat.py``.
 
@@ -188,7 +220,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        code = {"train": _train, "benchmark": _benchmark}[args.command](args)
+        code = {"train": _train, "benchmark": _benchmark,
+                "influence": _influence}[args.command](args)
     except (KeyboardInterrupt, GSATError, FloatingPointError, OSError) as exc:
         if isinstance(exc, KeyboardInterrupt):
             print(f"gsat: {exc}" if str(exc) else "gsat: interrupted", file=sys.stderr)
