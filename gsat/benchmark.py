@@ -483,14 +483,16 @@ def format_markdown(result: Dict[str, Any]) -> str:
     summary = result["summary"]
     for method, summ in summary.items():
         pub = result["published"].get(method)
-        ratio = ("–" if method == "gsat" else
-                 f"{_ratio_text(throughput_ratio(result, 'gsat', method))} / "
-                 f"{_ratio_text(throughput_ratio(result, 'gsat', method, 'graphs_per_second_batch1'))}")
         if method == "gsat":
             b1 = summ["mean"].get("graphs_per_second_batch1")
             ratio = f"(1 at a time: {b1:,.1f} graphs/s)" if b1 is not None else "–"
+        else:
+            batched = throughput_ratio(result, "gsat", method)
+            one = throughput_ratio(result, "gsat", method, "graphs_per_second_batch1")
+            ratio = f"{_ratio_text(batched)} / {_ratio_text(one)}"
+        pub_text = f"{pub[0]:.2f} ± {pub[1]:.2f}" if pub else "–"
         rows.append([method, result["settings"][method]["explains"],
-                     _ms(summ, "test_interp_auc"), f"{pub[0]:.2f} ± {pub[1]:.2f}" if pub else "–",
+                     _ms(summ, "test_interp_auc"), pub_text,
                      _ms(summ, "valid_interp_auc") if method.endswith(TUNED) else "–",
                      _ms(summ, "test_precision_at_5"), _ms(summ, "test_metric"),
                      _ms(summ, "explain_seconds", 1.0, 3), _ms(summ, "graphs_per_second", 1.0, 1),

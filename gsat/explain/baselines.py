@@ -511,8 +511,8 @@ def _grid(**axes: Sequence[Any]) -> List[Dict[str, Any]]:
 
 #: The tuning budget: at most 8 settings per explainer, each a full explanation of the same
 #: validation graphs, searched over the knobs that matter for that method (every grid but
-#: PGExplainer's, which trains on batches, holds the default setting). GSAT is not tuned (it is trained with the paper's settings) and
-#: Saliency has a single knob.
+#: PGExplainer's, which trains on batches, holds the default setting). GSAT is not tuned
+#: (it is trained with the paper's settings) and Saliency has a single knob.
 TUNING_GRIDS: Dict[str, List[Dict[str, Any]]] = {
     "gnnexplainer": _grid(epochs=[100, 300], lr=[0.01, 0.1], edge_size=[0.005, 0.0005]),
     # temperature schedule: PyG's 5 -> 2, or a constant 1. Batches of 32 training graphs:
