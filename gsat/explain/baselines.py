@@ -215,18 +215,19 @@ class PyGEdgeExplainer(EdgeExplainer):
             :class:`~torch_geometric.explain.algorithm.ExplainerAlgorithm`.
         return_type (str, optional): what the adapter returns (Captum needs
             :obj:`"probs"` for binary tasks). (default: :obj:`"raw"`)
-        toward_prediction (bool, optional): the algorithm attributes the positive class of a
-            binary task whatever the prediction (Captum does); the scores of a graph
-            predicted negative are negated, so that they attribute the predicted class, as
-            for multiclass tasks. (default: :obj:`False`)
         **settings: hyper-parameters handed to :obj:`build`.
+
+    The explained class is the model's prediction: PyG's :class:`Explainer` passes it as the
+    target, and for a binary task :class:`~torch_geometric.explain.algorithm.CaptumExplainer`
+    turns the probability :math:`p` into the two outputs :math:`[1 - p, p]`, so Captum's
+    attributions (Integrated Gradients, Saliency) are those of the predicted class for both
+    classes: an edge that pushes toward the other class gets a negative score.
     """
 
     def __init__(self, name: str, build: Callable[..., ExplainerAlgorithm],
-                 return_type: str = "raw", toward_prediction: bool = False, **settings: Any):
+                 return_type: str = "raw", **settings: Any):
         super().__init__(**settings)
         self.name, self.build, self.return_type = name, build, return_type
-        self.toward_prediction = toward_prediction
 
     def _explainer(self, model: nn.Module, task: str,
                    explanation_type: str = "model") -> Explainer:
@@ -249,16 +250,7 @@ class PyGEdgeExplainer(EdgeExplainer):
     def explain_with(self, explainer: Explainer, data: Data) -> Tensor:
         """Edge scores of one graph from a :class:`~torch_geometric.explain.Explainer` made
         by this object (on an :func:`explained_copy` of the model)."""
-        kw = _kwargs(data)
-        mask = explainer(data.x, data.edge_index, **kw).edge_mask
-        if self.toward_prediction and explainer.model_config.mode.value == \
-                "binary_classification":
-            prob = explainer.get_prediction(data.x, data.edge_index, **kw)
-            if self.return_type == "raw":
-                prob = prob.sigmoid()
-            if prob.reshape(-1)[0] < 0.5:
-                mask = -mask
-        return mask
+        return explainer(data.x, data.edge_index, **_kwargs(data)).edge_mask
 
 
 class GraphMaskEdgeExplainer(EdgeExplainer):
@@ -474,15 +466,14 @@ def _gnnexplainer(epochs: int = 100, lr: float = 0.01, edge_size: float = 0.005,
 def _ig(n_steps: int = 50, baselines: float = 0.0) -> PyGEdgeExplainer:
     return PyGEdgeExplainer(
         "ig", lambda a, **s: CaptumExplainer("IntegratedGradients", **s), return_type="probs",
-        toward_prediction=True, n_steps=n_steps, baselines=baselines)
+        n_steps=n_steps, baselines=baselines)
 
 
 def _saliency(abs: bool = True) -> PyGEdgeExplainer:  # noqa: A002 (Captum's name)
-    # |gradient| is the same for either class of a binary task; signed gradients are turned
-    # toward the predicted class like Integrated Gradients'
+    # the gradient of the predicted class's probability; abs=False keeps its sign
     return PyGEdgeExplainer(
         "saliency", lambda a, **s: CaptumExplainer("Saliency", **s), return_type="probs",
-        toward_prediction=not abs, abs=abs)
+        abs=abs)
 
 
 #: name -> factory with the default settings. Defaults: GNNExplainer as in PyG (100 epochs,
