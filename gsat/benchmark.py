@@ -128,6 +128,22 @@ def _explainer_settings(name: str, spec: BenchmarkSpec) -> Dict[str, Any]:
         spec.explainer_epochs is not None and name in OPTIMISED) else {}
 
 
+def _with_defaults(saved: Any, default: Any) -> Any:
+    if isinstance(saved, dict) and isinstance(default, dict):
+        return {k: _with_defaults(saved[k], default[k]) if k in saved and k in default
+                else saved.get(k, default.get(k)) for k in set(saved) | set(default)}
+    return saved
+
+
+def _same_config(saved: Any, cfg: Config) -> bool:
+    """Was a model trained with :obj:`cfg`? A key that an older checkpoint's config lacks
+    counts as its default value (a key added later, whose default keeps the old behaviour,
+    does not make older models unusable)."""
+    if not isinstance(saved, dict):
+        return False
+    return _with_defaults(saved, Config().to_dict()) == cfg.to_dict()
+
+
 def trained_model(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path, method: str,
                   device: str, progress: bool = True,
                   dataset_options: Optional[Dict[str, Any]] = None) -> tuple:
@@ -147,7 +163,7 @@ def trained_model(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path, metho
     if ckpt_path.exists() and rec_path.exists():
         ckpt = load_checkpoint(ckpt_path, map_location=device, kind="best")
         saved = json.loads(rec_path.read_text())
-        if ckpt.get("config") == cfg.to_dict() and saved.get("key") == _json_safe(key):
+        if _same_config(ckpt.get("config"), cfg) and saved.get("key") == _json_safe(key):
             load_state_checked(model, ckpt["model"], str(ckpt_path))
             log.info("reusing the %s model in %s", method, out_dir)
             return model.eval(), saved["record"], True

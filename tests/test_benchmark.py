@@ -198,3 +198,18 @@ def test_erm_model_explained_is_the_best_validation_epoch(tmp_path, monkeypatch)
     for k, v in model.state_dict().items():
         assert torch.equal(v, saved["model"][k]), k
     assert not model.training
+
+
+def test_a_config_key_added_later_keeps_older_models_usable():
+    from gsat.benchmark import _same_config
+    from gsat.config import Config
+
+    cfg = Config()
+    old = cfg.to_dict()
+    del old["train"]["keep_checkpoints_every"]  # written before the key existed
+    assert _same_config(old, cfg)
+    cfg.train.keep_checkpoints_every = 5  # ... but not when the key is set to another value
+    assert not _same_config(old, cfg)
+    cfg = Config()
+    old["train"]["lr"] = 0.5
+    assert not _same_config(old, cfg)
