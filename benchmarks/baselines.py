@@ -49,6 +49,18 @@ NOTES = [
     "GraphMask) on the training graphs (`fit_seconds` in benchmark.json) and tuning "
     "(`tuning_seconds`). Post-hoc explainers run one graph at a time; GSAT's throughput is "
     "given batched (128 graphs) and one graph at a time.",
+    "- Integrated Gradients and signed Saliency attribute the predicted class as PyG passes "
+    "it (CaptumExplainer turns a binary output p into [1 - p, p] and the target is the "
+    "prediction), so an edge that pushes toward the other class scores below zero. An "
+    "earlier version negated the scores of graphs predicted negative once more, which "
+    "attributed the positive class instead; the IG rows here are after that fix.",
+    "- PGExplainer's tuning grid trains on batches of 32 training graphs (its default row: "
+    "one graph per step, which is 13x slower per epoch); its grid therefore does not hold "
+    "the default setting.",
+    "- Mutag: as in the paper, interpretation is scored on all 1,015 mutagens with ground "
+    "truth, which include the validation mutagens the tuning selects on; the column "
+    "'graphs not tuned on' scores every method on the reported graphs outside the tuning "
+    "set.",
     "- Seconds depend on the load of the machine while the run was going; the throughput "
     "ratio compares two methods measured in the same run.",
 ]
