@@ -413,9 +413,12 @@ class GSATExplainer(EdgeExplainer):
                 device: torch.device | str = "cpu", progress: bool = False) -> List[Tensor]:
         if not isinstance(model, GSAT):
             raise TypeError(f"the gsat explainer needs a GSAT model, got {type(model).__name__}")
+        work = explained_copy(model)
+        if self.settings["batch_size"] == 1:  # one graph at a time, as the post-hoc methods
+            return _graphs_one_by_one(graphs, lambda g: work.explain(g), "explain gsat",
+                                      device, progress, symmetrize=False)
         out: List[Tensor] = []
         loader = DataLoader(list(graphs), batch_size=self.settings["batch_size"])
-        work = explained_copy(model)
         for b in tqdm(loader, desc="explain gsat", disable=not progress, leave=False,
                       dynamic_ncols=True):
             b = b.to(device)

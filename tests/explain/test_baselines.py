@@ -94,10 +94,11 @@ def test_model_mode_masks_and_weights_left_as_found(name, training, premasked):
         assert torch.allclose(out, fresh.backbone(g.x, g.edge_index))
 
 
-def test_gsat_explainer_matches_per_graph_attention():
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_gsat_explainer_matches_per_graph_attention(batch_size):
     graphs = _graphs()
     model = _model("GIN", "gsat", graphs)
-    scores = make_explainer("gsat", batch_size=2).explain(model, graphs, "binary")
+    scores = make_explainer("gsat", batch_size=batch_size).explain(model, graphs, "binary")
     for s, g in zip(scores, graphs):
         assert torch.allclose(s, model.explain(g))
 
