@@ -61,6 +61,12 @@ NOTES = [
     "truth, which include the validation mutagens the tuning selects on; the column "
     "'graphs not tuned on' scores every method on the reported graphs outside the tuning "
     "set.",
+    "- BA-2Motifs: GSAT's rows were measured again at the end of the run (its "
+    "one-graph-at-a-time path stopped going through a DataLoader), the other rows earlier; "
+    "the machine was shared with other jobs (load 4-5 on 2 cores), so throughputs measured "
+    "minutes apart differ by up to 2x (GSAT batched: 4,353 graphs/s, mean of seeds 0-1, in the "
+    "first measurement, 2,328 in the reported one). The published rows' interp AUC values are "
+    "for the paper's own runs of the explainers.",
     "- Seconds depend on the load of the machine while the run was going; the throughput "
     "ratio compares two methods measured in the same run.",
 ]
