@@ -22,7 +22,7 @@ class UsageError(GSATError, ValueError):
     """Command-line arguments that do not go together."""
 
 log = logging.getLogger("gsat")
-SUBCOMMANDS = ("train", "benchmark", "explain")
+SUBCOMMANDS = ("train", "benchmark", "explain", "influence")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -167,7 +167,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_explain_args(sub.add_parser(
         "explain", help="predict and explain new graphs with a trained run",
         epilog=_epilog("explain"), formatter_class=fmt))
+    _add_influence_args(sub.add_parser(
+        "influence", help="training graphs with the most TracIn influence on one graph "
+        "(needs a run trained with train.keep_checkpoints_every)", epilog=_epilog("influence"),
+        formatter_class=fmt))
     return parser
+
+
+def _add_influence_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by 'gsat train'")
+    p.add_argument("--graph", type=int, required=True, metavar="I",
+                   help="index of the graph in its split")
+    p.add_argument("--top", type=int, default=5, metavar="K",
+                   help="proponents and opponents listed (default: 5)")
+    p.add_argument("--split", default="test", choices=["test", "valid", "train"],
+                   help="split of the graph (default: test)")
+    p.add_argument("--seed", type=int, metavar="SEED",
+                   help="which seed's model (default: the run's first)")
+    p.add_argument("--out", metavar="DIR",
+                   help="folder of influence-<split><I>.json/.png (default: RUN_DIR/seed<N>)")
 
 
 def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
@@ -194,6 +212,13 @@ def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
                    help="epochs of GNNExplainer, GraphMask and PGExplainer (default: their "
                         "published defaults 100, 100, 30)")
     p.add_argument("--max-graphs", type=int, metavar="N", help="explain only N test graphs")
+    p.add_argument("--tune", action="store_true",
+                   help="also tune every post-hoc explainer over its grid (at most 8 settings) "
+                        "on the validation graphs and report the chosen setting on the test "
+                        "graphs as <name>+tuned, beside the default row")
+    p.add_argument("--tune-graphs", type=int, metavar="N",
+                   help="validation graphs explained per setting when tuning (default: all "
+                        "with ground truth)")
     _add_threads_arg(p)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     _add_own_data_args(p)
@@ -281,7 +306,8 @@ def _benchmark(args: argparse.Namespace) -> int:
                          epochs=args.epochs, data_dir=args.data_dir, device=args.device,
                          config=args.config, explainer_epochs=args.explainer_epochs,
                          max_graphs=args.max_graphs, threads=args.threads,
-                         progress=not args.no_progress,
+                         progress=not args.no_progress, tune=args.tune,
+                         tune_graphs=args.tune_graphs,
                          dataset_options=_own_data_options(args))
     result = run_benchmark(spec)
     print((Path(result["out_dir"]) / "benchmark.md").read_text())
@@ -305,6 +331,20 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _influence(args: argparse.Namespace) -> int:
+    from gsat.influence import influence
+
+    rec = influence(args.run_dir, args.graph, top=args.top, seed=args.seed, split=args.split,
+                    out=args.out)
+    print(f"TracIn on {rec['split']} graph {rec['graph']} of {rec['dataset']} (seed "
+          f"{rec['seed']}, target {rec['target']}, {len(rec['checkpoints'])} checkpoints)")
+    for key in ("proponents", "opponents"):
+        print(f"{key}: " + ", ".join(f"#{e['index']} (label {e['label']}, {e['score']:.4g})"
+                                     for e in rec[key]))
+    print(f"results: {rec['json']}\npicture: {rec['png']}")
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     r"""Entry point of the ``gsat`` console script and of ``run_gsat.py``.
 
@@ -322,7 +362,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         code = {"train": _train, "benchmark": _benchmark,
-                "explain": _explain}[args.command](args)
+                "explain": _explain, "influence": _influence}[args.command](args)
     except (KeyboardInterrupt, GSATError, FloatingPointError, OSError) as exc:
         if isinstance(exc, KeyboardInterrupt):
             print(f"gsat: {exc}" if str(exc) else "gsat: interrupted", file=sys.stderr)

@@ -88,6 +88,9 @@ class TrainConfig:
     """GSAT* only: learning rate of backbone pretraining."""
     pretrain_weight_decay: float = 0.0
     """GSAT* only: weight decay of backbone pretraining."""
+    keep_checkpoints_every: Optional[int] = None
+    """Keep the weights of every N-th epoch in ``seed<N>/checkpoints/`` (for training-graph
+    influence, ``gsat influence``); off when null."""
 
 
 @dataclass
@@ -206,6 +209,7 @@ RANGES: Dict[str, tuple] = {
     "train.pretrain_epochs": (1, True, 100_000, True),
     "train.pretrain_lr": (0.0, False, 10.0, True),
     "train.pretrain_weight_decay": (0.0, True, 10.0, True),
+    "train.keep_checkpoints_every": (1, True, 100_000, True),
 }
 
 

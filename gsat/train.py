@@ -452,6 +452,29 @@ class RunFilesHook(Hook):
                         self.out_dir / "last.pt")
 
 
+class KeepCheckpointsHook(Hook):
+    r"""Keep the weights of every :obj:`every`-th epoch (epochs :obj:`every - 1`,
+    :obj:`2 * every - 1`, ... 0-based) as ``epoch<NNNN>.pt`` in :obj:`folder`, with the
+    learning rate in use, for TracIn's sum over checkpoints (:mod:`gsat.influence`)
+    (`Pruthi et al., NeurIPS 2020 <https://arxiv.org/abs/2002.08484>`_). Set by the config
+    key ``train.keep_checkpoints_every``."""
+
+    def __init__(self, folder: Path, every: int):
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
+        self.folder, self.every = Path(folder), int(every)
+
+    def on_epoch_end(self, engine: Engine, epoch: int, rec: Dict[str, Any],
+                     val: Optional[EvalResult]) -> None:
+        if not engine.is_main or (epoch + 1) % self.every:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        state = {k_: v.detach().cpu() for k_, v in engine.model.state_dict().items()}
+        save_checkpoint({"model": state, "epoch": epoch,
+                         "lr": float(engine.optimizer.param_groups[0]["lr"])},
+                        self.folder / f"epoch{epoch:04d}.pt")
+
+
 # --------------------------------------------------------------------------- a run of one seed
 
 #: version of the layout of ``last.pt``
@@ -582,6 +605,9 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
         engine.hooks.append(TensorBoardHook(out_dir / "tensorboard"))
     engine.hooks.append(RunFilesHook(out_dir, selection, {"seed": seed, **meta},
                                      train_loader.generator))
+    if getattr(t, "keep_checkpoints_every", None):
+        engine.hooks.append(KeepCheckpointsHook(out_dir / "checkpoints",
+                                                t.keep_checkpoints_every))
     engine.run(t.epochs, start_epoch)
 
     chosen, how = selection.chosen()

@@ -96,3 +96,152 @@ def test_unknown_explainer_is_a_user_error(tmp_path):
     with pytest.raises(SystemExit) as exc:
         main(["benchmark", "--dataset", "ba_2motifs", "--explainers", "shap"])
     assert exc.value.code == 2
+
+
+# ------------------------------------------------------------------- tuning on validation
+
+
+def _key(g):
+    return tuple(g.edge_index.flatten().tolist())
+
+
+class _Oracle:
+    """An explainer that is right (scores = ground truth) on the graphs of one split and
+    exactly wrong on the others: its setting ``good_on`` says which split it is right on."""
+
+    valid_keys: set = set()
+    calls = 0
+
+    @classmethod
+    def make(cls, good_on="test"):
+        from gsat.explain.baselines import EdgeExplainer
+
+        class Oracle(EdgeExplainer):
+            def __init__(self):
+                super().__init__(good_on=good_on)
+
+            def explain_graph(self, model, data, task):
+                cls.calls += 1
+                right = (_key(data) in cls.valid_keys) == (self.settings["good_on"] == "valid")
+                lab = data.edge_label.float()
+                return lab if right else 1 - lab
+
+        return Oracle()
+
+
+def test_tuning_selects_on_validation_and_records_the_choice(tmp_path, monkeypatch):
+    from gsat.data import load_dataset
+    from gsat.explain import baselines
+
+    monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
+                                                                  num_graphs=40))
+    monkeypatch.setitem(baselines.EXPLAINERS, "oracle", _Oracle.make)
+    data = str(tmp_path / "data")
+    ds = load_dataset("ba_2motifs", data, seed=0)
+    _Oracle.valid_keys = {_key(g) for g in ds.valid}
+    assert not _Oracle.valid_keys & {_key(g) for g in ds.test}
+    grid = [{"good_on": "test"}, {"good_on": "valid"}]
+    spec = BenchmarkSpec(dataset="ba_2motifs", explainers=["oracle"], seeds=[0], epochs=1,
+                         out=str(tmp_path / "b"), data_dir=data, progress=False, tune=True,
+                         tuning_grids={"oracle": grid})
+    res = run_benchmark(spec)
+    default, tuned = res["records"]
+    assert (default["method"], tuned["method"]) == ("oracle", "oracle+tuned")
+    assert default["test_interp_auc"] == 1.0  # good_on="test" is right on test graphs ...
+    # ... but selection sees only validation graphs, where good_on="valid" is right
+    assert [t["valid_interp_auc"] for t in tuned["tuning"]] == [0.0, 1.0]
+    assert tuned["settings"] == {"good_on": "valid"} and tuned["chosen"] == {"good_on": "valid"}
+    assert tuned["test_interp_auc"] == 0.0 and tuned["valid_interp_auc"] == 1.0
+    assert tuned["tuning_graphs"] == len(ds.valid)
+    saved = json.loads((tmp_path / "b" / "benchmark.json").read_text())
+    assert saved["settings"]["oracle+tuned"]["chosen_per_seed"] == {"0": {"good_on": "valid"}}
+    assert saved["tuning"]["selected_on"] == "validation" and saved["tuning"]["grids"] == {
+        "oracle": grid}
+    md = (tmp_path / "b" / "benchmark.md").read_text()
+    assert "| oracle+tuned | erm | 0.00 ± 0.00 |" in md
+    assert "- oracle+tuned: seed 0: good_on=valid" in md
+
+    # a second run in the folder reuses both finished pieces without explaining anything
+    _Oracle.calls = 0
+    again = run_benchmark(spec)
+    assert _Oracle.calls == 0
+    assert [r["test_interp_auc"] for r in again["records"]] == [1.0, 0.0]
+    # ... but not when the grid changed
+    spec.tuning_grids = {"oracle": grid[::-1]}
+    run_benchmark(spec)
+    assert _Oracle.calls > 0
+
+
+def test_erm_model_explained_is_the_best_validation_epoch(tmp_path, monkeypatch):
+    import csv
+    from gsat.benchmark import trained_model
+    from gsat.checkpoint import load_checkpoint
+    from gsat.data import load_dataset
+    from gsat.runner import RunSpec, resolve_config
+
+    monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
+                                                                  num_graphs=40))
+    ds = load_dataset("ba_2motifs", str(tmp_path / "data"), seed=0)
+    cfg = resolve_config(RunSpec(dataset="ba_2motifs", epochs=4), ds.config_name)
+    cfg.train.min_select_epoch = 1
+    out = tmp_path / "erm"
+    model, rec, reused = trained_model(cfg, ds, 0, out, "erm", "cpu", progress=False)
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    assert len(rows) == 4
+    # the paper's rule without r: epochs > min_select_epoch, best validation metric, then
+    # lowest validation loss
+    cands = [r for r in rows if int(r["epoch"]) > 1]
+    best = max(cands, key=lambda r: (float(r["valid_metric"]), -float(r["valid_loss"])))
+    assert rec["best_epoch"] == int(best["epoch"])
+    saved = load_checkpoint(out / "best.pt", kind="best")
+    assert saved["epoch"] == rec["best_epoch"]
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, saved["model"][k]), k
+    assert not model.training
+
+
+def test_a_config_key_added_later_keeps_older_models_usable():
+    from gsat.benchmark import _same_config
+    from gsat.config import Config
+
+    cfg = Config()
+    old = cfg.to_dict()
+    del old["train"]["keep_checkpoints_every"]  # written before the key existed
+    assert _same_config(old, cfg)
+    cfg.train.keep_checkpoints_every = 5  # ... but not when the key is set to another value
+    assert not _same_config(old, cfg)
+    cfg = Config()
+    old["train"]["lr"] = 0.5
+    assert not _same_config(old, cfg)
+
+
+def test_graphs_tuned_on_are_also_scored_apart_when_they_are_reported(tmp_path, monkeypatch):
+    """Mutag reports all mutagens with ground truth, validation graphs included: tuned and
+    default rows then also carry the score on the reported graphs not tuned on."""
+    from gsat.data import load_dataset
+    from gsat.data.base import GraphDataset
+    from gsat.explain import baselines
+
+    def overlapping(*args, **kwargs):
+        ds = load_ba_2motifs(*args, num_graphs=40, **kwargs)
+        # the reported set holds the validation graphs and the test graphs
+        return GraphDataset(**{**ds.__dict__, "interp_test": list(ds.valid) + list(ds.test)})
+
+    monkeypatch.setitem(DATASETS, "ba_2motifs", overlapping)
+    monkeypatch.setitem(baselines.EXPLAINERS, "oracle", _Oracle.make)
+    data = str(tmp_path / "data")
+    ds = load_dataset("ba_2motifs", data, seed=0)
+    _Oracle.valid_keys = {_key(g) for g in ds.valid}
+    res = run_benchmark(BenchmarkSpec(
+        dataset="ba_2motifs", explainers=["oracle"], seeds=[0], epochs=1,
+        out=str(tmp_path / "b"), data_dir=data, progress=False, tune=True,
+        tuning_grids={"oracle": [{"good_on": "test"}, {"good_on": "valid"}]}))
+    default, tuned = res["records"]
+    n_valid, n_test = len(ds.valid), len(ds.test)
+    assert tuned["num_graphs"] == n_valid + n_test and tuned["num_graphs_unseen"] == n_test
+    # chosen on validation (right there), so right on the validation half of the reported
+    # set and wrong on the rest; on the graphs not tuned on it scores 0
+    assert tuned["chosen"] == {"good_on": "valid"}
+    assert tuned["test_interp_auc_unseen"] == 0.0 < tuned["test_interp_auc"] < 1.0
+    assert default["test_interp_auc_unseen"] == 1.0
+    assert "interp AUC, graphs not tuned on" in (tmp_path / "b" / "benchmark.md").read_text()

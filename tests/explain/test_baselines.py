@@ -30,7 +30,7 @@ def _model(backbone, name, graphs):
 
 
 def _explainer(name):
-    fast = {"ig": {"n_steps": 4}, "gsat": {}}  # few steps keep the tests fast
+    fast = {"ig": {"n_steps": 4}, "gsat": {}, "saliency": {}}  # few steps keep tests fast
     return make_explainer(name, **fast.get(name, {"epochs": 2}))
 
 
@@ -94,10 +94,11 @@ def test_model_mode_masks_and_weights_left_as_found(name, training, premasked):
         assert torch.allclose(out, fresh.backbone(g.x, g.edge_index))
 
 
-def test_gsat_explainer_matches_per_graph_attention():
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_gsat_explainer_matches_per_graph_attention(batch_size):
     graphs = _graphs()
     model = _model("GIN", "gsat", graphs)
-    scores = make_explainer("gsat", batch_size=2).explain(model, graphs, "binary")
+    scores = make_explainer("gsat", batch_size=batch_size).explain(model, graphs, "binary")
     for s, g in zip(scores, graphs):
         assert torch.allclose(s, model.explain(g))
 
@@ -186,20 +187,92 @@ def _hot_graph(seed):
 # training is the least stable of the baselines; 100 epochs on 40 graphs solved it for every
 # seed tried (0-3). The others are tested at the registry's defaults.
 _SETTINGS = {"pgexplainer": {"epochs": 100}}
+#: attributions of the predicted class that keep their sign
+_SIGNED = {"ig", "saliency-signed"}
+_CASES = [n for n in NAMES if n != "gsat"] + ["saliency-signed"]
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if n != "gsat"])
+def _ranks_hot_edges(name, scores, hot, predicted_positive):
+    """Every hot edge outranks every other edge (AUC = 1); for a signed attribution of a
+    graph predicted negative the hot edges, which push toward the positive class, score
+    below zero and below every other edge instead."""
+    if name in _SIGNED and not predicted_positive:
+        return bool(scores[hot].max() < 0 and scores[hot].max() < scores[~hot].min())
+    return bool(scores[hot].min() > scores[~hot].max())
+
+
+@pytest.mark.parametrize("name", _CASES)
 def test_baseline_ranks_the_only_edges_that_matter_first(name):
     torch.manual_seed(0)
     model = ERM(_HotCount())
     test = [_hot_graph(s) for s in range(4)]
     preds = [bool(model(g).logits.item() > 0) for g in test]
     assert True in preds and False in preds  # both predicted classes are explained
-    explainer = make_explainer(name, **_SETTINGS.get(name, {}))
+    settings = {"abs": False} if name == "saliency-signed" else _SETTINGS.get(name, {})
+    # the messages are directed (only u -> v with u hot carries one): raw per-direction scores
+    explainer = make_explainer(name.split("-")[0], symmetrize=False, **settings)
     if explainer.needs_fit:
         explainer.fit(model, [_hot_graph(s) for s in range(10, 50)], "binary")
-    for g, scores in zip(test, explainer.explain(model, test, "binary")):
+    torch.manual_seed(1)
+    raw = explainer.explain(model, test, "binary")
+    for g, pred, scores in zip(test, preds, raw):
         hot = g.x[g.edge_index[0], 0] > 0
         assert 0 < hot.sum() < hot.numel()
         # every edge that carries a message outranks every edge that does not (AUC = 1)
-        assert scores[hot].min() > scores[~hot].max(), (name, scores, hot)
+        assert _ranks_hot_edges(name, scores, hot, pred), (name, scores, hot)
+
+    # the default: on an undirected graph both directions of an edge get their mean score
+    explainer.symmetrize = True
+    torch.manual_seed(1)  # GNNExplainer starts from a random mask: the same one again
+    sym = explainer.explain(model, test, "binary")
+    for g, pred, r, s in zip(test, preds, raw, sym):
+        ei = g.edge_index
+        rev = _reverse(ei)
+        assert torch.equal(s, s[rev])  # (u, v) and (v, u) score the same ...
+        assert torch.allclose(s, (r + r[rev]) / 2, atol=1e-6)  # ... their mean
+        assert not torch.equal(r, r[rev])  # where the raw masks differed
+        # an undirected edge matters when one of its ends is hot; those still rank first
+        hot = (g.x[ei[0], 0] > 0) | (g.x[ei[1], 0] > 0)
+        assert _ranks_hot_edges(name, s, hot, pred), (name, s, hot)
+    one = explainer.explain_graph(model, test[0], "binary")  # one graph: the same treatment
+    assert torch.equal(one, one[_reverse(test[0].edge_index)])
+
+
+def _reverse(ei):
+    """Index of the reverse of every edge of an undirected edge_index."""
+    return torch.tensor([int(((ei[0] == v) & (ei[1] == u)).nonzero()) for u, v in ei.t()])
+
+
+def test_directed_graph_scores_are_left_as_they_are():
+    from gsat.explain.baselines import symmetric_scores
+    ei = torch.tensor([[0, 1, 2], [1, 2, 0]])  # a directed triangle: no edge has its reverse
+    s = torch.tensor([0.1, 0.5, 0.9])
+    assert torch.equal(symmetric_scores(s, ei), s)
+    und = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    assert torch.allclose(symmetric_scores(torch.tensor([0.0, 1.0, 0.2, 0.6]), und),
+                          torch.tensor([0.5, 0.5, 0.4, 0.4]))
+
+
+def test_every_tuning_setting_runs_and_pgexplainer_defaults_stay_put():
+    from torch_geometric.explain.algorithm import PGExplainer
+    from gsat.explain.baselines import TUNING_BUDGET, tuning_grid
+    before = dict(PGExplainer.coeffs)
+    graphs = _graphs()
+    model = _model("GIN", "erm", graphs)
+    for name in [n for n in NAMES if n != "gsat"]:
+        grid = tuning_grid(name)
+        assert 1 <= len(grid) <= TUNING_BUDGET
+        assert len({tuple(sorted(g.items())) for g in grid}) == len(grid)  # no repeats
+        for setting in grid:
+            fast = {k: (2 if k == "epochs" else 4 if k == "n_steps" else v)
+                    for k, v in setting.items()}
+            exp = make_explainer(name, **fast)
+            for k, v in fast.items():
+                assert exp.settings[k] == v
+            scores = _run(exp, model, graphs)
+            assert all(torch.isfinite(s).all() for s in scores)
+    assert PGExplainer.coeffs == before  # PyG's constructor edits its class-level dict
+    exp = make_explainer("pgexplainer", epochs=1, temp0=1.0, temp1=1.0, edge_size=0.5)
+    algo = exp._explainer(model, "binary", "phenomenon").algorithm
+    assert algo.coeffs["temp"] == [1.0, 1.0] and algo.coeffs["edge_size"] == 0.5
+    assert PGExplainer.coeffs == before
