@@ -110,6 +110,9 @@ def run_child(num_edges: int, backbone: str, method: str, steps: int, hidden: in
     except subprocess.TimeoutExpired:
         return {"edges": num_edges, "backbone": backbone, "method": method, "error":
                 f"did not finish in {timeout:.0f} s"}
+    if res.returncode < 0:  # e.g. SIGKILL from the kernel's out-of-memory killer
+        return {"edges": num_edges, "backbone": backbone, "method": method,
+                "error": f"killed by signal {-res.returncode} (out of memory?)"}
     if res.returncode != 0:
         tail = (res.stderr.strip().splitlines() or ["?"])[-1]
         return {"edges": num_edges, "backbone": backbone, "method": method, "error": tail}
@@ -143,7 +146,8 @@ Machine: {platform.machine()}, {threads} torch thread(s), CPU, torch {torch.__ve
 machine shared with other jobs. One Barabasi-Albert graph (2 links per new node, both
 directions stored; "edges" counts directed edges), 8 random features, GIN (hidden 64, 2
 layers) or PNA (hidden 64, 4 layers, mean/min/max/std/sum, no scalers); one step = forward,
-loss, backward, Adam; best of the timed steps after a warm-up; peak RSS of the process that
+loss, backward, Adam; CPU seconds of the process (`time.process_time`, less disturbed by other
+jobs than wall time), best of the timed steps after a warm-up; peak RSS of the process that
 ran the case (its own process per case). GSAT symmetrises attention over both directions.
 
 | backbone | edges | GSAT step (s) | ERM step (s) | GSAT / ERM | GSAT us/edge | GSAT peak RSS (GB) | ERM peak RSS (GB) |
@@ -163,12 +167,24 @@ def main() -> None:
     p.add_argument("--timeout", type=float, default=1800)
     p.add_argument("--out", default=str(HERE / "results" / "scale.md"))
     p.add_argument("--child", nargs=3, metavar=("EDGES", "BACKBONE", "METHOD"))
+    p.add_argument("--from-log", metavar="FILE",
+                   help="write the table from the JSON lines a previous run printed")
+    p.add_argument("--run-args", default="",
+                   help="with --from-log: the arguments of the run that printed the log")
     args = p.parse_args()
     if args.child:
         edges, bb, method = args.child
         print(json.dumps(one_case(int(float(edges)), bb, method, args.steps, args.hidden)))
         return
     rows = []
+    if args.from_log:
+        for line in Path(args.from_log).read_text().splitlines():
+            if line.startswith("{"):
+                rows.append(json.loads(line))
+        text = markdown(rows, args.run_args.split(), 1)
+        Path(args.out).write_text(text)
+        print(text)
+        return
     for bb in args.backbones:
         for edges in args.edges:
             for method in ("gsat", "erm"):

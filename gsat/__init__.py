@@ -9,8 +9,7 @@ do not wait for PyTorch Geometric, scikit-learn or RDKit until a name that needs
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from gsat._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -35,15 +34,8 @@ _SUBMODULES = ("functional", "validation")
 __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    elif name in _SUBMODULES:
-        value = importlib.import_module(f"gsat.{name}")
-    else:
-        raise AttributeError(f"module 'gsat' has no attribute {name!r}")
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, globals(), {
+    **_EXPORTS, **{m: f"gsat.{m}:module" for m in _SUBMODULES}})
 
 
 def __dir__() -> list:

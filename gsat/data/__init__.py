@@ -5,6 +5,7 @@ import importlib
 from pathlib import Path
 from typing import Any, Callable, Dict, List
 
+from gsat._lazy import lazy_getattr
 from gsat.data.names import OGB_MOL_DATASETS
 from gsat.errors import UnknownNameError
 
@@ -55,12 +56,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'gsat.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, globals(), _EXPORTS)
 
 
 def register_dataset(name: str, builder: Callable[..., "GraphDataset"]) -> None:
@@ -107,14 +103,14 @@ def load_dataset(name: str, data_dir: str | Path = "data", seed: int = 0,
 
 
 #: builder arguments that are not dataset options
-_NOT_OPTIONS = ("data_dir", "seed", "meta_dict")
+_NOT_OPTIONS = ("data_dir", "seed")
 
 
 def check_options(name: str, builder: Callable[..., Any], options: Dict[str, Any],
                   skip: int = 0) -> None:
     r"""Refuse dataset options that :obj:`builder` does not name as a parameter, and values
-    whose type differs from the parameter's default (a whole number where the default is
-    one, a string where it is a string, ...), with a :class:`~gsat.errors.ConfigError` that
+    that are not numbers where the parameter's default is one (a whole number for an integer
+    default, true/false for a boolean), with a :class:`~gsat.errors.ConfigError` that
     lists the valid options. :obj:`skip` leading positional parameters are bound already."""
     import inspect
 
@@ -130,12 +126,10 @@ def check_options(name: str, builder: Callable[..., Any], options: Dict[str, Any
                               f"{valid}")
         default = params[key].default
         expected = (bool if isinstance(default, bool) else int if isinstance(default, int)
-                    else (int, float) if isinstance(default, float)
-                    else str if isinstance(default, str) else None)
+                    else (int, float) if isinstance(default, float) else None)
         wrong_bool = isinstance(value, bool) and expected is not bool
         if expected is not None and (wrong_bool or not isinstance(value, expected)):
-            kind = {bool: "true or false", int: "a whole number", str: "a string"}.get(
-                expected, "a number")
+            kind = {bool: "true or false", int: "a whole number"}.get(expected, "a number")
             raise ConfigError(f"dataset option {key} of {name!r} must be {kind}, got "
                               f"{value!r}")
 
