@@ -46,10 +46,10 @@ DEFAULT_NOTES = HERE / "results" / "reproduction_notes.md"
 
 
 def run_folder(runs_dir: Path, dataset: str, backbone: str, seed: int,
-               variant: Optional[str] = None) -> Path:
-    """The run folder of one seed of one cell (``<dataset>+<variant>-...`` for a dataset
-    variant)."""
-    name = f"{dataset}+{variant}" if variant else dataset
+               variant: Optional[str] = None, tag: Optional[str] = None) -> Path:
+    """The run folder of one seed of one cell (``<dataset>+<variant>+<tag>-...`` for a
+    dataset variant or a tagged protocol)."""
+    name = "+".join(x for x in (dataset, variant, tag) if x)
     return runs_dir / f"{name}-{backbone}-seed{seed}"
 
 
@@ -67,12 +67,17 @@ def finished(folder: Path, seed: int) -> bool:
 
 def cell_command(backbone: str, dataset: str, seeds: Sequence[int], runs_dir: Path,
                  data_dir: str, variant: Optional[str] = None,
-                 epochs: Optional[int] = None) -> str:
+                 epochs: Optional[int] = None, tag: Optional[str] = None,
+                 config: Optional[str] = None) -> str:
     """The command line that runs one cell."""
     cmd = ["python", "benchmarks/reproduce.py", "run", "--backbone", backbone, "--dataset",
            dataset, "--seeds", *map(str, seeds)]
     if variant:
         cmd += ["--variant", variant]
+    if tag:
+        cmd += ["--tag", tag]
+    if config:
+        cmd += ["--config", config]
     if epochs:
         cmd += ["--epochs", str(epochs)]
     if Path(runs_dir).resolve() != DEFAULT_RUNS.resolve():
@@ -85,11 +90,15 @@ def cell_command(backbone: str, dataset: str, seeds: Sequence[int], runs_dir: Pa
 def run_cells(backbones: Sequence[str], datasets: Sequence[str], seeds: Sequence[int],
               runs_dir: Path, data_dir: str, device: str, epochs: Optional[int] = None,
               progress: bool = False, force: bool = False,
-              variant: Optional[str] = None) -> List[Path]:
+              variant: Optional[str] = None, tag: Optional[str] = None,
+              config: Optional[str] = None) -> List[Path]:
     r"""Train every (backbone, dataset, seed) in turn into its own run folder; seeds whose
     folder already holds a finished ``results.json`` are skipped unless :obj:`force`.
     :obj:`variant` is the dataset's ``variant`` option (e.g. Spurious-Motif's
-    ``undirected``); its cells are reported as extra rows.
+    ``undirected``); :obj:`config` replaces the shipped config and then needs a :obj:`tag`
+    naming the changed protocol. Variant and tagged cells are reported as extra rows, without
+    a comparison to the paper. A seed whose folder holds an unfinished run (``last.pt``)
+    continues it (``gsat train --resume``), so long cells run across several sittings.
 
     Returns:
         list of Path: the run folders written.
@@ -98,19 +107,25 @@ def run_cells(backbones: Sequence[str], datasets: Sequence[str], seeds: Sequence
     for bb in backbones:
         for ds in datasets:
             for seed in seeds:
-                out = run_folder(runs_dir, ds, bb, seed, variant)
+                out = run_folder(runs_dir, ds, bb, seed, variant, tag)
                 if not force and finished(out, seed):
                     log.info("%s already holds seed %d; skipped", out, seed)
                     continue
                 log.info("running %s %s seed %d into %s", ds, bb, seed, out)
                 options = {"variant": variant} if variant else {}
-                run(RunSpec(dataset=ds, backbone=bb, seeds=[seed], device=device, out=str(out),
-                            data_dir=data_dir, epochs=epochs, progress=progress,
-                            dataset_options=options))
+                if not force and (out / "run.json").is_file() and \
+                        (out / f"seed{seed}" / "last.pt").is_file():
+                    log.info("continuing the unfinished run in %s", out)
+                    spec = RunSpec(dataset=ds, resume=str(out), progress=progress)
+                else:
+                    spec = RunSpec(dataset=ds, backbone=bb, seeds=[seed], device=device,
+                                   out=str(out), data_dir=data_dir, epochs=epochs,
+                                   progress=progress, dataset_options=options, config=config)
+                run(spec)
                 meta = {"command": cell_command(bb, ds, [seed], runs_dir, data_dir, variant,
-                                                epochs),
+                                                epochs, tag, config),
                         "argv": sys.argv, "epochs_override": epochs, "data_dir": data_dir,
-                        "variant": variant}
+                        "variant": variant, "tag": tag, "config": config}
                 (out / "reproduce.json").write_text(json.dumps(meta, indent=2))
                 written.append(out)
     return written
@@ -132,8 +147,9 @@ def collect(runs_dir: Path) -> Dict[Tuple[str, str], Dict[str, Any]]:
             continue
         if res.get("method") != "GSAT" or not res.get("runs"):
             continue
-        variant = _meta(path.parent).get("variant")
-        key = (f"{res['dataset']}+{variant}" if variant else res["dataset"], res["backbone"])
+        meta = _meta(path.parent)
+        key = ("+".join(x for x in (res["dataset"], meta.get("variant"), meta.get("tag")) if x),
+               res["backbone"])
         cell = cells.setdefault(key, {"runs": {}, "epochs": set(), "metric_name":
                                       res.get("metric_name", "acc"), "folders": [],
                                       "data_dir": None, "epochs_override": set()})
@@ -222,8 +238,10 @@ def report(runs_dir: Path, data_dir: str = "data", notes: Optional[Path] = None)
         partial = [r["seed"] for r in runs if r.get("selection") == "all_epochs"]
         note = f" (seeds {partial}: no epoch with final r)" if partial else ""
         label = f"{ds} ({variant}, ours only)" if variant else ds
+        first = _meta(Path(cell["folders"][0]))
         command = cell_command(bb, ds, seeds, runs_dir, cell["data_dir"] or data_dir,
-                               variant or None, over[0] if over else None)
+                               first.get("variant"), over[0] if over else None,
+                               first.get("tag"), first.get("config"))
         rows.append(
             f"| {bb} | {label} | {_pm(m, s, 'test_interp_auc', n=n)} | {pub_auc} | "
             f"{_gap(m, 'test_interp_auc', _published_auc(pub_ds, bb))} | "
@@ -281,6 +299,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                    help="override the config's epochs (only for trying the harness; the "
                         "report marks the epochs trained)")
     r.add_argument("--force", action="store_true", help="rerun seeds that already finished")
+    r.add_argument("--tag", default=None,
+                   help="name of a changed protocol (needed with --config); reported as an "
+                        "extra row")
+    r.add_argument("--config", default=None,
+                   help="YAML config replacing the shipped one (with --tag)")
     r.add_argument("--variant", default=None,
                    help="dataset variant option (e.g. undirected for Spurious-Motif); reported "
                         "as an extra row")
@@ -301,10 +324,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                                                    "%(message)s")
     runs_dir = Path(args.runs_dir)
+    if args.command == "run" and bool(args.config) != bool(args.tag):
+        p.error("--config and --tag go together: a changed protocol is reported under its tag")
     if args.command == "run":
         runs_dir.mkdir(parents=True, exist_ok=True)
         run_cells(args.backbone, args.dataset, args.seeds, runs_dir, args.data_dir, args.device,
-                  args.epochs, args.progress, args.force, args.variant)
+                  args.epochs, args.progress, args.force, args.variant, args.tag,
+                  args.config)
     else:
         text = report(runs_dir, args.data_dir, Path(args.notes))
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
