@@ -301,7 +301,7 @@ def check_device(device: Any) -> str:
         raise ConfigError(f"unknown device {device!r}; choose one of: cpu, cuda, cuda:N")
     if match.group(1) == "cuda":
         if not torch.cuda.is_available():
-            raise ConfigError(f"device {text!r} was asked for but CUDA is not available "
+            raise ConfigError(f"device={text!r} was asked for but CUDA is not available "
                               "(torch.cuda.is_available() is False); use cpu or a CUDA build "
                               "of torch")
         index = int(match.group(2) or 0)
