@@ -24,7 +24,8 @@ from gsat.data.custom import dataset_label
 from gsat.errors import CheckpointError, ConfigError, Terminated, TrainingDivergedError
 from gsat.report import json_safe, summarize, write_json
 from gsat.validation import check_device, check_seeds
-from gsat.train import Method, train_one_seed, write_csv
+from gsat.seed_run import train_one_seed
+from gsat.train import Method, write_csv
 
 if TYPE_CHECKING:
     from gsat.distributed import DistContext

@@ -1,0 +1,261 @@
+r"""A run of one seed: build the model, train it with the :class:`~gsat.train.Engine` and
+its hooks (model selection, run files, TensorBoard, kept checkpoints), resume from
+``last.pt``, pretrain the backbone (GSAT*), draw explanations, and write the seed's
+record for ``results.json``."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from gsat.build import Method, build_model
+from gsat.checkpoint import (config_differences, load_checkpoint, load_state_checked,
+                             remove_stale_temporaries, save_checkpoint, set_rng_state)
+from gsat.config import Config
+from gsat.data import GraphDataset
+from gsat.errors import CheckpointError
+from gsat.model import ERM, GSAT
+from gsat.selection import Selection, Selector
+from gsat.train import (CHECKPOINT_FORMAT, PRECISION_K, Engine, EvalResult, Hook,
+                        KeepCheckpointsHook, RunFilesHook, SelectionHook, TensorBoardHook,
+                        make_loader, set_seed)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gsat.distributed import DistContext
+
+log = logging.getLogger("gsat.train")
+
+
+def _resume_state(path: Path, cfg: Config, method: str, ds: GraphDataset, model: nn.Module,
+                  opt: torch.optim.Optimizer, generator: Optional[torch.Generator],
+                  device: torch.device) -> Dict[str, Any]:
+    r"""Put the training state of :obj:`path` (a ``last.pt``) back in place after checking
+    that it belongs to this run; returns the checkpoint for the loop's own records."""
+    remove_stale_temporaries(path.parent)
+    ckpt = load_checkpoint(path, map_location=device, kind="last")
+    if ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a resumable training state (format "
+                              f"{ckpt.get('format')!r}, {CHECKPOINT_FORMAT} expected)")
+    diff = config_differences(ckpt.get("config", {}), cfg.to_dict())
+    if diff:
+        raise CheckpointError(f"{path} was written with another config: {'; '.join(diff)}")
+    if (ckpt.get("method"), ckpt.get("dataset")) != (method, ds.name):
+        raise CheckpointError(f"{path} holds a {ckpt.get('method')} model of "
+                              f"{ckpt.get('dataset')}, not {method} on {ds.name}")
+    load_state_checked(model, ckpt["model"], str(path))
+    try:
+        opt.load_state_dict(ckpt["optimizer"])
+    except (ValueError, KeyError) as exc:
+        raise CheckpointError(f"{path}: the optimizer state does not fit ({exc})") from None
+    set_rng_state(ckpt["rng"], generator)
+    log.info("resuming from %s after epoch %d", path, ckpt["epoch"])
+    return ckpt
+
+
+def _engine(model: nn.Module, optimizer: torch.optim.Optimizer, ds: GraphDataset,
+            batch_size: int, seed: int, dist: Optional["DistContext"], **kwargs: Any) -> Engine:
+    """The engine over :obj:`ds.train` (shuffled with :obj:`seed`) and :obj:`ds.valid`: an
+    :class:`Engine`, or a :class:`gsat.distributed.DistributedEngine` in a process group."""
+    valid = make_loader(ds.valid, batch_size)
+    if dist is None:
+        return Engine(model, optimizer, make_loader(ds.train, batch_size, shuffle=True,
+                                                    seed=seed), valid, **kwargs)
+    from gsat.distributed import DistributedEngine, distributed_loader
+
+    return DistributedEngine(model, optimizer,
+                             distributed_loader(ds.train, batch_size, dist, seed), valid,
+                             dist=dist, **kwargs)
+
+
+def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
+                   device: str | torch.device = "cpu", method: Method = "gsat",
+                   progress: bool = True, tensorboard: bool = False,
+                   resume: bool = False, dist: Optional["DistContext"] = None
+                   ) -> Dict[str, Any]:
+    r"""Train one model and return its record for ``results.json``.
+
+    Model selection (the paper's protocol, :class:`gsat.selection.Selector`): among epochs
+    :math:`e >` :obj:`min_select_epoch` whose :math:`r` has reached :obj:`final_r`, the best
+    validation metric (ties: lower validation prediction loss); test metrics are those of
+    that epoch. If no epoch qualifies, the best over all epochs is taken, a warning is logged
+    and the record says :obj:`"selection": "all_epochs"`.
+
+    Writes into :obj:`out_dir`: ``best.pt`` (weights of the selected epoch), ``last.pt``
+    (full training state after the last complete epoch: model, optimizer, epoch, history,
+    best-so-far records with their weights, the random states of Python, NumPy, torch and of
+    the training loader's shuffle, and the config; rewritten atomically at every epoch end)
+    and ``metrics.csv`` (one row per epoch, rewritten after every epoch); with
+    :obj:`tensorboard`, TensorBoard scalars and attention histograms per epoch in
+    ``tensorboard/`` (see :class:`gsat.tensorboard_log.TensorBoardLogger`).
+
+    Args:
+        resume (bool, optional): continue after the epoch saved in :obj:`out_dir/last.pt`
+            (if it exists); on the CPU the result is the one of an uninterrupted run.
+            (default: :obj:`False`)
+        dist (gsat.distributed.DistContext, optional): this process's place in a process
+            group: train with DistributedDataParallel on :obj:`dist.device` (which replaces
+            :obj:`device`), only rank 0 writes files (see :mod:`gsat.distributed`).
+            (default: :obj:`None`, one process)
+
+    Raises:
+        FloatingPointError: the loss became NaN or infinite (see :func:`train_epoch`);
+            ``last.pt`` of the last complete epoch is left as it was.
+        gsat.errors.CheckpointError: :obj:`resume` and ``last.pt`` is unreadable or belongs
+            to another config, method or dataset.
+        gsat.errors.ConfigError: with :obj:`dist`, :obj:`train.batch_size` is not a
+            multiple of the number of processes.
+    """
+    device = torch.device(device) if dist is None else dist.device
+    main = dist is None or dist.is_main
+    t = cfg.train
+    if dist is not None:
+        dist.per_rank_batch_size(t.batch_size)  # refuse a batch size that does not split
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    set_seed(seed)
+    model = build_model(cfg, ds, method).to(device)
+    if dist is not None:
+        dist.seed_rank(seed)  # same initial weights, own noise per rank from here on
+    pretrain_record = pretrain_backbone(cfg, ds, model, seed, out_dir, device, progress, dist)
+    opt = torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+    test_graphs = ds.interp_test if ds.interp_test is not None else ds.test
+    final_r = cfg.gsat.fixed_r if cfg.gsat.fixed_r is not None else cfg.gsat.final_r
+    selection = Selection(Selector(t.min_select_epoch, final_r))
+    meta = {"config": cfg.to_dict(), "method": method, "dataset": ds.name}
+    engine = _engine(model, opt, ds, t.batch_size, seed, dist,
+                     task=ds.task, metric=ds.metric, metric_fn=ds.metric_fn, device=device,
+                     k=PRECISION_K, progress=progress, batch_progress=progress,
+                     desc=f"{ds.name} {cfg.model.backbone} {method} seed {seed}")
+    train_loader = engine.train_loader
+    start_epoch = 0
+    if resume and (out_dir / "last.pt").exists():
+        ckpt = _resume_state(out_dir / "last.pt", cfg, method, ds, model, opt,
+                             train_loader.generator, device)
+        if dist is not None:
+            from gsat.distributed import restore_rank_rng
+
+            restore_rank_rng(ckpt, dist, seed, str(out_dir / "last.pt"))
+        elif int(ckpt.get("world_size", 1)) != 1:
+            log.warning("%s was written by %d processes, resumed with one: training "
+                        "continues, but not exactly as an uninterrupted run would",
+                        out_dir / "last.pt", int(ckpt["world_size"]))
+        selection.best_qual, selection.best_any = ckpt["best_qual"], ckpt["best_any"]
+        engine.history = list(ckpt["history"])
+        engine.train_seconds = list(ckpt["train_seconds"])
+        start_epoch = int(ckpt["epoch"]) + 1
+    interp_loader = None if ds.interp_test is None else make_loader(ds.interp_test, t.batch_size)
+    engine.hooks = [SelectionHook(selection, make_loader(ds.test, t.batch_size), interp_loader,
+                                  out_dir / "best.pt", meta)]
+    if tensorboard and main:
+        engine.hooks.append(TensorBoardHook(out_dir / "tensorboard"))
+    engine.hooks.append(RunFilesHook(out_dir, selection, {"seed": seed, **meta},
+                                     train_loader.generator))
+    if getattr(t, "keep_checkpoints_every", None):
+        engine.hooks.append(KeepCheckpointsHook(out_dir / "checkpoints",
+                                                t.keep_checkpoints_every))
+    engine.run(t.epochs, start_epoch)
+
+    chosen, how = selection.chosen()
+    if how == "all_epochs":
+        log.warning("no epoch after epoch %d had r at its final value %.2f (run of %d epochs); "
+                    "selected the best validation epoch over all epochs", t.min_select_epoch,
+                    final_r, t.epochs)
+    model.load_state_dict(chosen["state"])
+    record = {
+        "seed": seed, "best_epoch": chosen["epoch"], "selection": how,
+        "valid_metric": chosen["valid_metric"], "test_metric": chosen["test_metric"],
+        "test_interp_auc": chosen["test_interp_auc"],
+        "test_precision_at_5": chosen["test_precision_at_k"],
+        "valid_interp_auc": chosen["valid_interp_auc"],
+        "seconds_per_epoch": float(np.mean(engine.train_seconds)),
+        "epochs": t.epochs,
+        **pretrain_record,
+    }
+    if isinstance(model, GSAT) and t.num_viz > 0 and main:
+        _draw(model, test_graphs[: t.num_viz], ds, out_dir / "explanations", device)
+    return record
+
+
+def pretrain_backbone(cfg: Config, ds: GraphDataset, model: nn.Module, seed: int,
+                      out_dir: Path, device: str | torch.device = "cpu",
+                      progress: bool = True, dist: Optional["DistContext"] = None
+                      ) -> Dict[str, Any]:
+    r"""GSAT* (the fine-tuning variant of the paper): when :obj:`cfg.train.from_scratch` is
+    false, train the backbone of a :class:`~gsat.GSAT` :obj:`model` alone on the prediction
+    loss (as :class:`~gsat.model.ERM`) for :obj:`train.pretrain_epochs` epochs with Adam
+    (:obj:`train.pretrain_lr`, :obj:`train.pretrain_weight_decay`) and leave the weights of
+    its best validation epoch in place (:meth:`gsat.selection.Selector.better` over all
+    epochs), so that GSAT training starts from them. The gated pass's batch-norm statistics
+    start from the pretrained ones too. The backbone weights are also written to
+    :obj:`out_dir/pretrained.pt` (by rank 0 only when :obj:`dist` is given, in which case the
+    pretraining is data-parallel as in :func:`train_one_seed`).
+
+    Does nothing (and returns :obj:`{}`) for training from scratch or an ERM model.
+
+    Returns:
+        dict: :obj:`pretrain_best_epoch`, :obj:`pretrain_valid_metric` for ``results.json``.
+    """
+    t = cfg.train
+    if t.from_scratch or not isinstance(model, GSAT):
+        return {}
+    from gsat.model import PassStatistics
+
+    erm = ERM(model.backbone, task=ds.task)
+    opt = torch.optim.Adam(erm.parameters(), lr=t.pretrain_lr,
+                           weight_decay=t.pretrain_weight_decay)
+    best = _BestBackbone(model.backbone)
+    engine = _engine(erm, opt, ds, t.batch_size, seed, dist, task=ds.task, metric=ds.metric,
+                     metric_fn=ds.metric_fn, device=device, hooks=[best], progress=progress,
+                     desc=f"{ds.name} pretrain seed {seed}")
+    engine.run(t.pretrain_epochs)
+    if dist is not None:  # the DDP wrapper of the backbone must be gone before the next one
+        import gc
+
+        del engine
+        gc.collect()
+    model.backbone.load_state_dict(best.best["state"])
+    if model.gated_stats is not None:
+        model.gated_stats = PassStatistics(model.backbone).to(torch.device(device))
+    if dist is None or dist.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        save_checkpoint({"backbone": {k_: v.cpu() for k_, v in best.best["state"].items()},
+                         "epoch": best.best["epoch"]}, out_dir / "pretrained.pt")
+    log.info("GSAT*: pretrained backbone of seed %d, best validation %s %.4f at epoch %d",
+             seed, ds.metric, best.best["valid_metric"], best.best["epoch"])
+    return {"pretrain_best_epoch": best.best["epoch"],
+            "pretrain_valid_metric": best.best["valid_metric"]}
+
+
+class _BestBackbone(Hook):
+    """Keeps the backbone weights of the best validation epoch (all epochs qualify)."""
+
+    def __init__(self, backbone: nn.Module):
+        self.backbone = backbone
+        self.best: Optional[Dict[str, Any]] = None
+
+    def on_epoch_end(self, engine: Engine, epoch: int, rec: Dict[str, Any],
+                     val: Optional[EvalResult]) -> None:
+        rec = {"epoch": epoch, "valid_metric": rec["valid_metric"],
+               "valid_loss": rec["valid_loss"]}
+        if Selector.better(rec, self.best):
+            self.best = dict(rec, state={k_: v.detach().clone()
+                                         for k_, v in self.backbone.state_dict().items()})
+
+
+def _draw(model: GSAT, graphs: Sequence, ds: GraphDataset, folder: Path,
+          device: torch.device) -> None:
+    from gsat.viz import draw_explanation
+
+    for i, g in enumerate(graphs):
+        att = model.explain(g.to(device)).cpu()
+        names = None
+        if ds.node_names is not None and getattr(g, "node_type", None) is not None:
+            names = [ds.node_names[int(t)] for t in g.node_type.view(-1)]
+        label = int(g.y.view(-1)[0]) if g.y.numel() == 1 else None
+        draw_explanation(g.edge_index.cpu(), att, g.num_nodes, folder / f"graph_{i:03d}.png",
+                         edge_label=getattr(g, "edge_label", None), node_names=names,
+                         title=f"{ds.name} test graph {i} (label {label})")
