@@ -32,14 +32,9 @@ def dropout(x: Tensor, p: float, training: bool) -> Tensor:
 
 def _segment_sum(x: Tensor, index: Optional[Tensor], size: int) -> Tensor:
     """Row sums of :obj:`x` per segment, shape ``[size, C]`` (one segment: ``[1, C]``)."""
-    if index is None:
-        return x.sum(0, keepdim=True)
-    return x.new_zeros(size, x.size(1)).index_add_(0, index, x)
-
-
-def _spread(stat: Tensor, index: Optional[Tensor]) -> Tensor:
-    """Per-segment rows back to one row per element (broadcast for a single segment)."""
-    return stat if index is None else stat.index_select(0, index)
+    acc = x.new_zeros(1 if index is None else size, x.size(1))
+    _add_rows(acc, x, index)
+    return acc
 
 
 class _NormReLUDropout(torch.autograd.Function):
@@ -76,10 +71,10 @@ class _NormReLUDropout(torch.autograd.Function):
         else:
             cnt = torch.bincount(index, minlength=size).clamp_(min=1).to(z.dtype).unsqueeze(1)
             mean = _segment_sum(z, index, size).div_(cnt)
-            x_hat = z - mean.index_select(0, index)
+            x_hat = z - _rows(mean, index, None)
             var = _segment_sum(x_hat * x_hat, index, size).div_(cnt)
         rstd = (var + eps).rsqrt_()
-        x_hat.mul_(_spread(rstd, index))
+        x_hat.mul_(_rows(rstd, index, None))
         mask = x_hat > 0
         scale = 1.0
         if training and p > 0.0:
@@ -104,9 +99,9 @@ class _NormReLUDropout(torch.autograd.Function):
             mean_gx = torch.einsum("ec,ec->c", g, x_hat).unsqueeze(0).div_(n)
         else:
             mean_gx = _segment_sum(g * x_hat, index, ctx.size).div_(n)
-        g.sub_(_spread(mean_g, index))
-        g.addcmul_(x_hat, _spread(mean_gx, index), value=-1.0)
-        g.mul_(_spread(rstd, index))
+        g.sub_(_rows(mean_g, index, None))
+        g.addcmul_(x_hat, _rows(mean_gx, index, None), value=-1.0)
+        g.mul_(_rows(rstd, index, None))
         return g, None, None, None, None, None
 
 
@@ -115,7 +110,7 @@ def norm_relu_dropout(z: Tensor, index: Optional[Tensor], size: int, p: float,
     r"""Instance norm of the rows of :obj:`z` per segment (:obj:`index[e]` is the segment of
     row :math:`e`; :obj:`None`: one segment), then ReLU, then dropout with probability
     :obj:`p` when :obj:`training`; see :class:`_NormReLUDropout` for the math. Equal, up to
-    floating point, to ``dropout(relu(InstanceNorm(C)(z, index)), p, training)``."""
+    floating point, to ``dropout(relu(InstanceNorm(C)(z, index, None)), p, training)``."""
     return _NormReLUDropout.apply(z, index, size, p, training, eps)
 
 
@@ -259,9 +254,12 @@ def _add_rows(acc: Tensor, x: Tensor, seg: Optional[Tensor]) -> None:
         acc.index_add_(0, seg, x)
 
 
-def _rows(stat: Tensor, seg: Optional[Tensor], sl: slice) -> Tensor:
-    """The segment statistics of the rows :obj:`sl` (broadcast for one segment)."""
-    return stat if seg is None else stat.index_select(0, seg[sl])
+def _rows(stat: Tensor, seg: Optional[Tensor], sl: Optional[slice]) -> Tensor:
+    """The segment statistics of the rows :obj:`sl` (all rows if None), broadcast for one
+    segment."""
+    if seg is None:
+        return stat
+    return stat.index_select(0, seg if sl is None else seg[sl])
 
 
 def _draw_keep(rows: int, width: int, p: float, device: torch.device) -> Tensor:
