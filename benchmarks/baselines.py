@@ -28,7 +28,8 @@ from gsat.benchmark import (BenchmarkSpec, format_markdown, run_benchmark,  # no
 #: datasets reported, in this order, when their run folder exists
 DATASETS = ("ba_2motifs", "mutag", "spmotif_0.5", "spmotif_0.7", "spmotif_0.9")
 NOTES = [
-    "- Post-hoc explainers run on the same GIN backbone trained without attention "
+    "- Post-hoc explainers run on the same backbone (GIN, or PNA where the section says so) "
+    "trained without attention "
     "(`--method erm`); all methods are scored by `gsat.benchmark.score_explanations` "
     "(ROC AUC over all test edges pooled, precision@5).",
     "- The ERM model explained is the best-validation epoch of its run (the paper's "
@@ -72,14 +73,18 @@ NOTES = [
 ]
 
 
-def run_folder(runs: Path, dataset: str) -> Path:
-    return runs / f"benchmark-{dataset}-GIN"
+BACKBONES = ["GIN", "PNA"]
+
+
+def run_folder(runs: Path, dataset: str, backbone: str = "GIN") -> Path:
+    return runs / f"benchmark-{dataset}-{backbone}"
 
 
 def section(result: dict, command: str) -> List[str]:
     seeds_done = sorted({r["seed"] for r in result["records"]})
     methods_done = list(result["summary"])
-    lines = [f"## {result['dataset']} (GIN)", "", "```", command, "```", "",
+    name = f"{result['dataset']} ({result.get('backbone', 'GIN')})"
+    lines = [f"## {name}", "", "```", command, "```", "",
              f"Seeds completed: {seeds_done} of {result['seeds']}; methods completed: "
              f"{', '.join(methods_done)} of {', '.join(result['explainers'])}; training epochs "
              f"per model: {result['epochs']}.", ""]
@@ -95,8 +100,8 @@ def write_report(runs: Path, path: Path) -> None:
     lines = ["# Post-hoc explainers vs GSAT on the same backbone", "",
              "One section per dataset, each written from the `benchmark.json` of its run by "
              "`python benchmarks/baselines.py --report-only`.", ""]
-    for ds in DATASETS:
-        folder = run_folder(runs, ds)
+    for ds, backbone in ((d, b) for b in BACKBONES for d in DATASETS):
+        folder = run_folder(runs, ds, backbone)
         if not (folder / "benchmark.json").exists():
             continue
         result = json.loads((folder / "benchmark.json").read_text())
@@ -111,6 +116,8 @@ def write_report(runs: Path, path: Path) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="ba_2motifs", choices=DATASETS)
+    p.add_argument("--backbone", default="GIN", choices=BACKBONES,
+                   help="backbone of GSAT and of the ERM model the post-hoc methods explain")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: config)")
     p.add_argument("--explainers", nargs="+",
@@ -123,7 +130,7 @@ def main() -> None:
     p.add_argument("--tune-graphs", type=int, default=None)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--runs", default=str(ROOT / "runs"),
-                   help="folder holding benchmark-<dataset>-GIN/ run folders")
+                   help="folder holding benchmark-<dataset>-<backbone>/ run folders")
     p.add_argument("--data-dir", default=str(ROOT / "data"))
     p.add_argument("--report", default=str(ROOT / "benchmarks" / "results" / "BASELINES.md"))
     p.add_argument("--report-only", action="store_true")
@@ -131,12 +138,12 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     runs = Path(args.runs)
     if not args.report_only:
-        out = run_folder(runs, args.dataset)
+        out = run_folder(runs, args.dataset, args.backbone)
         out.mkdir(parents=True, exist_ok=True)
         (out / "command.txt").write_text(
             "nice -n 10 python benchmarks/baselines.py " + " ".join(sys.argv[1:]) + "\n")
         run_benchmark(BenchmarkSpec(
-            dataset=args.dataset, backbone="GIN", explainers=args.explainers,
+            dataset=args.dataset, backbone=args.backbone, explainers=args.explainers,
             seeds=args.seeds, out=str(out), epochs=args.epochs, data_dir=args.data_dir,
             explainer_epochs=args.explainer_epochs, max_graphs=args.max_graphs,
             threads=args.threads, tune=args.tune, tune_graphs=args.tune_graphs,
