@@ -9,7 +9,11 @@ gated model passes :math:`z\,m + (1 - z)\,b^{(k)}`, with a learned baseline mess
 minimise the expected number of open gates (the :math:`L_0` relaxation of Louizos et al.,
 2018) subject to the gated model's predictive distribution staying within :math:`\beta` of the
 original's, through a Lagrange multiplier :math:`\lambda \ge 0` that is maximised. An edge's
-score is its deterministic gate, averaged over layers.
+score is the probability that its gate is open (the :math:`L_0` term,
+:func:`expected_open`), averaged over layers. The deterministic gate clips to exactly 0 or 1
+over most of the logit range, so after training many edges share the same gate and a
+ranking of them (ROC AUC) would be decided by ties; the open probability is a strictly
+increasing function of the same logit, so it orders the edges whose gates agree.
 
 The model's messages are used as they are. (PyG's :class:`GraphMaskExplainer` replaces every
 message by its layer-normalised ReLU before gating, so it explains a different model, and it
@@ -192,11 +196,10 @@ def fit_graphmask(adapter: nn.Module, graphs: Sequence[Data], *, epochs: int, lr
 @torch.no_grad()
 def graphmask_scores(adapter: nn.Module, rec: _Recorder, gm: GraphMaskModel,
                      data: Data) -> Tensor:
-    """Deterministic gates of one graph, averaged over layers, shape :obj:`[E]`."""
+    """Open probabilities of the gates of one graph, averaged over layers, shape :obj:`[E]`."""
     rec.mode = "record"
     kw = {"batch": torch.zeros(data.num_nodes, dtype=torch.long, device=data.x.device)}
     if getattr(data, "edge_attr", None) is not None:
         kw["edge_attr"] = data.edge_attr
     adapter(data.x, data.edge_index, **kw)
-    gates = [hard_concrete(lg, training=False) for lg in gm.logits(rec)]
-    return torch.stack(gates).mean(0)
+    return torch.stack([expected_open(lg) for lg in gm.logits(rec)]).mean(0)

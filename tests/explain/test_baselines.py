@@ -276,3 +276,16 @@ def test_every_tuning_setting_runs_and_pgexplainer_defaults_stay_put():
     algo = exp._explainer(model, "binary", "phenomenon").algorithm
     assert algo.coeffs["temp"] == [1.0, 1.0] and algo.coeffs["edge_size"] == 0.5
     assert PGExplainer.coeffs == before
+
+
+def test_graphmask_scores_order_edges_whose_gates_clip_alike():
+    # Gates of trained GraphMask models clip to exactly 0 for most edges; the score is
+    # the open probability, which keeps the order of the logits instead of tying them.
+    from gsat.explain.graphmask import expected_open, hard_concrete
+
+    logits = torch.tensor([-9.0, -6.0, -3.0, 0.0, 3.0, 6.0])
+    gates = hard_concrete(logits, training=False)
+    assert gates[0] == gates[1] == gates[2] == 0.0
+    scores = expected_open(logits)
+    assert bool((scores[1:] > scores[:-1]).all())
+    assert bool(((scores > 0) & (scores < 1)).all())
