@@ -97,8 +97,17 @@ def one_case(num_edges: int, backbone: str, method: str, steps: int, hidden: int
         if step > 0:
             times.append(time.process_time() - t0)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+    # matrix-product FLOPs of one more step (forward + backward), counted, not timed: the
+    # arithmetic the architecture asks for, whatever the memory traffic around it
+    from torch.utils.flop_counter import FlopCounterMode
+    counter = FlopCounterMode(display=False)
+    with counter:
+        out = model(batch)
+        loss, _ = model.loss(out, batch.y, steps + 1)
+        opt.zero_grad()
+        loss.backward()
     return {"edges": int(ei.size(1)), "nodes": n, "backbone": backbone, "method": method,
-            "step_seconds": min(times), "peak_gb": rss}
+            "step_seconds": min(times), "peak_gb": rss, "gflop": counter.get_total_flops() / 1e9}
 
 
 def run_child(num_edges: int, backbone: str, method: str, steps: int, hidden: int,
@@ -129,15 +138,21 @@ def markdown(rows: List[Dict], argv: List[str], threads: int) -> str:
         e = by.get((edges, bb, "erm"), {})
         if "error" in r or "error" in e:
             msg = r.get("error") or e.get("error")
-            lines.append(f"| {bb} | {edges:.0e} | {msg} | | | | | |")
+            lines.append(f"| {bb} | {edges:.0e} | {msg} | | | | | | | |")
             continue
         us = 1e6 * r["step_seconds"] / r["edges"]
-        per_edge.setdefault(bb, []).append(us)
+        per_edge.setdefault(bb, []).append((us, 1e6 * e["step_seconds"] / e["edges"]))
+        flops = (f"{r['gflop'] / e['gflop']:.2f}x" if r.get("gflop") and e.get("gflop")
+                 else "n/a")
         lines.append(f"| {bb} | {r['edges']:,} | {r['step_seconds']:.3f} | {e['step_seconds']:.3f} "
-                     f"| {r['step_seconds'] / e['step_seconds']:.2f}x | {us:.2f} | "
+                     f"| {r['step_seconds'] / e['step_seconds']:.2f}x | {flops} | {us:.2f} | "
+                     f"{1e6 * e['step_seconds'] / e['edges']:.2f} | "
                      f"{r['peak_gb']:.2f} | {e['peak_gb']:.2f} ({r['peak_gb'] / e['peak_gb']:.2f}x) |")
-    spread = "; ".join(f"{bb}: GSAT us/edge from {min(v):.2f} to {max(v):.2f} "
-                       f"({max(v) / min(v):.2f}x)" for bb, v in per_edge.items())
+    spread = "; ".join(
+        f"{bb}: GSAT us/edge from {min(g for g, _ in v):.2f} to {max(g for g, _ in v):.2f} "
+        f"({max(g for g, _ in v) / min(g for g, _ in v):.2f}x), ERM's from "
+        f"{min(e for _, e in v):.2f} to {max(e for _, e in v):.2f} "
+        f"({max(e for _, e in v) / min(e for _, e in v):.2f}x)" for bb, v in per_edge.items())
     return f"""# Scale: one training step on one large graph, GSAT vs. ERM
 
 Command: `OMP_NUM_THREADS={threads} python benchmarks/scale.py {' '.join(argv)}`
@@ -149,9 +164,12 @@ layers) or PNA (hidden 64, 4 layers, mean/min/max/std/sum, no scalers); one step
 loss, backward, Adam; CPU seconds of the process (`time.process_time`, less disturbed by other
 jobs than wall time), best of the timed steps after a warm-up; peak RSS of the process that
 ran the case (its own process per case). GSAT symmetrises attention over both directions.
+"matmul FLOPs" is the ratio of the matrix-product FLOPs of one step (forward and backward,
+counted by `torch.utils.flop_counter.FlopCounterMode`), the arithmetic floor of the ratio for
+a compute-bound step.
 
-| backbone | edges | GSAT step (s) | ERM step (s) | GSAT / ERM | GSAT us/edge | GSAT peak RSS (GB) | ERM peak RSS (GB) |
-|---|---|---|---|---|---|---|---|
+| backbone | edges | GSAT step (s) | ERM step (s) | GSAT / ERM | matmul FLOPs GSAT / ERM | GSAT us/edge | ERM us/edge | GSAT peak RSS (GB) | ERM peak RSS (GB) |
+|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(lines)}
 
 {spread}.

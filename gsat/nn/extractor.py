@@ -56,14 +56,18 @@ class _NormReLUDropout(torch.autograd.Function):
         \gamma_e - \frac{1}{n_g}\sum_{e' \in g} \gamma_{e'}
         - \hat z_e \, \frac{1}{n_g} \sum_{e' \in g} \gamma_{e'} \hat z_{e'} \Big)
 
-    Only :math:`\hat z` and one boolean mask per element are kept for the backward pass
-    (composing the three PyG/torch modules keeps five tensors of the input's size), and the
-    temporaries are updated in place, which matters on wide edge tensors.
+    Only :math:`\hat z` and the dropout keep mask (one bit per element for :math:`p = 0.5`
+    on the CPU) are kept for the backward pass (composing the three PyG/torch modules keeps
+    five tensors of the input's size), and the temporaries are updated in place, which
+    matters on wide edge tensors. Given the :obj:`weight` (and :obj:`bias`) of a linear layer
+    that follows, the node returns :math:`\mathbf{W} y_e + \mathbf{b}` and recomputes
+    :math:`y` in the backward pass instead of keeping it.
     """
 
     @staticmethod
     def forward(ctx, z: Tensor, index: Optional[Tensor], size: int, p: float,
-                training: bool, eps: float) -> Tensor:
+                training: bool, eps: float, weight: Optional[Tensor] = None,
+                bias: Optional[Tensor] = None) -> Tensor:
         if index is None:
             var, mean = torch.var_mean(z, 0, correction=0, keepdim=True)
             x_hat = z - mean
@@ -75,24 +79,33 @@ class _NormReLUDropout(torch.autograd.Function):
             var = _segment_sum(x_hat * x_hat, index, size).div_(cnt)
         rstd = (var + eps).rsqrt_()
         x_hat.mul_(_rows(rstd, index, None))
-        mask = x_hat > 0
-        scale = 1.0
-        if training and p > 0.0:
-            mask &= dropout_keep(x_hat.shape, p, x_hat.device)
-            scale = 1.0 / (1.0 - p)
-        out = x_hat * mask
-        if scale != 1.0:
-            out.mul_(scale)
-        ctx.save_for_backward(x_hat, mask, rstd, cnt, index)
-        ctx.size, ctx.scale = size, scale
+        width = x_hat.size(1)
+        keep = _draw_keep(x_hat.size(0), width, p, x_hat.device) \
+            if training and p > 0.0 else None
+        out = _relu_dropout(x_hat, _keep_rows(keep, slice(None), width), p)
+        if weight is not None:
+            out = torch.addmm(bias, out, weight.t()) if bias is not None else out @ weight.t()
+        ctx.save_for_backward(x_hat, keep, rstd, cnt, index, weight)
+        ctx.size, ctx.p, ctx.has_bias = size, p, bias is not None
         return out
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
-        x_hat, mask, rstd, cnt, index = ctx.saved_tensors
-        g = grad_out * mask
-        if ctx.scale != 1.0:
-            g.mul_(ctx.scale)
+        x_hat, keep, rstd, cnt, index, weight = ctx.saved_tensors
+        width, p = x_hat.size(1), ctx.p
+        keep = _keep_rows(keep, slice(None), width)
+        grad_w = grad_b = None
+        if weight is not None:
+            y = _relu_dropout(x_hat, keep, p)          # recomputed, not kept
+            grad_w = grad_out.t() @ y
+            grad_b = grad_out.sum(0) if ctx.has_bias else None
+            del y
+            g = grad_out @ weight                       # dL/dy
+        else:
+            g = grad_out.clone()
+        g.mul_(x_hat > 0)
+        if keep is not None:
+            g.mul_(keep).mul_(1.0 / (1.0 - p))         # dL/dx_hat
         n = x_hat.size(0) if index is None else cnt
         mean_g = _segment_sum(g, index, ctx.size).div_(n)
         if index is None:
@@ -102,16 +115,20 @@ class _NormReLUDropout(torch.autograd.Function):
         g.sub_(_rows(mean_g, index, None))
         g.addcmul_(x_hat, _rows(mean_gx, index, None), value=-1.0)
         g.mul_(_rows(rstd, index, None))
-        return g, None, None, None, None, None
+        return g, None, None, None, None, None, grad_w, grad_b
 
 
 def norm_relu_dropout(z: Tensor, index: Optional[Tensor], size: int, p: float,
-                      training: bool, eps: float = 1e-5) -> Tensor:
+                      training: bool, eps: float = 1e-5,
+                      lin: Optional[nn.Linear] = None) -> Tensor:
     r"""Instance norm of the rows of :obj:`z` per segment (:obj:`index[e]` is the segment of
     row :math:`e`; :obj:`None`: one segment), then ReLU, then dropout with probability
     :obj:`p` when :obj:`training`; see :class:`_NormReLUDropout` for the math. Equal, up to
-    floating point, to ``dropout(relu(InstanceNorm(C)(z, index, None)), p, training)``."""
-    return _NormReLUDropout.apply(z, index, size, p, training, eps)
+    floating point, to ``dropout(relu(InstanceNorm(C)(z, index, None)), p, training)``,
+    followed by :obj:`lin` when it is given."""
+    if lin is None:
+        return _NormReLUDropout.apply(z, index, size, p, training, eps)
+    return _NormReLUDropout.apply(z, index, size, p, training, eps, lin.weight, lin.bias)
 
 
 def _chunks(num_rows: int, width: int) -> List[slice]:
@@ -140,17 +157,19 @@ class _EdgeHidden(torch.autograd.Function):
     activations are never stored whole: the forward pass makes three passes over chunks of
     edges (mean, variance, output) and the backward pass two (the per-graph sums of the
     norm's gradient, then the input gradients), recomputing each chunk's activations from
-    the :math:`N \times 4h` projections. Only the projections, the per-graph statistics and
+    the :math:`N \times 4h` projections, which the backward pass also computes again from
+    the embeddings :math:`\mathbf{H}`. Only :math:`\mathbf{H}`, the per-graph statistics and
     the dropout mask (one bit per element for :math:`p = 0.5` on the CPU) are kept, so
     memory grows with :math:`E \cdot h / 2` bytes instead of :math:`E \cdot 4h` floats times
-    the number of saved intermediates. A single chunk keeps its activations instead. The
-    values are those of the unfused layers up to floating point.
+    the number of saved intermediates. A single chunk keeps its activations and projections
+    instead. The values are those of the unfused layers up to floating point.
     """
 
     @staticmethod
-    def forward(ctx, ps: Tensor, pd: Tensor, src: Tensor, dst: Tensor, seg: Optional[Tensor],
-                size: int, weight: Tensor, bias: Tensor, p: float, training: bool,
-                eps: float) -> Tensor:
+    def forward(ctx, emb: Tensor, w1: Tensor, b1: Tensor, src: Tensor, dst: Tensor,
+                seg: Optional[Tensor], size: int, weight: Tensor, bias: Tensor, p: float,
+                training: bool, eps: float) -> Tensor:
+        ps, pd = _project(emb, w1, b1)
         num_edges, width = src.numel(), ps.size(1)
         parts = _chunks(num_edges, width)
         one = len(parts) == 1
@@ -183,16 +202,18 @@ class _EdgeHidden(torch.autograd.Function):
                 x_hat.mul_(_rows(rstd, seg, sl))
             y = _relu_dropout(x_hat, _keep_rows(keep, sl, width), p)
             torch.addmm(bias, y, weight.t(), out=out[sl])
-        # one chunk: keep its activations (small) rather than recompute them
-        ctx.kept = (x_hat, y) if one else None
-        ctx.save_for_backward(ps, pd, src, dst, seg, weight, mean, rstd, cnt, keep)
+        # one chunk: keep its activations (small) rather than recompute them; several: keep
+        # neither them nor the N x 4h projections, which the backward pass computes again
+        ctx.kept = (x_hat, y, ps, pd) if one else None
+        ctx.save_for_backward(emb, w1, b1, src, dst, seg, weight, mean, rstd, cnt, keep)
         ctx.size = size
         return out
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
-        ps, pd, src, dst, seg, weight, mean, rstd, cnt, keep = ctx.saved_tensors
-        width, p = ps.size(1), ctx.p
+        emb, w1, b1, src, dst, seg, weight, mean, rstd, cnt, keep = ctx.saved_tensors
+        proj = list(ctx.kept[2:] if ctx.kept is not None else _project(emb, w1, b1))
+        width, p = proj[0].size(1), ctx.p
         parts = _chunks(src.numel(), width)
         one = len(parts) == 1
         grad_w = torch.zeros_like(weight)
@@ -203,10 +224,10 @@ class _EdgeHidden(torch.autograd.Function):
 
         def recompute(sl: slice):
             if ctx.kept is not None:
-                x_hat, y = ctx.kept
+                x_hat, y = ctx.kept[:2]
             else:
-                x_hat = _gather_pair(ps, pd, src[sl], dst[sl]).sub_(_rows(mean, seg, sl))
-                x_hat.mul_(_rows(rstd, seg, sl))
+                x_hat = _gather_pair(proj[0], proj[1], src[sl], dst[sl])
+                x_hat.sub_(_rows(mean, seg, sl)).mul_(_rows(rstd, seg, sl))
                 y = _relu_dropout(x_hat, _keep_rows(keep, sl, width), p)
             g = grad_out[sl] @ weight               # dL/dy
             g.mul_(y != 0)
@@ -223,7 +244,7 @@ class _EdgeHidden(torch.autograd.Function):
             cache = (x_hat, g) if one else None
         s1.div_(cnt)
         s2.div_(cnt)
-        grad_ps, grad_pd = torch.zeros_like(ps), torch.zeros_like(pd)
+        grad_ps, grad_pd = torch.zeros_like(proj[0]), torch.zeros_like(proj[1])
         for sl in parts:
             x_hat, g = cache if one else recompute(sl)[::2]
             g.sub_(_rows(s1, seg, sl)).addcmul_(x_hat, _rows(s2, seg, sl), value=-1.0)
@@ -231,7 +252,23 @@ class _EdgeHidden(torch.autograd.Function):
             grad_ps.index_add_(0, src[sl], g)
             grad_pd.index_add_(0, dst[sl], g)
         ctx.kept = None
-        return (grad_ps, grad_pd, None, None, None, None, grad_w, grad_b, None, None, None)
+        proj.clear()
+        # the first linear layer's gradients, from those of its two halves
+        h = emb.size(1)
+        grad_emb = grad_ps @ w1[:, :h]
+        grad_emb.addmm_(grad_pd, w1[:, h:])
+        grad_w1 = torch.cat([grad_ps.t() @ emb, grad_pd.t() @ emb], 1)
+        grad_b1 = grad_ps.sum(0)
+        return (grad_emb, grad_w1, grad_b1, None, None, None, None, grad_w, grad_b, None, None,
+                None)
+
+
+def _project(emb: Tensor, w1: Tensor, b1: Tensor):
+    r"""The first linear layer on :math:`[\mathbf{h}_u \Vert \mathbf{h}_v]` split into its
+    two halves and applied to the N nodes: :math:`W [h_u \Vert h_v] + b = (W_1 h + b)_u +
+    (W_2 h)_v`, so the :math:`E \times 2h` concatenation is never formed."""
+    h = emb.size(1)
+    return torch.addmm(b1, emb, w1[:, :h].t()), emb @ w1[:, h:].t()
 
 
 def _gather_pair(ps: Tensor, pd: Tensor, src: Tensor, dst: Tensor) -> Tensor:
@@ -286,13 +323,15 @@ def _relu_dropout(x: Tensor, keep: Optional[Tensor], p: float) -> Tensor:
     return y
 
 
-def edge_hidden(ps: Tensor, pd: Tensor, edge_index: Tensor, seg: Optional[Tensor], size: int,
-                lin: nn.Linear, p: float, training: bool, eps: float = 1e-5) -> Tensor:
-    r"""The first two layers of the edge-level extractor from the node projections
-    :obj:`ps`, :obj:`pd` (see :class:`_EdgeHidden`); :obj:`seg` is the graph of each edge
-    (:obj:`None`: one graph), :obj:`lin` the second linear layer."""
-    return _EdgeHidden.apply(ps, pd, edge_index[0], edge_index[1], seg, size, lin.weight,
-                             lin.bias, p, training, eps)
+def edge_hidden(emb: Tensor, first: nn.Linear, edge_index: Tensor, seg: Optional[Tensor],
+                size: int, lin: nn.Linear, p: float, training: bool,
+                eps: float = 1e-5) -> Tensor:
+    r"""The first two layers of the edge-level extractor (see :class:`_EdgeHidden`) from
+    the node embeddings :obj:`emb`: :obj:`first` is the linear layer on
+    :math:`[\mathbf{h}_u \Vert \mathbf{h}_v]`, :obj:`lin` the second linear layer, :obj:`seg`
+    the graph of each edge (:obj:`None`: one graph)."""
+    return _EdgeHidden.apply(emb, first.weight, first.bias, edge_index[0], edge_index[1], seg,
+                             size, lin.weight, lin.bias, p, training, eps)
 
 
 class _NormMLP(nn.Module):
@@ -312,12 +351,16 @@ class _NormMLP(nn.Module):
         if num_graphs is None:
             num_graphs = int(batch.max()) + 1 if batch.numel() else 1
         index = None if num_graphs == 1 else batch
+        last = len(self.lins) - 1
         for i, lin in enumerate(self.lins):
             if i < start:
                 continue
             if i > start or not skip_first:
                 x = lin(x)
-            if i < len(self.lins) - 1:
+            if i == last - 1:  # the last hidden layer and the output layer: one node
+                return norm_relu_dropout(x, index, num_graphs, self.dropout, self.training,
+                                         self.eps, lin=self.lins[last])
+            if i < last:
                 x = norm_relu_dropout(x, index, num_graphs, self.dropout, self.training,
                                       self.eps)
         return x
@@ -358,13 +401,10 @@ class Extractor(nn.Module):
             # index_select, not advanced indexing: its backward is deterministic on a
             # multi-threaded CPU (that of x[idx] is not for wide rows) and faster.
             first, second = self.mlp.lins[0], self.mlp.lins[1]
-            h = emb.size(-1)
-            proj_src = torch.addmm(first.bias, emb, first.weight[:, :h].t())
-            proj_dst = emb @ first.weight[:, h:].t()
             seg = batch.index_select(0, edge_index[0])
             size = int(seg.max()) + 1 if seg.numel() else 1
             index = None if size == 1 else seg
-            z = edge_hidden(proj_src, proj_dst, edge_index, index, size, second,
+            z = edge_hidden(emb, first, edge_index, index, size, second,
                             self.mlp.dropout, self.training, self.mlp.eps)
             return self.mlp(z, seg, skip_first=True, start=1, num_graphs=size)
         return self.mlp(emb, batch)

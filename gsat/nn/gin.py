@@ -6,7 +6,39 @@ from typing import Optional
 from torch import Tensor, nn
 from torch_geometric.nn import GINConv, GINEConv, global_add_pool
 
+from gsat.nn.gated import gated_add
 from gsat.utils import batch_vector
+
+_HOOKS = ("_propagate_forward_pre_hooks", "_propagate_forward_hooks",
+          "_message_forward_pre_hooks", "_message_forward_hooks",
+          "_aggregate_forward_pre_hooks", "_aggregate_forward_hooks")
+
+
+class GatedGINConv(GINConv):
+    r""":class:`~torch_geometric.nn.conv.GINConv` whose edge-masked pass (PyG's explain hook,
+    as set by :func:`gsat.model.edge_mask` or :mod:`torch_geometric.explain`) sums the gated
+    messages with :func:`gsat.nn.gated.gated_add`, which does not keep the :math:`E \times C`
+    gated messages for the backward pass. Same parameters, outputs and gradients as
+    :class:`GINConv` up to floating point. Anything the fast path does not cover (a custom
+    :meth:`explain_message`, propagate/message/aggregate hooks, a self-loop mask, a
+    bipartite or sparse input, another aggregation or flow) takes PyG's own path."""
+
+    def _fast_gate(self, x, edge_index: Tensor, size) -> bool:
+        mask = getattr(self, "_edge_mask", None)
+        return (self.explain is True and mask is not None and size is None
+                and isinstance(x, Tensor) and type(edge_index) is Tensor
+                and "explain_message" not in self.__dict__
+                and type(self).explain_message is GINConv.explain_message
+                and self.aggr == "add" and self.flow == "source_to_target"
+                and mask.dim() == 1 and mask.numel() == edge_index.size(1)
+                and not any(getattr(self, h, None) for h in _HOOKS))
+
+    def forward(self, x, edge_index, size=None) -> Tensor:
+        if not self._fast_gate(x, edge_index, size):
+            return super().forward(x, edge_index, size)
+        mask = self._edge_mask.sigmoid() if self._apply_sigmoid else self._edge_mask
+        out = gated_add(x, edge_index, mask, x.size(0))
+        return self.nn(out + (1 + self.eps) * x)
 
 
 class GIN(nn.Module):
@@ -51,7 +83,7 @@ class GIN(nn.Module):
             mlp = nn.Sequential(nn.Linear(hidden_channels, hidden_channels),
                                 nn.BatchNorm1d(hidden_channels), nn.ReLU(),
                                 nn.Linear(hidden_channels, hidden_channels))
-            self.convs.append(GINEConv(mlp) if self.use_edge_attr else GINConv(mlp))
+            self.convs.append(GINEConv(mlp) if self.use_edge_attr else GatedGINConv(mlp))
         self.head = nn.Linear(hidden_channels, out_channels)
 
     def get_emb(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,

@@ -60,12 +60,15 @@ def test_fused_layers_pass_gradcheck(monkeypatch):
                                                          for i in range(0, max(n, 1), 5)])
     ei, batch = _graphs(3, 12, 60, seed=2)
     seg = batch[ei[0]]
-    ps = torch.randn(12, 8, dtype=torch.double, requires_grad=True)
-    pd = torch.randn(12, 8, dtype=torch.double, requires_grad=True)
+    emb = torch.randn(12, 3, dtype=torch.double, requires_grad=True)
+    first = torch.nn.Linear(6, 8).double()
     lin = torch.nn.Linear(8, 4).double()
-    f = lambda a, b, w, c: ext_mod._EdgeHidden.apply(a, b, ei[0], ei[1], seg, 3, w, c, 0.5,
-                                                     False, 1e-5)
-    assert torch.autograd.gradcheck(f, (ps, pd, lin.weight, lin.bias))
+    f = lambda e, w1, b1, w, c: ext_mod._EdgeHidden.apply(e, w1, b1, ei[0], ei[1], seg, 3, w,
+                                                          c, 0.5, False, 1e-5)
+    assert torch.autograd.gradcheck(f, (emb, first.weight, first.bias, lin.weight, lin.bias))
     z = torch.randn(ei.size(1), 4, dtype=torch.double, requires_grad=True)
     g = lambda t: norm_relu_dropout(t * 1.0, seg, 3, 0.5, False)
     assert torch.autograd.gradcheck(g, (z,))
+    out = torch.nn.Linear(4, 2).double()
+    h = lambda t, w, c: ext_mod._NormReLUDropout.apply(t * 1.0, seg, 3, 0.5, False, 1e-5, w, c)
+    assert torch.autograd.gradcheck(h, (z, out.weight, out.bias))
