@@ -261,6 +261,17 @@ class GSAT(_Classifier):
             sym = edge_index.numel() > 0 and is_undirected(edge_index, num_nodes=num_nodes)
         return F.symmetrize_edge_att(edge_att, edge_index, num_nodes) if sym else edge_att
 
+    def _attention(self, x: Tensor, edge_index: Tensor, batch: Tensor,
+                   edge_attr: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
+        """Extractor logits, the (sampled in training) attention and its edge-level form."""
+        emb = self._embed(x, edge_index, batch, edge_attr)
+        if self.learn_edge_att and edge_index.size(1) == 0:  # no edges: nothing to attend to
+            att_logits = emb.new_zeros((0, 1))
+        else:
+            att_logits = self.extractor(emb, edge_index, batch)
+        att = open_unit(F.concrete_sample(att_logits, self.temperature, self.training))
+        return att_logits, att, self._edge_att(att, edge_index, x.size(0))
+
     def forward(self, data) -> GSATOutput:
         r"""Predict with attention-gated messages.
 
@@ -272,13 +283,7 @@ class GSAT(_Classifier):
             GSATOutput: :obj:`(logits, edge_att, att_logits, att)`.
         """
         x, edge_index, batch, edge_attr = self._check(data)
-        emb = self._embed(x, edge_index, batch, edge_attr)
-        if self.learn_edge_att and edge_index.size(1) == 0:  # no edges: nothing to attend to
-            att_logits = emb.new_zeros((0, 1))
-        else:
-            att_logits = self.extractor(emb, edge_index, batch)
-        att = open_unit(F.concrete_sample(att_logits, self.temperature, self.training))
-        edge_att = self._edge_att(att, edge_index, x.size(0))
+        att_logits, att, edge_att = self._attention(x, edge_index, batch, edge_attr)
         with edge_mask(self.backbone, edge_att, edge_index), self._gated():
             emb = self.backbone.get_emb(x, edge_index, batch, edge_attr)
         logits = self.backbone.get_pred_from_emb(emb, batch)
@@ -301,11 +306,16 @@ class GSAT(_Classifier):
     @torch.no_grad()
     def explain(self, data) -> Tensor:
         r"""Evaluation-time edge attention :math:`\sigma(\ell)` (no sampling) for every edge of
-        :obj:`data`, shape :obj:`[E]`. The module's train/eval mode is left as it was."""
+        :obj:`data`, shape :obj:`[E]`, equal to :obj:`forward(data).edge_att` in eval mode; the
+        gated pass, which does not change the attention, is not run. The module's train/eval
+        mode is left as it was."""
         was_training = self.training
         self.eval()
         try:
-            return self.forward(data).edge_att
+            x, edge_index, batch, edge_attr = self._check(data)
+            att_logits, _, edge_att = self._attention(x, edge_index, batch, edge_attr)
+            check_finite_output(self, x, att_logits)
+            return edge_att
         finally:
             self.train(was_training)
 

@@ -133,6 +133,24 @@ def test_explain_is_deterministic_and_keeps_mode(graphs):
     assert torch.allclose(out.edge_att, a1)
 
 
+def test_explain_runs_the_ungated_pass_only(graphs):
+    batch = Batch.from_data_list(graphs)
+    model = GSAT(make_backbone("GIN")).eval()
+    calls = []
+    inner = model.backbone.get_emb
+
+    def counting(*args, **kwargs):
+        calls.append(masks_clear(model.backbone))
+        return inner(*args, **kwargs)
+
+    model.backbone.get_emb = counting
+    att = model.explain(batch)
+    assert calls == [True]             # one pass, without a mask
+    calls.clear()
+    assert torch.equal(model(batch).edge_att, att)
+    assert calls == [True, False]      # forward: the ungated pass, then the gated one
+
+
 def test_undirected_pairs_get_equal_attention_in_training(graphs):
     batch = Batch.from_data_list(graphs)
     perm = torch.randperm(batch.num_edges)
