@@ -187,27 +187,14 @@ def read_smiles_csv(path: PathLike, smiles_col: str = "smiles", id_col: Optional
         gsat.errors.DataMissingError: the file does not exist.
         gsat.errors.ConfigError: the SMILES column is missing or the file is not CSV text.
     """
-    import csv
-
-    from gsat.errors import DataMissingError
+    from gsat.data.custom import read_csv_rows
 
     path = Path(path)
-    if not path.is_file():
-        raise DataMissingError(f"--input {path}: no such file")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            header = reader.fieldnames or []
-            if smiles_col not in header:
-                raise ConfigError(f"--input {path}: no column {smiles_col!r}; the header has: "
-                                  f"{', '.join(header) or '(nothing)'} (choose with "
-                                  "--smiles-col)")
-            use_id = id_col is not None and id_col in header
-            return [((row.get(id_col) or str(i)) if use_id else str(i),
-                     (row.get(smiles_col) or "").strip())
-                    for i, row in enumerate(reader, start=1)]
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise ConfigError(f"--input {path}: not a readable UTF-8 CSV file ({exc})") from None
+    table = read_csv_rows(path, [smiles_col], f"--input {path}", "choose with --smiles-col")
+    use_id = id_col is not None and table and id_col in table[0]
+    return [((row.get(id_col) or str(i)) if use_id else str(i),
+             (row.get(smiles_col) or "").strip())
+            for i, row in enumerate(table, start=1)]
 
 
 def _prepare_input(g: Data, run: LoadedRun) -> Data:

@@ -120,42 +120,56 @@ def scaffold_split(smiles: Sequence[str], fractions: Sequence[float] = SPLIT_FRA
     return [sorted(p) for p in parts]
 
 
-def _read_csv(path: Path, smiles_col: str, label_cols: Sequence[str]
-              ) -> Tuple[List[str], List[List[float]], List[int]]:
-    """SMILES, labels (NaN for missing) and 1-based data row numbers of a CSV file."""
+def read_csv_rows(path: Path, columns: Sequence[str], label: str, hint: str
+                  ) -> List[Dict[str, str]]:
+    r"""The data rows of a UTF-8 CSV file as dicts, after checking that the header names
+    every one of :obj:`columns`. Errors start with :obj:`label` (how the user named the
+    file) and a missing column is followed by :obj:`hint` (the option that picks it).
+
+    Raises:
+        gsat.errors.DataMissingError: the file does not exist.
+        gsat.errors.ConfigError: a column is missing or the file is not UTF-8 CSV text.
+    """
     if not path.is_file():
-        raise DataMissingError(f"csv:{path}: no such file")
+        raise DataMissingError(f"{label}: no such file")
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
             header = reader.fieldnames or []
-            missing = [c for c in [smiles_col, *label_cols] if c not in header]
+            missing = [c for c in columns if c not in header]
             if missing:
-                raise ConfigError(f"csv:{path}: no column {', '.join(map(repr, missing))}; the "
-                                  f"header has: {', '.join(header) or '(nothing)'} (choose with "
-                                  "--smiles-col / --label-col)")
-            smiles, labels, rows = [], [], []
-            for row_no, row in enumerate(reader, start=1):
-                ys = []
-                for c in label_cols:
-                    cell = (row.get(c) or "").strip()
-                    try:
-                        value = float(cell) if cell else math.nan
-                    except ValueError:
-                        raise ConfigError(f"csv:{path}: row {row_no}, column {c!r}: expected "
-                                          f"0, 1 or empty, got {cell[:20]!r}") from None
-                    if not math.isnan(value) and value not in (0.0, 1.0):
-                        raise ConfigError(f"csv:{path}: row {row_no}, column {c!r}: labels "
-                                          f"must be 0 or 1 (or empty if missing), got {cell!r}")
-                    ys.append(value)
-                smiles.append((row.get(smiles_col) or "").strip())
-                labels.append(ys)
-                rows.append(row_no)
+                raise ConfigError(f"{label}: no column {', '.join(map(repr, missing))}; the "
+                                  f"header has: {', '.join(header) or '(nothing)'} ({hint})")
+            return list(reader)
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"csv:{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        raise ConfigError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})"
                           ) from None
     except csv.Error as exc:
-        raise ConfigError(f"csv:{path}: not a readable CSV file ({exc})") from None
+        raise ConfigError(f"{label}: not a readable CSV file ({exc})") from None
+
+
+def _read_csv(path: Path, smiles_col: str, label_cols: Sequence[str]
+              ) -> Tuple[List[str], List[List[float]], List[int]]:
+    """SMILES, labels (NaN for missing) and 1-based data row numbers of a CSV file."""
+    table = read_csv_rows(path, [smiles_col, *label_cols], f"csv:{path}",
+                          "choose with --smiles-col / --label-col")
+    smiles, labels, rows = [], [], []
+    for row_no, row in enumerate(table, start=1):
+        ys = []
+        for c in label_cols:
+            cell = (row.get(c) or "").strip()
+            try:
+                value = float(cell) if cell else math.nan
+            except ValueError:
+                raise ConfigError(f"csv:{path}: row {row_no}, column {c!r}: expected "
+                                  f"0, 1 or empty, got {cell[:20]!r}") from None
+            if not math.isnan(value) and value not in (0.0, 1.0):
+                raise ConfigError(f"csv:{path}: row {row_no}, column {c!r}: labels "
+                                  f"must be 0 or 1 (or empty if missing), got {cell!r}")
+            ys.append(value)
+        smiles.append((row.get(smiles_col) or "").strip())
+        labels.append(ys)
+        rows.append(row_no)
     if not smiles:
         raise ConfigError(f"csv:{path}: the file has a header but no rows")
     return smiles, labels, rows
