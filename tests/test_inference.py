@@ -127,3 +127,23 @@ def test_benchmark_on_own_graphs(graph_run, tmp_path):
     records = json.loads((tmp_path / "b" / "benchmark.json").read_text())["records"]
     assert [r["method"] for r in records] == ["gsat"]
     assert 0.0 <= records[0]["test_interp_auc"] <= 1.0
+
+
+def test_read_smiles_csv_ids_and_errors(tmp_path):
+    from gsat.errors import ConfigError, DataMissingError
+    from gsat.inference import read_smiles_csv
+
+    f = tmp_path / "in.csv"
+    f.write_text("name,smiles\nwater,O \nethanol,CCO\n")
+    assert read_smiles_csv(f) == [("1", "O"), ("2", "CCO")]
+    assert read_smiles_csv(f, id_col="name") == [("water", "O"), ("ethanol", "CCO")]
+    assert read_smiles_csv(f, id_col="nope") == [("1", "O"), ("2", "CCO")]
+    with pytest.raises(ConfigError, match=r"--input .*in.csv: no column 'smi'; the header "
+                                          r"has: name, smiles \(choose with --smiles-col\)"):
+        read_smiles_csv(f, smiles_col="smi")
+    with pytest.raises(DataMissingError, match="no such file"):
+        read_smiles_csv(tmp_path / "missing.csv")
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"smiles\n\xff\xfe\n")
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        read_smiles_csv(bad)
