@@ -62,12 +62,16 @@ NOTES = [
     "truth, which include the validation mutagens the tuning selects on; the column "
     "'graphs not tuned on' scores every method on the reported graphs outside the tuning "
     "set.",
-    "- BA-2Motifs: GSAT's rows were measured again at the end of the run (its "
-    "one-graph-at-a-time path stopped going through a DataLoader), the other rows earlier; "
-    "the machine was shared with other jobs (load 4-5 on 2 cores), so throughputs measured "
-    "minutes apart differ by up to 2x (GSAT batched: 4,353 graphs/s, mean of seeds 0-1, in the "
-    "first measurement, 2,328 in the reported one). The published rows' interp AUC values are "
-    "for the paper's own runs of the explainers.",
+    "- GraphMask scores an edge by the probability that its gates are open (averaged over "
+    "layers). Its deterministic gate is clipped to exactly 0 for most closed edges, which "
+    "tied them and gave Mutag an interp AUC of exactly 50.00 in an earlier run; the "
+    "GraphMask rows here were run again with the open probability.",
+    "- GSAT explains with `GSAT.explain`, which computes the attention without the gated "
+    "backbone pass (it cannot change the attention); GSAT's rows were measured again with "
+    "it, after the post-hoc rows, so its throughput and the post-hoc ones were measured "
+    "minutes apart on a machine shared with other jobs (load 3-5 on 2 cores), where "
+    "throughputs measured minutes apart differ by up to 2x. The published rows' interp AUC "
+    "values are for the paper's own runs of the explainers.",
     "- Seconds depend on the load of the machine while the run was going; the throughput "
     "ratio compares two methods measured in the same run.",
 ]
