@@ -58,6 +58,32 @@ def edge_mask(module: nn.Module, mask: Tensor, edge_index: Tensor) -> Iterator[N
         clear_masks(module)
 
 
+def _recomputed(fn, module: nn.Module, *args):
+    r""":obj:`fn(*args)` whose activations are not kept for the backward pass but computed
+    again when it needs them, with the random numbers of the first run; the running
+    statistics of :obj:`module`'s batch-norm layers are updated by the first run only."""
+    from torch.utils.checkpoint import checkpoint
+
+    runs = []
+
+    def run(*a):
+        if not runs:
+            runs.append(1)
+            return fn(*a)
+        norms = [m for m in module.modules()
+                 if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+        kept = [{k: b.clone() for k, b in m._buffers.items() if b is not None} for m in norms]
+        try:
+            return fn(*a)
+        finally:
+            with torch.no_grad():
+                for m, bufs in zip(norms, kept):
+                    for k, b in bufs.items():
+                        m._buffers[k].copy_(b)
+
+    return checkpoint(run, *args, use_reentrant=False, preserve_rng_state=True)
+
+
 class PassStatistics(nn.Module):
     r"""A second set of running statistics for every batch-norm layer of a module.
 
@@ -198,7 +224,18 @@ class GSAT(_Classifier):
             :obj:`False` shares one set between them as the paper's code does. Sharing
             measured far better explanations on BA-2Motifs (see
             ``benchmarks/results/ba_2motifs.md``). (default: :obj:`False`)
+        recompute_embed (bool, optional): in training, do not keep the activations of the
+            ungated backbone pass for the backward pass but run that pass again when the
+            backward pass reaches it (:func:`torch.utils.checkpoint.checkpoint`, with the same
+            random numbers and without a second update of batch-norm statistics), which
+            costs one more ungated forward pass and lowers the peak memory of a step on a
+            large graph. The results are the same. :obj:`None` does so for inputs of at
+            least :obj:`RECOMPUTE_MIN_ELEMENTS` edge-times-width elements (262,144 edges at
+            width 64). (default: :obj:`None`)
     """
+
+    #: edges x hidden width from which ``recompute_embed=None`` recomputes the ungated pass
+    RECOMPUTE_MIN_ELEMENTS = 1 << 24
 
     def __init__(self, backbone: nn.Module, extractor: Optional[nn.Module] = None,
                  task: Task = "binary", learn_edge_att: bool = True,
@@ -206,7 +243,8 @@ class GSAT(_Classifier):
                  temperature: float = 1.0, init_r: float = 0.9, final_r: float = 0.5,
                  decay_r: float = 0.1, decay_interval: int = 10,
                  fixed_r: Optional[float] = None, symmetrize: Optional[bool] = None,
-                 extractor_dropout: float = 0.5, separate_bn_stats: bool = False):
+                 extractor_dropout: float = 0.5, separate_bn_stats: bool = False,
+                 recompute_embed: Optional[bool] = None):
         super().__init__()
         _check_backbone(backbone, task)
         for name, r in (("init_r", init_r), ("final_r", final_r), ("fixed_r", fixed_r)):
@@ -224,6 +262,7 @@ class GSAT(_Classifier):
                              decay_interval=decay_interval, fixed_r=fixed_r)
         self.symmetrize = symmetrize
         self.gated_stats = PassStatistics(backbone) if separate_bn_stats else None
+        self.recompute_embed = recompute_embed
 
     def _gated(self) -> contextlib.AbstractContextManager:
         return self.gated_stats.swapped() if self.gated_stats is not None else \
@@ -264,13 +303,24 @@ class GSAT(_Classifier):
     def _attention(self, x: Tensor, edge_index: Tensor, batch: Tensor,
                    edge_attr: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
         """Extractor logits, the (sampled in training) attention and its edge-level form."""
-        emb = self._embed(x, edge_index, batch, edge_attr)
+        if self._recompute(edge_index):
+            emb = _recomputed(self._embed, self.backbone, x, edge_index, batch, edge_attr)
+        else:
+            emb = self._embed(x, edge_index, batch, edge_attr)
         if self.learn_edge_att and edge_index.size(1) == 0:  # no edges: nothing to attend to
             att_logits = emb.new_zeros((0, 1))
         else:
             att_logits = self.extractor(emb, edge_index, batch)
         att = open_unit(F.concrete_sample(att_logits, self.temperature, self.training))
         return att_logits, att, self._edge_att(att, edge_index, x.size(0))
+
+    def _recompute(self, edge_index: Tensor) -> bool:
+        if not (self.training and torch.is_grad_enabled()):
+            return False
+        if self.recompute_embed is not None:
+            return bool(self.recompute_embed)
+        width = getattr(self.backbone, "hidden_channels", None) or 1
+        return edge_index.size(1) * width >= self.RECOMPUTE_MIN_ELEMENTS
 
     def forward(self, data) -> GSATOutput:
         r"""Predict with attention-gated messages.

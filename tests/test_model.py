@@ -347,3 +347,41 @@ def test_binary_task_with_several_logits_suggests_multiclass(graphs):
         model.loss(out, batch.y, 0)
     loss, _ = GSAT(bb, task="multiclass").loss(out, batch.y.view(-1).long() % 3, 0)
     assert torch.isfinite(loss)
+
+
+@pytest.mark.parametrize("kind", ["GIN", "PNA"])
+def test_recomputed_ungated_pass_gives_the_same_step(graphs, kind):
+    batch = Batch.from_data_list(graphs)
+    results = []
+    for recompute in (False, True):
+        torch.manual_seed(0)
+        model = GSAT(make_backbone(kind, graphs=graphs), recompute_embed=recompute).train()
+        calls = []
+        inner = model.backbone.get_emb
+        model.backbone.get_emb = lambda *a, **k: calls.append(1) or inner(*a, **k)
+        torch.manual_seed(1)
+        out = model(batch)
+        loss, _ = model.loss(out, batch.y, 0)
+        loss.backward()
+        after = torch.rand(3)  # the random stream goes on as without recomputation
+        grads = [p.grad.clone() for p in model.parameters()]
+        stats = [b.clone() for b in model.buffers()]
+        results.append((loss.detach(), grads, stats, after, len(calls)))
+    (l0, g0, s0, r0, c0), (l1, g1, s1, r1, c1) = results
+    assert (c0, c1) == (2, 3)  # the ungated pass ran again in the backward pass
+    assert torch.equal(l0, l1) and torch.equal(r0, r1)
+    assert all(torch.equal(a, b) for a, b in zip(g0, g1))
+    assert s0 and all(torch.equal(a, b) for a, b in zip(s0, s1))  # batch-norm stats: once
+
+
+def test_recompute_embed_default_follows_the_input_size(graphs):
+    model = GSAT(make_backbone("GIN")).train()
+    small = torch.zeros(2, 10, dtype=torch.long)
+    big = torch.zeros(2, GSAT.RECOMPUTE_MIN_ELEMENTS // model.backbone.hidden_channels,
+                      dtype=torch.long)
+    assert not model._recompute(small) and model._recompute(big)
+    assert not model.eval()._recompute(big)
+    with torch.no_grad():
+        assert not model.train()._recompute(big)
+    assert not GSAT(make_backbone("GIN"), recompute_embed=False).train()._recompute(big)
+    assert GSAT(make_backbone("GIN"), recompute_embed=True).train()._recompute(small)
