@@ -289,3 +289,16 @@ def test_graphmask_scores_order_edges_whose_gates_clip_alike():
     scores = expected_open(logits)
     assert bool((scores[1:] > scores[:-1]).all())
     assert bool(((scores > 0) & (scores < 1)).all())
+
+
+def test_pgexplainer_explains_with_logits_that_sigmoid_would_round_to_ties():
+    from gsat.explain.baselines import LogitPGExplainer, _pg_algorithm
+
+    logits = torch.tensor([-300.0, -200.0, -120.0, 0.0, 40.0, 80.0])
+    assert torch.sigmoid(logits)[:3].eq(0).all() and torch.sigmoid(logits)[-2:].eq(1).all()
+    out = LogitPGExplainer._post_process_mask(logits.clone(), None, apply_sigmoid=True)
+    assert torch.equal(out, logits)
+    hard = torch.tensor([True, True, True, True, True, False])
+    assert LogitPGExplainer._post_process_mask(logits.clone(), hard)[-1] == 0.0
+    algo = _pg_algorithm(epochs=1, lr=0.01, edge_size=0.05, edge_ent=1.0, temp0=5.0, temp1=2.0)
+    assert isinstance(algo, LogitPGExplainer)
