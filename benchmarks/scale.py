@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -111,11 +112,12 @@ def one_case(num_edges: int, backbone: str, method: str, steps: int, hidden: int
 
 
 def run_child(num_edges: int, backbone: str, method: str, steps: int, hidden: int,
-              timeout: float) -> Dict:
+              timeout: float, thp: bool = True) -> Dict:
     cmd = [sys.executable, __file__, "--child", str(num_edges), backbone, method,
            "--steps", str(steps), "--hidden", str(hidden)]
     try:
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        env = dict(os.environ, THP_MEM_ALLOC_ENABLE="1" if thp else "0")
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"edges": num_edges, "backbone": backbone, "method": method, "error":
                 f"did not finish in {timeout:.0f} s"}
@@ -141,10 +143,11 @@ def markdown(rows: List[Dict], argv: List[str], threads: int) -> str:
             lines.append(f"| {bb} | {edges:.0e} | {msg} | | | | | | | |")
             continue
         us = 1e6 * r["step_seconds"] / r["edges"]
+        label = bb if r.get("thp") == 1 else f"{bb}, no huge pages"
         per_edge.setdefault(bb, []).append((us, 1e6 * e["step_seconds"] / e["edges"]))
         flops = (f"{r['gflop'] / e['gflop']:.2f}x" if r.get("gflop") and e.get("gflop")
                  else "n/a")
-        lines.append(f"| {bb} | {r['edges']:,} | {r['step_seconds']:.3f} | {e['step_seconds']:.3f} "
+        lines.append(f"| {label} | {r['edges']:,} | {r['step_seconds']:.3f} | {e['step_seconds']:.3f} "
                      f"| {r['step_seconds'] / e['step_seconds']:.2f}x | {flops} | {us:.2f} | "
                      f"{1e6 * e['step_seconds'] / e['edges']:.2f} | "
                      f"{r['peak_gb']:.2f} | {e['peak_gb']:.2f} ({r['peak_gb'] / e['peak_gb']:.2f}x) |")
@@ -164,7 +167,8 @@ layers) or PNA (hidden 64, 4 layers, mean/min/max/std/sum, no scalers); one step
 loss, backward, Adam; CPU seconds of the process (`time.process_time`, less disturbed by other
 jobs than wall time), best of the timed steps after a warm-up; peak RSS of the process that
 ran the case (its own process per case). GSAT symmetrises attention over both directions.
-"matmul FLOPs" is the ratio of the matrix-product FLOPs of one step (forward and backward,
+Large tensors use transparent huge pages (`THP_MEM_ALLOC_ENABLE=1`, as the `gsat` command
+sets it) unless a row says otherwise. "matmul FLOPs" is the ratio of the matrix-product FLOPs of one step (forward and backward,
 counted by `torch.utils.flop_counter.FlopCounterMode`), the arithmetic floor of the ratio for
 a compute-bound step.
 
@@ -183,6 +187,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=2)
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--timeout", type=float, default=1800)
+    p.add_argument("--thp", type=int, choices=[0, 1], default=1,
+                   help="THP_MEM_ALLOC_ENABLE of the measured processes (1, huge pages for "
+                        "large tensors, is what the gsat command line sets)")
     p.add_argument("--out", default=str(HERE / "results" / "scale.md"))
     p.add_argument("--child", nargs=3, metavar=("EDGES", "BACKBONE", "METHOD"))
     p.add_argument("--from-log", metavar="FILE",
@@ -206,7 +213,9 @@ def main() -> None:
     for bb in args.backbones:
         for edges in args.edges:
             for method in ("gsat", "erm"):
-                r = run_child(int(edges), bb, method, args.steps, args.hidden, args.timeout)
+                r = run_child(int(edges), bb, method, args.steps, args.hidden, args.timeout,
+                              args.thp == 1)
+                r["thp"] = args.thp
                 r["edges_asked"] = edges
                 print(json.dumps(r), flush=True)
                 rows.append(r)
