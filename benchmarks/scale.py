@@ -130,6 +130,10 @@ def run_child(num_edges: int, backbone: str, method: str, steps: int, hidden: in
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def _span(values: List[float]) -> str:
+    return f"from {min(values):.2f} to {max(values):.2f} ({max(values) / min(values):.2f}x)"
+
+
 def markdown(rows: List[Dict], argv: List[str], threads: int) -> str:
     lines = []
     by = {(r["edges_asked"], r["backbone"], r["method"]): r for r in rows}
@@ -151,11 +155,8 @@ def markdown(rows: List[Dict], argv: List[str], threads: int) -> str:
                      f"| {r['step_seconds'] / e['step_seconds']:.2f}x | {flops} | {us:.2f} | "
                      f"{1e6 * e['step_seconds'] / e['edges']:.2f} | "
                      f"{r['peak_gb']:.2f} | {e['peak_gb']:.2f} ({r['peak_gb'] / e['peak_gb']:.2f}x) |")
-    spread = "; ".join(
-        f"{bb}: GSAT us/edge from {min(g for g, _ in v):.2f} to {max(g for g, _ in v):.2f} "
-        f"({max(g for g, _ in v) / min(g for g, _ in v):.2f}x), ERM's from "
-        f"{min(e for _, e in v):.2f} to {max(e for _, e in v):.2f} "
-        f"({max(e for _, e in v) / min(e for _, e in v):.2f}x)" for bb, v in per_edge.items())
+    spread = "; ".join(f"{bb}: GSAT us/edge {_span([g for g, _ in v])}, ERM's "
+                       f"{_span([e for _, e in v])}" for bb, v in per_edge.items())
     return f"""# Scale: one training step on one large graph, GSAT vs. ERM
 
 Command: `OMP_NUM_THREADS={threads} python benchmarks/scale.py {' '.join(argv)}`

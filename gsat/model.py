@@ -3,7 +3,7 @@ r"""GSAT: Graph Stochastic Attention (`Miao, Liu & Li, ICML 2022
 from __future__ import annotations
 
 import contextlib
-from typing import Dict, Iterator, Literal, NamedTuple, Optional, Tuple
+from typing import Dict, Iterator, List, Literal, NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -58,6 +58,12 @@ def edge_mask(module: nn.Module, mask: Tensor, edge_index: Tensor) -> Iterator[N
         clear_masks(module)
 
 
+def _batch_norms(module: nn.Module) -> List[nn.Module]:
+    """The batch-norm layers of :obj:`module` that keep running statistics."""
+    return [m for m in module.modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+
+
 def _recomputed(fn, module: nn.Module, *args):
     r""":obj:`fn(*args)` whose activations are not kept for the backward pass but computed
     again when it needs them, with the random numbers of the first run; the running
@@ -70,8 +76,7 @@ def _recomputed(fn, module: nn.Module, *args):
         if not runs:
             runs.append(1)
             return fn(*a)
-        norms = [m for m in module.modules()
-                 if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+        norms = _batch_norms(module)
         kept = [{k: b.clone() for k, b in m._buffers.items() if b is not None} for m in norms]
         try:
             return fn(*a)
@@ -102,9 +107,7 @@ class PassStatistics(nn.Module):
 
     def __init__(self, module: nn.Module):
         super().__init__()
-        self._norms = [m for m in module.modules()
-                       if isinstance(m, nn.modules.batchnorm._BatchNorm)
-                       and m.track_running_stats]
+        self._norms = _batch_norms(module)
         for i, bn in enumerate(self._norms):
             for name in ("running_mean", "running_var", "num_batches_tracked"):
                 self.register_buffer(f"{name}_{i}", getattr(bn, name).detach().clone())

@@ -22,15 +22,10 @@ order, as PyG's scatter does on one thread.
 """
 from __future__ import annotations
 
-from typing import List
-
 import torch
 from torch import Tensor
 
-
-def _chunks(num_rows: int, width: int) -> List[slice]:
-    step = max(1024, (1 << 22) // max(width, 1))
-    return [slice(i, min(i + step, num_rows)) for i in range(0, num_rows, step)]
+from gsat.nn.extractor import _chunks
 
 
 class _GatedAdd(torch.autograd.Function):
