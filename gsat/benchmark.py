@@ -334,6 +334,25 @@ def _piece_key(spec: BenchmarkSpec, name: str, tuned: bool,
     return _json_safe(key)
 
 
+def _merged_settings(earlier: Dict[str, Any], new: Dict[str, Any],
+                     records: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """The ``settings`` of ``benchmark.json`` for the methods of :obj:`records`: this run's,
+    and an earlier run's for the methods and the tuned seeds this run did not cover."""
+    out: Dict[str, Any] = {}
+    for method in dict.fromkeys(r["method"] for r in records):
+        if method not in new:
+            out[method] = earlier.get(method, {"explains": "?"})
+        elif method.endswith(TUNED) and method in earlier:
+            seeds = {str(r["seed"]) for r in records if r["method"] == method}
+            chosen = {sd: st for sd, st in
+                      earlier[method].get("chosen_per_seed", {}).items() if sd in seeds}
+            chosen.update(new[method]["chosen_per_seed"])
+            out[method] = {**new[method], "chosen_per_seed": dict(sorted(chosen.items()))}
+        else:
+            out[method] = new[method]
+    return out
+
+
 def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
     r"""Train or reuse GSAT and ERM models per seed, explain the interpretation test graphs
     (:attr:`GraphDataset.interp_test` if set, else :attr:`GraphDataset.test`) with every
@@ -369,16 +388,41 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
         Path("runs") / f"benchmark-{dataset_label(spec.dataset)}-{spec.backbone}"
     out.mkdir(parents=True, exist_ok=True)
     earlier: List[Dict[str, Any]] = []
+    earlier_settings: Dict[str, Any] = {}
+    earlier_explainers: List[str] = []
+    earlier_seeds: List[int] = []
+    earlier_grids: Dict[str, Any] = {}
+    earlier_tuning: Optional[Dict[str, Any]] = None
     if (out / "benchmark.json").exists():
         try:
-            earlier = json.loads((out / "benchmark.json").read_text()).get("records", [])
-        except (json.JSONDecodeError, AttributeError):
+            saved = json.loads((out / "benchmark.json").read_text())
+            earlier = list(saved.get("records", []))
+            earlier_settings = dict(saved.get("settings") or {})
+            earlier_explainers = list(saved.get("explainers") or [])
+            earlier_seeds = list(saved.get("seeds") or [])
+            earlier_tuning = saved.get("tuning") or None
+            earlier_grids = dict((earlier_tuning or {}).get("grids") or {})
+        except (json.JSONDecodeError, AttributeError, TypeError):
             log.warning("%s is unreadable; every piece is run again", out / "benchmark.json")
     records: List[Dict[str, Any]] = []
     settings: Dict[str, Dict[str, Any]] = {}
     result: Dict[str, Any] = {}
     pieces = [(name, False) for name in spec.explainers] + [
         (name, True) for name in spec.explainers if name in grids]
+    # Records of (method, seed) pairs this run does not cover are kept, so a run of some
+    # explainers or seeds adds to the folder's table instead of replacing it; those of a
+    # seed whose model this run trains again are dropped (they explained the old model).
+    covered = {(name + TUNED if tuned else name, seed)
+               for seed in spec.seeds for name, tuned in pieces}
+    # Kept records of a method this run has must also share its settings (piece key).
+    retrained: set = set()
+    keys = {name + TUNED if tuned else name: _piece_key(spec, name, tuned, grids)
+            for name, tuned in pieces}
+
+    def kept() -> List[Dict[str, Any]]:
+        return [r for r in earlier if (r.get("method"), r.get("seed")) not in covered
+                and (r.get("seed"), r.get("model")) not in retrained
+                and r.get("piece_key") == keys.get(r.get("method"), r.get("piece_key"))]
     with _threads(spec.threads):
         bar = tqdm(total=len(spec.seeds) * len(pieces), desc="benchmark",
                    disable=not spec.progress, dynamic_ncols=True)
@@ -410,6 +454,8 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
                                                  spec.device, spec.progress,
                                                  spec.dataset_options)
                 model, train_rec, reused = models[kind]
+                if not reused:
+                    retrained.add((seed, kind))
                 method = name + TUNED if tuned else name
                 bar.set_postfix(seed=seed, method=method)
                 key = _piece_key(spec, name, tuned, grids)
@@ -455,21 +501,36 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
                 log.info("%s seed %d: test interp AUC %s, %.1f graphs/s", method, seed,
                          rec.get("test_interp_auc"), rec.get("graphs_per_second", math.nan))
                 bar.update(1)
+                others = kept()
+                names = list(dict.fromkeys(earlier_explainers + spec.explainers))
+                order = {m: i for i, m in enumerate(names + [n + TUNED for n in names])}
+                all_records = sorted(records + others, key=lambda r: (
+                    r.get("seed", 0), order.get(r["method"], len(order))))
+                methods = dict.fromkeys(r["method"] for r in all_records)
                 result = {
                     "dataset": spec.dataset, "backbone": spec.backbone,
-                    "metric_name": ds.metric, "explainers": spec.explainers,
-                    "seeds": spec.seeds, "epochs": cfg.train.epochs, "device": spec.device,
+                    "metric_name": ds.metric,
+                    "explainers": list(dict.fromkeys(earlier_explainers + spec.explainers)
+                                       if others else spec.explainers),
+                    "seeds": sorted(set(earlier_seeds + spec.seeds)) if others
+                    else spec.seeds,
+                    "epochs": cfg.train.epochs, "device": spec.device,
                     "torch_threads": torch.get_num_threads(),
                     "torch_version": torch.__version__, "max_graphs": spec.max_graphs,
-                    "settings": settings, "records": records,
-                    "summary": summarize_records(records),
+                    "settings": _merged_settings(earlier_settings, settings, all_records),
+                    "records": all_records,
+                    "summary": summarize_records(all_records),
                     "published": {m: published_value(spec.dataset, spec.backbone,
                                                      _published_name(m))
-                                  for m in dict.fromkeys(r["method"] for r in records)},
+                                  for m in methods},
                     "published_source": PUBLISHED_SOURCE,
                     "tuning": ({"selected_on": "validation", "reported_on": "test",
-                                "budget": TUNING_BUDGET, "grids": grids,
-                                "graphs": len(valid_graphs)} if spec.tune else None),
+                                "budget": TUNING_BUDGET,
+                                "grids": {**{n: g for n, g in earlier_grids.items()
+                                             if n + TUNED in methods}, **grids},
+                                "graphs": len(valid_graphs)} if spec.tune else
+                               earlier_tuning if any(m.endswith(TUNED) for m in methods)
+                               else None),
                     "spec": asdict(spec)}
                 (out / "benchmark.json").write_text(json.dumps(_json_safe(result), indent=2))
         bar.close()

@@ -81,9 +81,14 @@ def test_benchmark_command_writes_both_files_and_reuses_models(tmp_path, monkeyp
     # a second run in the same folder reuses the trained models and reproduces GSAT's scores
     again = run_benchmark(BenchmarkSpec(dataset="ba_2motifs", explainers=["gsat"], seeds=[1],
                                         epochs=1, out=str(out), data_dir=str(tmp_path / "data"),
-                                        max_graphs=3, progress=False))
-    assert again["records"][0]["model_reused"] is True
-    (rec,) = json.loads((out / "benchmark.json").read_text())["records"]
+                                        max_graphs=3, progress=False, threads=res["spec"][
+                                            "threads"]))
+    saved = json.loads((out / "benchmark.json").read_text())["records"]
+    (rec,) = [r for r in saved if (r["method"], r["seed"]) == ("gsat", 1)]
+    assert rec["model_reused"] is True
+    # ... and keeps the records of the methods and seeds it did not run
+    assert sorted((r["method"], r["seed"]) for r in saved) == sorted(
+        (r["method"], r["seed"]) for r in recs)
     first = [r for r in recs if (r["method"], r["seed"]) == ("gsat", 1)][0]
     for key in ("test_interp_auc", "test_precision_at_5", "test_metric", "model_best_epoch"):
         assert rec[key] == first[key], key
@@ -170,6 +175,47 @@ def test_tuning_selects_on_validation_and_records_the_choice(tmp_path, monkeypat
     spec.tuning_grids = {"oracle": grid[::-1]}
     run_benchmark(spec)
     assert _Oracle.calls > 0
+
+
+def test_a_run_of_some_explainers_keeps_the_other_records(tmp_path, monkeypatch):
+    from gsat.explain import baselines
+
+    monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
+                                                                  num_graphs=40))
+    monkeypatch.setitem(baselines.EXPLAINERS, "oracle", _Oracle.make)
+    monkeypatch.setitem(baselines.EXPLAINERS, "other", _Oracle.make)
+    data = str(tmp_path / "data")
+    grid = [{"good_on": "test"}, {"good_on": "valid"}]
+    spec = BenchmarkSpec(dataset="ba_2motifs", explainers=["oracle", "other"], seeds=[0],
+                         epochs=1, out=str(tmp_path / "b"), data_dir=data, progress=False,
+                         tune=True, tuning_grids={"oracle": grid, "other": grid})
+    first = run_benchmark(spec)
+    assert [r["method"] for r in first["records"]] == [
+        "oracle", "other", "oracle+tuned", "other+tuned"]
+    # a second run of one explainer with another grid: the other explainer's rows stay,
+    # this one's are made again with the new grid
+    spec.explainers = ["oracle"]
+    spec.tuning_grids = {"oracle": grid[:1]}
+    _Oracle.calls = 0
+    second = run_benchmark(spec)
+    assert _Oracle.calls > 0
+    assert [r["method"] for r in second["records"]] == [
+        "oracle", "other", "oracle+tuned", "other+tuned"]
+    tuned = {r["method"]: r for r in second["records"]}
+    assert tuned["oracle+tuned"]["chosen"] == {"good_on": "test"}
+    assert tuned["other+tuned"]["chosen"] == {"good_on": "valid"}
+    assert second["explainers"] == ["oracle", "other"]
+    assert second["tuning"]["grids"] == {"other": grid, "oracle": grid[:1]}
+    assert second["settings"]["other+tuned"]["chosen_per_seed"] == {"0": {"good_on": "valid"}}
+    # a run of another seed with the first grid again: seed 0's oracle+tuned row was tuned
+    # on the other grid, so it is dropped rather than mixed into the same table row
+    spec.seeds = [1]
+    spec.tuning_grids = {"oracle": grid}
+    third = run_benchmark(spec)
+    pairs = [(r["method"], r["seed"]) for r in third["records"]]
+    assert ("oracle+tuned", 0) not in pairs and ("oracle+tuned", 1) in pairs
+    assert ("other+tuned", 0) in pairs and ("oracle", 0) in pairs
+    assert third["seeds"] == [0, 1]
 
 
 def test_erm_model_explained_is_the_best_validation_epoch(tmp_path, monkeypatch):

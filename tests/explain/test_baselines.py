@@ -302,3 +302,13 @@ def test_pgexplainer_explains_with_logits_that_sigmoid_would_round_to_ties():
     assert LogitPGExplainer._post_process_mask(logits.clone(), hard)[-1] == 0.0
     algo = _pg_algorithm(epochs=1, lr=0.01, edge_size=0.05, edge_ent=1.0, temp0=5.0, temp1=2.0)
     assert isinstance(algo, LogitPGExplainer)
+
+
+def test_every_tuning_grid_holds_the_default_setting():
+    # tuning must be able to keep the default: a tuned row can then only fall below the
+    # default row through the gap between validation and test graphs
+    from gsat.explain.baselines import TUNING_GRIDS
+    for name, grid in TUNING_GRIDS.items():
+        default = make_explainer(name).settings
+        tried = [make_explainer(name, **g).settings for g in grid]
+        assert default in tried, name
