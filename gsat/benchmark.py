@@ -581,11 +581,13 @@ def format_markdown(result: Dict[str, Any]) -> str:
              ]
     summary = result["summary"]
     has_unseen = any("test_interp_auc_unseen" in v["mean"] for v in summary.values())
-    head = ["method", "explains", "interp AUC", "published AUC", "valid AUC (tuning)",
+    head = ["method", "explains", "seeds", "interp AUC", "published AUC", "valid AUC (tuning)",
             "prec@5", f"model test {metric}", "s to explain", "graphs/s",
             "GSAT graphs/s ÷ this (batched / 1 at a time)"]
     if has_unseen:
-        head.insert(3, "interp AUC, graphs not tuned on")
+        head.insert(4, "interp AUC, graphs not tuned on")
+    n_seeds = {m: len({r["seed"] for r in result["records"] if r["method"] == m})
+               for m in summary}
     rows = []
     for method, summ in summary.items():
         pub = result["published"].get(method)
@@ -597,7 +599,7 @@ def format_markdown(result: Dict[str, Any]) -> str:
             one = throughput_ratio(result, "gsat", method, "graphs_per_second_batch1")
             ratio = f"{_ratio_text(batched)} / {_ratio_text(one)}"
         pub_text = f"{pub[0]:.2f} ± {pub[1]:.2f}" if pub else "–"
-        rows.append([method, result["settings"][method]["explains"],
+        rows.append([method, result["settings"][method]["explains"], str(n_seeds[method]),
                      _ms(summ, "test_interp_auc")]
                     + ([_ms(summ, "test_interp_auc_unseen")] if has_unseen else [])
                     + [pub_text,

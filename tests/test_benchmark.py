@@ -76,7 +76,7 @@ def test_benchmark_command_writes_both_files_and_reuses_models(tmp_path, monkeyp
         res["summary"]["gsat"]["mean"]["graphs_per_second"]
         / res["summary"]["gnnexplainer"]["mean"]["graphs_per_second"])
     md = (out / "benchmark.md").read_text()
-    assert "| gnnexplainer | erm |" in md and "67.35 ± 3.29" in md and "98.74" in md
+    assert "| gnnexplainer | erm | 2 |" in md and "67.35 ± 3.29" in md and "98.74" in md
     assert "| method |" in capsys.readouterr().out
     assert (out / "gsat" / "seed1" / "best.pt").exists()
     assert (out / "erm" / "seed0" / "best.pt").exists()
@@ -166,7 +166,7 @@ def test_tuning_selects_on_validation_and_records_the_choice(tmp_path, monkeypat
     assert saved["tuning"]["selected_on"] == "validation" and saved["tuning"]["grids"] == {
         "oracle": grid}
     md = (tmp_path / "b" / "benchmark.md").read_text()
-    assert "| oracle+tuned | erm | 0.00 ± 0.00 |" in md
+    assert "| oracle+tuned | erm | 1 | 0.00 ± 0.00 |" in md
     assert "- oracle+tuned: seed 0: good_on=valid" in md
 
     # a second run in the folder reuses both finished pieces without explaining anything
