@@ -413,18 +413,18 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
     result: Dict[str, Any] = {}
     pieces = [(name, False) for name in spec.explainers] + [
         (name, True) for name in spec.explainers if name in grids]
-    # Records of (method, seed) pairs this run does not cover are kept, so a run of some
-    # explainers or seeds adds to the folder's table instead of replacing it; those of a
-    # seed whose model this run trains again are dropped (they explained the old model).
-    covered = {(name + TUNED if tuned else name, seed)
-               for seed in spec.seeds for name, tuned in pieces}
-    # Kept records of a method this run has must also share its settings (piece key).
+    # The earlier records this run has not redone are kept: a run of some explainers or
+    # seeds adds to the folder's table instead of replacing it, and an interrupted run loses
+    # none of the records it had not reached. Dropped: those of a seed whose model this run
+    # trained again (they explained the old model) and those of a method this run has with
+    # other settings (piece key), which would otherwise be mixed into one row.
     retrained: set = set()
     keys = {name + TUNED if tuned else name: _piece_key(spec, name, tuned, grids)
             for name, tuned in pieces}
 
     def kept() -> List[Dict[str, Any]]:
-        return [r for r in earlier if (r.get("method"), r.get("seed")) not in covered
+        done = {(r["method"], r["seed"]) for r in records}
+        return [r for r in earlier if (r.get("method"), r.get("seed")) not in done
                 and (r.get("seed"), r.get("model")) not in retrained
                 and r.get("piece_key") == keys.get(r.get("method"), r.get("piece_key"))]
     with _threads(spec.threads):

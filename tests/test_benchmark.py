@@ -221,6 +221,41 @@ def test_a_run_of_some_explainers_keeps_the_other_records(tmp_path, monkeypatch)
     assert third["seeds"] == [0, 1]
 
 
+def test_an_interrupted_run_keeps_the_records_it_had_not_reached(tmp_path, monkeypatch):
+    from gsat.explain import baselines
+    from gsat.explain.baselines import EdgeExplainer
+
+    class Boom(EdgeExplainer):  # explains; fails when tuned (its only grid setting)
+        def __init__(self, fail=False):
+            super().__init__(fail=fail)
+
+        def explain_graph(self, model, data, task):
+            if self.settings["fail"]:
+                raise KeyboardInterrupt
+            return data.edge_label.float()
+
+    monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
+                                                                  num_graphs=40))
+    monkeypatch.setitem(baselines.EXPLAINERS, "oracle", _Oracle.make)
+    monkeypatch.setitem(baselines.EXPLAINERS, "boom", Boom)
+    grid = [{"good_on": "test"}, {"good_on": "valid"}]
+    spec = BenchmarkSpec(dataset="ba_2motifs", explainers=["oracle"], seeds=[0, 1],
+                         epochs=1, out=str(tmp_path / "b"), data_dir=str(tmp_path / "data"),
+                         progress=False, tune=True, tuning_grids={"oracle": grid})
+    first = run_benchmark(spec)
+    before = sorted((r["method"], r["seed"]) for r in first["records"])
+    assert len(before) == 4
+    # boom runs first and writes benchmark.json; its tuned piece is interrupted before any
+    # oracle piece of seed 0 was reached again
+    spec.explainers = ["boom", "oracle"]
+    spec.tuning_grids = {"oracle": grid, "boom": [{"fail": True}]}
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(spec)
+    saved = json.loads((tmp_path / "b" / "benchmark.json").read_text())
+    pairs = sorted((r["method"], r["seed"]) for r in saved["records"])
+    assert pairs == sorted(before + [("boom", 0)])
+
+
 def test_erm_model_explained_is_the_best_validation_epoch(tmp_path, monkeypatch):
     import csv
     from gsat.benchmark import trained_model
