@@ -256,6 +256,38 @@ def test_an_interrupted_run_keeps_the_records_it_had_not_reached(tmp_path, monke
     assert pairs == sorted(before + [("boom", 0)])
 
 
+def test_tuning_reuses_the_fitted_default_explainer(tmp_path, monkeypatch):
+    from gsat.explain import baselines
+    from gsat.explain.baselines import EdgeExplainer
+
+    fits = []
+
+    class Learner(EdgeExplainer):  # a learning explainer: right on every graph once fitted
+        needs_fit = True
+
+        def __init__(self, k=1):
+            super().__init__(k=k)
+
+        def fit(self, model, graphs, task, device="cpu", progress=False):
+            fits.append(self.settings["k"])
+
+        def explain_graph(self, model, data, task):
+            return data.edge_label.float() * self.settings["k"]
+
+    monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
+                                                                  num_graphs=40))
+    monkeypatch.setitem(baselines.EXPLAINERS, "learner", Learner)
+    spec = BenchmarkSpec(dataset="ba_2motifs", explainers=["learner"], seeds=[0], epochs=1,
+                         out=str(tmp_path / "b"), data_dir=str(tmp_path / "data"),
+                         progress=False, tune=True,
+                         tuning_grids={"learner": [{"k": 2}, {"k": 1}]})
+    res = run_benchmark(spec)
+    assert fits == [1, 2]  # the default row's fit (k=1) served its grid setting too
+    tuned = res["records"][1]
+    assert [t["fit_reused"] for t in tuned["tuning"]] == [False, True]
+    assert tuned["tuning"][1]["valid_interp_auc"] == 1.0
+
+
 def test_erm_model_explained_is_the_best_validation_epoch(tmp_path, monkeypatch):
     import csv
     from gsat.benchmark import trained_model
