@@ -81,6 +81,17 @@ NOTES = [
     "minutes after the post-hoc rows. The machine was shared with other jobs (load 3-5 on "
     "2 cores), where throughputs measured minutes apart differ by up to 2x. The published "
     "rows' interp AUC values are for the paper's own runs of the explainers.",
+    "- The `seeds` column counts the seeds each row averages; a section whose run has not "
+    "finished every seed says which seeds are complete, and its rows may average different "
+    "numbers of seeds.",
+    "- Spurious-Motif: every method explains the first 500 of the 6,000 test graphs "
+    "(`--max-graphs 500`), the same 500 for every method and seed; GNNExplainer and "
+    "Integrated Gradients explain a few graphs per second, so the full set takes hours per "
+    "seed on this machine.",
+    "- A tuned row's trial of the default setting reuses the default row's fitted explainer "
+    "(same model, same seed) instead of fitting it again; fitting GraphMask or PGExplainer "
+    "twice with one seed gives the same explainer (`tests/explain/test_baselines.py`). "
+    "Such trials are marked `fit_reused` in benchmark.json.",
     "- Seconds depend on the load of the machine while the run was going; the throughput "
     "ratio compares two methods measured in the same run.",
 ]
