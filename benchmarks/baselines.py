@@ -68,6 +68,12 @@ NOTES = [
     "layers). Its deterministic gate is clipped to exactly 0 for most closed edges, which "
     "tied them and gave Mutag an interp AUC of exactly 50.00 in an earlier run; the "
     "GraphMask rows here were run again with the open probability.",
+    "- GraphMask's layer mean is taken in float64. On Spurious-Motif the trained gates "
+    "saturate (logits above 25 in one layer, below -25 in the other), and the float32 mean "
+    "of 1.0 and about 1e-11 is exactly 0.5 for every edge: an earlier run tied all edges and "
+    "scored exactly 50.00 for every setting with allowance 0.3. Records made before this "
+    "change are not reused (its piece key carries `score_version: 2`); a section whose "
+    "GraphMask rows predate it says so in its seeds column once they are redone.",
     "- PGExplainer scores an edge by its explainer MLP's logit (`LogitPGExplainer`), the same "
     "order as PyG's sigmoid mask except where float32 rounds the sigmoid to exactly 0 or 1; "
     "on Mutag every tuned mask was below 1.3e-13, many exactly 0, which tied the edges "

@@ -341,6 +341,9 @@ def _piece_key(spec: BenchmarkSpec, name: str, tuned: bool,
     key = {"explainer": name, "tuned": tuned, "max_graphs": spec.max_graphs,
            "settings": _explainer_settings(name, spec), "device": spec.device,
            "threads": spec.threads}
+    version = make_explainer(name, **_explainer_settings(name, spec)).score_version
+    if version > 1:
+        key["score_version"] = version
     if tuned:
         key.update(grid=grids[name], tune_graphs=spec.tune_graphs)
     return _json_safe(key)

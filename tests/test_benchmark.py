@@ -288,6 +288,13 @@ def test_tuning_reuses_the_fitted_default_explainer(tmp_path, monkeypatch):
     assert tuned["tuning"][1]["valid_interp_auc"] == 1.0
 
 
+def test_records_of_graphmask_scored_the_old_way_are_not_reused():
+    from gsat.benchmark import _piece_key
+    spec = BenchmarkSpec(dataset="ba_2motifs", explainers=["graphmask", "gnnexplainer"])
+    assert _piece_key(spec, "graphmask", False, {})["score_version"] == 2
+    assert "score_version" not in _piece_key(spec, "gnnexplainer", False, {})
+
+
 def test_erm_model_explained_is_the_best_validation_epoch(tmp_path, monkeypatch):
     import csv
     from gsat.benchmark import trained_model

@@ -181,6 +181,9 @@ class EdgeExplainer:
     name: str = ""
     model_kind: str = "erm"
     needs_fit: bool = False
+    #: raised when the way scores are computed changes, so the benchmark does not reuse
+    #: records made the old way (part of its piece key when above 1)
+    score_version: int = 1
     symmetrize: bool = True
 
     def __init__(self, **settings: Any):
@@ -269,6 +272,7 @@ class GraphMaskEdgeExplainer(EdgeExplainer):
     """
 
     needs_fit = True
+    score_version = 2  # 2: layer means in float64 (graphmask_scores)
 
     def __init__(self, epochs: int = 30, lr: float = 0.01, batch_size: int = 32,
                  hidden: int = 32, allowance: float = 0.03):

@@ -327,3 +327,21 @@ def test_fitting_again_with_the_same_seed_gives_the_same_explainer(name):
         runs.append(_run(exp, model, graphs))
     for a, b in zip(*runs):
         assert torch.equal(a, b)
+
+
+def test_graphmask_scores_keep_the_order_of_saturated_gates():
+    # trained gates saturate: all open in one layer, all but closed in the other. The mean
+    # of 1.0 and ~1e-11 is exactly 0.5 in float32 for every edge; the scores must still
+    # order the edges as the closed layer's logits do.
+    from gsat.explain import graphmask
+
+    class Fixed:
+        def logits(self, rec):
+            return [torch.full((4,), 30.0), torch.tensor([-40.0, -30.0, -26.0, -35.0])]
+
+    graphs = _graphs()
+    adapter = lambda *a, **k: None  # noqa: E731 (the recorder is not used by Fixed)
+    rec = type("Rec", (), {"mode": None})()
+    scores = graphmask.graphmask_scores(adapter, rec, Fixed(), graphs[0])
+    assert scores.argsort().tolist() == [0, 3, 1, 2]
+    assert scores.unique().numel() == 4
