@@ -72,8 +72,9 @@ NOTES = [
     "saturate (logits above 25 in one layer, below -25 in the other), and the float32 mean "
     "of 1.0 and about 1e-11 is exactly 0.5 for every edge: an earlier run tied all edges and "
     "scored exactly 50.00 for every setting with allowance 0.3. Records made before this "
-    "change are not reused (its piece key carries `score_version: 2`); a section whose "
-    "GraphMask rows predate it says so in its seeds column once they are redone.",
+    "change are not reused (its piece key carries `score_version: 2`), so the next run of a "
+    "section computes its GraphMask rows again. The GraphMask rows of BA-2Motifs (GIN) and "
+    "Mutag below still come from the float32 mean.",
     "- PGExplainer scores an edge by its explainer MLP's logit (`LogitPGExplainer`), the same "
     "order as PyG's sigmoid mask except where float32 rounds the sigmoid to exactly 0 or 1; "
     "on Mutag every tuned mask was below 1.3e-13, many exactly 0, which tied the edges "
