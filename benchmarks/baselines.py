@@ -84,7 +84,7 @@ NOTES = [
     "backbone pass (it cannot change the attention); GSAT's rows were measured again with "
     "it. On BA-2Motifs, GSAT and GNNExplainer (default and tuned) were then measured again "
     "together in one run (`--explainers gsat gnnexplainer`, the other records reused), so "
-    "their throughput ratio compares the same machine load; on Mutag GSAT was measured "
+    "their throughput ratio compares the same machine load; on Mutag seed 0 GSAT was measured "
     "minutes after the post-hoc rows. The machine was shared with other jobs (load 3-5 on "
     "2 cores), where throughputs measured minutes apart differ by up to 2x. The published "
     "rows' interp AUC values are for the paper's own runs of the explainers.",
