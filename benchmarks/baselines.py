@@ -84,8 +84,9 @@ NOTES = [
     "backbone pass (it cannot change the attention); GSAT's rows were measured again with "
     "it. On BA-2Motifs, GSAT and GNNExplainer (default and tuned) were then measured again "
     "together in one run (`--explainers gsat gnnexplainer`, the other records reused), so "
-    "their throughput ratio compares the same machine load; on Mutag seed 0 GSAT was measured "
-    "minutes after the post-hoc rows. The machine was shared with other jobs (load 3-5 on "
+    "their throughput ratio compares the same machine load. On Mutag, GSAT was measured "
+    "minutes after the post-hoc rows for seed 0 and in the same run as them for seeds 1 "
+    "and 2. The machine was shared with other jobs (load 3-5 on "
     "2 cores), where throughputs measured minutes apart differ by up to 2x. The published "
     "rows' interp AUC values are for the paper's own runs of the explainers.",
     "- The `seeds` column counts the seeds each row averages; a section whose run has not "
