@@ -68,13 +68,15 @@ NOTES = [
     "layers). Its deterministic gate is clipped to exactly 0 for most closed edges, which "
     "tied them and gave Mutag an interp AUC of exactly 50.00 in an earlier run; the "
     "GraphMask rows here were run again with the open probability.",
-    "- GraphMask's layer mean is taken in float64. On Spurious-Motif the trained gates "
-    "saturate (logits above 25 in one layer, below -25 in the other), and the float32 mean "
-    "of 1.0 and about 1e-11 is exactly 0.5 for every edge: an earlier run tied all edges and "
-    "scored exactly 50.00 for every setting with allowance 0.3. Records made before this "
-    "change are not reused (its piece key carries `score_version: 2`), so the next run of a "
-    "section computes its GraphMask rows again. The GraphMask rows of BA-2Motifs (GIN) and "
-    "Mutag below still come from the float32 mean.",
+    "- GraphMask's scores are now kept in float64 from the layer mean to the AUC. On "
+    "Spurious-Motif the trained gates saturate (logits above 25 in one layer, below -25 in "
+    "the other), and in float32 the mean of 1.0 and about 1e-11 is exactly 0.5 for every "
+    "edge. Every GraphMask row below was still scored through float32 (the first fix took "
+    "the mean in float64 but the scores were cast back to float32 before the AUC), so the "
+    "Spurious-Motif `graphmask+tuned` row (50.00, its chosen setting tied every edge) "
+    "measures that rounding, not GraphMask. Records made before the fix are not reused "
+    "(`score_version: 3` in the piece key): the next run of each section computes its "
+    "GraphMask rows again.",
     "- PGExplainer scores an edge by its explainer MLP's logit (`LogitPGExplainer`), the same "
     "order as PyG's sigmoid mask except where float32 rounds the sigmoid to exactly 0 or 1; "
     "on Mutag every tuned mask was below 1.3e-13, many exactly 0, which tied the edges "

@@ -291,7 +291,7 @@ def test_tuning_reuses_the_fitted_default_explainer(tmp_path, monkeypatch):
 def test_records_of_graphmask_scored_the_old_way_are_not_reused():
     from gsat.benchmark import _piece_key
     spec = BenchmarkSpec(dataset="ba_2motifs", explainers=["graphmask", "gnnexplainer"])
-    assert _piece_key(spec, "graphmask", False, {})["score_version"] == 2
+    assert _piece_key(spec, "graphmask", False, {})["score_version"] == 3
     assert "score_version" not in _piece_key(spec, "gnnexplainer", False, {})
 
 

@@ -130,11 +130,12 @@ def symmetric_scores(scores: Tensor, edge_index: Tensor,
 
 
 def _edge_scores(fn: Callable[[Data], Tensor], g: Data, symmetrize: bool = True) -> Tensor:
-    """:obj:`fn(g)` flattened to float on the CPU, symmetric on an undirected graph if
+    """:obj:`fn(g)` flattened to float64 on the CPU (float32 would tie scores that differ
+    below its resolution, e.g. GraphMask's), symmetric on an undirected graph if
     :obj:`symmetrize`."""
     if g.edge_index.size(1) == 0:
-        return torch.zeros(0)
-    s = fn(g).detach().reshape(-1).float()
+        return torch.zeros(0, dtype=torch.float64)
+    s = fn(g).detach().reshape(-1).double()
     if symmetrize:
         s = symmetric_scores(s, g.edge_index, g.num_nodes)
     return s.cpu()
@@ -272,7 +273,7 @@ class GraphMaskEdgeExplainer(EdgeExplainer):
     """
 
     needs_fit = True
-    score_version = 2  # 2: layer means in float64 (graphmask_scores)
+    score_version = 3  # 3: layer means in float64, kept float64 up to the scoring
 
     def __init__(self, epochs: int = 30, lr: float = 0.01, batch_size: int = 32,
                  hidden: int = 32, allowance: float = 0.03):
@@ -441,7 +442,7 @@ class GSATExplainer(EdgeExplainer):
         for b in tqdm(loader, desc="explain gsat", disable=not progress, leave=False,
                       dynamic_ncols=True):
             b = b.to(device)
-            att = work.explain(b).reshape(-1).cpu()
+            att = work.explain(b).reshape(-1).cpu().double()  # as _edge_scores gives
             counts = torch.bincount(b.batch[b.edge_index[0]].cpu(), minlength=b.num_graphs)
             out.extend(att.split(counts.tolist()))
         return out

@@ -121,7 +121,7 @@ def score_explanations(scores: Sequence[Tensor], graphs: Sequence,
         lab = getattr(data, "edge_label", None)
         if lab is None:
             raise DataMissingError("the explained graphs have no ground truth 'edge_label'")
-        sc = sc.reshape(-1).float().cpu()
+        sc = sc.reshape(-1).double().cpu()  # float32 would tie near-equal scores
         if sc.numel() != data.edge_index.size(1):
             raise ValueError(f"graph {i}: {sc.numel()} scores for {data.edge_index.size(1)} "
                              "edges")

@@ -100,7 +100,8 @@ def test_gsat_explainer_matches_per_graph_attention(batch_size):
     model = _model("GIN", "gsat", graphs)
     scores = make_explainer("gsat", batch_size=batch_size).explain(model, graphs, "binary")
     for s, g in zip(scores, graphs):
-        assert torch.allclose(s, model.explain(g))
+        assert s.dtype == torch.float64  # every explainer's scores, batched or not
+        assert torch.allclose(s, model.explain(g).double())
 
 
 def test_gsat_as_pyg_explainer_algorithm():
@@ -345,3 +346,20 @@ def test_graphmask_scores_keep_the_order_of_saturated_gates():
     scores = graphmask.graphmask_scores(adapter, rec, Fixed(), graphs[0])
     assert scores.argsort().tolist() == [0, 3, 1, 2]
     assert scores.unique().numel() == 4
+
+
+def test_scores_closer_than_float32_resolution_keep_their_order_up_to_the_auc():
+    # GraphMask's scores on saturated gates differ by about 1e-12 around 0.5: the way from
+    # an explainer's scores to the interp AUC must not round them to float32
+    from gsat.explain.baselines import _graphs_one_by_one
+    from gsat.explain.metrics import score_explanations
+
+    graphs = _graphs()
+    for g in graphs:
+        g.edge_label = (torch.arange(g.edge_index.size(1)) % 2).float()
+
+    def near_half(g):  # ground-truth edges score 1e-12 higher
+        return 0.5 + 1e-12 * g.edge_label.double()
+
+    scores = _graphs_one_by_one(graphs, near_half, "t", "cpu", False, symmetrize=False)
+    assert score_explanations(scores, graphs).interp_auc == 1.0
