@@ -23,8 +23,8 @@ from typing import List
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the checkout's gsat, not another installed copy
 
-from gsat.benchmark import (BenchmarkSpec, base_method, format_markdown,  # noqa: E402
-                            published_value, run_benchmark, throughput_ratio)
+from gsat.benchmark import (BenchmarkSpec, format_markdown, run_benchmark,  # noqa: E402
+                            throughput_ratio)
 #: datasets reported, in this order, when their run folder exists
 DATASETS = ("ba_2motifs", "mutag", "spmotif_0.5", "spmotif_0.7", "spmotif_0.9")
 NOTES = [
@@ -119,9 +119,6 @@ def section(result: dict, command: str) -> List[str]:
     methods_done = list(result["summary"])
     backbone = result.get("backbone", "GIN")
     name = f"{result['dataset']} ({backbone})"
-    # published values as the package knows them now (a run folder keeps those of its time)
-    result["published"] = {m: published_value(result["dataset"], backbone, base_method(m))
-                           for m in result["summary"]}
     lines = [f"## {name}", "", "```", command, "```", "",
              f"Seeds completed: {seeds_done} of {result['seeds']}; methods completed: "
              f"{', '.join(methods_done)} of {', '.join(result['explainers'])}; training epochs "

@@ -435,6 +435,9 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
     keys = {name + TUNED if tuned else name: _piece_key(spec, name, tuned, grids)
             for name, tuned in pieces}
 
+    names = list(dict.fromkeys(earlier_explainers + spec.explainers))
+    order = {m: i for i, m in enumerate(names + [n + TUNED for n in names])}
+
     def kept() -> List[Dict[str, Any]]:
         done = {(r["method"], r["seed"]) for r in records}
         return [r for r in earlier if (r.get("method"), r.get("seed")) not in done
@@ -475,7 +478,7 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
                     retrained.add((seed, kind))
                 method = name + TUNED if tuned else name
                 bar.set_postfix(seed=seed, method=method)
-                key = _piece_key(spec, name, tuned, grids)
+                key = keys[method]
                 old = [r for r in earlier if r.get("method") == method and r.get("seed") == seed
                        and r.get("piece_key") == key and reused
                        and r.get("model_best_epoch") == train_rec.get("best_epoch")]
@@ -521,16 +524,13 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
                          rec.get("test_interp_auc"), rec.get("graphs_per_second", math.nan))
                 bar.update(1)
                 others = kept()
-                names = list(dict.fromkeys(earlier_explainers + spec.explainers))
-                order = {m: i for i, m in enumerate(names + [n + TUNED for n in names])}
                 all_records = sorted(records + others, key=lambda r: (
                     r.get("seed", 0), order.get(r["method"], len(order))))
                 methods = dict.fromkeys(r["method"] for r in all_records)
                 result = {
                     "dataset": spec.dataset, "backbone": spec.backbone,
                     "metric_name": ds.metric,
-                    "explainers": list(dict.fromkeys(earlier_explainers + spec.explainers)
-                                       if others else spec.explainers),
+                    "explainers": names if others else spec.explainers,
                     "seeds": sorted(set(earlier_seeds + spec.seeds)) if others
                     else spec.seeds,
                     "epochs": cfg.train.epochs, "device": spec.device,
@@ -605,7 +605,7 @@ def format_markdown(result: Dict[str, Any]) -> str:
                for m in summary}
     rows = []
     for method, summ in summary.items():
-        pub = result["published"].get(method)
+        pub = published_value(result["dataset"], result["backbone"], base_method(method))
         if method == "gsat":
             b1 = summ["mean"].get("graphs_per_second_batch1")
             ratio = f"(1 at a time: {b1:,.1f} graphs/s)" if b1 is not None else "–"
