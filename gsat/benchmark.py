@@ -17,7 +17,7 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -34,7 +34,7 @@ from gsat.explain.baselines import (OPTIMISED, TUNING_BUDGET, EdgeExplainer, GSA
 from gsat.explain.metrics import ExplanationScores, score_explanations  # noqa: F401 (re-export)
 from gsat.build import build_model
 from gsat.report import json_safe as _json_safe
-from gsat.report import markdown_table, mean_std, summarize
+from gsat.report import markdown_table, mean_std, summarize, write_json
 from gsat.runner import RunSpec, resolve_config
 from gsat.train import PRECISION_K, evaluate, make_loader, train_one_seed
 
@@ -252,15 +252,28 @@ def tuning_graphs(ds: GraphDataset, limit: Optional[int] = None) -> List[Data]:
     return graphs[:limit] if limit is not None else graphs
 
 
+def _settings_id(settings: Any) -> str:
+    """A string equal for equal settings, whether they come from an explainer or from JSON."""
+    return json.dumps(_json_safe(settings), sort_keys=True)
+
+
 def tune_explainer(name: str, model: nn.Module, ds: GraphDataset, valid_graphs: Sequence[Data],
                    grid: Sequence[Dict[str, Any]], seed: int, device: str = "cpu",
-                   progress: bool = False, prefitted: Optional[tuple] = None) -> tuple:
+                   progress: bool = False, prefitted: Optional[tuple] = None,
+                   done: Optional[Sequence[Dict[str, Any]]] = None,
+                   on_trial: Optional[Callable[[List[Dict[str, Any]]], None]] = None) -> tuple:
     r"""Try every setting of :obj:`grid` for explainer :obj:`name` on :obj:`valid_graphs`
     (fitting learning explainers on :obj:`ds.train`) and keep the one with the highest
     interpretation ROC AUC on them; ties go to the earlier setting. Test graphs are not seen.
     :obj:`prefitted`, :obj:`(explainer, fit_seconds)` of an explainer fitted already on the
     same model and seed (the default row), stands in for the grid setting equal to its
     settings instead of fitting it again; the trial is marked :obj:`fit_reused`.
+
+    :obj:`done`, the trials of an earlier tuning of the same explainer, model, seed and
+    graphs that was interrupted, stand in for the settings they tried (marked
+    :obj:`resumed`); each trial seeds torch itself, so the result is the one of an
+    uninterrupted tuning. If the chosen setting is one of them, it is fitted again (once).
+    :obj:`on_trial` is called with the trials so far after every new trial, to save them.
 
     Returns:
         (EdgeExplainer, dict, list, int): the chosen explainer (fitted, if it learns), its
@@ -275,9 +288,18 @@ def tune_explainer(name: str, model: nn.Module, ds: GraphDataset, valid_graphs: 
                                "edges to tune explainers on")
     trials: List[Dict[str, Any]] = []
     best: Optional[tuple] = None
+    earlier = {_settings_id(t.get("settings")): t for t in done or ()}
     for setting in tqdm(grid, desc=f"tune {name}", disable=not progress, leave=False,
                         dynamic_ncols=True):
         explainer = make_explainer(name, **setting)
+        prev = earlier.get(_settings_id(explainer.settings))
+        if prev is not None:
+            auc = prev.get("valid_interp_auc")
+            auc = math.nan if auc is None else float(auc)
+            trials.append({**prev, "valid_interp_auc": auc, "resumed": True})
+            if best is None or (not math.isnan(auc) and (math.isnan(best[0]) or auc > best[0])):
+                best = (auc, None, dict(setting), len(trials) - 1)  # fitted again if chosen
+            continue
         reuse = (prefitted is not None and explainer.needs_fit
                  and prefitted[0].settings == explainer.settings)
         torch.manual_seed(seed)
@@ -297,7 +319,18 @@ def tune_explainer(name: str, model: nn.Module, ds: GraphDataset, valid_graphs: 
                        "fit_seconds": fit_seconds, "fit_reused": reuse})
         if best is None or (not math.isnan(auc) and (math.isnan(best[0]) or auc > best[0])):
             best = (auc, explainer, dict(setting), len(trials) - 1)
-    return best[1], best[2], trials, best[3]
+        if on_trial is not None:
+            on_trial(trials)
+    explainer = best[1]
+    if explainer is None:  # chosen among the trials of the interrupted tuning
+        explainer = make_explainer(name, **best[2])
+        if (prefitted is not None and explainer.needs_fit
+                and prefitted[0].settings == explainer.settings):
+            explainer = prefitted[0]
+        elif explainer.needs_fit:
+            torch.manual_seed(seed)
+            explainer.fit(model, ds.train, ds.task, device, False)
+    return explainer, best[2], trials, best[3]
 
 
 def summarize_records(records: List[Dict[str, Any]]) -> Dict[str, Dict[str, Dict[str, float]]]:
@@ -368,6 +401,20 @@ def _merged_settings(earlier: Dict[str, Any], new: Dict[str, Any],
     return out
 
 
+def _earlier_trials(path: Path, stamp: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The trials saved in :obj:`path` by an interrupted tuning made with the same piece key
+    and the same trained model (:obj:`stamp`); none otherwise."""
+    if not path.exists():
+        return []
+    try:
+        saved = json.loads(path.read_text())
+        same = all(_settings_id(saved.get(k)) == _settings_id(v) for k, v in stamp.items())
+        return [t for t in saved.get("trials", []) if isinstance(t, dict)] if same else []
+    except (json.JSONDecodeError, AttributeError, TypeError):
+        log.warning("%s is unreadable; its tuning starts again", path)
+        return []
+
+
 def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
     r"""Train or reuse GSAT and ERM models per seed, explain the interpretation test graphs
     (:attr:`GraphDataset.interp_test` if set, else :attr:`GraphDataset.test`) with every
@@ -383,7 +430,9 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
     models (``best.pt``, ``record.json``, ...), reused by later runs with the same config.
     ``benchmark.json`` is rewritten after every finished (method, seed) piece; a later run in
     the same folder reuses the pieces it finds that were made with the same settings and the
-    same trained model, so an interrupted run continues where it stopped.
+    same trained model, so an interrupted run continues where it stopped. A tuning saves its
+    trials as they finish (``<kind>/seed<N>/tuning-<name>.json``, removed once its record is
+    written), so an interrupted tuning continues at its next setting.
 
     Returns:
         dict: the content of ``benchmark.json`` plus :obj:`out_dir`.
@@ -486,11 +535,23 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
                     rec = old[-1]
                     log.info("reusing the finished %s record of seed %d", method, seed)
                 elif tuned:
+                    # the trials of a tuning are saved as they finish, so an interrupted
+                    # tuning continues at its next setting
+                    trials_path = out / kind / f"seed{seed}" / f"tuning-{name}.json"
+                    stamp = {"piece_key": key, "model_best_epoch": train_rec.get("best_epoch")}
+                    done = _earlier_trials(trials_path, stamp) if reused else []
+                    if done:
+                        log.info("continuing the %s tuning of seed %d after its %d finished "
+                                 "trial(s)", name, seed, len(done))
                     start = time.perf_counter()
                     explainer, chosen, trials, i = tune_explainer(
                         name, model, ds, valid_graphs, grids[name], seed, spec.device,
-                        spec.progress, prefitted=fitted.pop((name, seed), None))
-                    tuning_seconds = time.perf_counter() - start
+                        spec.progress, prefitted=fitted.pop((name, seed), None), done=done,
+                        on_trial=lambda t, p=trials_path, st=stamp: write_json(
+                            _json_safe({**st, "trials": t}), p))
+                    # the time of the trials an interrupted run made counts too
+                    tuning_seconds = time.perf_counter() - start + sum(
+                        t.get("seconds") or 0.0 for t in trials if t.get("resumed"))
                     best = trials[i]
                     torch.manual_seed(seed)
                     rec = {"method": method, "seed": seed, "model": kind,
@@ -520,6 +581,8 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
                 else:
                     settings[method] = {"explains": kind, **explainer.settings}
                 records.append(rec)
+                if tuned:
+                    (out / kind / f"seed{seed}" / f"tuning-{name}.json").unlink(missing_ok=True)
                 log.info("%s seed %d: test interp AUC %s, %.1f graphs/s", method, seed,
                          rec.get("test_interp_auc"), rec.get("graphs_per_second", math.nan))
                 bar.update(1)
@@ -551,7 +614,7 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
                                earlier_tuning if any(m.endswith(TUNED) for m in methods)
                                else None),
                     "spec": asdict(spec)}
-                (out / "benchmark.json").write_text(json.dumps(_json_safe(result), indent=2))
+                write_json(_json_safe(result), out / "benchmark.json")  # never half-written
         bar.close()
     (out / "benchmark.md").write_text(format_markdown(result))
     result["out_dir"] = str(out)

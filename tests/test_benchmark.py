@@ -288,6 +288,70 @@ def test_tuning_reuses_the_fitted_default_explainer(tmp_path, monkeypatch):
     assert tuned["tuning"][1]["valid_interp_auc"] == 1.0
 
 
+def test_an_interrupted_tuning_continues_at_its_next_setting(tmp_path, monkeypatch):
+    from gsat.explain import baselines
+    from gsat.explain.baselines import EdgeExplainer
+
+    fits = []
+    interrupt = {"on": True}
+
+    class Learner(EdgeExplainer):  # k=2 is right on every graph, k=3 wrong, k=4 uninformed
+        needs_fit = True
+
+        def __init__(self, k=1):
+            super().__init__(k=k)
+
+        def fit(self, model, graphs, task, device="cpu", progress=False):
+            fits.append(self.settings["k"])
+
+        def explain_graph(self, model, data, task):
+            k, y = self.settings["k"], data.edge_label.float()
+            if k == 3 and interrupt["on"]:
+                raise KeyboardInterrupt
+            return {2: y, 3: 1 - y}.get(k, torch.full_like(y, 0.5))
+
+    monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
+                                                                  num_graphs=40))
+    monkeypatch.setitem(baselines.EXPLAINERS, "learner", Learner)
+    grid = [{"k": 2}, {"k": 3}, {"k": 4}]
+
+    def spec(folder):
+        return BenchmarkSpec(dataset="ba_2motifs", explainers=["learner"], seeds=[0],
+                             epochs=1, out=str(tmp_path / folder),
+                             data_dir=str(tmp_path / "data"), progress=False, tune=True,
+                             tuning_grids={"learner": grid})
+
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(spec("b"))
+    assert fits == [1, 2, 3]  # the default row, the first trial, then the interrupted one
+    saved = tmp_path / "b" / "erm" / "seed0" / "tuning-learner.json"
+    assert [t["settings"] for t in json.loads(saved.read_text())["trials"]] == [{"k": 2}]
+
+    interrupt["on"] = False
+    fits.clear()
+    res = run_benchmark(spec("b"))
+    # the finished trial is not run again; chosen, it is fitted once more for the test graphs
+    assert fits == [3, 4, 2]
+    tuned = res["records"][1]
+    assert [t.get("resumed", False) for t in tuned["tuning"]] == [True, False, False]
+    assert tuned["chosen"] == {"k": 2} and tuned["test_interp_auc"] == 1.0
+    assert not saved.exists()  # removed once the record is written
+
+    fits.clear()  # the same tuning without interruption gives the same trials
+    whole = run_benchmark(spec("c"))["records"][1]
+    assert fits == [1, 2, 3, 4]
+    assert [t["valid_interp_auc"] for t in whole["tuning"]] == [
+        t["valid_interp_auc"] for t in tuned["tuning"]] == [1.0, 0.0, 0.5]
+    assert whole["chosen"] == tuned["chosen"]
+    assert whole["test_interp_auc"] == tuned["test_interp_auc"]
+
+    # trials saved for another grid are not taken
+    saved.write_text(json.dumps({"piece_key": {"other": 1}, "model_best_epoch": 0,
+                                 "trials": [{"settings": {"k": 3}, "valid_interp_auc": 1.0}]}))
+    from gsat.benchmark import _earlier_trials
+    assert _earlier_trials(saved, {"piece_key": {"grid": grid}, "model_best_epoch": 0}) == []
+
+
 def test_records_of_graphmask_scored_the_old_way_are_not_reused():
     from gsat.benchmark import _piece_key
     spec = BenchmarkSpec(dataset="ba_2motifs", explainers=["graphmask", "gnnexplainer"])
