@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
-from gsat.checkpoint import load_checkpoint, load_state_checked
+from gsat.checkpoint import atomic_write, load_checkpoint, load_state_checked
 from gsat.config import Config, save_config
 from gsat.data import GraphDataset, load_dataset
 from gsat.errors import ConfigError, DataMissingError
@@ -415,6 +415,36 @@ def _earlier_trials(path: Path, stamp: Dict[str, Any]) -> List[Dict[str, Any]]:
         return []
 
 
+def _save_fit(path: Path, stamp: Dict[str, Any], explainer: EdgeExplainer,
+              fit_seconds: float) -> None:
+    """Save what :obj:`explainer` learned (if it can say), with :obj:`stamp` (piece key and
+    trained model) and its fit time, for a tuning that runs after an interruption."""
+    state = explainer.fitted_state()
+    if state is None:
+        return
+    payload = {"stamp": _settings_id(stamp), "fit_seconds": float(fit_seconds), "state": state}
+    atomic_write(path, lambda f: torch.save(payload, f))
+
+
+def _saved_fit(path: Path, stamp: Dict[str, Any], explainer: EdgeExplainer, model: nn.Module,
+               task: str, device: str) -> Optional[tuple]:
+    """:obj:`(explainer, fit_seconds)` with the fit saved by :func:`_save_fit` under the same
+    :obj:`stamp` loaded into :obj:`explainer`, or :obj:`None`."""
+    if not path.exists():
+        return None
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        if saved.get("stamp") != _settings_id(stamp):
+            return None
+        explainer.load_fitted(model, task, saved["state"], device)
+    except Exception as err:  # a damaged or foreign file: the tuning fits again
+        log.warning("%s could not be loaded (%s); the default setting is fitted again", path,
+                    err)
+        return None
+    log.info("reusing the default %s fit saved in %s", explainer.name, path)
+    return explainer, saved["fit_seconds"]
+
+
 def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
     r"""Train or reuse GSAT and ERM models per seed, explain the interpretation test graphs
     (:attr:`GraphDataset.interp_test` if set, else :attr:`GraphDataset.test`) with every
@@ -432,7 +462,8 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
     the same folder reuses the pieces it finds that were made with the same settings and the
     same trained model, so an interrupted run continues where it stopped. A tuning saves its
     trials as they finish (``<kind>/seed<N>/tuning-<name>.json``, removed once its record is
-    written), so an interrupted tuning continues at its next setting.
+    written), so an interrupted tuning continues at its next setting; the default row's fit
+    of a learning explainer (PGExplainer) waits for its tuning in ``fitted-<name>.pt``.
 
     Returns:
         dict: the content of ``benchmark.json`` plus :obj:`out_dir`.
@@ -517,6 +548,12 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
             cfg = resolve_config(run_spec, ds.config_name)
             save_config(cfg, out / "config.yml")
             models: Dict[str, tuple] = {}
+
+            def fit_path(name: str, seed: int = seed) -> Path:
+                """Where the default row's fitted explainer waits for the tuning."""
+                kind = make_explainer(name).model_kind
+                return out / kind / f"seed{seed}" / f"fitted-{name}.pt"
+
             for name, tuned in pieces:
                 explainer = make_explainer(name, **_explainer_settings(name, spec))
                 kind = explainer.model_kind
@@ -545,10 +582,17 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
                     if done:
                         log.info("continuing the %s tuning of seed %d after its %d finished "
                                  "trial(s)", name, seed, len(done))
+                    prefitted = fitted.pop((name, seed), None)
+                    if prefitted is None and reused:  # fitted by an interrupted run
+                        prefitted = _saved_fit(fit_path(name), {
+                            "piece_key": keys[name],
+                            "model_best_epoch": train_rec.get("best_epoch")},
+                            make_explainer(name, **_explainer_settings(name, spec)), model,
+                            ds.task, spec.device)
                     start = time.perf_counter()
                     explainer, chosen, trials, i = tune_explainer(
                         name, model, ds, valid_graphs, grids[name], seed, spec.device,
-                        spec.progress, prefitted=fitted.pop((name, seed), None), done=done,
+                        spec.progress, prefitted=prefitted, done=done,
                         on_trial=lambda t, p=trials_path, st=stamp: write_json(
                             _json_safe({**st, "trials": t}), p))
                     # the time of the trials an interrupted run made counts too
@@ -570,6 +614,10 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
                                                spec.progress, unseen=unseen)}
                     if explainer.needs_fit and name in grids:  # its tuning may reuse the fit
                         fitted[(name, seed)] = (explainer, rec["fit_seconds"])
+                        # ... also after an interruption: the fit is saved until then
+                        _save_fit(fit_path(name), {
+                            "piece_key": key, "model_best_epoch": train_rec.get("best_epoch")},
+                            explainer, rec["fit_seconds"])
                 rec.update(model_best_epoch=train_rec.get("best_epoch"),
                            model_selection=train_rec.get("selection"),
                            model_valid_metric=train_rec.get("valid_metric"),
@@ -585,6 +633,7 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
                 records.append(rec)
                 if tuned:
                     (out / kind / f"seed{seed}" / f"tuning-{name}.json").unlink(missing_ok=True)
+                    fit_path(name).unlink(missing_ok=True)
                 log.info("%s seed %d: test interp AUC %s, %.1f graphs/s", method, seed,
                          rec.get("test_interp_auc"), rec.get("graphs_per_second", math.nan))
                 bar.update(1)

@@ -352,6 +352,71 @@ def test_an_interrupted_tuning_continues_at_its_next_setting(tmp_path, monkeypat
     assert _earlier_trials(saved, {"piece_key": {"grid": grid}, "model_best_epoch": 0}) == []
 
 
+def test_a_tuning_after_an_interruption_loads_the_saved_default_fit(tmp_path, monkeypatch):
+    from gsat.explain import baselines
+    from gsat.explain.baselines import EdgeExplainer
+
+    fits, loads = [], []
+    interrupt = {"on": True}
+
+    class Learner(EdgeExplainer):  # the default k=1 is right on every graph, k=3 wrong
+        needs_fit = True
+
+        def __init__(self, k=1):
+            super().__init__(k=k)
+            self.learned = None
+
+        def fit(self, model, graphs, task, device="cpu", progress=False):
+            fits.append(self.settings["k"])
+            self.learned = torch.tensor(float(self.settings["k"]))
+
+        def fitted_state(self):
+            return None if self.learned is None else {"learned": self.learned}
+
+        def load_fitted(self, model, task, state, device="cpu"):
+            loads.append(self.settings["k"])
+            self.learned = state["learned"]
+
+        def explain_graph(self, model, data, task):
+            assert self.learned is not None, "explained before being fitted"
+            if self.settings["k"] == 3 and interrupt["on"]:
+                raise KeyboardInterrupt
+            y = data.edge_label.float()
+            return y if self.settings["k"] == 1 else 1 - y
+
+    monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
+                                                                  num_graphs=40))
+    monkeypatch.setitem(baselines.EXPLAINERS, "learner", Learner)
+    spec = BenchmarkSpec(dataset="ba_2motifs", explainers=["learner"], seeds=[0], epochs=1,
+                         out=str(tmp_path / "b"), data_dir=str(tmp_path / "data"),
+                         progress=False, tune=True,
+                         tuning_grids={"learner": [{"k": 1}, {"k": 3}]})
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(spec)
+    saved = tmp_path / "b" / "erm" / "seed0" / "fitted-learner.pt"
+    assert fits == [1, 3] and saved.exists()
+
+    interrupt["on"] = False
+    fits.clear()
+    res = run_benchmark(spec)
+    # the default setting, chosen, is explained with the saved fit instead of a new one
+    assert fits == [3] and loads == [1]
+    tuned = res["records"][1]
+    assert tuned["chosen"] == {"k": 1} and tuned["test_interp_auc"] == 1.0
+    assert not saved.exists()
+
+    # a fit saved for another model or other settings is not loaded
+    from gsat.benchmark import _save_fit, _saved_fit
+    fitted = Learner()
+    fitted.fit(None, [], "binary")
+    _save_fit(saved, {"piece_key": "a"}, fitted, 1.0)
+    assert _saved_fit(saved, {"piece_key": "b"}, Learner(), None, "binary", "cpu") is None
+    got = _saved_fit(saved, {"piece_key": "a"}, Learner(), None, "binary", "cpu")
+    assert got[1] == 1.0 and got[0].learned == 1.0
+    saved.write_bytes(b"not a checkpoint")  # damaged: fitted again rather than failing
+    assert _saved_fit(saved, {"piece_key": "a"}, Learner(), None, "binary", "cpu") is None
+
+
 def test_records_of_graphmask_scored_the_old_way_are_not_reused():
     from gsat.benchmark import _piece_key
     spec = BenchmarkSpec(dataset="ba_2motifs", explainers=["graphmask", "gnnexplainer"])

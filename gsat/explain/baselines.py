@@ -198,6 +198,18 @@ class EdgeExplainer:
         """Edge scores of one graph, shape :obj:`[E]`."""
         raise NotImplementedError
 
+    def fitted_state(self) -> Optional[Dict[str, Any]]:
+        """What :meth:`fit` learned, as tensors and numbers (for :func:`torch.save`), or
+        :obj:`None` when there is nothing to save; :meth:`load_fitted` puts it back."""
+        return None
+
+    def load_fitted(self, model: nn.Module, task: str, state: Dict[str, Any],
+                    device: torch.device | str = "cpu") -> None:
+        """Make this explainer, with its settings, the one :meth:`fitted_state` saved from
+        an explainer fitted on :obj:`model`, without fitting it again."""
+        raise NotImplementedError(f"{self.name or type(self).__name__} has no fitted state "
+                                  "to load")
+
     def explain(self, model: nn.Module, graphs: Sequence[Data], task: str,
                 device: torch.device | str = "cpu", progress: bool = False) -> List[Tensor]:
         r"""Edge scores of every graph in :obj:`graphs` (one tensor of shape :obj:`[E_g]` per
@@ -390,6 +402,24 @@ class PGEdgeExplainer(PyGEdgeExplainer):
                     kw["edge_attr"] = b.edge_attr
                 target = explainer.get_target(explainer.get_prediction(b.x, b.edge_index, **kw))
                 algo.train(epoch, explainer.model, b.x, b.edge_index, target=target, **kw)
+        self._fitted, self._model = explainer, model
+
+    def fitted_state(self) -> Optional[Dict[str, Any]]:
+        """The trained explainer MLP's weights and the last training epoch, or :obj:`None`
+        before :meth:`fit`."""
+        if self._fitted is None:
+            return None
+        algo = self._fitted.algorithm
+        return {"mlp": {k: v.detach().cpu() for k, v in algo.mlp.state_dict().items()},
+                "epoch": int(algo._curr_epoch)}
+
+    def load_fitted(self, model: nn.Module, task: str, state: Dict[str, Any],
+                    device: torch.device | str = "cpu") -> None:
+        explainer = self._explainer(explained_copy(model), task, "phenomenon")
+        algo = explainer.algorithm
+        algo.mlp.load_state_dict(state["mlp"])
+        algo._curr_epoch = int(state["epoch"])  # PyG refuses to explain before the last epoch
+        algo.to(device)
         self._fitted, self._model = explainer, model
 
     def explain(self, model: nn.Module, graphs: Sequence[Data], task: str,

@@ -330,6 +330,23 @@ def test_fitting_again_with_the_same_seed_gives_the_same_explainer(name):
         assert torch.equal(a, b)
 
 
+def test_a_saved_pgexplainer_fit_explains_as_the_fitted_one(tmp_path):
+    # the benchmark saves the default row's fit for a tuning that runs after an interruption
+    graphs = _graphs()
+    model = _model("GIN", "erm", graphs)
+    exp = make_explainer("pgexplainer", epochs=3)
+    assert exp.fitted_state() is None  # nothing learned yet
+    torch.manual_seed(0)
+    want = _run(exp, model, graphs)
+    torch.save(exp.fitted_state(), tmp_path / "fit.pt")
+    again = make_explainer("pgexplainer", epochs=3)
+    again.load_fitted(model, "binary", torch.load(tmp_path / "fit.pt", weights_only=True))
+    for a, b in zip(want, again.explain(model, graphs, "binary")):
+        assert torch.equal(a, b)
+    with pytest.raises(NotImplementedError, match="no fitted state"):
+        make_explainer("gnnexplainer").load_fitted(model, "binary", {})
+
+
 def test_graphmask_scores_keep_the_order_of_saturated_gates():
     # trained gates saturate: all open in one layer, all but closed in the other. The mean
     # of 1.0 and ~1e-11 is exactly 0.5 in float32 for every edge; the scores must still
