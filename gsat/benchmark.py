@@ -272,7 +272,8 @@ def tune_explainer(name: str, model: nn.Module, ds: GraphDataset, valid_graphs: 
     :obj:`done`, the trials of an earlier tuning of the same explainer, model, seed and
     graphs that was interrupted, stand in for the settings they tried (marked
     :obj:`resumed`); each trial seeds torch itself, so the result is the one of an
-    uninterrupted tuning. If the chosen setting is one of them, it is fitted again (once).
+    uninterrupted tuning. If the chosen setting is one of them, it is fitted again (once),
+    unless it is :obj:`prefitted`'s.
     :obj:`on_trial` is called with the trials so far after every new trial, to save them.
 
     Returns:
@@ -548,12 +549,6 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
             cfg = resolve_config(run_spec, ds.config_name)
             save_config(cfg, out / "config.yml")
             models: Dict[str, tuple] = {}
-
-            def fit_path(name: str, seed: int = seed) -> Path:
-                """Where the default row's fitted explainer waits for the tuning."""
-                kind = make_explainer(name).model_kind
-                return out / kind / f"seed{seed}" / f"fitted-{name}.pt"
-
             for name, tuned in pieces:
                 explainer = make_explainer(name, **_explainer_settings(name, spec))
                 kind = explainer.model_kind
@@ -567,6 +562,14 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
                 method = name + TUNED if tuned else name
                 bar.set_postfix(seed=seed, method=method)
                 key = keys[method]
+                # what a tuning saves until its record is written: its finished trials, and
+                # the default row's fit it reuses (see the docstring)
+                folder = out / kind / f"seed{seed}"
+                trials_path = folder / f"tuning-{name}.json"
+                fit_path = folder / f"fitted-{name}.pt"
+
+                def stamp(k: Dict[str, Any]) -> Dict[str, Any]:
+                    return {"piece_key": k, "model_best_epoch": train_rec.get("best_epoch")}
                 old = [r for r in earlier if r.get("method") == method and r.get("seed") == seed
                        and r.get("piece_key") == key and reused
                        and r.get("model_best_epoch") == train_rec.get("best_epoch")]
@@ -574,26 +577,19 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
                     rec = old[-1]
                     log.info("reusing the finished %s record of seed %d", method, seed)
                 elif tuned:
-                    # the trials of a tuning are saved as they finish, so an interrupted
-                    # tuning continues at its next setting
-                    trials_path = out / kind / f"seed{seed}" / f"tuning-{name}.json"
-                    stamp = {"piece_key": key, "model_best_epoch": train_rec.get("best_epoch")}
-                    done = _earlier_trials(trials_path, stamp) if reused else []
+                    done = _earlier_trials(trials_path, stamp(key)) if reused else []
                     if done:
                         log.info("continuing the %s tuning of seed %d after its %d finished "
                                  "trial(s)", name, seed, len(done))
                     prefitted = fitted.pop((name, seed), None)
                     if prefitted is None and reused:  # fitted by an interrupted run
-                        prefitted = _saved_fit(fit_path(name), {
-                            "piece_key": keys[name],
-                            "model_best_epoch": train_rec.get("best_epoch")},
-                            make_explainer(name, **_explainer_settings(name, spec)), model,
-                            ds.task, spec.device)
+                        prefitted = _saved_fit(fit_path, stamp(keys[name]), make_explainer(
+                            name, **_explainer_settings(name, spec)), model, ds.task, spec.device)
                     start = time.perf_counter()
                     explainer, chosen, trials, i = tune_explainer(
                         name, model, ds, valid_graphs, grids[name], seed, spec.device,
                         spec.progress, prefitted=prefitted, done=done,
-                        on_trial=lambda t, p=trials_path, st=stamp: write_json(
+                        on_trial=lambda t, p=trials_path, st=stamp(key): write_json(
                             _json_safe({**st, "trials": t}), p))
                     # the time of the trials an interrupted run made counts too
                     tuning_seconds = time.perf_counter() - start + sum(
@@ -615,9 +611,7 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
                     if explainer.needs_fit and name in grids:  # its tuning may reuse the fit
                         fitted[(name, seed)] = (explainer, rec["fit_seconds"])
                         # ... also after an interruption: the fit is saved until then
-                        _save_fit(fit_path(name), {
-                            "piece_key": key, "model_best_epoch": train_rec.get("best_epoch")},
-                            explainer, rec["fit_seconds"])
+                        _save_fit(fit_path, stamp(key), explainer, rec["fit_seconds"])
                 rec.update(model_best_epoch=train_rec.get("best_epoch"),
                            model_selection=train_rec.get("selection"),
                            model_valid_metric=train_rec.get("valid_metric"),
@@ -632,8 +626,8 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
                     settings[method] = {"explains": kind, **explainer.settings}
                 records.append(rec)
                 if tuned:
-                    (out / kind / f"seed{seed}" / f"tuning-{name}.json").unlink(missing_ok=True)
-                    fit_path(name).unlink(missing_ok=True)
+                    trials_path.unlink(missing_ok=True)
+                    fit_path.unlink(missing_ok=True)
                 log.info("%s seed %d: test interp AUC %s, %.1f graphs/s", method, seed,
                          rec.get("test_interp_auc"), rec.get("graphs_per_second", math.nan))
                 bar.update(1)
