@@ -218,7 +218,7 @@ def main() -> None:
         out = run_folder(runs, args.dataset, args.backbone)
         out.mkdir(parents=True, exist_ok=True)
         (out / "command.txt").write_text(
-            "nice -n 10 python benchmarks/baselines.py " + " ".join(sys.argv[1:]) + "\n")
+            "python benchmarks/baselines.py " + " ".join(sys.argv[1:]) + "\n")
         run_benchmark(BenchmarkSpec(
             dataset=args.dataset, backbone=args.backbone, explainers=args.explainers,
             seeds=args.seeds, out=str(out), epochs=args.epochs, data_dir=args.data_dir,
