@@ -68,15 +68,14 @@ NOTES = [
     "layers). Its deterministic gate is clipped to exactly 0 for most closed edges, which "
     "tied them and gave Mutag an interp AUC of exactly 50.00 in an earlier run; the "
     "GraphMask rows here were run again with the open probability.",
-    "- GraphMask's scores are now kept in float64 from the layer mean to the AUC. On "
+    "- GraphMask's scores are kept in float64 from the layer mean to the AUC. On "
     "Spurious-Motif the trained gates saturate (logits above 25 in one layer, below -25 in "
     "the other), and in float32 the mean of 1.0 and about 1e-11 is exactly 0.5 for every "
-    "edge. Every GraphMask row below was still scored through float32 (the first fix took "
-    "the mean in float64 but the scores were cast back to float32 before the AUC), so the "
-    "Spurious-Motif `graphmask+tuned` row (50.00, its chosen setting tied every edge) "
-    "measures that rounding, not GraphMask. Records made before the fix are not reused "
-    "(`score_version: 3` in the piece key): the next run of each section computes its "
-    "GraphMask rows again.",
+    "edge: an earlier run's Spurious-Motif `graphmask+tuned` row (50.00) measured that "
+    "rounding. Every GraphMask row here was computed again in float64 (records made before "
+    "are not reused: `score_version: 3` in the piece key). On Spurious-Motif GraphMask stays "
+    "near chance in float64 too: on seed 0 every setting of its grid scored a validation "
+    "interp AUC between 39.06 and 55.39.",
     "- PGExplainer scores an edge by its explainer MLP's logit (`LogitPGExplainer`), the same "
     "order as PyG's sigmoid mask except where float32 rounds the sigmoid to exactly 0 or 1; "
     "on Mutag every tuned mask was below 1.3e-13, many exactly 0, which tied the edges "
@@ -102,6 +101,10 @@ NOTES = [
     "(same model, same seed) instead of fitting it again; fitting GraphMask or PGExplainer "
     "twice with one seed gives the same explainer (`tests/explain/test_baselines.py`). "
     "Such trials are marked `fit_reused` in benchmark.json.",
+    "- A tuning interrupted between sittings continues at its next setting: the trials it "
+    "had finished are kept (marked `resumed` in benchmark.json, their time counted in "
+    "`tuning_seconds`), and each trial seeds torch itself, so the choice is the one an "
+    "uninterrupted tuning makes.",
     "- Seconds depend on the load of the machine while the run was going; the throughput "
     "ratio compares two methods measured in the same run.",
 ]
