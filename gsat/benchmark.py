@@ -290,6 +290,11 @@ def tune_explainer(name: str, model: nn.Module, ds: GraphDataset, valid_graphs: 
     trials: List[Dict[str, Any]] = []
     best: Optional[tuple] = None
     earlier = {_settings_id(t.get("settings")): t for t in done or ()}
+
+    def is_prefitted(explainer: EdgeExplainer) -> bool:
+        return (prefitted is not None and explainer.needs_fit
+                and prefitted[0].settings == explainer.settings)
+
     for setting in tqdm(grid, desc=f"tune {name}", disable=not progress, leave=False,
                         dynamic_ncols=True):
         explainer = make_explainer(name, **setting)
@@ -298,35 +303,32 @@ def tune_explainer(name: str, model: nn.Module, ds: GraphDataset, valid_graphs: 
             auc = prev.get("valid_interp_auc")
             auc = math.nan if auc is None else float(auc)
             trials.append({**prev, "valid_interp_auc": auc, "resumed": True})
-            if best is None or (not math.isnan(auc) and (math.isnan(best[0]) or auc > best[0])):
-                best = (auc, None, dict(setting), len(trials) - 1)  # fitted again if chosen
-            continue
-        reuse = (prefitted is not None and explainer.needs_fit
-                 and prefitted[0].settings == explainer.settings)
-        torch.manual_seed(seed)
-        start = time.perf_counter()
-        fit_seconds = 0.0
-        if reuse:
-            explainer, fit_seconds = prefitted
-        elif explainer.needs_fit:
-            explainer.fit(model, ds.train, ds.task, device, False)
-            fit_seconds = time.perf_counter() - start
-        scores = explainer.explain(model, valid_graphs, ds.task, device, False)
-        sc = score_explanations(scores, valid_graphs, PRECISION_K)
-        auc = sc.interp_auc if sc.interp_auc is not None else math.nan
-        trials.append({"settings": dict(explainer.settings), "valid_interp_auc": auc,
-                       "valid_precision_at_5": sc.precision_at_k,
-                       "seconds": time.perf_counter() - start + (fit_seconds if reuse else 0),
-                       "fit_seconds": fit_seconds, "fit_reused": reuse})
+            explainer = None  # fitted again below if chosen
+        else:
+            reuse = is_prefitted(explainer)
+            torch.manual_seed(seed)
+            start = time.perf_counter()
+            fit_seconds = 0.0
+            if reuse:
+                explainer, fit_seconds = prefitted
+            elif explainer.needs_fit:
+                explainer.fit(model, ds.train, ds.task, device, False)
+                fit_seconds = time.perf_counter() - start
+            scores = explainer.explain(model, valid_graphs, ds.task, device, False)
+            sc = score_explanations(scores, valid_graphs, PRECISION_K)
+            auc = sc.interp_auc if sc.interp_auc is not None else math.nan
+            trials.append({"settings": dict(explainer.settings), "valid_interp_auc": auc,
+                           "valid_precision_at_5": sc.precision_at_k,
+                           "seconds": time.perf_counter() - start + (fit_seconds if reuse else 0),
+                           "fit_seconds": fit_seconds, "fit_reused": reuse})
+            if on_trial is not None:
+                on_trial(trials)
         if best is None or (not math.isnan(auc) and (math.isnan(best[0]) or auc > best[0])):
             best = (auc, explainer, dict(setting), len(trials) - 1)
-        if on_trial is not None:
-            on_trial(trials)
     explainer = best[1]
     if explainer is None:  # chosen among the trials of the interrupted tuning
         explainer = make_explainer(name, **best[2])
-        if (prefitted is not None and explainer.needs_fit
-                and prefitted[0].settings == explainer.settings):
+        if is_prefitted(explainer):
             explainer = prefitted[0]
         elif explainer.needs_fit:
             torch.manual_seed(seed)

@@ -256,13 +256,12 @@ def test_an_interrupted_run_keeps_the_records_it_had_not_reached(tmp_path, monke
     assert pairs == sorted(before + [("boom", 0)])
 
 
-def test_tuning_reuses_the_fitted_default_explainer(tmp_path, monkeypatch):
-    from gsat.explain import baselines
+def _learner(fits, score):
+    """A learning explainer class for the tuning tests: fitting appends its setting k to
+    :obj:`fits`; its edge scores are :obj:`score(k, ground_truth)`."""
     from gsat.explain.baselines import EdgeExplainer
 
-    fits = []
-
-    class Learner(EdgeExplainer):  # a learning explainer: right on every graph once fitted
+    class Learner(EdgeExplainer):
         needs_fit = True
 
         def __init__(self, k=1):
@@ -272,7 +271,16 @@ def test_tuning_reuses_the_fitted_default_explainer(tmp_path, monkeypatch):
             fits.append(self.settings["k"])
 
         def explain_graph(self, model, data, task):
-            return data.edge_label.float() * self.settings["k"]
+            return score(self.settings["k"], data.edge_label.float())
+
+    return Learner
+
+
+def test_tuning_reuses_the_fitted_default_explainer(tmp_path, monkeypatch):
+    from gsat.explain import baselines
+
+    fits = []
+    Learner = _learner(fits, lambda k, y: y * k)  # right on every graph once fitted
 
     monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
                                                                   num_graphs=40))
@@ -290,25 +298,16 @@ def test_tuning_reuses_the_fitted_default_explainer(tmp_path, monkeypatch):
 
 def test_an_interrupted_tuning_continues_at_its_next_setting(tmp_path, monkeypatch):
     from gsat.explain import baselines
-    from gsat.explain.baselines import EdgeExplainer
 
     fits = []
     interrupt = {"on": True}
 
-    class Learner(EdgeExplainer):  # k=2 is right on every graph, k=3 wrong, k=4 uninformed
-        needs_fit = True
+    def score(k, y):  # k=2 is right on every graph, k=3 wrong, k=4 uninformed
+        if k == 3 and interrupt["on"]:
+            raise KeyboardInterrupt
+        return {2: y, 3: 1 - y}.get(k, torch.full_like(y, 0.5))
 
-        def __init__(self, k=1):
-            super().__init__(k=k)
-
-        def fit(self, model, graphs, task, device="cpu", progress=False):
-            fits.append(self.settings["k"])
-
-        def explain_graph(self, model, data, task):
-            k, y = self.settings["k"], data.edge_label.float()
-            if k == 3 and interrupt["on"]:
-                raise KeyboardInterrupt
-            return {2: y, 3: 1 - y}.get(k, torch.full_like(y, 0.5))
+    Learner = _learner(fits, score)
 
     monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
                                                                   num_graphs=40))
@@ -354,20 +353,22 @@ def test_an_interrupted_tuning_continues_at_its_next_setting(tmp_path, monkeypat
 
 def test_a_tuning_after_an_interruption_loads_the_saved_default_fit(tmp_path, monkeypatch):
     from gsat.explain import baselines
-    from gsat.explain.baselines import EdgeExplainer
 
     fits, loads = [], []
     interrupt = {"on": True}
 
-    class Learner(EdgeExplainer):  # the default k=1 is right on every graph, k=3 wrong
-        needs_fit = True
+    def score(k, y):  # the default k=1 is right on every graph, k=3 wrong
+        if k == 3 and interrupt["on"]:
+            raise KeyboardInterrupt
+        return y if k == 1 else 1 - y
 
+    class Learner(_learner(fits, score)):  # ... and says what it learned
         def __init__(self, k=1):
             super().__init__(k=k)
             self.learned = None
 
         def fit(self, model, graphs, task, device="cpu", progress=False):
-            fits.append(self.settings["k"])
+            super().fit(model, graphs, task, device, progress)
             self.learned = torch.tensor(float(self.settings["k"]))
 
         def fitted_state(self):
@@ -379,10 +380,7 @@ def test_a_tuning_after_an_interruption_loads_the_saved_default_fit(tmp_path, mo
 
         def explain_graph(self, model, data, task):
             assert self.learned is not None, "explained before being fitted"
-            if self.settings["k"] == 3 and interrupt["on"]:
-                raise KeyboardInterrupt
-            y = data.edge_label.float()
-            return y if self.settings["k"] == 1 else 1 - y
+            return super().explain_graph(model, data, task)
 
     monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
                                                                   num_graphs=40))
