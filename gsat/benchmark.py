@@ -10,6 +10,7 @@ over all test edges pooled and by precision@5 against the same ground truth.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import math
@@ -242,6 +243,35 @@ def graph_key(g: Data) -> tuple:
     """A key equal for two copies of the same graph (nodes, edges, node features)."""
     return (g.num_nodes, tuple(g.edge_index.flatten().tolist()),
             tuple(g.x.flatten().tolist()) if g.x is not None else None)
+
+
+def graphs_digest(graphs: Sequence[Data]) -> str:
+    """A short digest of :obj:`graphs` and their order (:func:`graph_key` of each): equal
+    for two lists of the same graphs, whatever list objects hold them."""
+    h = hashlib.sha1()
+    for g in graphs:
+        h.update(repr(graph_key(g)).encode())
+    return h.hexdigest()[:16]
+
+
+def _classes(graphs: Sequence[Data]) -> set:
+    return {int(g.y.reshape(-1)[0]) for g in graphs
+            if getattr(g, "y", None) is not None and g.y.numel() == 1}
+
+
+def warn_if_classes_missing(sample: Sequence[Data], split: Sequence[Data], what: str,
+                            task: str) -> List[int]:
+    r"""Log a warning when the graphs of :obj:`sample` (the first graphs of :obj:`split`)
+    miss a class the whole split holds (classification tasks only): a score over them
+    would speak for some classes only. Returns the missing classes."""
+    if task not in ("binary", "multiclass") or len(sample) == len(split):
+        return []
+    missing = sorted(_classes(split) - _classes(sample))
+    if missing:
+        log.warning("the %d %s graphs miss class(es) %s of the %d graphs they were taken from; "
+                    "their scores speak for the other classes only", len(sample), what,
+                    missing, len(split))
+    return missing
 
 
 def tuning_graphs(ds: GraphDataset, limit: Optional[int] = None) -> List[Data]:
@@ -536,10 +566,16 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
             if not ds.has_ground_truth:
                 raise DataMissingError(f"dataset {spec.dataset} has no ground-truth edges to "
                                        "score explanations against")
-            graphs = list(ds.interp_test if ds.interp_test is not None else ds.test)
-            if spec.max_graphs is not None:
-                graphs = graphs[: spec.max_graphs]
+            split = list(ds.interp_test if ds.interp_test is not None else ds.test)
+            graphs = split[: spec.max_graphs] if spec.max_graphs is not None else split
+            warn_if_classes_missing(graphs, split, "explained test", ds.task)
             valid_graphs = tuning_graphs(ds, spec.tune_graphs) if spec.tune else []
+            if spec.tune:
+                warn_if_classes_missing(valid_graphs, tuning_graphs(ds), "tuning", ds.task)
+            # a record is reused only for the same graphs (records written before the
+            # digests were kept carry none and are taken as they are)
+            digests = {"graphs_digest": graphs_digest(graphs)}
+            tune_digest = {"tuning_graphs_digest": graphs_digest(valid_graphs)}
             # Mutag's interpretation graphs (as in the paper) are all mutagens with ground
             # truth, validation graphs included: scores on the graphs not tuned on are kept too
             seen = {graph_key(g) for g in valid_graphs}
@@ -570,16 +606,20 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
                 trials_path = folder / f"tuning-{name}.json"
                 fit_path = folder / f"fitted-{name}.pt"
 
-                def stamp(k: Dict[str, Any]) -> Dict[str, Any]:
-                    return {"piece_key": k, "model_best_epoch": train_rec.get("best_epoch")}
+                def stamp(k: Dict[str, Any], **more: Any) -> Dict[str, Any]:
+                    return {"piece_key": k, "model_best_epoch": train_rec.get("best_epoch"),
+                            **more}
+                same_graphs = {**digests, **(tune_digest if tuned else {})}
                 old = [r for r in earlier if r.get("method") == method and r.get("seed") == seed
                        and r.get("piece_key") == key and reused
-                       and r.get("model_best_epoch") == train_rec.get("best_epoch")]
+                       and r.get("model_best_epoch") == train_rec.get("best_epoch")
+                       and all(r.get(k, v) == v for k, v in same_graphs.items())]
                 if old:
                     rec = old[-1]
                     log.info("reusing the finished %s record of seed %d", method, seed)
                 elif tuned:
-                    done = _earlier_trials(trials_path, stamp(key)) if reused else []
+                    done = (_earlier_trials(trials_path, stamp(key, **tune_digest))
+                            if reused else [])
                     if done:
                         log.info("continuing the %s tuning of seed %d after its %d finished "
                                  "trial(s)", name, seed, len(done))
@@ -591,8 +631,8 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
                     explainer, chosen, trials, i = tune_explainer(
                         name, model, ds, valid_graphs, grids[name], seed, spec.device,
                         spec.progress, prefitted=prefitted, done=done,
-                        on_trial=lambda t, p=trials_path, st=stamp(key): write_json(
-                            _json_safe({**st, "trials": t}), p))
+                        on_trial=lambda t, p=trials_path, st=stamp(key, **tune_digest):
+                            write_json(_json_safe({**st, "trials": t}), p))
                     # the time of the trials an interrupted run made counts too
                     tuning_seconds = time.perf_counter() - start + sum(
                         t.get("seconds") or 0.0 for t in trials if t.get("resumed"))
@@ -614,6 +654,7 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
                         fitted[(name, seed)] = (explainer, rec["fit_seconds"])
                         # ... also after an interruption: the fit is saved until then
                         _save_fit(fit_path, stamp(key), explainer, rec["fit_seconds"])
+                rec.update(same_graphs)
                 rec.update(model_best_epoch=train_rec.get("best_epoch"),
                            model_selection=train_rec.get("selection"),
                            model_valid_metric=train_rec.get("valid_metric"),

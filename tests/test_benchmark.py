@@ -523,3 +523,45 @@ def test_graphs_tuned_on_are_also_scored_apart_when_they_are_reported(tmp_path, 
     assert tuned["test_interp_auc_unseen"] == 0.0 < tuned["test_interp_auc"] < 1.0
     assert default["test_interp_auc_unseen"] == 1.0
     assert "interp AUC, graphs not tuned on" in (tmp_path / "b" / "benchmark.md").read_text()
+
+
+def _sorted_by_class(**kwargs):
+    """BA-2Motifs with its validation and test graphs stored class by class."""
+    ds = load_ba_2motifs(**kwargs)
+    ds.valid = sorted(ds.valid, key=lambda g: int(g.y))
+    ds.test = sorted(ds.test, key=lambda g: int(g.y))
+    return ds
+
+
+def test_a_sample_missing_a_class_is_flagged_and_records_follow_the_graphs(
+        tmp_path, monkeypatch, caplog):
+    from gsat.explain import baselines
+
+    monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(_sorted_by_class,
+                                                                  num_graphs=60))
+    monkeypatch.setitem(baselines.EXPLAINERS, "oracle", _Oracle.make)
+    spec = BenchmarkSpec(dataset="ba_2motifs", explainers=["oracle"], seeds=[0], epochs=1,
+                         out=str(tmp_path / "b"), data_dir=str(tmp_path / "data"),
+                         progress=False, tune=True, tune_graphs=3, max_graphs=3,
+                         tuning_grids={"oracle": [{"good_on": "test"}]})
+    with caplog.at_level("WARNING", logger="gsat.benchmark"):
+        first = run_benchmark(spec)
+    warned = [r.getMessage() for r in caplog.records if "miss class" in r.getMessage()]
+    assert len(warned) == 2 and "explained test" in warned[0] and "tuning" in warned[1]
+    assert "[1]" in warned[0]  # the first three graphs are all of class 0
+    assert all(len(r["graphs_digest"]) == 16 for r in first["records"])
+    # the same graphs again: both records are reused
+    _Oracle.calls = 0
+    run_benchmark(spec)
+    assert _Oracle.calls == 0
+    # the same split in another order gives other first graphs: nothing is reused, and the
+    # first three graphs of the split as generated hold both classes
+    monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
+                                                                  num_graphs=60))
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="gsat.benchmark"):
+        second = run_benchmark(spec)
+    assert _Oracle.calls > 0
+    assert not [r for r in caplog.records if "miss class" in r.getMessage()]
+    assert [r["graphs_digest"] for r in second["records"]] != [
+        r["graphs_digest"] for r in first["records"]]

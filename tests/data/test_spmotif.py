@@ -171,6 +171,28 @@ def test_registry_cache_and_metadata(tmp_path):
     assert not all(torch.equal(x.x, y.x) for x, y in zip(ds.train, other.train))
 
 
+def test_validation_and_test_graphs_are_served_in_a_fixed_random_order(tmp_path):
+    gen = generate_spmotif(0.5, seed=0, num_train=12, num_valid=30, num_test=30)
+    ds = load_dataset("spmotif_0.5", tmp_path, num_train=12, num_valid=30, num_test=30)
+    again = load_dataset("spmotif_0.5", tmp_path, num_train=12, num_valid=30, num_test=30)
+
+    def keys(graphs):
+        return [(tuple(g.edge_index.flatten().tolist()), tuple(g.x.flatten().tolist()))
+                for g in graphs]
+    # the training split keeps the generator's order; the others hold the same graphs in
+    # another order, the same at every load
+    assert keys(ds.train) == keys(gen["train"])
+    for split in ("valid", "test"):
+        served, made = keys(getattr(ds, split)), keys(gen[split])
+        assert sorted(served) == sorted(made) and served != made
+        assert served == keys(getattr(again, split))
+        # the generator writes class by class: its first ten graphs are all of class 0,
+        # the first ten served hold every class
+        assert {int(g.y) for g in gen[split][:10]} == {0}
+        assert {int(g.y) for g in getattr(ds, split)[:10]} == {0, 1, 2}
+    assert keys(ds.valid) != keys(ds.test)
+
+
 def test_training_smoke(tmp_path):
     res = run(RunSpec(dataset="spmotif_0.5", epochs=1, out=str(tmp_path / "r"),
                       data_dir=str(tmp_path / "data"), progress=False,
