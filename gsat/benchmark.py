@@ -727,7 +727,9 @@ def throughput_ratio(result: Dict[str, Any], a: str = "gsat",
 def gsat_against_best_baseline(result: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     r"""GSAT against the post-hoc row (default or tuned) with the highest mean interpretation
     AUC in one benchmark result, over the seeds that every row of the result has finished,
-    so that all rows average the same seeds.
+    so that all rows average the same seeds. The rows are those of the records and those the
+    run makes (its :obj:`explainers`, and their tuned rows when it tunes them), so a seed
+    whose last explainer is still running does not count as finished.
 
     Returns:
         dict or None: :obj:`seeds`; :obj:`gsat` and :obj:`best_auc`, (mean, std) of the
@@ -739,6 +741,9 @@ def gsat_against_best_baseline(result: Dict[str, Any]) -> Optional[Dict[str, Any
     """
     records = [r for r in result.get("records", []) if r.get("test_interp_auc") is not None]
     methods = set(r["method"] for r in records)
+    # the rows the run makes, also those no seed has finished yet
+    methods |= set(result.get("explainers") or [])
+    methods |= {n + TUNED for n in ((result.get("tuning") or {}).get("grids") or {})}
     done: Dict[int, set] = {}
     for r in records:
         done.setdefault(r["seed"], set()).add(r["method"])

@@ -441,6 +441,13 @@ def test_gsat_is_compared_with_the_best_post_hoc_row_on_the_seeds_every_row_fini
     c = gsat_against_best_baseline({"dataset": "ba_2motifs", "records": records})
     assert c["best"] == "graphmask" and c["beaten"]
     assert gsat_against_best_baseline({"records": records[:1]}) is None  # GSAT alone
+    # a run that also makes Saliency rows: no seed is finished until they are written
+    result = {"dataset": "ba_2motifs", "records": records, "tuning": {"grids": {
+        "saliency": [{}], "pgexplainer": [{}]}},
+        "explainers": ["gsat", "gnnexplainer", "graphmask", "pgexplainer", "saliency"]}
+    assert gsat_against_best_baseline(result) is None
+    records += [rec("saliency", 1, 0.5), rec("saliency+tuned", 1, 0.5)]
+    assert gsat_against_best_baseline(result)["seeds"] == [1]
 
 
 def test_records_of_graphmask_scored_the_old_way_are_not_reused():
