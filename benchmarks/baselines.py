@@ -73,9 +73,10 @@ NOTES = [
     "the other), and in float32 the mean of 1.0 and about 1e-11 is exactly 0.5 for every "
     "edge: an earlier run's Spurious-Motif `graphmask+tuned` row (50.00) measured that "
     "rounding. Every GraphMask row here was computed again in float64 (records made before "
-    "are not reused: `score_version: 3` in the piece key). On Spurious-Motif GraphMask stays "
-    "near chance in float64 too: on seed 0 every setting of its grid scored a validation "
-    "interp AUC between 39.06 and 55.39.",
+    "are not reused: `score_version: 3` in the piece key). In the earlier Spurious-Motif "
+    "runs, whose graphs were all of class 0 (see below), GraphMask stayed near chance in "
+    "float64 too: on seed 0 every setting of its grid scored a validation interp AUC "
+    "between 39.06 and 55.39.",
     "- PGExplainer scores an edge by its explainer MLP's logit (`LogitPGExplainer`), the same "
     "order as PyG's sigmoid mask except where float32 rounds the sigmoid to exactly 0 or 1; "
     "on Mutag every tuned mask was below 1.3e-13, many exactly 0, which tied the edges "
