@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the checkout's gsat, not another installed copy
 
 from gsat.benchmark import (BenchmarkSpec, format_markdown,  # noqa: E402
-                            gsat_against_best_baseline, run_benchmark, throughput_ratio)
+                            finished_seeds, gsat_against_best_baseline, run_benchmark,
+                            throughput_ratio)
 #: datasets reported, in this order, when their run folder exists
 DATASETS = ("ba_2motifs", "mutag", "spmotif_0.5", "spmotif_0.7", "spmotif_0.9")
 NOTES = [
@@ -122,12 +123,15 @@ def run_folder(runs: Path, dataset: str, backbone: str = "GIN") -> Path:
 
 
 def section(result: dict, command: str) -> List[str]:
-    seeds_done = sorted({r["seed"] for r in result["records"]})
+    seeds_started = sorted({r["seed"] for r in result["records"]})
+    seeds_done = finished_seeds(result)
     methods_done = list(result["summary"])
     backbone = result.get("backbone", "GIN")
     name = f"{result['dataset']} ({backbone})"
     lines = [f"## {name}", "", "```", command, "```", "",
-             f"Seeds completed: {seeds_done} of {result['seeds']}; methods completed: "
+             f"Seeds completed (every row): {seeds_done} of {result['seeds']}"
+             + (f", with rows of seeds {seeds_started}" if seeds_started != seeds_done else "")
+             + "; methods with rows: "
              f"{', '.join(methods_done)} of {', '.join(result['explainers'])}; training epochs "
              f"per model: {result['epochs']}.", ""]
     lines += format_markdown(result).splitlines()[2:]

@@ -724,12 +724,29 @@ def throughput_ratio(result: Dict[str, Any], a: str = "gsat",
         return None
 
 
+def expected_methods(result: Dict[str, Any]) -> set:
+    """The rows a benchmark run makes: its explainers, and the tuned row of each explainer
+    it tunes."""
+    return set(result.get("explainers") or []) | {
+        n + TUNED for n in ((result.get("tuning") or {}).get("grids") or {})}
+
+
+def finished_seeds(result: Dict[str, Any]) -> List[int]:
+    """The seeds of a benchmark result that every row has finished (with an interpretation
+    AUC): the rows of its records and those the run makes (:func:`expected_methods`), so a
+    seed whose last explainer is still running is not finished."""
+    records = [r for r in result.get("records", []) if r.get("test_interp_auc") is not None]
+    methods = set(r["method"] for r in records) | expected_methods(result)
+    done: Dict[int, set] = {}
+    for r in records:
+        done.setdefault(r["seed"], set()).add(r["method"])
+    return sorted(s for s, m in done.items() if m == methods)
+
+
 def gsat_against_best_baseline(result: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     r"""GSAT against the post-hoc row (default or tuned) with the highest mean interpretation
     AUC in one benchmark result, over the seeds that every row of the result has finished,
-    so that all rows average the same seeds. The rows are those of the records and those the
-    run makes (its :obj:`explainers`, and their tuned rows when it tunes them), so a seed
-    whose last explainer is still running does not count as finished.
+    so that all rows average the same seeds (:func:`finished_seeds`).
 
     Returns:
         dict or None: :obj:`seeds`; :obj:`gsat` and :obj:`best_auc`, (mean, std) of the
@@ -740,14 +757,8 @@ def gsat_against_best_baseline(result: Dict[str, Any]) -> Optional[Dict[str, Any
         post-hoc row is missing, or no seed is finished by every row.
     """
     records = [r for r in result.get("records", []) if r.get("test_interp_auc") is not None]
-    methods = set(r["method"] for r in records)
-    # the rows the run makes, also those no seed has finished yet
-    methods |= set(result.get("explainers") or [])
-    methods |= {n + TUNED for n in ((result.get("tuning") or {}).get("grids") or {})}
-    done: Dict[int, set] = {}
-    for r in records:
-        done.setdefault(r["seed"], set()).add(r["method"])
-    seeds = sorted(s for s, m in done.items() if m == methods)
+    methods = set(r["method"] for r in records) | expected_methods(result)
+    seeds = finished_seeds(result)
     posthoc = sorted(m for m in methods if base_method(m) != "gsat")
     if "gsat" not in methods or not posthoc or not seeds:
         return None

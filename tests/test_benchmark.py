@@ -416,7 +416,7 @@ def test_a_tuning_after_an_interruption_loads_the_saved_default_fit(tmp_path, mo
 
 
 def test_gsat_is_compared_with_the_best_post_hoc_row_on_the_seeds_every_row_finished():
-    from gsat.benchmark import gsat_against_best_baseline
+    from gsat.benchmark import finished_seeds, gsat_against_best_baseline
 
     def rec(method, seed, auc, gps=1.0):
         return {"method": method, "seed": seed, "test_interp_auc": auc, "graphs_per_second": gps}
@@ -445,9 +445,9 @@ def test_gsat_is_compared_with_the_best_post_hoc_row_on_the_seeds_every_row_fini
     result = {"dataset": "ba_2motifs", "records": records, "tuning": {"grids": {
         "saliency": [{}], "pgexplainer": [{}]}},
         "explainers": ["gsat", "gnnexplainer", "graphmask", "pgexplainer", "saliency"]}
-    assert gsat_against_best_baseline(result) is None
+    assert gsat_against_best_baseline(result) is None and finished_seeds(result) == []
     records += [rec("saliency", 1, 0.5), rec("saliency+tuned", 1, 0.5)]
-    assert gsat_against_best_baseline(result)["seeds"] == [1]
+    assert gsat_against_best_baseline(result)["seeds"] == finished_seeds(result) == [1]
 
 
 def test_records_of_graphmask_scored_the_old_way_are_not_reused():
