@@ -574,7 +574,7 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
                 warn_if_classes_missing(valid_graphs, tuning_graphs(ds), "tuning", ds.task)
             # a record is reused only for the same graphs (records written before the
             # digests were kept carry none and are taken as they are)
-            digests = {"graphs_digest": graphs_digest(graphs)}
+            test_digest = {"graphs_digest": graphs_digest(graphs)}
             tune_digest = {"tuning_graphs_digest": graphs_digest(valid_graphs)}
             # Mutag's interpretation graphs (as in the paper) are all mutagens with ground
             # truth, validation graphs included: scores on the graphs not tuned on are kept too
@@ -609,7 +609,7 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
                 def stamp(k: Dict[str, Any], **more: Any) -> Dict[str, Any]:
                     return {"piece_key": k, "model_best_epoch": train_rec.get("best_epoch"),
                             **more}
-                same_graphs = {**digests, **(tune_digest if tuned else {})}
+                same_graphs = {**test_digest, **(tune_digest if tuned else {})}
                 old = [r for r in earlier if r.get("method") == method and r.get("seed") == seed
                        and r.get("piece_key") == key and reused
                        and r.get("model_best_epoch") == train_rec.get("best_epoch")
