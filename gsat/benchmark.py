@@ -569,9 +569,11 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
             split = list(ds.interp_test if ds.interp_test is not None else ds.test)
             graphs = split[: spec.max_graphs] if spec.max_graphs is not None else split
             warn_if_classes_missing(graphs, split, "explained test", ds.task)
-            valid_graphs = tuning_graphs(ds, spec.tune_graphs) if spec.tune else []
+            valid_graphs = []
             if spec.tune:
-                warn_if_classes_missing(valid_graphs, tuning_graphs(ds), "tuning", ds.task)
+                with_truth = tuning_graphs(ds)
+                valid_graphs = with_truth[: spec.tune_graphs]
+                warn_if_classes_missing(valid_graphs, with_truth, "tuning", ds.task)
             # a record is reused only for the same graphs (records written before the
             # digests were kept carry none and are taken as they are)
             test_digest = {"graphs_digest": graphs_digest(graphs)}
