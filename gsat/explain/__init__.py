@@ -4,7 +4,9 @@ from gsat.explain.baselines import (EXPLAINERS, BackboneAdapter, EdgeExplainer, 
                                     explained_copy)
 from gsat.explain.metrics import interp_auc, precision_at_k
 from gsat.explain.pyg import GSATModelAdapter, gsat_explainer, to_explanation
+from gsat.explain.sensitivity import edge_removal_effect, mask_level_response
 
 __all__ = ["interp_auc", "precision_at_k", "EXPLAINERS", "BackboneAdapter", "EdgeExplainer",
            "GSATAlgorithm", "GSATExplainer", "explainer_names", "make_explainer",
-           "explained_copy", "GSATModelAdapter", "gsat_explainer", "to_explanation"]
+           "explained_copy", "GSATModelAdapter", "gsat_explainer", "to_explanation",
+           "mask_level_response", "edge_removal_effect"]

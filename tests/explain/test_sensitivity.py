@@ -1,0 +1,99 @@
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from torch_geometric.data import Data
+from torch_geometric.nn import MessagePassing, global_add_pool
+
+from gsat.errors import ConfigError
+from gsat.explain.sensitivity import edge_removal_effect, mask_level_response
+
+
+class _Sum(MessagePassing):
+    def __init__(self):
+        super().__init__(aggr="add")
+
+    def forward(self, x, edge_index):
+        return self.propagate(edge_index, x=x)
+
+
+class _Counter(nn.Module):
+    r"""Binary logit :math:`\sum_e m_e x_{src(e)} - 3`: the masked messages of the edges
+    leaving nodes with :math:`x = 1`, minus a threshold."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = _Sum()
+
+    def forward(self, data):
+        batch = getattr(data, "batch", None)
+        if batch is None:
+            batch = torch.zeros(data.num_nodes, dtype=torch.long)
+        return global_add_pool(self.conv(data.x, data.edge_index), batch) - 3.0
+
+
+def _graph(ones: int) -> Data:
+    r"""A cycle over the first :obj:`ones` nodes (features 1, the ground truth) and two
+    edges between two more nodes (features 0)."""
+    n = ones + 2
+    cyc = [(i, (i + 1) % ones) for i in range(ones)]
+    edges = cyc + [(ones, ones + 1), (ones + 1, ones)]
+    x = torch.tensor([[1.0]] * ones + [[0.0]] * 2)
+    label = torch.tensor([1] * len(cyc) + [0, 0])
+    return Data(x=x, edge_index=torch.tensor(edges).t(), edge_label=label, num_nodes=n,
+                y=torch.tensor([0]))
+
+
+def test_mask_levels_give_the_known_answer_of_a_counting_model():
+    model = _Counter()
+    # 4 ground-truth edges: logit 4m - 3 is class 1 at m = 1 and 0.9, class 0 from 0.73;
+    # 2 ground-truth edges: 2m - 3 is class 0 at every level
+    a, b = _graph(4), _graph(2)
+    out = mask_level_response(model, [a, b], "binary", levels=(1.0, 0.9, 0.73, 0.5))
+    one, zero = out["by_class"]["1"], out["by_class"]["0"]
+    assert one["graphs"] == 1 and zero["graphs"] == 1
+    assert one["1.0"]["p_class"] == pytest.approx(1 / (1 + math.exp(-1.0)))
+    assert one["0.5"]["p_class"] == pytest.approx(1 / (1 + math.exp(1.0)))
+    assert [one[str(v)]["same_prediction"] for v in (1.0, 0.9, 0.73, 0.5)] == [1, 1, 0, 0]
+    assert [zero[str(v)]["same_prediction"] for v in (1.0, 0.9, 0.73, 0.5)] == [1, 1, 1, 1]
+    # more message on a ground-truth edge raises the logit: up for class 1, down for class 0
+    assert all(one[str(v)]["truth_grad_positive"] == 1.0 for v in (1.0, 0.5))
+    assert all(zero[str(v)]["truth_grad_positive"] == 0.0 for v in (1.0, 0.5))
+    # edges leaving x = 0 nodes carry nothing: zero gradient, never positive
+    assert one["1.0"]["other_grad_positive"] == 0.0
+    assert model.conv._edge_mask is None and not model.conv.explain  # the caller's model
+
+
+def test_edge_removal_flags_the_edges_the_model_counts():
+    out = edge_removal_effect(_Counter(), [_graph(4), _graph(2)], "binary")
+    assert out["by_class"]["1"] == {"graphs": 1, "changed_without_truth": 1.0,
+                                    "changed_without_others": 0.0}
+    assert out["by_class"]["0"]["changed_without_truth"] == 0.0
+
+
+def test_bad_inputs_are_refused():
+    g = _graph(4)
+    with pytest.raises(ConfigError, match="single-label"):
+        mask_level_response(_Counter(), [g], "multilabel")
+    with pytest.raises(ValueError, match=r"\(0, 1\]"):
+        mask_level_response(_Counter(), [g], "binary", levels=(1.0, 0.0))
+    bare = Data(x=g.x, edge_index=g.edge_index)
+    with pytest.raises(ValueError, match="edge_label"):
+        edge_removal_effect(_Counter(), [bare], "binary")
+    with pytest.raises(ValueError, match="no graphs"):
+        mask_level_response(_Counter(), [], "binary")
+
+
+def test_report_sections_are_replaced_by_title():
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "mask_sensitivity.py"
+    spec = importlib.util.spec_from_file_location("mask_sensitivity", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    text = mod.with_section(mod.HEADER, "## a (GIN, x)\n\nold\n")
+    text = mod.with_section(text, "## b (GIN, x)\n\nB\n")
+    text = mod.with_section(text, "## a (GIN, x)\n\nnew\n")
+    assert text.count("## a (GIN") == 1 and "new" in text and "old" not in text
+    assert text.index("## a (GIN") < text.index("## b (GIN")
