@@ -92,6 +92,13 @@ NOTES = [
     "and 2. The machine was shared with other jobs (load 3-5 on "
     "2 cores), where throughputs measured minutes apart differ by up to 2x. The published "
     "rows' interp AUC values are for the paper's own runs of the explainers.",
+    "- Why GNNExplainer falls below 50 on BA-2Motifs: `benchmarks/results/MASK_SENSITIVITY.md` "
+    "(`benchmarks/mask_sensitivity.py`) shows that the ERM models (GIN and PNA, 3 seeds) "
+    "predict the house class only on unmasked graphs: with every edge's mask at 0.73 no "
+    "house graph is predicted house, and GNNExplainer's masks start near 0.5. At its "
+    "default settings (a separate run) its interp AUC on the GIN's house graphs is 12-16, "
+    "on the 5-cycle graphs 49-50: the 5-cycle class is the model's default, and removing "
+    "the cycle's edges changes no prediction.",
     "- The `seeds` column counts the seeds each row averages; a section whose run has not "
     "finished every seed says which seeds are complete, and its rows may average different "
     "numbers of seeds.",
