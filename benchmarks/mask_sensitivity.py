@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -59,14 +60,14 @@ def auc_by_class(name: str, model, ds, graphs) -> dict:
         exp.fit(model, ds.train, ds.task)
     scores = exp.explain(model, graphs, ds.task)
     pred = predicted_classes(model, graphs, ds.task).tolist()
-    out = {"all": 100 * score_explanations(scores, graphs).interp_auc}
+
+    def auc(idx):  # None where the graphs hold one edge class only (no AUC)
+        v = score_explanations([scores[i] for i in idx], [graphs[i] for i in idx]).interp_auc
+        return None if math.isnan(v) else 100 * v
+
+    out = {"all": auc(range(len(graphs)))}
     for c in sorted(set(pred)):
-        idx = [i for i, p in enumerate(pred) if p == c]
-        try:
-            out[str(c)] = 100 * score_explanations([scores[i] for i in idx],
-                                                   [graphs[i] for i in idx]).interp_auc
-        except ValueError:  # one edge class only: no AUC
-            out[str(c)] = None
+        out[str(c)] = auc([i for i, p in enumerate(pred) if p == c])
     return out
 
 
@@ -122,7 +123,8 @@ def to_markdown(dataset: str, backbone: str, result: dict, command: str) -> str:
                   + " |", "|---|---|---|" + "---|" * len(classes)]
         for seed, n, a in rows:
             cells = ["–" if a.get(c) is None else f"{a[c]:.2f}" for c in classes]
-            lines.append(f"| {seed} | {n} | {a['all']:.2f} | " + " | ".join(cells) + " |")
+            whole = "–" if a["all"] is None else f"{a['all']:.2f}"
+            lines.append(f"| {seed} | {n} | {whole} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,4 +1,6 @@
+import functools
 import importlib.util
+import json
 import math
 from pathlib import Path
 
@@ -8,7 +10,10 @@ from torch import nn
 from torch_geometric.data import Data
 from torch_geometric.nn import MessagePassing, global_add_pool
 
-from gsat.errors import ConfigError
+from gsat.benchmark import BenchmarkSpec, run_benchmark
+from gsat.data import DATASETS
+from gsat.data.ba_2motifs import load_ba_2motifs
+from gsat.errors import ConfigError, DataMissingError
 from gsat.explain.sensitivity import edge_removal_effect, mask_level_response
 
 
@@ -87,13 +92,47 @@ def test_bad_inputs_are_refused():
         mask_level_response(_Counter(), [], "binary")
 
 
-def test_report_sections_are_replaced_by_title():
+def _script():
     path = Path(__file__).resolve().parents[2] / "benchmarks" / "mask_sensitivity.py"
     spec = importlib.util.spec_from_file_location("mask_sensitivity", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    return mod
+
+
+def test_report_sections_are_replaced_by_title():
+    mod = _script()
     text = mod.with_section(mod.HEADER, "## a (GIN, x)\n\nold\n")
     text = mod.with_section(text, "## b (GIN, x)\n\nB\n")
     text = mod.with_section(text, "## a (GIN, x)\n\nnew\n")
     assert text.count("## a (GIN") == 1 and "new" in text and "old" not in text
     assert text.index("## a (GIN") < text.index("## b (GIN")
+
+
+def test_script_reads_the_benchmark_models_and_writes_its_report(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
+                                                                  num_graphs=40))
+    runs, data = tmp_path / "runs", str(tmp_path / "data")
+    run_benchmark(BenchmarkSpec(dataset="ba_2motifs", explainers=["saliency"], seeds=[0],
+                                epochs=1, out=str(runs / "benchmark-ba_2motifs-GIN"),
+                                data_dir=data, max_graphs=3, progress=False))
+    ckpt = runs / "benchmark-ba_2motifs-GIN" / "erm" / "seed0" / "best.pt"
+    before = ckpt.read_bytes()
+    report = tmp_path / "MASK.md"
+    args = ["--dataset", "ba_2motifs", "--seeds", "0", "--max-graphs", "3", "--levels", "1",
+            "0.5", "--explainers", "saliency", "--runs", str(runs), "--data-dir", data,
+            "--report", str(report)]
+    assert _script().main(args) == 0
+    res = json.loads((runs / "benchmark-ba_2motifs-GIN" / "mask_sensitivity.json").read_text())
+    seed = res["seeds"][0]
+    assert seed["num_graphs"] == 3
+    classes = seed["mask_levels"]["by_class"]
+    assert sum(c["graphs"] for c in classes.values()) == 3
+    assert all(0.0 <= c["1.0"]["p_class"] <= 1.0 and c["1.0"]["same_prediction"] == 1.0
+               for c in classes.values())
+    assert 0.0 <= seed["auc_by_class"]["saliency"]["all"] <= 100.0
+    text = report.read_text()
+    assert "## ba_2motifs (GIN" in text and "| saliency |" in text
+    assert ckpt.read_bytes() == before  # read, never trained again
+    with pytest.raises(DataMissingError, match="baselines.py"):
+        _script().main(args[:2] + ["--seeds", "1"] + args[4:])
