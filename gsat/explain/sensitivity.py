@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.explain.algorithm.utils import clear_masks, set_masks
 from torch_geometric.loader import DataLoader
+from torch_geometric.nn import MessagePassing
 
 from gsat.errors import ConfigError
 from gsat.explain.baselines import explained_copy
@@ -98,6 +99,9 @@ def mask_level_response(model: nn.Module, graphs: Sequence[Data], task: str,
     levels = [float(v) for v in levels]
     if not levels or any(not 0.0 < v <= 1.0 for v in levels):
         raise ValueError(f"mask levels must lie in (0, 1], got {levels}")
+    if not any(isinstance(m, MessagePassing) for m in model.modules()):
+        raise ValueError(f"{type(model).__name__} has no message-passing layer (PyG "
+                         "MessagePassing) to put edge masks on")
     work = explained_copy(model)
     pred = predicted_classes(work, graphs, task)
     acc: Dict[int, Dict[float, Dict[str, List[float]]]] = {}
@@ -114,7 +118,8 @@ def mask_level_response(model: nn.Module, graphs: Sequence[Data], task: str,
                     logp[c].backward()
             finally:
                 clear_masks(work)
-            pos = (mask.grad > 0).float()
+            grad = mask.grad if mask.grad is not None else torch.zeros_like(mask)  # no edges
+            pos = (grad > 0).float()
             rec = per_level[v]
             rec["p"].append(float(logp[c].detach().exp()))
             rec["same"].append(float(int(logp.detach().argmax()) == c))

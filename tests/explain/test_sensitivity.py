@@ -90,6 +90,13 @@ def test_bad_inputs_are_refused():
         edge_removal_effect(_Counter(), [bare], "binary")
     with pytest.raises(ValueError, match="no graphs"):
         mask_level_response(_Counter(), [], "binary")
+    with pytest.raises(ValueError, match="no message-passing layer"):
+        mask_level_response(nn.Linear(1, 1), [g], "binary")
+    # a graph without edges has no masks: no gradient, nothing counted as positive
+    lone = Data(x=torch.ones(3, 1), edge_index=torch.zeros(2, 0, dtype=torch.long),
+                edge_label=torch.zeros(0, dtype=torch.long), num_nodes=3)
+    out = mask_level_response(_Counter(), [lone], "binary", levels=(1.0,))
+    assert out["by_class"]["0"]["1.0"]["truth_grad_positive"] is None
 
 
 def _script():
