@@ -100,7 +100,7 @@ NOTES = [
     "on the 5-cycle graphs 49-50: the 5-cycle class is the model's default, and removing "
     "the cycle's edges changes no prediction.",
     "- On Spurious-Motif the explained ERM models predict class 0 for 83-88% (b = 0.5, seeds "
-    "0-2) and 96-97% (b = 0.7, seeds 0-1) of the 500 explained graphs, and removing the "
+    "0-2) and 90-97% (b = 0.7, seeds 0-2) of the 500 explained graphs, and removing the "
     "motif's edges changes 31-41% and 1-20% of those predictions "
     "(`benchmarks/results/MASK_SENSITIVITY.md`): the post-hoc rows explain a model that "
     "leans on the motif for a minority of its predictions.",
