@@ -37,6 +37,7 @@ from gsat.data import load_dataset  # noqa: E402
 from gsat.errors import DataMissingError  # noqa: E402
 from gsat.explain.baselines import make_explainer  # noqa: E402
 from gsat.explain.metrics import score_explanations  # noqa: E402
+from gsat.report import markdown_table  # noqa: E402
 from gsat.explain.sensitivity import (DEFAULT_LEVELS, predicted_classes,  # noqa: E402
                                       edge_removal_effect, mask_level_response)
 
@@ -99,33 +100,28 @@ def to_markdown(dataset: str, backbone: str, result: dict, command: str) -> str:
              "log p(class) is positive (%).", ""]
     head = ["seed", "class", "graphs"] + [f"mask {v}: p / same / truth grad > 0"
                                           for v in levels]
-    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in result["seeds"]:
-        for c, row in r["mask_levels"]["by_class"].items():
-            cells = [f"{_pct(row[str(v)]['p_class'])} / {_pct(row[str(v)]['same_prediction'])}"
-                     f" / {_pct(row[str(v)]['truth_grad_positive'])}" for v in levels]
-            lines.append(f"| {r['seed']} | {c} | {row['graphs']} | " + " | ".join(cells) + " |")
+    lines.append(markdown_table(head, [
+        [r["seed"], c, row["graphs"]] + [
+            f"{_pct(row[str(v)]['p_class'])} / {_pct(row[str(v)]['same_prediction'])}"
+            f" / {_pct(row[str(v)]['truth_grad_positive'])}" for v in levels]
+        for r in result["seeds"] for c, row in r["mask_levels"]["by_class"].items()]))
     lines += ["", "Predictions changed (%) when the ground-truth edges are removed, and when "
-              "as many other edges are removed:", "",
-              "| seed | class | graphs | without ground-truth edges | without as many others |",
-              "|---|---|---|---|---|"]
-    for r in result["seeds"]:
-        for c, row in r["edge_removal"]["by_class"].items():
-            lines.append(f"| {r['seed']} | {c} | {row['graphs']} | "
-                         f"{_pct(row['changed_without_truth'])} | "
-                         f"{_pct(row['changed_without_others'])} |")
+              "as many other edges are removed:", ""]
+    lines.append(markdown_table(
+        ["seed", "class", "graphs", "without ground-truth edges", "without as many others"],
+        [[r["seed"], c, row["graphs"], _pct(row["changed_without_truth"]),
+          _pct(row["changed_without_others"])]
+         for r in result["seeds"] for c, row in r["edge_removal"]["by_class"].items()]))
     rows = [(r["seed"], n, a) for r in result["seeds"]
             for n, a in r.get("auc_by_class", {}).items()]
     if rows:
         classes = sorted({c for _, _, a in rows for c in a if c != "all"})
         lines += ["", "Interp AUC (x100) of explainers at their default settings, on all "
-                  "explained graphs and on the graphs of each predicted class:", "",
-                  "| seed | explainer | all | " + " | ".join(f"class {c}" for c in classes)
-                  + " |", "|---|---|---|" + "---|" * len(classes)]
-        for seed, n, a in rows:
-            cells = ["–" if a.get(c) is None else f"{a[c]:.2f}" for c in classes]
-            whole = "–" if a["all"] is None else f"{a['all']:.2f}"
-            lines.append(f"| {seed} | {n} | {whole} | " + " | ".join(cells) + " |")
+                  "explained graphs and on the graphs of each predicted class:", ""]
+        lines.append(markdown_table(
+            ["seed", "explainer", "all"] + [f"class {c}" for c in classes],
+            [[seed, n] + ["–" if a.get(c) is None else f"{a[c]:.2f}" for c in ["all"] + classes]
+             for seed, n, a in rows]))
     return "\n".join(lines) + "\n"
 
 
