@@ -10,6 +10,11 @@ ratio per explained graph measured in the same run.
     nice -n 10 python benchmarks/baselines.py --dataset ba_2motifs --tune --tune-graphs 50
     nice -n 10 python benchmarks/baselines.py --dataset mutag --data-dir DIR
     python benchmarks/baselines.py --report-only                     # rewrite the markdown
+
+Every finished run's ``benchmark.json`` (with its command) is copied to
+``benchmarks/results/baselines/<dataset>-<backbone>.json``, which is kept with the project:
+the report is written from those copies, so it can be rewritten without the run folders.
+A section (and summary row) of the report for which no copy exists is kept as it is.
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import List
+from typing import Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the checkout's gsat, not another installed copy
@@ -26,6 +31,7 @@ sys.path.insert(0, str(ROOT))  # the checkout's gsat, not another installed copy
 from gsat.benchmark import (BenchmarkSpec, format_markdown,  # noqa: E402
                             finished_seeds, gsat_against_best_baseline, run_benchmark,
                             throughput_ratio)
+from gsat.report import markdown_sections, write_json  # noqa: E402
 #: datasets reported, in this order, when their run folder exists
 DATASETS = ("ba_2motifs", "mutag", "spmotif_0.5", "spmotif_0.7", "spmotif_0.9")
 NOTES = [
@@ -128,6 +134,7 @@ NOTES = [
 
 
 BACKBONES = ["GIN", "PNA"]
+SUMMARY_TITLE = "## Summary: GSAT against the best post-hoc row"
 
 
 def run_folder(runs: Path, dataset: str, backbone: str = "GIN") -> Path:
@@ -158,29 +165,31 @@ def section(result: dict, command: str) -> List[str]:
     return lines
 
 
-def summary(results: List[dict]) -> List[str]:
-    """GSAT against the best post-hoc row of every section, over the seeds every row of the
-    section has finished."""
-    rows, beaten = [], []
-    for result in results:
-        c = gsat_against_best_baseline(result)
-        if c is None:
-            continue
-        name = f"{result['dataset']} ({result.get('backbone', 'GIN')})"
-        g, b = c["gsat"], c["best_auc"]
+def summary_row(result: dict) -> Optional[str]:
+    """The summary table's row of one result: GSAT against the best post-hoc row, over the
+    seeds every row of the section has finished (None without both)."""
+    c = gsat_against_best_baseline(result)
+    if c is None:
+        return None
+    name = f"{result['dataset']} ({result.get('backbone', 'GIN')})"
+    g, b = c["gsat"], c["best_auc"]
 
-        def pm(v: tuple) -> str:  # one seed has no spread
-            return f"{100 * v[0]:.2f}" + (f" ± {100 * v[1]:.2f}" if len(c["seeds"]) > 1 else "")
-        pub = "–" if c["published_best"] is None else f"{c['published_best']:.2f}"
-        ratio = "–" if c["ratio"] is None else f"{c['ratio']:,.0f}x"
-        rows.append(f"| {name} | {', '.join(map(str, c['seeds']))} | "
-                    f"{pm(g)} | {c['best']} | {pm(b)} | {100 * (g[0] - b[0]):+.2f} | "
-                    f"{pub} | {ratio} |")
-        if c["beaten"]:
-            beaten.append(f"{c['best']} on {name}")
+    def pm(v: tuple) -> str:  # one seed has no spread
+        return f"{100 * v[0]:.2f}" + (f" ± {100 * v[1]:.2f}" if len(c["seeds"]) > 1 else "")
+    pub = "–" if c["published_best"] is None else f"{c['published_best']:.2f}"
+    ratio = "–" if c["ratio"] is None else f"{c['ratio']:,.0f}x"
+    return (f"| {name} | {', '.join(map(str, c['seeds']))} | {pm(g)} | {c['best']} | "
+            f"{pm(b)} | {100 * (g[0] - b[0]):+.2f} | {pub} | {ratio} |")
+
+
+def summary(rows: List[str]) -> List[str]:
+    """The summary section around its table rows (:func:`summary_rows`); a row whose
+    'GSAT − best' cell is negative is a section where a post-hoc row beats GSAT."""
     if not rows:
         return []
-    return ["## Summary: GSAT against the best post-hoc row", "",
+    beaten = [f"{cells[4]} on {cells[1]}" for cells in
+              ([c.strip() for c in row.split("|")] for row in rows) if cells[6].startswith("-")]
+    return [SUMMARY_TITLE, "",
             "Interp AUC x100, mean ± std over the seeds every row of the section has finished "
             "(a section's own table may average more seeds for some rows). The best post-hoc "
             "row is the highest mean among the default and tuned rows; the published column is "
@@ -193,21 +202,57 @@ def summary(results: List[dict]) -> List[str]:
              "section."), ""]
 
 
-def write_report(runs: Path, path: Path) -> None:
-    lines = ["# Post-hoc explainers vs GSAT on the same backbone", "",
-             "One section per dataset, each written from the `benchmark.json` of its run by "
-             "`python benchmarks/baselines.py --report-only`.", ""]
-    results, sections = [], []
+def archive_runs(runs: Path, archive: Path) -> List[Path]:
+    """Copy the ``benchmark.json`` of every run folder under :obj:`runs` into :obj:`archive`
+    as ``<dataset>-<backbone>.json``, with the run's command added."""
+    written = []
     for ds, backbone in ((d, b) for b in BACKBONES for d in DATASETS):
         folder = run_folder(runs, ds, backbone)
         if not (folder / "benchmark.json").exists():
             continue
         result = json.loads((folder / "benchmark.json").read_text())
         cmd_file = folder / "command.txt"
-        command = cmd_file.read_text().strip() if cmd_file.exists() else "(command not recorded)"
-        results.append(result)
-        sections += section(result, command)
-    lines += summary(results) + sections
+        result["command"] = (cmd_file.read_text().strip() if cmd_file.exists()
+                             else "(command not recorded)")
+        archive.mkdir(parents=True, exist_ok=True)
+        path = archive / f"{ds}-{backbone}.json"
+        write_json(result, path)
+        written.append(path)
+    return written
+
+
+def _summary_rows(text: str) -> Dict[str, str]:
+    """The rows of the summary table of an earlier report, by dataset cell."""
+    body = markdown_sections(text).get(SUMMARY_TITLE, "")
+    return {line.split("|")[1].strip(): line for line in body.splitlines()
+            if line.startswith("| ") and not line.startswith("| dataset ")}
+
+
+def write_report(archive: Path, path: Path) -> None:
+    """Write the report from the results in :obj:`archive` (:func:`archive_runs`). A dataset
+    and backbone with no result there keeps its section and summary row of the report at
+    :obj:`path`, if it has them."""
+    earlier = path.read_text() if path.exists() else ""
+    old_sections, old_rows = markdown_sections(earlier), _summary_rows(earlier)
+    sections, rows, kept = [], [], []
+    for ds, backbone in ((d, b) for b in BACKBONES for d in DATASETS):
+        name = f"{ds} ({backbone})"
+        file = archive / f"{ds}-{backbone}.json"
+        if file.exists():
+            result = json.loads(file.read_text())
+            sections += section(result, result.get("command", "(command not recorded)"))
+            rows += [r for r in [summary_row(result)] if r]
+        elif f"## {name}" in old_sections:
+            sections += old_sections[f"## {name}"].splitlines() + [""]
+            rows += [old_rows[name]] if name in old_rows else []
+            kept.append(name)
+    lines = ["# Post-hoc explainers vs GSAT on the same backbone", "",
+             "One section per dataset, each written from the `benchmark.json` of its run by "
+             "`python benchmarks/baselines.py --report-only`; the results are kept in "
+             "`benchmarks/results/baselines/<dataset>-<backbone>.json`."
+             + (" Kept as an earlier report wrote them, as their results are not there: "
+                + ", ".join(kept) + "." if kept else ""), ""]
+    lines += summary(rows) + sections
     lines += ["## Notes", ""] + NOTES + [""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
@@ -233,6 +278,8 @@ def main() -> None:
                    help="folder holding benchmark-<dataset>-<backbone>/ run folders")
     p.add_argument("--data-dir", default=str(ROOT / "data"))
     p.add_argument("--report", default=str(ROOT / "benchmarks" / "results" / "BASELINES.md"))
+    p.add_argument("--archive", default=str(ROOT / "benchmarks" / "results" / "baselines"),
+                   help="folder of the results the report is written from")
     p.add_argument("--report-only", action="store_true")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -248,7 +295,8 @@ def main() -> None:
             explainer_epochs=args.explainer_epochs, max_graphs=args.max_graphs,
             threads=args.threads, tune=args.tune, tune_graphs=args.tune_graphs,
             progress=sys.stderr.isatty()))
-    write_report(runs, Path(args.report))
+    archive_runs(runs, Path(args.archive))
+    write_report(Path(args.archive), Path(args.report))
     print(Path(args.report).read_text())
 
 

@@ -37,7 +37,7 @@ from gsat.data import load_dataset  # noqa: E402
 from gsat.errors import DataMissingError  # noqa: E402
 from gsat.explain.baselines import make_explainer  # noqa: E402
 from gsat.explain.metrics import score_explanations  # noqa: E402
-from gsat.report import markdown_table  # noqa: E402
+from gsat.report import markdown_table, with_section  # noqa: E402
 from gsat.explain.sensitivity import (DEFAULT_LEVELS, predicted_classes,  # noqa: E402
                                       edge_removal_effect, mask_level_response)
 
@@ -129,19 +129,6 @@ HEADER = ("# How the explained ERM models answer soft edge masks\n\n"
           "Written by `benchmarks/mask_sensitivity.py`, one section per dataset (see its "
           "docstring for what is measured). Classes: BA-2Motifs 0 house, 1 5-cycle; Mutag "
           "0 mutagen, 1 non-mutagen; Spurious-Motif 0 cycle, 1 house, 2 crane motif.\n")
-
-
-def with_section(text: str, section: str) -> str:
-    r""":obj:`text` with the section of :obj:`section`'s first line (its ``## `` title)
-    replaced, or appended when it has none."""
-    title = section.split("\n", 1)[0]
-    parts = text.split("\n## ")
-    head, rest = parts[0], ["## " + s for s in parts[1:]]
-    rest = [section if s.split("\n", 1)[0] == title else s.rstrip("\n") + "\n"
-            for s in rest]
-    if not any(s.split("\n", 1)[0] == title for s in rest):
-        rest.append(section)
-    return head.rstrip("\n") + "\n\n" + "\n".join(rest)
 
 
 def main(argv=None) -> int:

@@ -67,6 +67,21 @@ def markdown_table(head: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+def markdown_sections(text: str) -> Dict[str, str]:
+    """The ``## `` sections of a markdown text by title line (``## ...``), in order, each
+    ending with one newline; the text before the first title is left out."""
+    return {"## " + part.split("\n", 1)[0]: "## " + part.rstrip("\n") + "\n"
+            for part in text.split("\n## ")[1:]}
+
+
+def with_section(text: str, section: str) -> str:
+    """:obj:`text` with the section titled as :obj:`section`'s first line replaced in place,
+    or appended when it has none."""
+    sections = markdown_sections(text)
+    sections[section.split("\n", 1)[0]] = section.rstrip("\n") + "\n"
+    return text.split("\n## ", 1)[0].rstrip("\n") + "\n\n" + "\n".join(sections.values())
+
+
 def json_safe(obj: Any) -> Any:
     """:obj:`obj` with NaN and infinite floats replaced by :obj:`None` (valid JSON)."""
     if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):

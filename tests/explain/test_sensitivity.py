@@ -107,15 +107,6 @@ def _script():
     return mod
 
 
-def test_report_sections_are_replaced_by_title():
-    mod = _script()
-    text = mod.with_section(mod.HEADER, "## a (GIN, x)\n\nold\n")
-    text = mod.with_section(text, "## b (GIN, x)\n\nB\n")
-    text = mod.with_section(text, "## a (GIN, x)\n\nnew\n")
-    assert text.count("## a (GIN") == 1 and "new" in text and "old" not in text
-    assert text.index("## a (GIN") < text.index("## b (GIN")
-
-
 def test_script_reads_the_benchmark_models_and_writes_its_report(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
                                                                   num_graphs=40))
