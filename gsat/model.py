@@ -360,9 +360,9 @@ class GSAT(_Classifier):
     def explain(self, data) -> Tensor:
         r"""Evaluation-time edge attention :math:`\sigma(\ell)` (no sampling) for every edge of
         :obj:`data`, shape :obj:`[E]`, equal to :obj:`forward(data).edge_att` in eval mode; the
-        gated pass, which does not change the attention, is not run. The module's train/eval
-        mode is left as it was."""
-        was_training = self.training
+        gated pass, which does not change the attention, is not run. The train/eval mode of
+        every submodule is left as it was."""
+        modes = [(m, m.training) for m in self.modules()]
         self.eval()
         try:
             x, edge_index, batch, edge_attr = self._check(data)
@@ -370,7 +370,8 @@ class GSAT(_Classifier):
             check_finite_output(self, x, att_logits)
             return edge_att
         finally:
-            self.train(was_training)
+            for m, training in modes:
+                m.training = training
 
 
 class ERM(_Classifier):

@@ -36,6 +36,7 @@ from torch_geometric.explain.algorithm.utils import clear_masks
 from torch_geometric.explain.algorithm import (CaptumExplainer, ExplainerAlgorithm,
                                                GNNExplainer, PGExplainer)
 from torch_geometric.loader import DataLoader
+from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import is_undirected
 from tqdm.auto import tqdm
 
@@ -110,6 +111,13 @@ def explained_copy(model: nn.Module) -> nn.Module:
         p.requires_grad_(False)
         p.grad = None
     return work.eval()
+
+
+def has_masks(model: nn.Module) -> bool:
+    """Whether a message-passing layer of :obj:`model` has an explain mask set (PyG's
+    :func:`~torch_geometric.explain.algorithm.utils.set_masks`)."""
+    return any(m.explain is True or m._edge_mask is not None for m in model.modules()
+               if isinstance(m, MessagePassing))
 
 
 def symmetric_scores(scores: Tensor, edge_index: Tensor,
@@ -463,12 +471,19 @@ class GSATExplainer(EdgeExplainer):
                 device: torch.device | str = "cpu", progress: bool = False) -> List[Tensor]:
         if not isinstance(model, GSAT):
             raise TypeError(f"the gsat explainer needs a GSAT model, got {type(model).__name__}")
-        work = explained_copy(model)
+        # GSAT.explain runs without gradients and leaves the mode as it was, so the model is
+        # used as it is; a copy without them only when explain masks were left on it
+        work = explained_copy(model) if has_masks(model) else model
         if self.settings["batch_size"] == 1:  # one graph at a time, as the post-hoc methods
             return _graphs_one_by_one(graphs, lambda g: work.explain(g), "explain gsat",
                                       device, progress, symmetrize=False)
         out: List[Tensor] = []
-        loader = DataLoader(list(graphs), batch_size=self.settings["batch_size"])
+        graphs = list(graphs)
+        # only what GSAT.explain reads is collated (labels and ground truth are not)
+        unread = sorted(set(graphs[0].keys()) - {"x", "edge_index", "edge_attr"}) \
+            if graphs else []
+        loader = DataLoader(graphs, batch_size=self.settings["batch_size"],
+                            exclude_keys=unread)
         for b in tqdm(loader, desc="explain gsat", disable=not progress, leave=False,
                       dynamic_ncols=True):
             b = b.to(device)

@@ -380,3 +380,21 @@ def test_scores_closer_than_float32_resolution_keep_their_order_up_to_the_auc():
 
     scores = _graphs_one_by_one(graphs, near_half, "t", "cpu", False, symmetrize=False)
     assert score_explanations(scores, graphs).interp_auc == 1.0
+
+
+def test_gsat_explainer_uses_the_model_without_the_masks_left_on_it():
+    graphs = _graphs()
+    model = _model("GIN", "gsat", graphs)
+    clean = [model.explain(g).double() for g in graphs]
+    # labels and ground truth are not collated; the scores are the same with them
+    for g in graphs:
+        g.edge_label = torch.zeros(g.edge_index.size(1), dtype=torch.long)
+        g.y = torch.tensor([1.0])
+    g = graphs[0]
+    set_masks(model.backbone, torch.full((g.edge_index.size(1),), 0.01), g.edge_index,
+              apply_sigmoid=False)
+    assert not torch.allclose(model.explain(g).double(), clean[0])  # the mask does act
+    scores = make_explainer("gsat", batch_size=2).explain(model, graphs, "binary")
+    for s, c in zip(scores, clean):
+        assert torch.allclose(s, c)
+    assert make_explainer("gsat").explain(model, [], "binary") == []
