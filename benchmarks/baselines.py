@@ -183,7 +183,7 @@ def summary_row(result: dict) -> Optional[str]:
 
 
 def summary(rows: List[str]) -> List[str]:
-    """The summary section around its table rows (:func:`summary_rows`); a row whose
+    """The summary section around its table rows (:func:`summary_row`); a row whose
     'GSAT − best' cell is negative is a section where a post-hoc row beats GSAT."""
     if not rows:
         return []
