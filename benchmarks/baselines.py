@@ -130,6 +130,13 @@ NOTES = [
     "uninterrupted tuning makes.",
     "- Seconds depend on the load of the machine while the run was going; the throughput "
     "ratio compares two methods measured in the same run.",
+    "- Runs of one section may run side by side, each with its own run folder, and be "
+    "merged by hand into one folder (model folders copied, records appended to its "
+    "benchmark.json), whose records the section's command then reuses: Spurious-Motif "
+    "b=0.9 ran seeds 0 and 1 as two processes on the two cores, then seed 2 as two processes "
+    "(PGExplainer in one; GSAT and the other methods in the other, each training the same ERM "
+    "model, byte for byte). The PGExplainer ratio of that seed compares two processes that "
+    "ran at the same time.",
 ]
 
 
