@@ -22,8 +22,8 @@ from typing import Optional
 import torch
 import yaml
 
-from gsat.config import default_config_path
-from gsat.runner import RunSpec, run
+from gsat.core.config import default_config_path
+from gsat.training.driver import RunSpec, run
 
 HERE = Path(__file__).resolve().parent
 RUNS = HERE / "runs"

@@ -30,14 +30,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the checkout's gsat, not another installed copy
 
-from gsat.build import build_model  # noqa: E402
-from gsat.checkpoint import atomic_write, load_checkpoint, load_state_checked  # noqa: E402
-from gsat.config import load_config  # noqa: E402
+from gsat.core.build import build_model  # noqa: E402
+from gsat.runs.files import atomic_write, load_checkpoint, load_state_checked  # noqa: E402
+from gsat.core.config import load_config  # noqa: E402
 from gsat.data import load_dataset  # noqa: E402
 from gsat.errors import DataMissingError  # noqa: E402
 from gsat.explain.baselines import make_explainer  # noqa: E402
-from gsat.explain.metrics import score_explanations  # noqa: E402
-from gsat.report import markdown_table, with_section  # noqa: E402
+from gsat.metrics.interpretation import score_explanations  # noqa: E402
+from gsat.metrics.summary import markdown_table, with_section  # noqa: E402
 from gsat.explain.sensitivity import (DEFAULT_LEVELS, predicted_classes,  # noqa: E402
                                       edge_removal_effect, mask_level_response)
 

@@ -71,7 +71,7 @@ def one_case(num_edges: int, backbone: str, method: str, steps: int, hidden: int
     """Time training steps of one model on one graph (run in a child process)."""
     from torch_geometric.data import Batch, Data
 
-    from gsat.model import ERM, GSAT
+    from gsat.core.model import ERM, GSAT
     from gsat.nn import GIN, PNA, degree_histogram
 
     torch.manual_seed(0)

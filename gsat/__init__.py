@@ -15,27 +15,38 @@ __version__ = "0.1.0"
 
 #: public name -> module that defines it
 _EXPORTS = {
-    "Config": "gsat.config", "load_config": "gsat.config",
+    "Config": "gsat.core.config", "load_config": "gsat.core.config",
     "GraphDataset": "gsat.data", "load_dataset": "gsat.data",
     "ConfigError": "gsat.errors", "DataMissingError": "gsat.errors",
     "GraphInputError": "gsat.errors", "GSATError": "gsat.errors",
     "UnknownNameError": "gsat.errors", "CheckpointError": "gsat.errors",
     "DiskWriteError": "gsat.errors", "RunInUseError": "gsat.errors",
     "TrainingDivergedError": "gsat.errors",
-    "interp_auc": "gsat.explain.metrics", "precision_at_k": "gsat.explain.metrics",
-    "evaluate": "gsat.fitting", "fit": "gsat.fitting",
-    "LoadedRun": "gsat.inference", "load_run": "gsat.inference",
-    "ERM": "gsat.model", "GSAT": "gsat.model", "GSATOutput": "gsat.model",
-    "check_graph": "gsat.model", "edge_mask": "gsat.model",
+    "interp_auc": "gsat.metrics.interpretation", "precision_at_k": "gsat.metrics.interpretation",
+    "evaluate": "gsat.training.fit", "fit": "gsat.training.fit",
+    "LoadedRun": "gsat.app.inference", "load_run": "gsat.app.inference",
+    "ERM": "gsat.core.model", "GSAT": "gsat.core.model", "GSATOutput": "gsat.core.model",
+    "check_graph": "gsat.core.model", "edge_mask": "gsat.core.model",
     "GIN": "gsat.nn", "PNA": "gsat.nn", "Extractor": "gsat.nn", "GraphClassifier": "gsat.nn",
 }
-_SUBMODULES = ("functional", "validation")
+#: documented submodule -> the module it is, so that ``import gsat`` then ``gsat.viz.draw_explanation``
+#: works (each is imported on first use)
+_SUBMODULES = {
+    # the packages, along the way data flows
+    "core": "gsat.core", "nn": "gsat.nn", "data": "gsat.data", "metrics": "gsat.metrics",
+    "runs": "gsat.runs", "training": "gsat.training", "explain": "gsat.explain",
+    "benchmark": "gsat.benchmark", "app": "gsat.app", "viz": "gsat.viz",
+    "errors": "gsat.errors",
+    # short names of modules users reach often
+    "functional": "gsat.core.functional", "validation": "gsat.core.validation",
+    "inference": "gsat.app.inference", "influence": "gsat.app.influence",
+}
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
 
 
 __getattr__ = lazy_getattr(__name__, globals(), {
-    **_EXPORTS, **{m: f"gsat.{m}:module" for m in _SUBMODULES}})
+    **_EXPORTS, **{name: f"{module}:module" for name, module in _SUBMODULES.items()}})
 
 
 def __dir__() -> list:

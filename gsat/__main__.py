@@ -1,5 +1,5 @@
 r"""``python -m gsat ...``: the same command line as the ``gsat`` console script."""
-from gsat.cli import main
+from gsat.app.cli import main
 
 if __name__ == "__main__":
     main()

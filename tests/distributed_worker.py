@@ -17,12 +17,12 @@ from pathlib import Path
 
 import torch
 
-import gsat.train
-from gsat.build import build_model
-from gsat.config import load_config
+import gsat.training.engine
+from gsat.core.build import build_model
+from gsat.core.config import load_config
 from gsat.data import load_dataset
-from gsat.distributed import distributed_loader, launched
-from gsat.runner import RunSpec, TrainingInterrupted, run
+from gsat.training.distributed import distributed_loader, launched
+from gsat.training.driver import RunSpec, TrainingInterrupted, run
 
 NUM_GRAPHS = 120
 
@@ -43,7 +43,7 @@ def max_rank_diff(dist, tensor):
 
 
 def one_step(dist, cfg, ds, report):
-    gsat.train.set_seed(0)
+    gsat.training.engine.set_seed(0)
     model = build_model(cfg, ds, "gsat")
     dist.seed_rank(0)
     report["init_rank_diff"] = max_rank_diff(dist, flat(model))
@@ -86,7 +86,7 @@ def main():
         one_step(dist, cfg, ds, report)
 
         # every epoch: the weights and the record of every rank
-        save = gsat.train.RunFilesHook.on_epoch_end
+        save = gsat.training.engine.RunFilesHook.on_epoch_end
         stop_after = {"epoch": None}
 
         def watching(self, engine, epoch, rec, val):
@@ -102,7 +102,7 @@ def main():
             if stop_after["epoch"] == epoch:
                 raise KeyboardInterrupt
 
-        gsat.train.RunFilesHook.on_epoch_end = watching
+        gsat.training.engine.RunFilesHook.on_epoch_end = watching
         run_name = {"name": "a"}
 
         def spec(name, **kw):

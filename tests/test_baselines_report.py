@@ -6,10 +6,10 @@ import json
 import shutil
 from pathlib import Path
 
-from gsat.benchmark import BenchmarkSpec, run_benchmark
+from gsat.benchmark.pipeline import BenchmarkSpec, run_benchmark
 from gsat.data import DATASETS
 from gsat.data.ba_2motifs import load_ba_2motifs
-from gsat.report import markdown_sections, with_section
+from gsat.metrics.summary import markdown_sections, with_section
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from gsat.benchmark import (BenchmarkSpec, published_value, run_benchmark,
+from gsat.benchmark.pipeline import (BenchmarkSpec, published_value, run_benchmark,
                             score_explanations, throughput_ratio)
-from gsat.cli import SUBCOMMANDS, main
+from gsat.app.cli import SUBCOMMANDS, main
 from gsat.data import DATASETS
 from gsat.data.ba_2motifs import load_ba_2motifs
 from gsat.errors import UnknownNameError
@@ -347,7 +347,7 @@ def test_an_interrupted_tuning_continues_at_its_next_setting(tmp_path, monkeypat
     # trials saved for another grid are not taken
     saved.write_text(json.dumps({"piece_key": {"other": 1}, "model_best_epoch": 0,
                                  "trials": [{"settings": {"k": 3}, "valid_interp_auc": 1.0}]}))
-    from gsat.benchmark import _earlier_trials
+    from gsat.benchmark.pipeline import _earlier_trials
     assert _earlier_trials(saved, {"piece_key": {"grid": grid}, "model_best_epoch": 0}) == []
 
 
@@ -404,7 +404,7 @@ def test_a_tuning_after_an_interruption_loads_the_saved_default_fit(tmp_path, mo
     assert not saved.exists()
 
     # a fit saved for another model or other settings is not loaded
-    from gsat.benchmark import _save_fit, _saved_fit
+    from gsat.benchmark.pipeline import _save_fit, _saved_fit
     fitted = Learner()
     fitted.fit(None, [], "binary")
     _save_fit(saved, {"piece_key": "a"}, fitted, 1.0)
@@ -416,7 +416,7 @@ def test_a_tuning_after_an_interruption_loads_the_saved_default_fit(tmp_path, mo
 
 
 def test_gsat_is_compared_with_the_best_post_hoc_row_on_the_seeds_every_row_finished():
-    from gsat.benchmark import finished_seeds, gsat_against_best_baseline
+    from gsat.benchmark.pipeline import finished_seeds, gsat_against_best_baseline
 
     def rec(method, seed, auc, gps=1.0):
         return {"method": method, "seed": seed, "test_interp_auc": auc, "graphs_per_second": gps}
@@ -451,7 +451,7 @@ def test_gsat_is_compared_with_the_best_post_hoc_row_on_the_seeds_every_row_fini
 
 
 def test_records_of_graphmask_scored_the_old_way_are_not_reused():
-    from gsat.benchmark import _piece_key
+    from gsat.benchmark.pipeline import _piece_key
     spec = BenchmarkSpec(dataset="ba_2motifs", explainers=["graphmask", "gnnexplainer"])
     assert _piece_key(spec, "graphmask", False, {})["score_version"] == 3
     assert "score_version" not in _piece_key(spec, "gnnexplainer", False, {})
@@ -459,10 +459,10 @@ def test_records_of_graphmask_scored_the_old_way_are_not_reused():
 
 def test_erm_model_explained_is_the_best_validation_epoch(tmp_path, monkeypatch):
     import csv
-    from gsat.benchmark import trained_model
-    from gsat.checkpoint import load_checkpoint
+    from gsat.benchmark.pipeline import trained_model
+    from gsat.runs.files import load_checkpoint
     from gsat.data import load_dataset
-    from gsat.runner import RunSpec, resolve_config
+    from gsat.training.driver import RunSpec, resolve_config
 
     monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
                                                                   num_graphs=40))
@@ -486,8 +486,8 @@ def test_erm_model_explained_is_the_best_validation_epoch(tmp_path, monkeypatch)
 
 
 def test_a_config_key_added_later_keeps_older_models_usable():
-    from gsat.benchmark import _same_config
-    from gsat.config import Config
+    from gsat.benchmark.pipeline import _same_config
+    from gsat.core.config import Config
 
     cfg = Config()
     old = cfg.to_dict()
@@ -551,7 +551,7 @@ def test_a_sample_missing_a_class_is_flagged_and_records_follow_the_graphs(
                          out=str(tmp_path / "b"), data_dir=str(tmp_path / "data"),
                          progress=False, tune=True, tune_graphs=3, max_graphs=3,
                          tuning_grids={"oracle": [{"good_on": "test"}]})
-    with caplog.at_level("WARNING", logger="gsat.benchmark"):
+    with caplog.at_level("WARNING", logger="gsat.benchmark.pipeline"):
         first = run_benchmark(spec)
     warned = [r.getMessage() for r in caplog.records if "miss class" in r.getMessage()]
     assert len(warned) == 2 and "explained test" in warned[0] and "tuning" in warned[1]
@@ -566,7 +566,7 @@ def test_a_sample_missing_a_class_is_flagged_and_records_follow_the_graphs(
     monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
                                                                   num_graphs=60))
     caplog.clear()
-    with caplog.at_level("WARNING", logger="gsat.benchmark"):
+    with caplog.at_level("WARNING", logger="gsat.benchmark.pipeline"):
         second = run_benchmark(spec)
     assert _Oracle.calls > 0
     assert not [r for r in caplog.records if "miss class" in r.getMessage()]

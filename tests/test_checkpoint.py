@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gsat import GIN, GSAT, PNA
-from gsat.checkpoint import (config_differences, deferred_interrupt, load_checkpoint,
+from gsat.runs.files import (config_differences, deferred_interrupt, load_checkpoint,
                              load_state_checked, remove_stale_temporaries, rng_state,
                              save_checkpoint, set_rng_state)
 from gsat.errors import CheckpointError

@@ -7,7 +7,7 @@ import pytest
 CODE = """
 import os, sys
 {pre}
-from gsat.cli import use_huge_pages
+from gsat.app.cli import use_huge_pages
 use_huge_pages()
 print(os.environ.get("THP_MEM_ALLOC_ENABLE"))
 """

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from gsat.config import Config, config_from_dict, load_config
+from gsat.core.config import Config, config_from_dict, load_config
 from gsat.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gsat.config import (RANGES, Config, ExtractorConfig, GSATConfig, ModelConfig, TrainConfig,
+from gsat.core.config import (RANGES, Config, ExtractorConfig, GSATConfig, ModelConfig, TrainConfig,
                          config_from_dict, load_config)
 from gsat.errors import ConfigError
 

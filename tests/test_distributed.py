@@ -1,4 +1,4 @@
-"""Data-parallel training (gsat.distributed): two CPU processes with gloo under torchrun.
+"""Data-parallel training (gsat.training.distributed): two CPU processes with gloo under torchrun.
 
 One torchrun launch (tests/distributed_worker.py) takes a DDP step, trains run ``a`` and
 trains run ``b`` with a stop after epoch 1 and a resume; this module checks what it
@@ -16,13 +16,13 @@ import pytest
 import torch
 import yaml
 
-from gsat.build import build_model
-from gsat.cli import main
-from gsat.config import load_config
+from gsat.core.build import build_model
+from gsat.app.cli import main
+from gsat.core.config import load_config
 from gsat.data import load_dataset
-from gsat.distributed import DistContext, launch_env, launched, rank_seed
+from gsat.training.distributed import DistContext, launch_env, launched, rank_seed
 from gsat.errors import ConfigError
-from gsat.train import PRECISION_K, evaluate, make_loader
+from gsat.training.engine import PRECISION_K, evaluate, make_loader
 
 ROOT = Path(__file__).resolve().parents[1]
 NUM_GRAPHS = 120

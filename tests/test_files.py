@@ -14,7 +14,7 @@ import torch
 from torch_geometric.data import Data
 
 from gsat import GIN, GSAT
-from gsat.checkpoint import (CHECKPOINT_SCHEMAS, RunLock, atomic_write, load_checkpoint,
+from gsat.runs.files import (CHECKPOINT_SCHEMAS, RunLock, atomic_write, load_checkpoint,
                              remove_stale_temporaries, rng_state, save_checkpoint,
                              sigterm_as_interrupt, validate_checkpoint)
 from gsat.data.base import load_graphs, save_graphs
@@ -189,7 +189,7 @@ def test_full_disk_is_one_disk_write_error_and_leaves_the_old_file(tmp_path, mon
     atomic_write(path, "old\n")
     data = "new content\n" * 10
     if how == "fsync":
-        monkeypatch.setattr("gsat.checkpoint.os.fsync", _enospc)
+        monkeypatch.setattr("gsat.runs.files.os.fsync", _enospc)
     else:
         data = _enospc if how == "writer" else _torch_wrapped_enospc
     with pytest.raises(DiskWriteError) as exc:
@@ -219,7 +219,7 @@ def _graphs():
 
 
 def test_data_cache_write_failure_leaves_no_temporary(tmp_path, monkeypatch):
-    monkeypatch.setattr("gsat.checkpoint.os.fsync", _enospc)
+    monkeypatch.setattr("gsat.runs.files.os.fsync", _enospc)
     with pytest.raises(DiskWriteError, match=r"could not write graphs.pt .* needs [\d,]+ bytes"):
         save_graphs(_graphs(), tmp_path / "graphs.pt")
     assert list(tmp_path.iterdir()) == []

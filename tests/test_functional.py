@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from gsat import functional as F
+from gsat.core import functional as F
 
 
 def test_concrete_sample_eval_is_sigmoid():

@@ -6,12 +6,12 @@ import pytest
 import torch
 
 import gsat
-from gsat.checkpoint import load_checkpoint
-from gsat.cli import main
+from gsat.runs.files import load_checkpoint
+from gsat.app.cli import main
 from gsat.data.ba_2motifs import generate_ba_2motifs
 from gsat.errors import CheckpointError, ConfigError
-from gsat.inference import explain_file
-from gsat.runner import RunSpec, run
+from gsat.app.inference import explain_file
+from gsat.training.driver import RunSpec, run
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +131,7 @@ def test_benchmark_on_own_graphs(graph_run, tmp_path):
 
 def test_read_smiles_csv_ids_and_errors(tmp_path):
     from gsat.errors import ConfigError, DataMissingError
-    from gsat.inference import read_smiles_csv
+    from gsat.app.inference import read_smiles_csv
 
     f = tmp_path / "in.csv"
     f.write_text("name,smiles\nwater,O \nethanol,CCO\n")

@@ -5,14 +5,14 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from gsat.config import Config, save_config, validate
+from gsat.core.config import Config, save_config, validate
 from gsat.data import DATASETS
 from gsat.data.ba_2motifs import load_ba_2motifs
 from gsat.errors import ConfigError
-from gsat.influence import checkpoint_files, tracin_influence
-from gsat.model import ERM
+from gsat.app.influence import checkpoint_files, tracin_influence
+from gsat.core.model import ERM
 from gsat.nn import GIN
-from gsat.train import Engine, KeepCheckpointsHook, make_loader
+from gsat.training.engine import Engine, KeepCheckpointsHook, make_loader
 
 
 def _tree(i):
@@ -65,8 +65,8 @@ def test_keep_checkpoints_every_is_checked():
 
 
 def test_influence_command_writes_json_and_picture(tmp_path, monkeypatch, capsys):
-    from gsat.cli import main
-    from gsat.runner import RunSpec, resolve_config
+    from gsat.app.cli import main
+    from gsat.training.driver import RunSpec, resolve_config
 
     monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
                                                                   num_graphs=40))

@@ -1,4 +1,4 @@
-"""Input policy of gsat.validation: integer index dtypes and floating feature dtypes are
+"""Input policy of gsat.core.validation: integer index dtypes and floating feature dtypes are
 converted once on entry; malformed batches and overflowing features are refused with one
 clear GraphInputError (never a phantom graph, a crash deep in PyG, or NaN attention)."""
 import pytest
@@ -7,8 +7,8 @@ from torch_geometric.data import Batch, Data
 
 from gsat import GIN, GSAT, functional
 from gsat.errors import GraphInputError
-from gsat.model import ERM
-from gsat.validation import check_graph, model_inputs
+from gsat.core.model import ERM
+from gsat.core.validation import check_graph, model_inputs
 
 FEAT = 3
 

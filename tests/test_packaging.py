@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import gsat
-from gsat.cli import build_parser
-from gsat.config import configs_dir, default_config_path, load_config
+from gsat.app.cli import build_parser
+from gsat.core.config import configs_dir, default_config_path, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(p.name for p in (ROOT / "gsat" / "configs").glob("*.yml"))
@@ -45,7 +45,7 @@ def test_wheel_holds_every_config(tmp_path):
     (wheel,) = tmp_path.glob("gsat-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {f"gsat/configs/{n}" for n in SHIPPED} <= names
-    assert "gsat/__main__.py" in names and "gsat/cli.py" in names
+    assert "gsat/__main__.py" in names and "gsat/app/cli.py" in names
 
 
 def test_version_and_help_examples(capsys):

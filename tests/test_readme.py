@@ -34,7 +34,7 @@ def test_readme_example_runs(capsys):
     assert float(printed[0]) == history[-1]["valid_metric"]
     assert math.isclose(float(printed[1]), __import__("gsat").interp_auc(att, test.edge_label))
     # the user's GCN layers are gated by a mask without any change to them
-    from gsat.model import edge_mask
+    from gsat.core.model import edge_mask
 
     model.eval()
     with torch.no_grad():

@@ -17,9 +17,9 @@ import pytest
 import torch
 import yaml
 
-from gsat.cli import main
+from gsat.app.cli import main
 from gsat.errors import CheckpointError
-from gsat.runner import RunSpec, run
+from gsat.training.driver import RunSpec, run
 
 ROOT = Path(__file__).resolve().parents[1]
 NUM_GRAPHS = 40
@@ -28,12 +28,12 @@ NUM_GRAPHS = 40
 # given by PAUSE_AT = [seed, epoch, batch], where the test kills or interrupts it.
 DRIVER = r"""
 import json, os, sys, time
-import gsat.model, gsat.runner
-from gsat.cli import main
+import gsat.core.model, gsat.training.driver
+from gsat.app.cli import main
 
 pause_at, marker = json.loads(os.environ["PAUSE_AT"]), os.environ["MARKER"]
 current, calls = {}, {}
-train_one_seed, loss = gsat.runner.train_one_seed, gsat.model.GSAT.loss
+train_one_seed, loss = gsat.training.driver.train_one_seed, gsat.core.model.GSAT.loss
 
 def tracked_train_one_seed(cfg, ds, seed, *args, **kwargs):
     current["seed"] = seed
@@ -47,8 +47,8 @@ def pausing_loss(self, out, y, epoch):
         time.sleep(300)
     return loss(self, out, y, epoch)
 
-gsat.runner.train_one_seed = tracked_train_one_seed
-gsat.model.GSAT.loss = pausing_loss
+gsat.training.driver.train_one_seed = tracked_train_one_seed
+gsat.core.model.GSAT.loss = pausing_loss
 main(sys.argv[1:])
 """
 
@@ -167,10 +167,10 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(setup, tmp_path):
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
 def test_non_finite_loss_stops_with_one_line_and_keeps_last_checkpoint(
         setup, tmp_path, monkeypatch, capsys, bad):
-    import gsat.model
+    import gsat.core.model
 
     out = tmp_path / "run"
-    loss, calls, seen = gsat.model.GSAT.loss, {}, {}
+    loss, calls, seen = gsat.core.model.GSAT.loss, {}, {}
 
     def loss_turning_bad(self, o, y, epoch):
         calls[epoch] = calls.get(epoch, -1) + 1
@@ -181,7 +181,7 @@ def test_non_finite_loss_stops_with_one_line_and_keeps_last_checkpoint(
             value = value * bad
         return value, parts
 
-    monkeypatch.setattr(gsat.model.GSAT, "loss", loss_turning_bad)
+    monkeypatch.setattr(gsat.core.model.GSAT, "loss", loss_turning_bad)
     with pytest.raises(SystemExit) as exc:
         main(_cli_args(setup, out, [0]))
     assert exc.value.code == 1

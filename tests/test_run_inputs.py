@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from gsat.cli import main
+from gsat.app.cli import main
 from gsat.errors import ConfigError
-from gsat.validation import check_device, check_seeds
+from gsat.core.validation import check_device, check_seeds
 
 
 @pytest.mark.parametrize("seeds,match", [

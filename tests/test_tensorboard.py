@@ -6,12 +6,12 @@ import yaml
 from torch_geometric.loader import DataLoader
 
 import gsat
-import gsat.runner as runner_mod
-import gsat.train as train_mod
-from gsat.cli import main
+import gsat.training.driver as runner_mod
+import gsat.training.engine as train_mod
+from gsat.app.cli import main
 from gsat.data import generate_ba_2motifs
 from gsat.errors import ConfigError
-from gsat.runner import RunSpec, run
+from gsat.training.driver import RunSpec, run
 
 pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
@@ -106,7 +106,7 @@ def test_missing_tensorboard_is_a_clear_error(monkeypatch, tmp_path):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_tb)
-    from gsat.tensorboard_log import TensorBoardLogger
+    from gsat.training.tensorboard import TensorBoardLogger
 
     with pytest.raises(ConfigError, match=r"pip install -e \"\.\[tensorboard\]\""):
         TensorBoardLogger(tmp_path / "tb")

@@ -6,8 +6,8 @@ import pytest
 import torch
 import yaml
 
-from gsat.cli import main
-from gsat.runner import RunSpec, run
+from gsat.app.cli import main
+from gsat.training.driver import RunSpec, run
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_FIELDS = {"seed", "best_epoch", "valid_metric", "test_metric", "test_interp_auc",
@@ -96,10 +96,10 @@ def test_pna_and_erm_run(tmp_path, method):
     r = res["runs"][0]
     assert r["seconds_per_epoch"] > 0
     # the selected weights on disk reproduce every reported test figure
-    from gsat.build import build_model
-    from gsat.config import load_config
+    from gsat.core.build import build_model
+    from gsat.core.config import load_config
     from gsat.data import load_dataset
-    from gsat.train import evaluate, make_loader
+    from gsat.training.engine import evaluate, make_loader
     cfg = load_config(tmp_path / "r" / "config.yml")
     ds = load_dataset("ba_2motifs", tmp_path / "data", seed=0, num_graphs=40)
     model = build_model(cfg, ds, method)

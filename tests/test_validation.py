@@ -12,7 +12,7 @@ from gsat import GIN, GSAT, PNA
 from gsat.data import load_dataset
 from gsat.data.base import check_graphs, load_graphs, save_graphs
 from gsat.errors import GraphInputError
-from gsat.model import check_graph, open_unit
+from gsat.core.model import check_graph, open_unit
 
 FEAT = 4
 DEG = torch.tensor([4, 10, 8, 4, 2, 1])

@@ -290,7 +290,7 @@ def _load_safely(path: Path, what: str) -> Any:
         with _pyg_safe_loading():
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        from gsat.checkpoint import _foreign_globals
+        from gsat.runs.files import _foreign_globals
 
         foreign = _foreign_globals(path)
         if foreign:
@@ -334,7 +334,7 @@ def read_graph_file(path: PathLike) -> List[Data]:
     :class:`InMemoryDataset` (its one ``processed/*.pt`` file other than ``pre_*.pt``).
     Read with :obj:`torch.load(weights_only=True)`: a file that needs any other class is
     refused and nothing in it is executed. The graphs are not validated here
-    (:func:`gsat.validation.check_graph` does that).
+    (:func:`gsat.core.validation.check_graph` does that).
 
     Raises:
         gsat.errors.DataMissingError: :obj:`path` does not exist.
@@ -426,7 +426,7 @@ def load_pyg_graphs(path: PathLike, data_dir: PathLike = "data", seed: int = 0,
     graphs = read_graph_file(path)
     from torch_geometric.utils import is_undirected
 
-    from gsat.validation import check_graphs
+    from gsat.core.validation import check_graphs
 
     out: List[Data] = []
     for i, g in enumerate(graphs):

@@ -2,7 +2,7 @@
 from gsat.explain.baselines import (EXPLAINERS, BackboneAdapter, EdgeExplainer, GSATAlgorithm,
                                     GSATExplainer, explainer_names, make_explainer,
                                     explained_copy)
-from gsat.explain.metrics import interp_auc, precision_at_k
+from gsat.metrics.interpretation import interp_auc, precision_at_k
 from gsat.explain.pyg import GSATModelAdapter, gsat_explainer, to_explanation
 from gsat.explain.sensitivity import edge_removal_effect, mask_level_response
 

@@ -10,7 +10,7 @@ respect to the edge mask (`Simonyan et al., ICLR 2014 workshop
 <https://arxiv.org/abs/2011.04573>`_), the others adapters over
 :mod:`torch_geometric.explain`. Each produces one score per edge of every explained
 graph; :class:`GSATExplainer` does the same with the evaluation-time attention of a trained
-:class:`~gsat.GSAT` model, so that :func:`gsat.benchmark.score_explanations` scores every
+:class:`~gsat.GSAT` model, so that :func:`gsat.benchmark.pipeline.score_explanations` scores every
 method in the same way (`Miao, Liu & Li, ICML 2022 <https://arxiv.org/abs/2201.12987>`_).
 
 Every post-hoc explainer explains the model's predicted class, and on an undirected graph
@@ -42,9 +42,9 @@ from tqdm.auto import tqdm
 
 from gsat.errors import ConfigError, UnknownNameError
 from gsat.explain.graphmask import fit_graphmask, graphmask_scores
-from gsat.functional import symmetrize_edge_att
-from gsat.model import GSAT
-from gsat.utils import batch_vector
+from gsat.core.functional import symmetrize_edge_att
+from gsat.core.model import GSAT
+from gsat.core.utils import batch_vector
 
 __all__ = ["BackboneAdapter", "EdgeExplainer", "PyGEdgeExplainer", "PGEdgeExplainer",
            "GSATExplainer", "GSATAlgorithm", "EXPLAINERS", "make_explainer",
@@ -55,10 +55,10 @@ __all__ = ["BackboneAdapter", "EdgeExplainer", "PyGEdgeExplainer", "PGEdgeExplai
 class BackboneAdapter(nn.Module):
     r"""The call convention of :mod:`torch_geometric.explain`,
     :obj:`model(x, edge_index, batch=..., edge_attr=...)` returning graph logits, around a
-    classifier with a :obj:`backbone` (e.g. :class:`~gsat.model.ERM`) or a bare backbone.
+    classifier with a :obj:`backbone` (e.g. :class:`~gsat.core.model.ERM`) or a bare backbone.
 
     Args:
-        model (torch.nn.Module): :class:`~gsat.model.ERM` (its :obj:`backbone` is called) or
+        model (torch.nn.Module): :class:`~gsat.core.model.ERM` (its :obj:`backbone` is called) or
             any backbone called as :obj:`backbone(x, edge_index, batch, edge_attr)`.
         return_type (str, optional): :obj:`"raw"` returns logits; :obj:`"probs"` returns
             :math:`\sigma(\text{logit})` for one output (binary) or the softmax otherwise.
@@ -123,7 +123,7 @@ def has_masks(model: nn.Module) -> bool:
 def symmetric_scores(scores: Tensor, edge_index: Tensor,
                      num_nodes: Optional[int] = None) -> Tensor:
     r"""Edge scores of one graph with :math:`(u, v)` and :math:`(v, u)` given their mean
-    (:func:`gsat.functional.symmetrize_edge_att`) when the graph is undirected, as
+    (:func:`gsat.core.functional.symmetrize_edge_att`) when the graph is undirected, as
     :class:`~gsat.GSAT` does with its attention; scores of a directed graph are returned as
     they are.
 

@@ -20,8 +20,8 @@ from torch_geometric.explain import Explainer, Explanation
 from torch_geometric.nn import MessagePassing
 
 from gsat.explain.baselines import GSATAlgorithm, model_config_for
-from gsat.model import GSAT
-from gsat.utils import batch_vector
+from gsat.core.model import GSAT
+from gsat.core.utils import batch_vector
 
 __all__ = ["GSATModelAdapter", "gsat_explainer", "to_explanation"]
 

@@ -373,7 +373,7 @@ class Extractor(nn.Module):
     Edge level (:obj:`learn_edge_att=True`): an MLP of widths :math:`[2h, 4h, h, 1]` on
     :math:`[\mathbf{h}_u \,\|\, \mathbf{h}_v]` for every edge :math:`(u, v)`.
     Node level: an MLP of widths :math:`[h, 2h, h, 1]` on :math:`\mathbf{h}_u`; the caller lifts
-    node attention to edges with :func:`gsat.functional.lift_node_att`.
+    node attention to edges with :func:`gsat.core.functional.lift_node_att`.
     Hidden layers use per-graph instance norm, ReLU and dropout.
 
     Args:

@@ -7,7 +7,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GINConv, GINEConv, global_add_pool
 
 from gsat.nn.gated import gated_add
-from gsat.utils import batch_vector
+from gsat.core.utils import batch_vector
 
 _HOOKS = ("_propagate_forward_pre_hooks", "_propagate_forward_hooks",
           "_message_forward_pre_hooks", "_message_forward_hooks",
@@ -16,7 +16,7 @@ _HOOKS = ("_propagate_forward_pre_hooks", "_propagate_forward_hooks",
 
 class GatedGINConv(GINConv):
     r""":class:`~torch_geometric.nn.conv.GINConv` whose edge-masked pass (PyG's explain hook,
-    as set by :func:`gsat.model.edge_mask` or :mod:`torch_geometric.explain`) sums the gated
+    as set by :func:`gsat.core.model.edge_mask` or :mod:`torch_geometric.explain`) sums the gated
     messages with :func:`gsat.nn.gated.gated_add`, which does not keep the :math:`E \times C`
     gated messages for the backward pass. Same parameters, outputs and gradients as
     :class:`GINConv` up to floating point. Anything the fast path does not cover (a custom

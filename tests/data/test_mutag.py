@@ -9,7 +9,7 @@ from torch_geometric.utils import is_undirected
 from gsat.data import load_dataset
 from gsat.data.mutag import ATOMS, URL, load_mutag, read_mutagenicity, required_files
 from gsat.errors import DataMissingError
-from gsat.runner import RunSpec, run
+from gsat.training.driver import RunSpec, run
 
 N, O, H = ATOMS.index("N"), ATOMS.index("O"), ATOMS.index("H")
 

@@ -19,13 +19,13 @@ pytest.importorskip("rdkit")
 from ogb.graphproppred import Evaluator  # noqa: E402
 from ogb.utils import smiles2graph  # noqa: E402
 
-import gsat.train as gtrain  # noqa: E402
-from gsat.cli import main  # noqa: E402
-from gsat.config import load_config  # noqa: E402
+import gsat.training.engine as gtrain  # noqa: E402
+from gsat.app.cli import main  # noqa: E402
+from gsat.core.config import load_config  # noqa: E402
 from gsat.data import DATASETS, load_dataset  # noqa: E402
 from gsat.data.ogb import OGB_MOL_DATASETS, OGBMetric, save_ogb_mol_dataset  # noqa: E402
 from gsat.errors import ConfigError, DataMissingError  # noqa: E402
-from gsat.model import GSAT  # noqa: E402
+from gsat.core.model import GSAT  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SMILES = ["CCO", "c1ccccc1", "CC(=O)O", "CCN", "O=C=O", "CC(C)Cl", "c1ccncc1", "CCOC(=O)C",

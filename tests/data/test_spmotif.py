@@ -6,12 +6,12 @@ import pytest
 import torch
 from torch_geometric.utils import coalesce, is_undirected
 
-from gsat.benchmark import graph_key
+from gsat.benchmark.pipeline import graph_key
 from gsat.data import load_dataset
 from gsat.data.spmotif import (BASES, CACHE_VERSION, CRANE_EDGES, LARGE_BASES,
                                RELEASED_HOUSE_EDGES, SMALL_BASES, VARIANTS, generate_spmotif,
                                generate_split, motif_structures)
-from gsat.runner import RunSpec, run
+from gsat.training.driver import RunSpec, run
 
 #: undirected edges of cycle, house, crane
 MOTIF_EDGES = [5, 6, 6]
@@ -273,8 +273,8 @@ def test_variant_option_is_validated_and_cached_separately(tmp_path):
 def test_attention_symmetrised_only_for_the_undirected_variant(tmp_path):
     from pathlib import Path
 
-    from gsat.config import load_config
-    from gsat.train import build_model
+    from gsat.core.config import load_config
+    from gsat.training.engine import build_model
 
     cfg = load_config(Path(__file__).resolve().parents[2] / "gsat" / "configs" / "GIN-spmotif.yml")
     sizes = dict(num_train=6, num_valid=3, num_test=3)

@@ -9,7 +9,7 @@ from conftest import ring
 from gsat.errors import ConfigError, UnknownNameError
 from gsat.explain.baselines import (BackboneAdapter, GSATAlgorithm, explainer_names,
                                     make_explainer)
-from gsat.model import ERM, GSAT
+from gsat.core.model import ERM, GSAT
 from gsat.nn import GIN, PNA, degree_histogram
 
 NAMES = explainer_names()
@@ -369,7 +369,7 @@ def test_scores_closer_than_float32_resolution_keep_their_order_up_to_the_auc():
     # GraphMask's scores on saturated gates differ by about 1e-12 around 0.5: the way from
     # an explainer's scores to the interp AUC must not round them to float32
     from gsat.explain.baselines import _graphs_one_by_one
-    from gsat.explain.metrics import score_explanations
+    from gsat.metrics.interpretation import score_explanations
 
     graphs = _graphs()
     for g in graphs:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from gsat.explain.metrics import interp_auc, precision_at_k
+from gsat.metrics.interpretation import interp_auc, precision_at_k
 
 
 def test_interp_auc_known_values():

@@ -3,11 +3,11 @@ import torch
 from torch_geometric.data import Batch, Data
 from torch_geometric.utils import to_undirected
 
-from gsat.config import load_config
+from gsat.core.config import load_config
 from gsat.data.base import GraphDataset
-from gsat.model import edge_mask
+from gsat.core.model import edge_mask
 from gsat.nn import PNA, SimplePNAConv, degree_histogram
-from gsat.train import build_backbone
+from gsat.training.engine import build_backbone
 
 from pathlib import Path
 

@@ -1,15 +1,15 @@
 r"""Models from a config: the backbone (:class:`~gsat.nn.GIN` or :class:`~gsat.nn.PNA`) sized
-for a dataset, wrapped in :class:`~gsat.GSAT` or :class:`~gsat.model.ERM`."""
+for a dataset, wrapped in :class:`~gsat.GSAT` or :class:`~gsat.core.model.ERM`."""
 from __future__ import annotations
 
 from typing import Literal
 
 from torch import nn
 
-from gsat.config import Config
+from gsat.core.config import Config
 from gsat.data import GraphDataset
 from gsat.errors import ConfigError
-from gsat.model import ERM, GSAT
+from gsat.core.model import ERM, GSAT
 from gsat.nn import GIN, PNA, degree_histogram
 
 Method = Literal["gsat", "erm"]
@@ -39,7 +39,7 @@ def build_backbone(cfg: Config, ds: GraphDataset) -> nn.Module:
 
 
 def build_model(cfg: Config, ds: GraphDataset, method: Method = "gsat") -> nn.Module:
-    r"""A :class:`~gsat.GSAT` (or :class:`~gsat.model.ERM`) model for :obj:`ds` from :obj:`cfg`."""
+    r"""A :class:`~gsat.GSAT` (or :class:`~gsat.core.model.ERM`) model for :obj:`ds` from :obj:`cfg`."""
     backbone = build_backbone(cfg, ds)
     if method == "erm":
         return ERM(backbone, task=ds.task)

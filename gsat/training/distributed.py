@@ -34,7 +34,7 @@ What changes under a launch (and nothing changes without one):
   does so again before every evaluation, so all ranks evaluate rank 0's model, the one
   that is saved.
 * **Evaluation.** Validation, test and interpretation scores equal those of a
-  single-process :func:`gsat.train.evaluate` of the same model: the evaluation split is cut
+  single-process :func:`gsat.training.engine.evaluate` of the same model: the evaluation split is cut
   into the very batches one process would use, rank :math:`r` runs batches
   :math:`r, r + W, \ldots`, and the per-batch predictions, attention and labels are
   gathered to every rank in batch order before scoring. Every rank thus holds identical
@@ -64,7 +64,7 @@ from torch.utils.data.distributed import DistributedSampler
 from torch_geometric.loader import DataLoader
 
 from gsat.errors import ConfigError
-from gsat.train import (Engine, EvalResult, predict_batches, prediction_metric, score_batches,
+from gsat.training.engine import (Engine, EvalResult, predict_batches, prediction_metric, score_batches,
                         set_seed, train_epoch)
 
 log = logging.getLogger(__name__)
@@ -207,7 +207,7 @@ class DistContext:
 
 class _DDP(DistributedDataParallel):
     """DDP that also exposes the wrapped model's :meth:`loss` (used by
-    :func:`gsat.train.train_epoch`)."""
+    :func:`gsat.training.engine.train_epoch`)."""
 
     def loss(self, *args: Any, **kwargs: Any) -> Any:
         return self.module.loss(*args, **kwargs)
@@ -303,7 +303,7 @@ def distributed_loader(graphs: Sequence, batch_size: int, dist: DistContext,
 
 
 class DistributedEngine(Engine):
-    r"""The :class:`gsat.train.Engine` of one process of a data-parallel run.
+    r"""The :class:`gsat.training.engine.Engine` of one process of a data-parallel run.
 
     Training steps go through a :class:`~torch.nn.parallel.DistributedDataParallel` wrapper
     of :obj:`model` (:attr:`ddp_model`); :attr:`model` stays the plain module, so state
@@ -311,13 +311,13 @@ class DistributedEngine(Engine):
     training sampler's epoch, averages the training losses over the ranks (each rank
     takes the same number of graphs) and computes the training metric of the logits of
     all ranks; it copies rank 0's buffers to all ranks before evaluating; evaluation is
-    split by batches and gathered (see :mod:`gsat.distributed`). Every method that
+    split by batches and gathered (see :mod:`gsat.training.distributed`). Every method that
     communicates is called by every rank in the same order, which holds because every
     rank sees identical epoch records.
 
     Args:
         dist (DistContext): this process's place in the group.
-        *args, **kwargs: as for :class:`gsat.train.Engine`; :obj:`is_main` is taken from
+        *args, **kwargs: as for :class:`gsat.training.engine.Engine`; :obj:`is_main` is taken from
             :obj:`dist` and the progress bars show on rank 0 only.
     """
 
@@ -371,7 +371,7 @@ class DistributedEngine(Engine):
                        dataset_metric: bool = True) -> EvalResult:
         r"""Scores of the model on :obj:`loader` (every rank gets the same): this rank's
         batches are evaluated and the per-batch arrays of all ranks gathered in batch
-        order, then scored by :func:`gsat.train.score_batches` exactly as one process would.
+        order, then scored by :func:`gsat.training.engine.score_batches` exactly as one process would.
         A loader that shuffles or has no batch size is evaluated whole on every rank."""
         metric_fn = self.metric_fn if dataset_metric else None
         shard = self._shard(loader)
@@ -389,7 +389,7 @@ class DistributedEngine(Engine):
         r"""The random states of all ranks: :obj:`rng` (rank 0's, the layout of a
         single-process ``last.pt``), :obj:`rng_ranks` (one per rank) and
         :obj:`world_size` (a collective)."""
-        from gsat.checkpoint import rng_state
+        from gsat.runs.files import rng_state
 
         states = self.dist.all_gather_object(rng_state(generator))
         return {"rng": states[0], "rng_ranks": states, "world_size": self.dist.world_size}
@@ -400,7 +400,7 @@ def restore_rank_rng(ckpt: Dict[str, Any], dist: DistContext, seed: int, source:
     another number of processes (or by one) is continued with a warning: the sampler then
     splits the data differently, so the run no longer equals an uninterrupted one; ranks
     without a saved state start the stream of :func:`rank_seed`."""
-    from gsat.checkpoint import set_rng_state
+    from gsat.runs.files import set_rng_state
 
     saved_world = int(ckpt.get("world_size", 1))
     states = ckpt.get("rng_ranks")
@@ -422,9 +422,9 @@ def _seed_process(spec: Any, cfg: Any, seed: int, out: str, device: str, threads
     """Body of the process that trains one seed of :func:`train_seeds_in_parallel`."""
     import pickle
 
-    from gsat.checkpoint import sigterm_as_interrupt
+    from gsat.runs.files import sigterm_as_interrupt
     from gsat.data import load_dataset
-    from gsat.train import train_one_seed
+    from gsat.training.engine import train_one_seed
 
     torch.set_num_threads(threads)
     logging.basicConfig(level=logging.WARNING,
@@ -450,7 +450,7 @@ def train_seeds_in_parallel(spec: Any, cfg: Any, seeds: Sequence[int], out: Path
     r"""Train :obj:`seeds` in parallel, one process per seed and at most one process per
     entry of :obj:`devices` at a time (a device may be listed twice to run two seeds on
     it, e.g. :obj:`["cpu", "cpu"]`), each with
-    :func:`gsat.train.train_one_seed` into :obj:`out/seed<N>/` exactly as a sequential
+    :func:`gsat.training.engine.train_one_seed` into :obj:`out/seed<N>/` exactly as a sequential
     run would. :obj:`on_record(seed, record)` is called in the parent as each seed
     finishes.
 

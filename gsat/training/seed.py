@@ -1,4 +1,4 @@
-r"""A run of one seed: build the model, train it with the :class:`~gsat.train.Engine` and
+r"""A run of one seed: build the model, train it with the :class:`~gsat.training.engine.Engine` and
 its hooks (model selection, run files, TensorBoard, kept checkpoints), resume from
 ``last.pt``, pretrain the backbone (GSAT*), draw explanations, and write the seed's
 record for ``results.json``."""
@@ -12,22 +12,22 @@ import numpy as np
 import torch
 from torch import nn
 
-from gsat.build import Method, build_model
-from gsat.checkpoint import (config_differences, load_checkpoint, load_state_checked,
+from gsat.core.build import Method, build_model
+from gsat.runs.files import (config_differences, load_checkpoint, load_state_checked,
                              remove_stale_temporaries, save_checkpoint, set_rng_state)
-from gsat.config import Config
+from gsat.core.config import Config
 from gsat.data import GraphDataset
 from gsat.errors import CheckpointError
-from gsat.model import ERM, GSAT
-from gsat.selection import Selection, Selector
-from gsat.train import (CHECKPOINT_FORMAT, PRECISION_K, Engine, EvalResult, Hook,
+from gsat.core.model import ERM, GSAT
+from gsat.core.selection import Selection, Selector
+from gsat.training.engine import (CHECKPOINT_FORMAT, PRECISION_K, Engine, EvalResult, Hook,
                         KeepCheckpointsHook, RunFilesHook, SelectionHook, TensorBoardHook,
                         make_loader, set_seed)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gsat.distributed import DistContext
+    from gsat.training.distributed import DistContext
 
-log = logging.getLogger("gsat.train")
+log = logging.getLogger("gsat.training.engine")
 
 
 def _resume_state(path: Path, cfg: Config, method: str, ds: GraphDataset, model: nn.Module,
@@ -59,12 +59,12 @@ def _resume_state(path: Path, cfg: Config, method: str, ds: GraphDataset, model:
 def _engine(model: nn.Module, optimizer: torch.optim.Optimizer, ds: GraphDataset,
             batch_size: int, seed: int, dist: Optional["DistContext"], **kwargs: Any) -> Engine:
     """The engine over :obj:`ds.train` (shuffled with :obj:`seed`) and :obj:`ds.valid`: an
-    :class:`Engine`, or a :class:`gsat.distributed.DistributedEngine` in a process group."""
+    :class:`Engine`, or a :class:`gsat.training.distributed.DistributedEngine` in a process group."""
     valid = make_loader(ds.valid, batch_size)
     if dist is None:
         return Engine(model, optimizer, make_loader(ds.train, batch_size, shuffle=True,
                                                     seed=seed), valid, **kwargs)
-    from gsat.distributed import DistributedEngine, distributed_loader
+    from gsat.training.distributed import DistributedEngine, distributed_loader
 
     return DistributedEngine(model, optimizer,
                              distributed_loader(ds.train, batch_size, dist, seed), valid,
@@ -78,7 +78,7 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
                    ) -> Dict[str, Any]:
     r"""Train one model and return its record for ``results.json``.
 
-    Model selection (the paper's protocol, :class:`gsat.selection.Selector`): among epochs
+    Model selection (the paper's protocol, :class:`gsat.core.selection.Selector`): among epochs
     :math:`e >` :obj:`min_select_epoch` whose :math:`r` has reached :obj:`final_r`, the best
     validation metric (ties: lower validation prediction loss); test metrics are those of
     that epoch. If no epoch qualifies, the best over all epochs is taken, a warning is logged
@@ -90,15 +90,15 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
     the training loader's shuffle, and the config; rewritten atomically at every epoch end)
     and ``metrics.csv`` (one row per epoch, rewritten after every epoch); with
     :obj:`tensorboard`, TensorBoard scalars and attention histograms per epoch in
-    ``tensorboard/`` (see :class:`gsat.tensorboard_log.TensorBoardLogger`).
+    ``tensorboard/`` (see :class:`gsat.training.tensorboard.TensorBoardLogger`).
 
     Args:
         resume (bool, optional): continue after the epoch saved in :obj:`out_dir/last.pt`
             (if it exists); on the CPU the result is the one of an uninterrupted run.
             (default: :obj:`False`)
-        dist (gsat.distributed.DistContext, optional): this process's place in a process
+        dist (gsat.training.distributed.DistContext, optional): this process's place in a process
             group: train with DistributedDataParallel on :obj:`dist.device` (which replaces
-            :obj:`device`), only rank 0 writes files (see :mod:`gsat.distributed`).
+            :obj:`device`), only rank 0 writes files (see :mod:`gsat.training.distributed`).
             (default: :obj:`None`, one process)
 
     Raises:
@@ -136,7 +136,7 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
         ckpt = _resume_state(out_dir / "last.pt", cfg, method, ds, model, opt,
                              train_loader.generator, device)
         if dist is not None:
-            from gsat.distributed import restore_rank_rng
+            from gsat.training.distributed import restore_rank_rng
 
             restore_rank_rng(ckpt, dist, seed, str(out_dir / "last.pt"))
         elif int(ckpt.get("world_size", 1)) != 1:
@@ -186,9 +186,9 @@ def pretrain_backbone(cfg: Config, ds: GraphDataset, model: nn.Module, seed: int
                       ) -> Dict[str, Any]:
     r"""GSAT* (the fine-tuning variant of the paper): when :obj:`cfg.train.from_scratch` is
     false, train the backbone of a :class:`~gsat.GSAT` :obj:`model` alone on the prediction
-    loss (as :class:`~gsat.model.ERM`) for :obj:`train.pretrain_epochs` epochs with Adam
+    loss (as :class:`~gsat.core.model.ERM`) for :obj:`train.pretrain_epochs` epochs with Adam
     (:obj:`train.pretrain_lr`, :obj:`train.pretrain_weight_decay`) and leave the weights of
-    its best validation epoch in place (:meth:`gsat.selection.Selector.better` over all
+    its best validation epoch in place (:meth:`gsat.core.selection.Selector.better` over all
     epochs), so that GSAT training starts from them. The gated pass's batch-norm statistics
     start from the pretrained ones too. The backbone weights are also written to
     :obj:`out_dir/pretrained.pt` (by rank 0 only when :obj:`dist` is given, in which case the
@@ -202,7 +202,7 @@ def pretrain_backbone(cfg: Config, ds: GraphDataset, model: nn.Module, seed: int
     t = cfg.train
     if t.from_scratch or not isinstance(model, GSAT):
         return {}
-    from gsat.model import PassStatistics
+    from gsat.core.model import PassStatistics
 
     erm = ERM(model.backbone, task=ds.task)
     opt = torch.optim.Adam(erm.parameters(), lr=t.pretrain_lr,

@@ -1,5 +1,5 @@
 r"""Scores of an explanation against ground-truth edges. GSAT during training
-(:func:`gsat.train.evaluate`) and every method of the benchmark
+(:func:`gsat.training.engine.evaluate`) and every method of the benchmark
 (:func:`score_explanations`) are scored by one function, :func:`score_edges`."""
 from __future__ import annotations
 

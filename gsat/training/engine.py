@@ -1,8 +1,8 @@
 r"""The training loop of GSAT (and ERM): one optimisation pass (:func:`train_epoch`), one
 evaluation pass (:func:`evaluate`), and the epoch loop around them (:class:`Engine`) whose
 hooks add checkpoints, ``metrics.csv``, TensorBoard and model selection.
-:func:`gsat.seed_run.train_one_seed` (the command line), :func:`gsat.fit` and GSAT*
-pretraining (:func:`gsat.seed_run.pretrain_backbone`) all run on the :class:`Engine`."""
+:func:`gsat.training.seed.train_one_seed` (the command line), :func:`gsat.fit` and GSAT*
+pretraining (:func:`gsat.training.seed.pretrain_backbone`) all run on the :class:`Engine`."""
 from __future__ import annotations
 
 import csv
@@ -21,11 +21,11 @@ from torch import nn
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
-from gsat.build import Method, build_backbone, build_model  # noqa: F401 (re-exported)
-from gsat.checkpoint import atomic_write, rng_state, save_checkpoint
-from gsat.explain.metrics import interp_auc, score_edges
-from gsat.model import GSAT
-from gsat.selection import Selection
+from gsat.core.build import Method, build_backbone, build_model  # noqa: F401 (re-exported)
+from gsat.runs.files import atomic_write, rng_state, save_checkpoint
+from gsat.metrics.interpretation import interp_auc, score_edges
+from gsat.core.model import GSAT
+from gsat.core.selection import Selection
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Opt
                 progress: bool = False,
                 metric_fn: Optional[Callable[[torch.Tensor, torch.Tensor], float]] = None
                 ) -> Dict[str, float]:
-    r"""One optimisation pass of :obj:`model` (:class:`~gsat.GSAT` or :class:`~gsat.model.ERM`)
+    r"""One optimisation pass of :obj:`model` (:class:`~gsat.GSAT` or :class:`~gsat.core.model.ERM`)
     over :obj:`loader` at a 0-based :obj:`epoch` (which sets GSAT's :math:`r`).
 
     Raises:
@@ -259,7 +259,7 @@ class Engine:
     :attr:`is_main` tells writing hooks whether this process writes.
 
     Args:
-        model (torch.nn.Module): a :class:`~gsat.GSAT` or :class:`~gsat.model.ERM` model.
+        model (torch.nn.Module): a :class:`~gsat.GSAT` or :class:`~gsat.core.model.ERM` model.
         optimizer (torch.optim.Optimizer): its optimizer.
         train_loader (iterable): training batches.
         valid_loader (iterable, optional): validation batches. (default: :obj:`None`)
@@ -310,7 +310,7 @@ class Engine:
 
     def training_state(self, generator: Optional[torch.Generator]) -> Dict[str, Any]:
         """What ``last.pt`` stores besides the model, optimizer and history: the random
-        states (:func:`gsat.checkpoint.rng_state`, with :obj:`generator`'s)."""
+        states (:func:`gsat.runs.files.rng_state`, with :obj:`generator`'s)."""
         return {"rng": rng_state(generator)}
 
     def run_epoch(self, epoch: int) -> Dict[str, Any]:
@@ -377,12 +377,12 @@ def write_csv(history: List[Dict[str, Any]], path: Path) -> None:
 
 class TensorBoardHook(Hook):
     r"""TensorBoard scalars and attention histograms per epoch
-    (:class:`gsat.tensorboard_log.TensorBoardLogger`) in :obj:`folder`."""
+    (:class:`gsat.training.tensorboard.TensorBoardLogger`) in :obj:`folder`."""
 
     needs_arrays = True
 
     def __init__(self, folder: str | Path):
-        from gsat.tensorboard_log import TensorBoardLogger
+        from gsat.training.tensorboard import TensorBoardLogger
 
         self.logger = TensorBoardLogger(folder)
 
@@ -396,7 +396,7 @@ class TensorBoardHook(Hook):
 
 
 class SelectionHook(Hook):
-    r"""Model selection during training (:mod:`gsat.selection`): when an epoch becomes the
+    r"""Model selection during training (:mod:`gsat.core.selection`): when an epoch becomes the
     best qualifying or the best overall epoch, its test scores are added to the record
     (:obj:`test_loss`, :obj:`test_metric`, :obj:`test_interp_auc`,
     :obj:`test_precision_at_k`; the interpretation scores on :obj:`interp_loader` when
@@ -464,7 +464,7 @@ class RunFilesHook(Hook):
 class KeepCheckpointsHook(Hook):
     r"""Keep the weights of every :obj:`every`-th epoch (epochs :obj:`every - 1`,
     :obj:`2 * every - 1`, ... 0-based) as ``epoch<NNNN>.pt`` in :obj:`folder`, with the
-    learning rate in use, for TracIn's sum over checkpoints (:mod:`gsat.influence`)
+    learning rate in use, for TracIn's sum over checkpoints (:mod:`gsat.app.influence`)
     (`Pruthi et al., NeurIPS 2020 <https://arxiv.org/abs/2002.08484>`_). Set by the config
     key ``train.keep_checkpoints_every``."""
 
@@ -485,11 +485,11 @@ class KeepCheckpointsHook(Hook):
 
 
 
-#: names that moved to :mod:`gsat.runner` and :mod:`gsat.report`, still importable from here
-_MOVED = {"train_one_seed": "gsat.seed_run", "pretrain_backbone": "gsat.seed_run",
-          "RunSpec": "gsat.runner", "run": "gsat.runner", "resume_spec": "gsat.runner",
-          "resolve_config": "gsat.runner", "TrainingInterrupted": "gsat.runner",
-          "summarize": "gsat.report", "SUMMARY_FIELDS": ("gsat.report", "RUN_FIELDS")}
+#: names that moved to :mod:`gsat.training.driver` and :mod:`gsat.metrics.summary`, still importable from here
+_MOVED = {"train_one_seed": "gsat.training.seed", "pretrain_backbone": "gsat.training.seed",
+          "RunSpec": "gsat.training.driver", "run": "gsat.training.driver", "resume_spec": "gsat.training.driver",
+          "resolve_config": "gsat.training.driver", "TrainingInterrupted": "gsat.training.driver",
+          "summarize": "gsat.metrics.summary", "SUMMARY_FIELDS": ("gsat.metrics.summary", "RUN_FIELDS")}
 
 
 def __getattr__(name: str) -> Any:

@@ -16,10 +16,10 @@ import torch
 from torch import nn
 from torch_geometric.data import Data
 
-from gsat.checkpoint import load_checkpoint, load_state_checked
-from gsat.config import Config, load_config
+from gsat.runs.files import load_checkpoint, load_state_checked
+from gsat.core.config import Config, load_config
 from gsat.errors import CheckpointError, ConfigError, GraphInputError
-from gsat.report import json_safe, write_json
+from gsat.metrics.summary import json_safe, write_json
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class LoadedRun:
     r"""A trained model read back from a run folder by :func:`load_run`.
 
     Attributes:
-        model (torch.nn.Module): :class:`~gsat.GSAT` (or :class:`~gsat.model.ERM` for runs
+        model (torch.nn.Module): :class:`~gsat.GSAT` (or :class:`~gsat.core.model.ERM` for runs
             with :obj:`--method erm`) with the weights of the selected epoch, in eval mode.
         config (Config): the run's resolved configuration (``config.yml``).
         dataset (dict): the dataset's metadata (``dataset.json``): :obj:`name`,
@@ -104,7 +104,7 @@ def _dataset_info(run_dir: Path) -> Dict[str, Any]:
 
 
 def _build(cfg: Config, info: Dict[str, Any], method: str) -> nn.Module:
-    from gsat.build import build_model
+    from gsat.core.build import build_model
     from gsat.data.base import GraphDataset
 
     # PNA restores its degree statistics from the weights; any histogram builds the layer
@@ -122,7 +122,7 @@ def load_run(run_dir: PathLike, seed: Optional[int] = None,
              device: Union[str, torch.device] = "cpu") -> LoadedRun:
     r"""The selected (best-validation) model of a ``gsat train`` run folder, in eval mode,
     with its config and dataset metadata. Weights are read with
-    :obj:`torch.load(weights_only=True)` (:func:`gsat.checkpoint.load_checkpoint`) and must
+    :obj:`torch.load(weights_only=True)` (:func:`gsat.runs.files.load_checkpoint`) and must
     fit the model the run's config builds.
 
     .. code-block:: python
@@ -200,7 +200,7 @@ def read_smiles_csv(path: PathLike, smiles_col: str = "smiles", id_col: Optional
 def _prepare_input(g: Data, run: LoadedRun) -> Data:
     """A copy of a user's graph converted like the training graphs of ``pyg:`` datasets, and
     checked against the model."""
-    from gsat.validation import check_graph
+    from gsat.core.validation import check_graph
 
     if not isinstance(g, Data):
         raise GraphInputError(f"expected a torch_geometric.data.Data, got {type(g).__name__}")
@@ -259,7 +259,7 @@ def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
     * ``summary.json`` and ``summary.md``: counts, predicted classes, the skipped graphs with
       their reasons, and per graph the edges of highest attention.
 
-    A graph that fails validation (:func:`gsat.validation.check_graph`) is reported by id in
+    A graph that fails validation (:func:`gsat.core.validation.check_graph`) is reported by id in
     one log line and skipped; the others are explained.
 
     Args:
@@ -280,7 +280,7 @@ def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
     """
     from tqdm.auto import tqdm
 
-    from gsat.model import GSAT
+    from gsat.core.model import GSAT
 
     if not isinstance(run.model, GSAT):
         raise ConfigError(f"{run.run_dir} was trained with --method erm: that model has no "

@@ -1,7 +1,7 @@
 r"""Command line: ``gsat train ...`` (also ``python run_gsat.py ...``).
 
-Argument parsing only; the work is done by library functions in :mod:`gsat.runner` and
-:mod:`gsat.benchmark`.
+Argument parsing only; the work is done by library functions in :mod:`gsat.training.driver` and
+:mod:`gsat.benchmark.pipeline`.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import yaml
 
 from gsat.data import dataset_names
 from gsat.errors import EXIT_CODES, GSATError, exit_code
-from gsat.report import run_table
+from gsat.metrics.summary import run_table
 
 
 class UsageError(GSATError, ValueError):
@@ -253,7 +253,7 @@ _RESUME_COMPATIBLE = ("resume", "no_progress", "command", "threads")
 
 
 def _train(args: argparse.Namespace) -> int:
-    from gsat.runner import RunSpec, resume_spec, run
+    from gsat.training.driver import RunSpec, resume_spec, run
 
     if args.resume is not None:
         defaults = vars(build_parser().parse_args(["train", "--resume", args.resume]))
@@ -276,7 +276,7 @@ def _train(args: argparse.Namespace) -> int:
                        tensorboard=args.tensorboard, devices=args.devices)
     import torch
 
-    from gsat.distributed import launched
+    from gsat.training.distributed import launched
 
     torch.set_num_threads(args.threads)
     with launched(spec.device) as dist:  # a torchrun launch: one process of a DDP run
@@ -291,8 +291,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _benchmark(args: argparse.Namespace) -> int:
-    from gsat.benchmark import BenchmarkSpec, run_benchmark
-    from gsat.distributed import refuse_launch
+    from gsat.benchmark.pipeline import BenchmarkSpec, run_benchmark
+    from gsat.training.distributed import refuse_launch
     from gsat.errors import UnknownNameError
     from gsat.explain.baselines import explainer_names
 
@@ -317,8 +317,8 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from gsat.distributed import refuse_launch
-    from gsat.inference import explain_file
+    from gsat.training.distributed import refuse_launch
+    from gsat.app.inference import explain_file
 
     refuse_launch("explain")
     summary = explain_file(args.run_dir, args.input, args.out, seed=args.seed,
@@ -333,7 +333,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _influence(args: argparse.Namespace) -> int:
-    from gsat.influence import influence
+    from gsat.app.influence import influence
 
     rec = influence(args.run_dir, args.graph, top=args.top, seed=args.seed, split=args.split,
                     out=args.out)

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
 
-from gsat.checkpoint import load_checkpoint, load_state_checked
+from gsat.runs.files import load_checkpoint, load_state_checked
 from gsat.errors import ConfigError, DataMissingError
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ __all__ = ["final_linear_layer", "tracin_influence", "influence", "checkpoint_fi
 
 class _Logits(nn.Module):
     r"""The call convention of Captum, :obj:`model(x, edge_index, batch[, edge_attr])`
-    returning graph logits, around a :class:`~gsat.GSAT` or :class:`~gsat.model.ERM` model."""
+    returning graph logits, around a :class:`~gsat.GSAT` or :class:`~gsat.core.model.ERM` model."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
@@ -106,12 +106,12 @@ def tracin_influence(model: nn.Module, train_graphs: Sequence[Data], test_graph:
     :func:`final_linear_layer`).
 
     Args:
-        model (torch.nn.Module): a :class:`~gsat.GSAT` or :class:`~gsat.model.ERM` model; its
+        model (torch.nn.Module): a :class:`~gsat.GSAT` or :class:`~gsat.core.model.ERM` model; its
             weights are replaced by each checkpoint's in turn (use a copy if needed).
         train_graphs (list of Data): the training graphs, in the order their indices refer to.
         test_graph (Data): the graph explained.
         checkpoints (list of path): files holding :obj:`{"model": state_dict, "lr": float}`
-            (as :class:`gsat.train.KeepCheckpointsHook` writes).
+            (as :class:`gsat.training.engine.KeepCheckpointsHook` writes).
         task (str): :obj:`"binary"` or :obj:`"multiclass"`.
         top (int, optional): proponents and opponents returned. (default: :obj:`5`)
         batch_size (int, optional): training graphs per Captum batch. (default: :obj:`64`)
@@ -247,10 +247,10 @@ def influence(run_dir: str | Path, graph: int, top: int = 5, seed: Optional[int]
             out of range.
         gsat.errors.DataMissingError: the run kept no checkpoints.
     """
-    from gsat.build import build_model
-    from gsat.config import load_config
+    from gsat.core.build import build_model
+    from gsat.core.config import load_config
     from gsat.data import load_dataset
-    from gsat.runner import resume_spec
+    from gsat.training.driver import resume_spec
 
     folder = Path(run_dir)
     spec = resume_spec(folder, progress=False)

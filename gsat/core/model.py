@@ -11,11 +11,11 @@ from torch_geometric.explain.algorithm.utils import clear_masks, set_masks
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import is_undirected
 
-from gsat import functional as F
+from gsat.core import functional as F
 from gsat.errors import GraphInputError
 from gsat.nn.extractor import Extractor
-from gsat.utils import batch_vector
-from gsat.validation import check_finite_output, check_graph, model_inputs  # noqa: F401
+from gsat.core.utils import batch_vector
+from gsat.core.validation import check_finite_output, check_graph, model_inputs  # noqa: F401
 
 Task = Literal["binary", "multiclass", "multilabel"]
 
@@ -163,7 +163,7 @@ class _Classifier(nn.Module):
 
     def _check(self, data) -> Tuple[Tensor, Tensor, Tensor, Optional[Tensor]]:
         """Validate :obj:`data` and return :obj:`(x, edge_index, batch, edge_attr)` converted
-        to the model's dtypes (:func:`gsat.validation.model_inputs`)."""
+        to the model's dtypes (:func:`gsat.core.validation.model_inputs`)."""
         bb = self.backbone
         enc = getattr(bb, "edge_encoder", None)
         dtype = next((p.dtype for p in self.parameters() if p.is_floating_point()), None)
@@ -188,7 +188,7 @@ class GSAT(_Classifier):
 
     The backbone first embeds the nodes; the :class:`~gsat.nn.Extractor` turns the embeddings
     into attention logits :math:`\ell`. During training the attention is a relaxed Bernoulli
-    sample (:func:`gsat.functional.concrete_sample`), at evaluation :math:`\sigma(\ell)`. The
+    sample (:func:`gsat.core.functional.concrete_sample`), at evaluation :math:`\sigma(\ell)`. The
     attention multiplies every edge's message in every message-passing layer of a second pass
     of the backbone, which makes the prediction. The loss adds the information bottleneck
 
@@ -196,7 +196,7 @@ class GSAT(_Classifier):
         \mathcal{L} = \mathcal{L}_{\text{pred}} + \beta \cdot \frac{1}{|A|}\sum_{a \in A}
         \mathrm{KL}\big(\mathrm{Bern}(\alpha_a)\,\|\,\mathrm{Bern}(r)\big)
 
-    with :math:`r` from :func:`gsat.functional.r_schedule`.
+    with :math:`r` from :func:`gsat.core.functional.r_schedule`.
 
     Args:
         backbone (torch.nn.Module): provides :obj:`get_emb(x, edge_index, batch, edge_attr)`

@@ -324,7 +324,7 @@ def save_config(cfg: Config, path: Union[str, Path]) -> None:
 def configs_dir() -> Path:
     r"""The folder of the shipped YAML configs, ``gsat/configs/`` inside the installed package
     (package data, so it is present in a wheel install too)."""
-    return Path(__file__).resolve().parent / "configs"
+    return Path(__file__).resolve().parent.parent / "configs"
 
 
 def default_config_path(backbone: str, config_name: str) -> Path:

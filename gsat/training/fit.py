@@ -1,5 +1,5 @@
-r"""Train a :class:`~gsat.GSAT` (or :class:`~gsat.model.ERM`) model from Python:
-:func:`fit`, on the same epoch loop as the command line (:class:`gsat.train.Engine`)."""
+r"""Train a :class:`~gsat.GSAT` (or :class:`~gsat.core.model.ERM`) model from Python:
+:func:`fit`, on the same epoch loop as the command line (:class:`gsat.training.engine.Engine`)."""
 from __future__ import annotations
 
 import logging
@@ -9,16 +9,16 @@ from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Union
 import torch
 from torch import nn
 
-from gsat.validation import check_device
+from gsat.core.validation import check_device
 from gsat.errors import ConfigError
-from gsat.functional import check_r
-from gsat.model import GSAT
-from gsat.selection import Selection, Selector
-from gsat.train import PRECISION_K, Engine, SelectionHook, TensorBoardHook
+from gsat.core.functional import check_r
+from gsat.core.model import GSAT
+from gsat.core.selection import Selection, Selector
+from gsat.training.engine import PRECISION_K, Engine, SelectionHook, TensorBoardHook
 
 log = logging.getLogger(__name__)
 
-#: keys of a dict :obj:`r_schedule` (the arguments of :func:`gsat.functional.r_schedule`)
+#: keys of a dict :obj:`r_schedule` (the arguments of :func:`gsat.core.functional.r_schedule`)
 R_SCHEDULE_KEYS = ("init_r", "final_r", "decay_r", "decay_interval", "fixed_r")
 
 RSchedule = Union[None, float, Mapping[str, Any]]
@@ -62,11 +62,11 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
         k: int = PRECISION_K, min_select_epoch: int = 10) -> List[Dict[str, Any]]:
     r"""Train :obj:`model` for :obj:`epochs` epochs and return its history.
 
-    Each epoch is one :func:`gsat.train.train_epoch` pass over :obj:`train_loader` followed,
-    when :obj:`val_loader` is given, by :func:`gsat.train.evaluate` on it (prediction loss
+    Each epoch is one :func:`gsat.training.engine.train_epoch` pass over :obj:`train_loader` followed,
+    when :obj:`val_loader` is given, by :func:`gsat.training.engine.evaluate` on it (prediction loss
     and metric; for GSAT also the interpretation ROC AUC and precision@k of the attention
     when the graphs carry :obj:`edge_label`). With :obj:`val_loader`, the model ends with the
-    weights of the epoch ``gsat train`` would select (:class:`gsat.selection.Selector`: the
+    weights of the epoch ``gsat train`` would select (:class:`gsat.core.selection.Selector`: the
     best validation metric among epochs > :obj:`min_select_epoch` whose :math:`r` reached
     its final value, else among all epochs; ties: lower validation loss), marked
     :obj:`"selected": True` in the history; without it, with the last epoch's weights.
@@ -78,10 +78,10 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
         r(e) = \max\left(r_{\text{final}},\; r_{\text{init}} - \delta \cdot
         \left\lfloor e / T \right\rfloor\right)
 
-    (:func:`gsat.functional.r_schedule`), with the values stored on the model.
+    (:func:`gsat.core.functional.r_schedule`), with the values stored on the model.
 
     Args:
-        model (torch.nn.Module): a :class:`~gsat.GSAT` or :class:`~gsat.model.ERM` model.
+        model (torch.nn.Module): a :class:`~gsat.GSAT` or :class:`~gsat.core.model.ERM` model.
         train_loader (torch_geometric.loader.DataLoader): training batches (with :obj:`y`).
         val_loader (torch_geometric.loader.DataLoader, optional): validation batches.
             (default: :obj:`None`)
@@ -108,7 +108,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
         progress (bool, optional): show a progress bar over epochs. (default: :obj:`True`)
         tensorboard (str or Path, optional): write TensorBoard scalars and attention
             histograms to this folder (needs the :obj:`tensorboard` extra; see
-            :class:`gsat.tensorboard_log.TensorBoardLogger`). (default: :obj:`None`)
+            :class:`gsat.training.tensorboard.TensorBoardLogger`). (default: :obj:`None`)
         k (int, optional): the :math:`k` of the validation precision@k. (default: :obj:`5`)
         min_select_epoch (int, optional): model selection considers epochs after this one
             (as :obj:`train.min_select_epoch` of the config). (default: :obj:`10`)
@@ -169,11 +169,11 @@ def evaluate(model: nn.Module, loader: Iterable, metric: Optional[Literal["acc",
              = None, device: Union[str, torch.device, None] = None, k: int = PRECISION_K
              ) -> Dict[str, float]:
     r"""Score :obj:`model` on the graphs of :obj:`loader` with the evaluation of training
-    (:func:`gsat.train.evaluate`): eval-time predictions (and attention), the model's mode
+    (:func:`gsat.training.engine.evaluate`): eval-time predictions (and attention), the model's mode
     left as it was.
 
     Args:
-        model (torch.nn.Module): a :class:`~gsat.GSAT` or :class:`~gsat.model.ERM` model.
+        model (torch.nn.Module): a :class:`~gsat.GSAT` or :class:`~gsat.core.model.ERM` model.
         loader (torch_geometric.loader.DataLoader): batches with :obj:`y`.
         metric (str, optional): :obj:`"acc"` or :obj:`"rocauc"`. (default: :obj:`"acc"`
             for binary and multiclass tasks, :obj:`"rocauc"` for multilabel)
@@ -185,7 +185,7 @@ def evaluate(model: nn.Module, loader: Iterable, metric: Optional[Literal["acc",
         dict: :obj:`loss`, :obj:`metric`, and (GSAT, graphs with :obj:`edge_label`)
         :obj:`interp_auc` and :obj:`precision_at_k` (NaN where not defined).
     """
-    from gsat.train import evaluate as _evaluate
+    from gsat.training.engine import evaluate as _evaluate
 
     task = getattr(model, "task", None)
     if task not in ("binary", "multiclass", "multilabel"):

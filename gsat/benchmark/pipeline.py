@@ -25,19 +25,19 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
-from gsat.checkpoint import atomic_write, load_checkpoint, load_state_checked
-from gsat.config import Config, save_config
+from gsat.runs.files import atomic_write, load_checkpoint, load_state_checked
+from gsat.core.config import Config, save_config
 from gsat.data import GraphDataset, load_dataset
 from gsat.errors import ConfigError, DataMissingError
-from gsat.validation import check_device, check_seeds
+from gsat.core.validation import check_device, check_seeds
 from gsat.explain.baselines import (OPTIMISED, TUNING_BUDGET, EdgeExplainer, GSATExplainer,
                                     make_explainer, tuning_grid)
-from gsat.explain.metrics import ExplanationScores, score_explanations  # noqa: F401 (re-export)
-from gsat.build import build_model
-from gsat.report import json_safe as _json_safe
-from gsat.report import markdown_table, mean_std, summarize, write_json
-from gsat.runner import RunSpec, resolve_config
-from gsat.train import PRECISION_K, evaluate, make_loader, train_one_seed
+from gsat.metrics.interpretation import ExplanationScores, score_explanations  # noqa: F401 (re-export)
+from gsat.core.build import build_model
+from gsat.metrics.summary import json_safe as _json_safe
+from gsat.metrics.summary import markdown_table, mean_std, summarize, write_json
+from gsat.training.driver import RunSpec, resolve_config
+from gsat.training.engine import PRECISION_K, evaluate, make_loader, train_one_seed
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def trained_model(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path, metho
     r"""The model of :obj:`method` (``"gsat"`` or ``"erm"``) for :obj:`seed`: loaded from
     :obj:`out_dir/best.pt` and :obj:`out_dir/record.json` when they were written with the
     same config, dataset and dataset options, trained with
-    :func:`gsat.train.train_one_seed` otherwise.
+    :func:`gsat.training.engine.train_one_seed` otherwise.
 
     Returns:
         (torch.nn.Module, dict, bool): the model in eval mode, its training record, and
@@ -183,7 +183,7 @@ def explain_and_score(explainer: EdgeExplainer, model: nn.Module, ds: GraphDatas
                       unseen: Optional[Sequence[bool]] = None) -> Dict[str, Any]:
     r"""Fit :obj:`explainer` if it learns (on :obj:`ds.train`), explain :obj:`graphs`, and
     score the explanations (:func:`score_explanations`) and the explained model's prediction
-    metric on the test split (:func:`gsat.train.evaluate`).
+    metric on the test split (:func:`gsat.training.engine.evaluate`).
 
     Returns:
         dict: :obj:`test_interp_auc`, :obj:`test_precision_at_5`, :obj:`test_metric`,
@@ -368,7 +368,7 @@ def tune_explainer(name: str, model: nn.Module, ds: GraphDataset, valid_graphs: 
 
 def summarize_records(records: List[Dict[str, Any]]) -> Dict[str, Dict[str, Dict[str, float]]]:
     """Per method: mean and (population) std over seeds of :data:`SUMMARY_FIELDS`
-    (:func:`gsat.report.summarize` grouped by method)."""
+    (:func:`gsat.metrics.summary.summarize` grouped by method)."""
     return summarize(records, SUMMARY_FIELDS, by="method")
 
 

@@ -61,7 +61,7 @@ class TensorBoardLogger:
             epoch (int): the step.
             record (dict): the epoch's history record; numbers are logged as scalars (the
                 key :obj:`epoch` itself and NaN values are skipped).
-            valid (gsat.train.EvalResult, optional): the validation pass, evaluated with
+            valid (gsat.training.engine.EvalResult, optional): the validation pass, evaluated with
                 :obj:`keep_arrays=True`, for the attention histograms.
         """
         for key, val in record.items():

@@ -94,9 +94,9 @@ def json_safe(obj: Any) -> Any:
 
 
 def write_json(obj: Any, path: Path) -> None:
-    """Write JSON atomically (:func:`gsat.checkpoint.atomic_write`: temporary file, fsync,
+    """Write JSON atomically (:func:`gsat.runs.files.atomic_write`: temporary file, fsync,
     rename; a failed write raises :class:`gsat.errors.DiskWriteError`)."""
-    from gsat.checkpoint import atomic_write
+    from gsat.runs.files import atomic_write
 
     atomic_write(path, json.dumps(obj, indent=2))
 

@@ -1,5 +1,5 @@
 r"""The run driver behind ``gsat train``: what to run (:class:`RunSpec`), the run folder, one
-:func:`gsat.train.train_one_seed` per seed, ``results.json``, resuming an interrupted run
+:func:`gsat.training.engine.train_one_seed` per seed, ``results.json``, resuming an interrupted run
 and stopping cleanly on Ctrl-C or a diverged loss."""
 from __future__ import annotations
 
@@ -16,19 +16,19 @@ from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional
 
 import torch
 
-from gsat.checkpoint import RunLock, load_checkpoint, sigterm_as_interrupt
-from gsat.config import Config, default_config_path, load_config, save_config
+from gsat.runs.files import RunLock, load_checkpoint, sigterm_as_interrupt
+from gsat.core.config import Config, default_config_path, load_config, save_config
 from gsat.data import load_dataset
 from gsat.data.base import dataset_info
 from gsat.data.custom import dataset_label
 from gsat.errors import CheckpointError, ConfigError, Terminated, TrainingDivergedError
-from gsat.report import json_safe, summarize, write_json
-from gsat.validation import check_device, check_seeds
-from gsat.seed_run import train_one_seed
-from gsat.train import Method, write_csv
+from gsat.metrics.summary import json_safe, summarize, write_json
+from gsat.core.validation import check_device, check_seeds
+from gsat.training.seed import train_one_seed
+from gsat.training.engine import Method, write_csv
 
 if TYPE_CHECKING:
-    from gsat.distributed import DistContext
+    from gsat.training.distributed import DistContext
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class RunSpec:
     devices: Optional[List[str]] = None
     """Train the seeds in parallel, one process per seed and at most one per listed device
     at a time (e.g. ``["cuda:0", "cuda:1"]`` or ``["cpu", "cpu"]``); replaces
-    :obj:`device` (see :func:`gsat.distributed.train_seeds_in_parallel`)."""
+    :obj:`device` (see :func:`gsat.training.distributed.train_seeds_in_parallel`)."""
     resume: Optional[str] = None
     """Run folder of an interrupted run to continue; all other fields except
     :obj:`progress` are then read from its ``run.json`` (see :func:`resume_spec`)."""
@@ -149,7 +149,7 @@ def _stopped(exc: BaseException, out: Path, seed: int,
 def _run_seeds_parallel(spec: RunSpec, cfg: Config, out: Path, results: Dict[str, Any],
                         done: Dict[int, Dict[str, Any]]) -> Dict[str, Any]:
     """:func:`_run_seeds` with the seeds trained in parallel on :obj:`spec.devices`."""
-    from gsat.distributed import train_seeds_in_parallel
+    from gsat.training.distributed import train_seeds_in_parallel
 
     records = dict(done)
     for seed in done:
@@ -223,8 +223,8 @@ def run(spec: RunSpec) -> Dict[str, Any]:
     epoch, and ``results.json`` is written into the same folder.
 
     When :mod:`torch.distributed` is initialised (``torchrun``, see
-    :func:`gsat.distributed.launched`), every process of the group calls :func:`run`: the
-    seeds are trained data-parallel (:mod:`gsat.distributed`), rank 0 alone writes the run
+    :func:`gsat.training.distributed.launched`), every process of the group calls :func:`run`: the
+    seeds are trained data-parallel (:mod:`gsat.training.distributed`), rank 0 alone writes the run
     folder, and every rank returns the same results.
 
     Raises:
@@ -232,7 +232,7 @@ def run(spec: RunSpec) -> Dict[str, Any]:
         gsat.errors.TrainingDivergedError: the loss became NaN or infinite (epoch and batch
             named); the last complete epoch's ``last.pt`` is kept.
     """
-    from gsat.distributed import current
+    from gsat.training.distributed import current
 
     if spec.resume is not None:
         spec = resume_spec(spec.resume, spec.progress)
