@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from gsat.core.config import load_config  # noqa: E402
 from gsat.data import load_dataset  # noqa: E402
 from gsat.data.ogb import save_ogb_mol_dataset  # noqa: E402
-from gsat.training.engine import train_one_seed  # noqa: E402
+from gsat.training.seed import train_one_seed  # noqa: E402
 
 #: the 20 molecules of tests/data/test_ogb.py
 TINY = ["CCO", "c1ccccc1", "CC(=O)O", "CCN", "O=C=O", "CC(C)Cl", "c1ccncc1", "CCOC(=O)C",

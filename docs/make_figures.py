@@ -2,7 +2,7 @@ r"""Regenerate the pictures of explained graphs shown in the README.
 
 Trains GSAT (GIN backbone) on BA-2Motifs exactly as ``gsat train`` does (the paper's settings
 from ``gsat/configs/GIN-ba_2motifs.yml`` and its model selection, see
-:func:`gsat.training.engine.train_one_seed`), reloads the selected epoch, then draws
+:func:`gsat.training.seed.train_one_seed`), reloads the selected epoch, then draws
 
 * ``docs/ba_2motifs_house.png`` and ``docs/ba_2motifs_cycle.png``: one test graph of each class,
   edges coloured by GSAT's attention, motif (ground-truth) edges with a blue halo;
@@ -34,7 +34,8 @@ import gsat  # noqa: E402
 from gsat.benchmark.pipeline import score_explanations  # noqa: E402
 from gsat.explain import GSATExplainer  # noqa: E402
 from gsat.core.config import default_config_path, load_config  # noqa: E402
-from gsat.training.engine import build_model, train_one_seed  # noqa: E402
+from gsat.core.build import build_model
+from gsat.training.seed import train_one_seed  # noqa: E402
 from gsat.viz import draw_explanation  # noqa: E402
 
 HERE = Path(__file__).resolve().parent

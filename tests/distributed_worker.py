@@ -86,7 +86,7 @@ def main():
         one_step(dist, cfg, ds, report)
 
         # every epoch: the weights and the record of every rank
-        save = gsat.training.engine.RunFilesHook.on_epoch_end
+        save = gsat.training.hooks.RunFilesHook.on_epoch_end
         stop_after = {"epoch": None}
 
         def watching(self, engine, epoch, rec, val):
@@ -102,7 +102,7 @@ def main():
             if stop_after["epoch"] == epoch:
                 raise KeyboardInterrupt
 
-        gsat.training.engine.RunFilesHook.on_epoch_end = watching
+        gsat.training.hooks.RunFilesHook.on_epoch_end = watching
         run_name = {"name": "a"}
 
         def spec(name, **kw):

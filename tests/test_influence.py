@@ -12,7 +12,8 @@ from gsat.errors import ConfigError
 from gsat.app.influence import checkpoint_files, tracin_influence
 from gsat.core.model import ERM
 from gsat.nn import GIN
-from gsat.training.engine import Engine, KeepCheckpointsHook, make_loader
+from gsat.training.engine import Engine, make_loader
+from gsat.training.hooks import KeepCheckpointsHook
 
 
 def _tree(i):

@@ -111,7 +111,7 @@ def tracin_influence(model: nn.Module, train_graphs: Sequence[Data], test_graph:
         train_graphs (list of Data): the training graphs, in the order their indices refer to.
         test_graph (Data): the graph explained.
         checkpoints (list of path): files holding :obj:`{"model": state_dict, "lr": float}`
-            (as :class:`gsat.training.engine.KeepCheckpointsHook` writes).
+            (as :class:`gsat.training.hooks.KeepCheckpointsHook` writes).
         task (str): :obj:`"binary"` or :obj:`"multiclass"`.
         top (int, optional): proponents and opponents returned. (default: :obj:`5`)
         batch_size (int, optional): training graphs per Captum batch. (default: :obj:`64`)

@@ -37,7 +37,8 @@ from gsat.core.build import build_model
 from gsat.metrics.summary import json_safe as _json_safe
 from gsat.metrics.summary import markdown_table, mean_std, summarize, write_json
 from gsat.training.driver import RunSpec, resolve_config
-from gsat.training.engine import PRECISION_K, evaluate, make_loader, train_one_seed
+from gsat.training.engine import PRECISION_K, evaluate, make_loader
+from gsat.training.seed import train_one_seed
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ def trained_model(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path, metho
     r"""The model of :obj:`method` (``"gsat"`` or ``"erm"``) for :obj:`seed`: loaded from
     :obj:`out_dir/best.pt` and :obj:`out_dir/record.json` when they were written with the
     same config, dataset and dataset options, trained with
-    :func:`gsat.training.engine.train_one_seed` otherwise.
+    :func:`gsat.training.seed.train_one_seed` otherwise.
 
     Returns:
         (torch.nn.Module, dict, bool): the model in eval mode, its training record, and

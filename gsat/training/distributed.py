@@ -424,7 +424,7 @@ def _seed_process(spec: Any, cfg: Any, seed: int, out: str, device: str, threads
 
     from gsat.runs.files import sigterm_as_interrupt
     from gsat.data import load_dataset
-    from gsat.training.engine import train_one_seed
+    from gsat.training.seed import train_one_seed
 
     torch.set_num_threads(threads)
     logging.basicConfig(level=logging.WARNING,
@@ -450,7 +450,7 @@ def train_seeds_in_parallel(spec: Any, cfg: Any, seeds: Sequence[int], out: Path
     r"""Train :obj:`seeds` in parallel, one process per seed and at most one process per
     entry of :obj:`devices` at a time (a device may be listed twice to run two seeds on
     it, e.g. :obj:`["cpu", "cpu"]`), each with
-    :func:`gsat.training.engine.train_one_seed` into :obj:`out/seed<N>/` exactly as a sequential
+    :func:`gsat.training.seed.train_one_seed` into :obj:`out/seed<N>/` exactly as a sequential
     run would. :obj:`on_record(seed, record)` is called in the parent as each seed
     finishes.
 

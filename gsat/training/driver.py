@@ -1,5 +1,5 @@
 r"""The run driver behind ``gsat train``: what to run (:class:`RunSpec`), the run folder, one
-:func:`gsat.training.engine.train_one_seed` per seed, ``results.json``, resuming an interrupted run
+:func:`gsat.training.seed.train_one_seed` per seed, ``results.json``, resuming an interrupted run
 and stopping cleanly on Ctrl-C or a diverged loss."""
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ from gsat.errors import CheckpointError, ConfigError, Terminated, TrainingDiverg
 from gsat.metrics.summary import json_safe, summarize, write_json
 from gsat.core.validation import check_device, check_seeds
 from gsat.training.seed import train_one_seed
-from gsat.training.engine import Method, write_csv
+from gsat.core.build import Method
+from gsat.training.hooks import write_csv
 
 if TYPE_CHECKING:
     from gsat.training.distributed import DistContext

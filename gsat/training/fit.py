@@ -14,7 +14,8 @@ from gsat.errors import ConfigError
 from gsat.core.functional import check_r
 from gsat.core.model import GSAT
 from gsat.core.selection import Selection, Selector
-from gsat.training.engine import PRECISION_K, Engine, SelectionHook, TensorBoardHook
+from gsat.training.engine import PRECISION_K, Engine
+from gsat.training.hooks import SelectionHook, TensorBoardHook
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from gsat.data import GraphDataset
 from gsat.errors import CheckpointError
 from gsat.core.model import ERM, GSAT
 from gsat.core.selection import Selection, Selector
-from gsat.training.engine import (CHECKPOINT_FORMAT, PRECISION_K, Engine, EvalResult, Hook,
-                        KeepCheckpointsHook, RunFilesHook, SelectionHook, TensorBoardHook,
-                        make_loader, set_seed)
+from gsat.training.engine import PRECISION_K, Engine, EvalResult, Hook, make_loader, set_seed
+from gsat.training.hooks import (CHECKPOINT_FORMAT, KeepCheckpointsHook, RunFilesHook,
+                                 SelectionHook, TensorBoardHook)
 
 if TYPE_CHECKING:  # pragma: no cover
     from gsat.training.distributed import DistContext

@@ -19,7 +19,9 @@ pytest.importorskip("rdkit")
 from ogb.graphproppred import Evaluator  # noqa: E402
 from ogb.utils import smiles2graph  # noqa: E402
 
+import gsat.core.build as gbuild  # noqa: E402
 import gsat.training.engine as gtrain  # noqa: E402
+import gsat.training.seed as gseed  # noqa: E402
 from gsat.app.cli import main  # noqa: E402
 from gsat.core.config import load_config  # noqa: E402
 from gsat.data import DATASETS, load_dataset  # noqa: E402
@@ -161,11 +163,11 @@ def _logits(model, graphs):
 def test_train_gsat_two_epochs_scored_by_evaluator(request, tmp_path, meta, name, backbone):
     ds = load_dataset(name, "unused", meta_dict=request.getfixturevalue(meta))
     cfg = _config(backbone)
-    rec = gtrain.train_one_seed(cfg, ds, 0, tmp_path, progress=False)
+    rec = gseed.train_one_seed(cfg, ds, 0, tmp_path, progress=False)
     assert math.isfinite(rec["test_metric"]) and 0.0 <= rec["test_metric"] <= 1.0
     assert rec["test_interp_auc"] != rec["test_interp_auc"]  # NaN: no ground truth
     # the reported metrics are ogb's Evaluator on the selected model's logits
-    model = gtrain.build_model(cfg, ds)
+    model = gbuild.build_model(cfg, ds)
     model.load_state_dict(torch.load(tmp_path / "best.pt", weights_only=True)["model"])
     evaluator = Evaluator(name.replace("_", "-"))
     for split, key in ((ds.test, "test_metric"), (ds.valid, "valid_metric")):
@@ -195,7 +197,7 @@ def test_gsat_star_starts_from_pretrained_backbone(tmp_path, binary_meta, monkey
         return real(model, *args, **kwargs)
 
     monkeypatch.setattr(gtrain, "train_epoch", spy)
-    rec = gtrain.train_one_seed(cfg, ds, 0, tmp_path, progress=False)
+    rec = gseed.train_one_seed(cfg, ds, 0, tmp_path, progress=False)
     assert {"erm", "gsat"} <= set(seen)
     pre = torch.load(tmp_path / "pretrained.pt", weights_only=True)
     assert set(pre["backbone"]) == set(seen["gsat"])
@@ -217,7 +219,7 @@ def test_from_scratch_does_not_pretrain(tmp_path, binary_meta, monkeypatch):
     real = gtrain.train_epoch
     monkeypatch.setattr(gtrain, "train_epoch",
                         lambda m, *a, **k: kinds.append(type(m).__name__) or real(m, *a, **k))
-    rec = gtrain.train_one_seed(_config("GIN", epochs=1, num_viz=0), ds, 0, tmp_path,
+    rec = gseed.train_one_seed(_config("GIN", epochs=1, num_viz=0), ds, 0, tmp_path,
                                 progress=False)
     assert kinds == ["GSAT"] and "pretrain_best_epoch" not in rec
     assert not (tmp_path / "pretrained.pt").exists()
