@@ -1,6 +1,6 @@
 r"""GSAT against post-hoc explainers on the same backbone (Miao et al., ICML 2022, Table 1).
 
-Runs the logic of ``gsat benchmark`` (:func:`gsat.benchmark.pipeline.run_benchmark`) for one dataset and
+Runs the logic of ``gsat benchmark`` (:func:`gsat.benchmark.run_benchmark`) for one dataset and
 rewrites ``benchmarks/results/BASELINES.md`` with one section per dataset whose run folder
 holds a ``benchmark.json``: the command, mean ± std per method beside the published values,
 seconds to explain the test set, graphs per second, and the GSAT / GNNExplainer throughput
@@ -28,16 +28,17 @@ from typing import Dict, List, Optional
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the checkout's gsat, not another installed copy
 
-from gsat.benchmark.pipeline import (BenchmarkSpec, format_markdown,  # noqa: E402
-                            finished_seeds, gsat_against_best_baseline, run_benchmark,
-                            throughput_ratio)
-from gsat.metrics.summary import markdown_sections, write_json  # noqa: E402
+from gsat.benchmark import (BenchmarkSpec, finished_seeds, format_markdown,  # noqa: E402
+                            gsat_against_best_baseline, run_benchmark, throughput_ratio)
+from gsat.metrics.summary import markdown_sections  # noqa: E402
+from gsat.runs.files import write_json  # noqa: E402
+
 #: datasets reported, in this order, when their run folder exists
 DATASETS = ("ba_2motifs", "mutag", "spmotif_0.5", "spmotif_0.7", "spmotif_0.9")
 NOTES = [
     "- Post-hoc explainers run on the same backbone (GIN, or PNA where the section says so) "
     "trained without attention "
-    "(`--method erm`); all methods are scored by `gsat.benchmark.pipeline.score_explanations` "
+    "(`--method erm`); all methods are scored by `gsat.metrics.interpretation.score_explanations` "
     "(ROC AUC over all test edges pooled, precision@5).",
     "- The ERM model explained is the best-validation epoch of its run (the paper's "
     "selection rule without the r condition), as GSAT's is; every post-hoc explainer "

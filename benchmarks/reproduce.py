@@ -12,7 +12,7 @@ Every seed is a :func:`gsat.training.driver.run` with the paper's config
 ``results.json`` of those run folders in ``--runs-dir`` and tabulates, per cell, the
 interpretation ROC AUC, precision@5 and prediction metric (mean ± std over seeds, population
 std as in ``results.json``), the published values of Miao et al. (ICML 2022) from
-:data:`gsat.benchmark.pipeline.PUBLISHED` and :data:`gsat.benchmark.pipeline.PUBLISHED_PREDICTION`, the
+:data:`gsat.benchmark.PUBLISHED` and :data:`gsat.benchmark.PUBLISHED_PREDICTION`, the
 seconds per training epoch and the command that runs the cell.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ import torch
 
 # import the gsat package of this checkout, also when it is not the installed one
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gsat.benchmark.pipeline import PUBLISHED, PUBLISHED_PREDICTION, PUBLISHED_SOURCE
+from gsat.benchmark import PUBLISHED, PUBLISHED_PREDICTION, PUBLISHED_SOURCE
 from gsat.metrics.summary import summarize
 from gsat.training.driver import RunSpec, run
 

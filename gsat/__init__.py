@@ -24,7 +24,7 @@ _EXPORTS = {
     "TrainingDivergedError": "gsat.errors",
     "interp_auc": "gsat.metrics.interpretation", "precision_at_k": "gsat.metrics.interpretation",
     "evaluate": "gsat.training.fit", "fit": "gsat.training.fit",
-    "LoadedRun": "gsat.app.inference", "load_run": "gsat.app.inference",
+    "LoadedRun": "gsat.runs.reader", "load_run": "gsat.runs.reader",
     "ERM": "gsat.core.model", "GSAT": "gsat.core.model", "GSATOutput": "gsat.core.model",
     "check_graph": "gsat.core.model", "edge_mask": "gsat.core.model",
     "GIN": "gsat.nn", "PNA": "gsat.nn", "Extractor": "gsat.nn", "GraphClassifier": "gsat.nn",

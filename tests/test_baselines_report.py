@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from gsat.benchmark.pipeline import BenchmarkSpec, run_benchmark
+from gsat.benchmark import BenchmarkSpec, run_benchmark
 from gsat.data import DATASETS
 from gsat.data.ba_2motifs import load_ba_2motifs
 from gsat.metrics.summary import markdown_sections, with_section

@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from gsat.benchmark.pipeline import (BenchmarkSpec, published_value, run_benchmark,
-                            score_explanations, throughput_ratio)
+from gsat.benchmark import BenchmarkSpec, published_value, run_benchmark, throughput_ratio
+from gsat.metrics.interpretation import score_explanations
 from gsat.app.cli import SUBCOMMANDS, main
 from gsat.data import DATASETS
 from gsat.data.ba_2motifs import load_ba_2motifs
@@ -324,7 +324,7 @@ def test_an_interrupted_tuning_continues_at_its_next_setting(tmp_path, monkeypat
         run_benchmark(spec("b"))
     assert fits == [1, 2, 3]  # the default row, the first trial, then the interrupted one
     saved = tmp_path / "b" / "erm" / "seed0" / "tuning-learner.json"
-    assert [t["settings"] for t in json.loads(saved.read_text())["trials"]] == [{"k": 2}]
+    assert [t["settings"] for t in json.loads(saved.read_text())["value"]] == [{"k": 2}]
 
     interrupt["on"] = False
     fits.clear()
@@ -345,10 +345,12 @@ def test_an_interrupted_tuning_continues_at_its_next_setting(tmp_path, monkeypat
     assert whole["test_interp_auc"] == tuned["test_interp_auc"]
 
     # trials saved for another grid are not taken
-    saved.write_text(json.dumps({"piece_key": {"other": 1}, "model_best_epoch": 0,
-                                 "trials": [{"settings": {"k": 3}, "valid_interp_auc": 1.0}]}))
-    from gsat.benchmark.pipeline import _earlier_trials
-    assert _earlier_trials(saved, {"piece_key": {"grid": grid}, "model_best_epoch": 0}) == []
+    saved.write_text(json.dumps({"stamp": {"piece_key": {"other": 1}, "model_best_epoch": 0},
+                                 "value": [{"settings": {"k": 3}, "valid_interp_auc": 1.0}]}))
+    from gsat.benchmark.tuning import earlier_trials
+    assert earlier_trials(saved, {"piece_key": {"grid": grid}, "model_best_epoch": 0}) == []
+    assert earlier_trials(saved, {"piece_key": {"other": 1}, "model_best_epoch": 0}) == [
+        {"settings": {"k": 3}, "valid_interp_auc": 1.0}]
 
 
 def test_a_tuning_after_an_interruption_loads_the_saved_default_fit(tmp_path, monkeypatch):
@@ -404,19 +406,19 @@ def test_a_tuning_after_an_interruption_loads_the_saved_default_fit(tmp_path, mo
     assert not saved.exists()
 
     # a fit saved for another model or other settings is not loaded
-    from gsat.benchmark.pipeline import _save_fit, _saved_fit
+    from gsat.benchmark.tuning import load_fit, save_fit
     fitted = Learner()
     fitted.fit(None, [], "binary")
-    _save_fit(saved, {"piece_key": "a"}, fitted, 1.0)
-    assert _saved_fit(saved, {"piece_key": "b"}, Learner(), None, "binary", "cpu") is None
-    got = _saved_fit(saved, {"piece_key": "a"}, Learner(), None, "binary", "cpu")
+    save_fit(saved, {"piece_key": "a"}, fitted, 1.0)
+    assert load_fit(saved, {"piece_key": "b"}, Learner(), None, "binary", "cpu") is None
+    got = load_fit(saved, {"piece_key": "a"}, Learner(), None, "binary", "cpu")
     assert got[1] == 1.0 and got[0].learned == 1.0
     saved.write_bytes(b"not a checkpoint")  # damaged: fitted again rather than failing
-    assert _saved_fit(saved, {"piece_key": "a"}, Learner(), None, "binary", "cpu") is None
+    assert load_fit(saved, {"piece_key": "a"}, Learner(), None, "binary", "cpu") is None
 
 
 def test_gsat_is_compared_with_the_best_post_hoc_row_on_the_seeds_every_row_finished():
-    from gsat.benchmark.pipeline import finished_seeds, gsat_against_best_baseline
+    from gsat.benchmark import finished_seeds, gsat_against_best_baseline
 
     def rec(method, seed, auc, gps=1.0):
         return {"method": method, "seed": seed, "test_interp_auc": auc, "graphs_per_second": gps}
@@ -451,16 +453,17 @@ def test_gsat_is_compared_with_the_best_post_hoc_row_on_the_seeds_every_row_fini
 
 
 def test_records_of_graphmask_scored_the_old_way_are_not_reused():
-    from gsat.benchmark.pipeline import _piece_key
+    from gsat.benchmark.spec import piece_key
     spec = BenchmarkSpec(dataset="ba_2motifs", explainers=["graphmask", "gnnexplainer"])
-    assert _piece_key(spec, "graphmask", False, {})["score_version"] == 3
-    assert "score_version" not in _piece_key(spec, "gnnexplainer", False, {})
+    assert piece_key(spec, "graphmask", False, {})["score_version"] == 3
+    assert "score_version" not in piece_key(spec, "gnnexplainer", False, {})
 
 
 def test_erm_model_explained_is_the_best_validation_epoch(tmp_path, monkeypatch):
     import csv
-    from gsat.benchmark.pipeline import trained_model
-    from gsat.runs.files import load_checkpoint
+    from gsat.benchmark.models import trained_model
+    from gsat.runs.layout import SeedFolder
+    from gsat.runs.checkpoint import load_checkpoint
     from gsat.data import load_dataset
     from gsat.training.driver import RunSpec, resolve_config
 
@@ -470,7 +473,8 @@ def test_erm_model_explained_is_the_best_validation_epoch(tmp_path, monkeypatch)
     cfg = resolve_config(RunSpec(dataset="ba_2motifs", epochs=4), ds.config_name)
     cfg.train.min_select_epoch = 1
     out = tmp_path / "erm"
-    model, rec, reused = trained_model(cfg, ds, 0, out, "erm", "cpu", progress=False)
+    model, rec, reused = trained_model(cfg, ds, 0, SeedFolder(out, 0), "erm", "cpu",
+                                       progress=False)
     rows = list(csv.DictReader(open(out / "metrics.csv")))
     assert len(rows) == 4
     # the paper's rule without r: epochs > min_select_epoch, best validation metric, then
@@ -486,8 +490,11 @@ def test_erm_model_explained_is_the_best_validation_epoch(tmp_path, monkeypatch)
 
 
 def test_a_config_key_added_later_keeps_older_models_usable():
-    from gsat.benchmark.pipeline import _same_config
     from gsat.core.config import Config
+    from gsat.runs.store import stamp_differences
+
+    def _same_config(saved, cfg):  # the comparison the benchmark's model reuse makes
+        return not stamp_differences(saved, cfg.to_dict(), Config().to_dict())
 
     cfg = Config()
     old = cfg.to_dict()
@@ -551,7 +558,7 @@ def test_a_sample_missing_a_class_is_flagged_and_records_follow_the_graphs(
                          out=str(tmp_path / "b"), data_dir=str(tmp_path / "data"),
                          progress=False, tune=True, tune_graphs=3, max_graphs=3,
                          tuning_grids={"oracle": [{"good_on": "test"}]})
-    with caplog.at_level("WARNING", logger="gsat.benchmark.pipeline"):
+    with caplog.at_level("WARNING", logger="gsat.benchmark.graphs"):
         first = run_benchmark(spec)
     warned = [r.getMessage() for r in caplog.records if "miss class" in r.getMessage()]
     assert len(warned) == 2 and "explained test" in warned[0] and "tuning" in warned[1]
@@ -566,7 +573,7 @@ def test_a_sample_missing_a_class_is_flagged_and_records_follow_the_graphs(
     monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
                                                                   num_graphs=60))
     caplog.clear()
-    with caplog.at_level("WARNING", logger="gsat.benchmark.pipeline"):
+    with caplog.at_level("WARNING", logger="gsat.benchmark.graphs"):
         second = run_benchmark(spec)
     assert _Oracle.calls > 0
     assert not [r for r in caplog.records if "miss class" in r.getMessage()]

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from gsat import GIN, GSAT, PNA
-from gsat.runs.files import (config_differences, deferred_interrupt, load_checkpoint,
-                             load_state_checked, remove_stale_temporaries, rng_state,
-                             save_checkpoint, set_rng_state)
+from gsat.runs.checkpoint import (load_checkpoint, load_state_checked,
+                                  rng_state, save_checkpoint, set_rng_state)
+from gsat.runs.signals import deferred_interrupt
+from gsat.runs.files import remove_stale_temporaries
 from gsat.errors import CheckpointError
 
 
@@ -147,7 +148,3 @@ def test_fitting_state_loads():
     assert all(torch.equal(a.state_dict()[k], v) for k, v in b.state_dict().items())
 
 
-def test_config_differences_name_dotted_keys():
-    assert config_differences({"train": {"lr": 0.001, "epochs": 5}, "model": {"h": 2}},
-                              {"train": {"lr": 0.01, "epochs": 5}, "model": {"h": 2}}) == \
-        ["train.lr (checkpoint 0.001, now 0.01)"]

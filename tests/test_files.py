@@ -14,9 +14,11 @@ import torch
 from torch_geometric.data import Data
 
 from gsat import GIN, GSAT
-from gsat.runs.files import (CHECKPOINT_SCHEMAS, RunLock, atomic_write, load_checkpoint,
-                             remove_stale_temporaries, rng_state, save_checkpoint,
-                             sigterm_as_interrupt, validate_checkpoint)
+from gsat.runs.checkpoint import (CHECKPOINT_SCHEMAS, load_checkpoint, rng_state, save_checkpoint,
+                                  validate_checkpoint)
+from gsat.runs.lock import RunLock
+from gsat.runs.files import atomic_write, remove_stale_temporaries
+from gsat.runs.signals import sigterm_as_interrupt
 from gsat.data.base import load_graphs, save_graphs
 from gsat.errors import (EXIT_CODES, CheckpointError, ConfigError, DiskWriteError,
                          GraphInputError, RunInUseError, Terminated, TrainingDivergedError,

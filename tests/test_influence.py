@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from gsat.core.config import Config, save_config, validate
+from gsat.core.config import Config, config_text, validate
 from gsat.data import DATASETS
 from gsat.data.ba_2motifs import load_ba_2motifs
 from gsat.errors import ConfigError
@@ -13,6 +13,7 @@ from gsat.app.influence import checkpoint_files, tracin_influence
 from gsat.core.model import ERM
 from gsat.nn import GIN
 from gsat.training.engine import Engine, make_loader
+from gsat.runs.layout import SeedFolder
 from gsat.training.hooks import KeepCheckpointsHook
 
 
@@ -40,7 +41,7 @@ def test_a_duplicated_training_graph_is_the_top_proponent_of_its_copy(tmp_path):
     odd.y = torch.tensor([[float(odd.x[:, 0].sum() <= 0)]])
     model = ERM(GIN(3, 1, hidden_channels=16, num_layers=2))
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
-    folder = tmp_path / "checkpoints"
+    folder = SeedFolder(tmp_path, 0)
     Engine(model, opt, make_loader(train, 8, shuffle=True, seed=0), task="binary",
            metric="acc", hooks=[KeepCheckpointsHook(folder, 2)], progress=False).run(4)
     ckpts = checkpoint_files(folder)
@@ -75,7 +76,7 @@ def test_influence_command_writes_json_and_picture(tmp_path, monkeypatch, capsys
     cfg = resolve_config(RunSpec(dataset="ba_2motifs", epochs=2), "ba_2motifs")
     cfg.train.keep_checkpoints_every = 1
     cfg.train.num_viz = 0
-    save_config(cfg, tmp_path / "keep.yml")
+    (tmp_path / "keep.yml").write_text(config_text(cfg))
     run = tmp_path / "run"
     with pytest.raises(SystemExit) as exc:
         main(["train", "--dataset", "ba_2motifs", "--config", str(tmp_path / "keep.yml"),

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from gsat.benchmark.pipeline import PUBLISHED, PUBLISHED_PREDICTION
+from gsat.benchmark import PUBLISHED, PUBLISHED_PREDICTION
 
 ROOT = Path(__file__).resolve().parents[1]
 

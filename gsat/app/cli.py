@@ -1,7 +1,7 @@
 r"""Command line: ``gsat train ...`` (also ``python run_gsat.py ...``).
 
 Argument parsing only; the work is done by library functions in :mod:`gsat.training.driver` and
-:mod:`gsat.benchmark.pipeline`.
+:mod:`gsat.benchmark`.
 """
 from __future__ import annotations
 
@@ -291,7 +291,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _benchmark(args: argparse.Namespace) -> int:
-    from gsat.benchmark.pipeline import BenchmarkSpec, run_benchmark
+    from gsat.benchmark import BenchmarkSpec, run_benchmark
+    from gsat.runs.layout import RunFolder
     from gsat.training.distributed import refuse_launch
     from gsat.errors import UnknownNameError
     from gsat.explain.baselines import explainer_names
@@ -311,7 +312,7 @@ def _benchmark(args: argparse.Namespace) -> int:
                          tune_graphs=args.tune_graphs,
                          dataset_options=_own_data_options(args))
     result = run_benchmark(spec)
-    print((Path(result["out_dir"]) / "benchmark.md").read_text())
+    print(RunFolder(result["out_dir"]).benchmark_md.read_text())
     print(f"results: {result['out_dir']}/benchmark.json")
     return 0
 

@@ -1,180 +1,27 @@
-r"""Use a trained run: :func:`load_run` rebuilds the selected model of a ``gsat train`` run
-folder, :func:`explain_graphs` predicts and explains graphs it never saw and writes
-``explanations.jsonl``, a picture per graph and a summary (``gsat explain``)."""
+r"""``gsat explain``: :func:`explain_graphs` predicts and explains, with a run's selected
+model (:func:`gsat.runs.reader.load_run`), graphs it never saw and writes
+``explanations.jsonl``, a picture per graph and a summary."""
 from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
-from torch import nn
 from torch_geometric.data import Data
 
-from gsat.runs.files import load_checkpoint, load_state_checked
-from gsat.core.config import Config, load_config
-from gsat.errors import CheckpointError, ConfigError, GraphInputError
-from gsat.metrics.summary import json_safe, write_json
+from gsat.errors import ConfigError, GraphInputError
+from gsat.runs.files import atomic_write, json_safe, write_json
+from gsat.runs.reader import LoadedRun, load_run
 
 log = logging.getLogger(__name__)
 
 PathLike = Union[str, Path]
 
-__all__ = ["LoadedRun", "load_run", "explain_graphs", "explain_file", "read_smiles_csv"]
-
-
-@dataclass
-class LoadedRun:
-    r"""A trained model read back from a run folder by :func:`load_run`.
-
-    Attributes:
-        model (torch.nn.Module): :class:`~gsat.GSAT` (or :class:`~gsat.core.model.ERM` for runs
-            with :obj:`--method erm`) with the weights of the selected epoch, in eval mode.
-        config (Config): the run's resolved configuration (``config.yml``).
-        dataset (dict): the dataset's metadata (``dataset.json``): :obj:`name`,
-            :obj:`num_features`, :obj:`num_outputs`, :obj:`task`, :obj:`metric`,
-            :obj:`edge_dim`, :obj:`node_names`, ... and :obj:`extra`.
-        seed (int): the seed whose model was loaded.
-        epoch (int): the selected epoch.
-        method (str): :obj:`"gsat"` or :obj:`"erm"`.
-        run_dir (pathlib.Path): the run folder.
-        record (dict): the seed's record of ``results.json`` (empty if absent).
-    """
-
-    model: nn.Module
-    config: Config
-    dataset: Dict[str, Any]
-    seed: int
-    epoch: int
-    method: str
-    run_dir: Path
-    record: Dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def is_molecular(self) -> bool:
-        """The model reads molecules featurised as the OGB datasets (SMILES input works)."""
-        extra = self.dataset.get("extra") or {}
-        return bool(self.config.model.atom_encoder and (
-            extra.get("featurisation") == "ogb_smiles2graph" or "ogb_name" in extra))
-
-
-def _seed_folders(run_dir: Path) -> Dict[int, Path]:
-    found = {}
-    for p in run_dir.glob("seed*"):
-        m = re.fullmatch(r"seed(\d+)", p.name)
-        if m and (p / "best.pt").is_file():
-            found[int(m.group(1))] = p
-    return dict(sorted(found.items()))
-
-
-def _results(run_dir: Path) -> Dict[int, Dict[str, Any]]:
-    try:
-        runs = json.loads((run_dir / "results.json").read_text())["runs"]
-        return {int(r["seed"]): r for r in runs}
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
-
-
-def _dataset_info(run_dir: Path) -> Dict[str, Any]:
-    path = run_dir / "dataset.json"
-    if path.is_file():
-        try:
-            info = json.loads(path.read_text())
-            if isinstance(info, dict) and "num_features" in info:
-                return info
-        except ValueError:
-            pass
-        log.warning("%s is unreadable; reading the dataset named in run.json instead", path)
-    try:  # runs written before dataset.json existed: rebuild the metadata from the data
-        spec = json.loads((run_dir / "run.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{run_dir}: not a run folder written by 'gsat train' (no readable "
-                          f"dataset.json or run.json: {exc})") from None
-    from gsat.data import load_dataset
-    from gsat.data.base import dataset_info
-
-    ds = load_dataset(spec["dataset"], spec.get("data_dir", "data"),
-                      seed=(spec.get("seeds") or [0])[0], **spec.get("dataset_options", {}))
-    return dataset_info(ds)
-
-
-def _build(cfg: Config, info: Dict[str, Any], method: str) -> nn.Module:
-    from gsat.core.build import build_model
-    from gsat.data.base import GraphDataset
-
-    # PNA restores its degree statistics from the weights; any histogram builds the layer
-    stub = GraphDataset(
-        name=str(info["name"]), train=[Data(edge_index=torch.tensor([[0], [1]]), num_nodes=2)],
-        valid=[], test=[], num_features=int(info["num_features"]),
-        num_outputs=int(info["num_outputs"]), task=info["task"], metric=info["metric"],
-        edge_dim=info.get("edge_dim"), has_ground_truth=bool(info.get("has_ground_truth")),
-        undirected=bool(info.get("undirected", True)), node_names=info.get("node_names"),
-        config_name=str(info.get("config_name", "")))
-    return build_model(cfg, stub, "erm" if method == "erm" else "gsat")
-
-
-def load_run(run_dir: PathLike, seed: Optional[int] = None,
-             device: Union[str, torch.device] = "cpu") -> LoadedRun:
-    r"""The selected (best-validation) model of a ``gsat train`` run folder, in eval mode,
-    with its config and dataset metadata. Weights are read with
-    :obj:`torch.load(weights_only=True)` (:func:`gsat.runs.files.load_checkpoint`) and must
-    fit the model the run's config builds.
-
-    .. code-block:: python
-
-        run = gsat.load_run("runs/ba_2motifs-GIN-20260101-120000")
-        attention = run.model.explain(graph)   # one value per edge of graph
-
-    Args:
-        run_dir (str or Path): the run folder (holding ``config.yml`` and ``seed<N>/best.pt``).
-        seed (int, optional): the seed to load; :obj:`None` takes the seed with the best
-            validation metric in ``results.json`` (the only one for a one-seed run).
-            (default: :obj:`None`)
-        device (str or torch.device, optional): where to put the model. (default: :obj:`"cpu"`)
-
-    Raises:
-        gsat.errors.ConfigError: :obj:`run_dir` is not a run folder, or its config is invalid.
-        gsat.errors.CheckpointError: no ``best.pt`` for :obj:`seed`, or one that is unsafe,
-            damaged or does not fit the model.
-    """
-    folder = Path(run_dir)
-    if not folder.is_dir():
-        raise ConfigError(f"{run_dir}: no such run folder")
-    if not (folder / "config.yml").is_file():
-        raise ConfigError(f"{run_dir}: not a run folder written by 'gsat train' (it holds no "
-                          "config.yml)")
-    seeds = _seed_folders(folder)
-    if not seeds:
-        raise CheckpointError(f"{run_dir}: no seed<N>/best.pt; the run has not selected a "
-                              "model yet (it stops before its first epoch ended?)")
-    results = _results(folder)
-    if seed is None:
-        def score(s: int) -> float:
-            value = results.get(s, {}).get("valid_metric")
-            return -math.inf if value is None or value != value else float(value)
-        seed = max(seeds, key=lambda s: (score(s), -s))
-        if len(seeds) > 1:
-            log.info("%s: loading seed %d, the best validation metric of seeds %s", folder,
-                     seed, ", ".join(map(str, seeds)))
-    elif seed not in seeds:
-        raise CheckpointError(f"{run_dir}: no model for seed {seed}; seeds with a best.pt: "
-                              f"{', '.join(map(str, seeds))}")
-    cfg = load_config(folder / "config.yml")
-    info = _dataset_info(folder)
-    path = seeds[seed] / "best.pt"
-    best = load_checkpoint(path, kind="best")
-    method = str(best["method"]).lower()
-    model = _build(cfg, info, method)
-    load_state_checked(model, best["model"], str(path))
-    model.to(device).eval()
-    return LoadedRun(model=model, config=cfg, dataset=info, seed=int(seed),
-                     epoch=int(best["epoch"]), method=method, run_dir=folder,
-                     record=results.get(seed, {}))
+__all__ = ["explain_graphs", "explain_file", "read_smiles_csv"]
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -310,32 +157,38 @@ def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
                 skipped.append({"id": gid, "reason": reason})
                 continue
             att = o.edge_att.detach().cpu().view(-1)
-            ei = g.edge_index.cpu()
-            rec: Dict[str, Any] = {"id": gid, **_prediction(o.logits, task)}
             mol = mols[k] if mols is not None else None
-            edges = []
-            for e in range(ei.size(1)):
-                u, v = int(ei[0, e]), int(ei[1, e])
-                item: Dict[str, Any] = {"source": u, "target": v, "attention": float(att[e])}
-                if mol is not None:
-                    bond = mol.GetBondBetweenAtoms(u, v)
-                    item["bond_index"] = None if bond is None else bond.GetIdx()
-                    item["atoms"] = [mol.GetAtomWithIdx(u).GetSymbol(),
-                                     mol.GetAtomWithIdx(v).GetSymbol()]
-                edges.append(item)
-            if mol is not None:
-                from rdkit import Chem
-
-                rec["smiles"] = Chem.MolToSmiles(mol)
-            rec["edges"] = edges
+            rec = _record(gid, o.logits, task, g, att, mol)
             if pictures:
                 rec["picture"] = _draw(run, g, att, mol, out, gid, rec).name
             f.write(json.dumps(json_safe(rec)) + "\n")
             records.append(rec)
     summary = _summary(run, records, skipped, source, out)
-    write_json(json_safe(summary), out / "summary.json")
-    (out / "summary.md").write_text(_summary_md(summary, records))
+    write_json(summary, out / "summary.json")
+    atomic_write(out / "summary.md", _summary_md(summary, records))
     return summary
+
+
+def _record(gid: str, logits: torch.Tensor, task: str, g: Data, att: torch.Tensor,
+            mol: Any) -> Dict[str, Any]:
+    """The line of ``explanations.jsonl`` of one graph (without its picture)."""
+    ei = g.edge_index.cpu()
+    rec: Dict[str, Any] = {"id": gid, **_prediction(logits, task)}
+    edges = []
+    for e in range(ei.size(1)):
+        u, v = int(ei[0, e]), int(ei[1, e])
+        item: Dict[str, Any] = {"source": u, "target": v, "attention": float(att[e])}
+        if mol is not None:
+            bond = mol.GetBondBetweenAtoms(u, v)
+            item["bond_index"] = None if bond is None else bond.GetIdx()
+            item["atoms"] = [mol.GetAtomWithIdx(u).GetSymbol(), mol.GetAtomWithIdx(v).GetSymbol()]
+        edges.append(item)
+    if mol is not None:
+        from rdkit import Chem
+
+        rec["smiles"] = Chem.MolToSmiles(mol)
+    rec["edges"] = edges
+    return rec
 
 
 def _safe_id(gid: str) -> str:

@@ -16,7 +16,6 @@ are *proponents* (training on :math:`z'` lowered the loss on :math:`z`), negativ
 """
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any, Dict, List, Literal, Optional, Sequence
@@ -25,8 +24,10 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
 
-from gsat.runs.files import load_checkpoint, load_state_checked
+from gsat.runs.checkpoint import load_checkpoint, load_state_checked
 from gsat.errors import ConfigError, DataMissingError
+from gsat.runs.files import write_json
+from gsat.runs.layout import RunFolder, SeedFolder
 
 log = logging.getLogger(__name__)
 
@@ -83,17 +84,18 @@ def _graph_loader(graphs: Sequence[Data], task: str,
                                        collate_fn=lambda gs: _tuples(gs, task))
 
 
-def checkpoint_files(folder: str | Path) -> List[Path]:
-    r"""The checkpoints kept by ``train.keep_checkpoints_every`` in :obj:`folder`
-    (``epoch<NNNN>.pt``), in epoch order.
+def checkpoint_files(folder: SeedFolder) -> List[Path]:
+    r"""The checkpoints kept by ``train.keep_checkpoints_every`` in the seed folder
+    :obj:`folder`, in epoch order.
 
     Raises:
         gsat.errors.DataMissingError: there are none.
     """
-    files = sorted(Path(folder).glob("epoch*.pt"))
+    files = folder.kept_checkpoints()
     if not files:
-        raise DataMissingError(f"no kept checkpoints in {folder}: train with the config key "
-                               "train.keep_checkpoints_every: N (e.g. 10) to keep them")
+        raise DataMissingError(f"no kept checkpoints in {folder.checkpoints}: train with the "
+                               "config key train.keep_checkpoints_every: N (e.g. 10) to keep "
+                               "them")
     return files
 
 
@@ -248,38 +250,41 @@ def influence(run_dir: str | Path, graph: int, top: int = 5, seed: Optional[int]
         gsat.errors.DataMissingError: the run kept no checkpoints.
     """
     from gsat.core.build import build_model
-    from gsat.core.config import load_config
     from gsat.data import load_dataset
-    from gsat.training.driver import resume_spec
+    from gsat.runs.reader import run_config
+    from gsat.runs.records import read_run_json, seeds_of
 
-    folder = Path(run_dir)
-    spec = resume_spec(folder, progress=False)
-    seed = spec.seeds[0] if seed is None else seed
-    if seed not in spec.seeds:
-        raise ConfigError(f"--seed {seed}: the run in {folder} has seeds {spec.seeds}")
+    folder = RunFolder(run_dir)
+    spec = read_run_json(folder, what="run folder")
+    seeds = seeds_of(spec)
+    seed = seeds[0] if seed is None else seed
+    if seed not in seeds:
+        raise ConfigError(f"--seed {seed}: the run in {folder.path} has seeds {seeds}")
     if split not in ("test", "valid", "train"):
         raise ConfigError(f"--split must be test, valid or train, got {split!r}")
-    cfg = load_config(folder / "config.yml")
-    ds = load_dataset(spec.dataset, spec.data_dir, seed=seed, **spec.dataset_options)
+    cfg = run_config(folder)
+    ds = load_dataset(spec["dataset"], spec.get("data_dir", "data"), seed=seed,
+                      **spec.get("dataset_options", {}))
     graphs = getattr(ds, split)
     if not 0 <= graph < len(graphs):
-        raise ConfigError(f"--graph {graph}: the {split} split of {spec.dataset} has "
+        raise ConfigError(f"--graph {graph}: the {split} split of {spec['dataset']} has "
                           f"{len(graphs)} graphs (0 to {len(graphs) - 1})")
-    seed_dir = folder / f"seed{seed}"
-    ckpts = checkpoint_files(seed_dir / "checkpoints")
-    model = build_model(cfg, ds, spec.method)
+    seed_folder = folder.seed(seed)
+    ckpts = checkpoint_files(seed_folder)
+    model = build_model(cfg, ds, spec.get("method", "gsat"))
     test_graph = graphs[graph]
     res = tracin_influence(model, ds.train, test_graph, ckpts, ds.task, top, batch_size)
-    out_dir = Path(out) if out is not None else seed_dir
+    out_dir = Path(out) if out is not None else seed_folder.path
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / f"influence-{split}{graph}"
     png = draw_influence(test_graph, ds.train, res, stem.with_suffix(".png"),
-                         title=f"{spec.dataset} {split} #{graph}")
-    record = {"run_dir": str(folder), "dataset": spec.dataset, "method": spec.method,
+                         title=f"{spec['dataset']} {split} #{graph}")
+    record = {"run_dir": str(folder.path), "dataset": spec["dataset"],
+              "method": spec.get("method", "gsat"),
               "seed": seed, "split": split, "graph": graph, "top": top,
               "method_reference": "TracIn (Pruthi et al., NeurIPS 2020), captum TracInCPFast "
                                   "over the final linear layer",
               **{k: v for k, v in res.items() if k != "scores"},
               "json": str(stem.with_suffix(".json")), "png": str(png)}
-    stem.with_suffix(".json").write_text(json.dumps(record, indent=2))
+    write_json(record, stem.with_suffix(".json"))
     return record

@@ -317,8 +317,9 @@ def load_config(path: Union[str, Path]) -> Config:
     return config_from_dict(raw, str(path))
 
 
-def save_config(cfg: Config, path: Union[str, Path]) -> None:
-    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+def config_text(cfg: Config) -> str:
+    """:obj:`cfg` as YAML, as ``config.yml`` holds it (:func:`load_config` reads it back)."""
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
 
 
 def configs_dir() -> Path:

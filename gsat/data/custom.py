@@ -290,7 +290,7 @@ def _load_safely(path: Path, what: str) -> Any:
         with _pyg_safe_loading():
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        from gsat.runs.files import _foreign_globals
+        from gsat.runs.checkpoint import _foreign_globals
 
         foreign = _foreign_globals(path)
         if foreign:

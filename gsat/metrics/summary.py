@@ -3,10 +3,8 @@ deviation) and the one markdown table writer used by ``gsat train``, ``gsat benc
 the reproduction scripts."""
 from __future__ import annotations
 
-import json
 import math
 import statistics
-from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 #: numeric per-run fields of ``results.json`` summarised by mean/std
@@ -80,25 +78,6 @@ def with_section(text: str, section: str) -> str:
     sections = markdown_sections(text)
     sections[section.split("\n", 1)[0]] = section.rstrip("\n") + "\n"
     return text.split("\n## ", 1)[0].rstrip("\n") + "\n\n" + "\n".join(sections.values())
-
-
-def json_safe(obj: Any) -> Any:
-    """:obj:`obj` with NaN and infinite floats replaced by :obj:`None` (valid JSON)."""
-    if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
-        return None
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [json_safe(v) for v in obj]
-    return obj
-
-
-def write_json(obj: Any, path: Path) -> None:
-    """Write JSON atomically (:func:`gsat.runs.files.atomic_write`: temporary file, fsync,
-    rename; a failed write raises :class:`gsat.errors.DiskWriteError`)."""
-    from gsat.runs.files import atomic_write
-
-    atomic_write(path, json.dumps(obj, indent=2))
 
 
 def _fmt(v: Any, pct: bool = False) -> str:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
-import math
 import logging
 import os
 from dataclasses import dataclass, field
@@ -16,13 +14,18 @@ from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional
 
 import torch
 
-from gsat.runs.files import RunLock, load_checkpoint, sigterm_as_interrupt
-from gsat.core.config import Config, default_config_path, load_config, save_config
+from gsat.runs.layout import RunFolder
+from gsat.runs.lock import RunLock
+from gsat.runs.records import (read_results, read_run_json, write_config, write_dataset_info,
+                               write_results, write_run_json)
+from gsat.runs.checkpoint import load_checkpoint
+from gsat.runs.signals import sigterm_as_interrupt
+from gsat.core.config import Config, default_config_path, load_config
 from gsat.data import load_dataset
 from gsat.data.base import dataset_info
 from gsat.data.custom import dataset_label
 from gsat.errors import CheckpointError, ConfigError, Terminated, TrainingDivergedError
-from gsat.metrics.summary import json_safe, summarize, write_json
+from gsat.metrics.summary import summarize
 from gsat.core.validation import check_device, check_seeds
 from gsat.training.seed import train_one_seed
 from gsat.core.build import Method
@@ -71,7 +74,7 @@ class RunSpec:
     devices: Optional[List[str]] = None
     """Train the seeds in parallel, one process per seed and at most one per listed device
     at a time (e.g. ``["cuda:0", "cuda:1"]`` or ``["cpu", "cpu"]``); replaces
-    :obj:`device` (see :func:`gsat.training.distributed.train_seeds_in_parallel`)."""
+    :obj:`device` (see :func:`gsat.training.parallel.train_seeds_in_parallel`)."""
     resume: Optional[str] = None
     """Run folder of an interrupted run to continue; all other fields except
     :obj:`progress` are then read from its ``run.json`` (see :func:`resume_spec`)."""
@@ -92,27 +95,9 @@ def resume_spec(run_dir: str | Path, progress: bool = True) -> RunSpec:
     Raises:
         gsat.errors.ConfigError: :obj:`run_dir` is missing or holds no readable ``run.json``.
     """
-    folder = Path(run_dir)
-    if not folder.is_dir():
-        raise ConfigError(f"--resume {run_dir}: no such run folder")
-    path = folder / "run.json"
-    if not path.is_file():
-        raise ConfigError(f"--resume {run_dir}: the folder holds no run.json, so it is not a "
-                          "run folder written by 'gsat train' (or the run stopped before "
-                          "its first epoch)")
-    try:
-        saved = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"--resume {run_dir}: run.json is unreadable ({exc})") from None
-    known = {f.name for f in dataclasses.fields(RunSpec)} - set(_NOT_STORED)
-    if not isinstance(saved, dict) or "dataset" not in saved:
-        raise ConfigError(f"{path}: expected the arguments of a run (a mapping with "
-                          "'dataset', 'backbone', 'seeds', ...)")
-    ignored = sorted(set(saved) - known)
-    if ignored:
-        log.warning("%s: ignoring unknown field(s) %s", path, ", ".join(ignored))
-    args = {k: v for k, v in saved.items() if k in known}
-    return RunSpec(**args, progress=progress, resume=str(folder))
+    folder = RunFolder(run_dir)
+    args = read_run_json(folder)
+    return RunSpec(**args, progress=progress, resume=str(folder.path))
 
 
 def _stopped(exc: BaseException, out: Path, seed: int,
@@ -120,7 +105,8 @@ def _stopped(exc: BaseException, out: Path, seed: int,
     """The exception that ends a run stopped by Ctrl-C or a non-finite loss, after writing
     ``metrics.csv`` of the complete epochs of :obj:`seed` (rank 0 only under
     :obj:`dist`)."""
-    last = out / f"seed{seed}" / "last.pt"
+    seed_folder = RunFolder(out).seed(seed)
+    last = seed_folder.last
     done = None
     try:
         ckpt = load_checkpoint(last, kind="last") if last.exists() else None
@@ -129,7 +115,7 @@ def _stopped(exc: BaseException, out: Path, seed: int,
     if ckpt is not None and ckpt.get("seed", seed) == seed:
         done = int(ckpt["epoch"])
         if dist is None or dist.is_main:
-            write_csv(list(ckpt["history"]), out / f"seed{seed}" / "metrics.csv")
+            write_csv(list(ckpt["history"]), seed_folder.metrics)
     kept = (f"{last} holds the last complete epoch ({done})" if done is not None
             else "nothing was saved since no epoch was complete")
     if isinstance(exc, KeyboardInterrupt):
@@ -150,7 +136,7 @@ def _stopped(exc: BaseException, out: Path, seed: int,
 def _run_seeds_parallel(spec: RunSpec, cfg: Config, out: Path, results: Dict[str, Any],
                         done: Dict[int, Dict[str, Any]]) -> Dict[str, Any]:
     """:func:`_run_seeds` with the seeds trained in parallel on :obj:`spec.devices`."""
-    from gsat.training.distributed import train_seeds_in_parallel
+    from gsat.training.parallel import train_seeds_in_parallel
 
     records = dict(done)
     for seed in done:
@@ -161,7 +147,7 @@ def _run_seeds_parallel(spec: RunSpec, cfg: Config, out: Path, results: Dict[str
             records[seed] = record
         results["runs"] = [records[s] for s in spec.seeds if s in records]
         results.update(summarize(results["runs"]))
-        write_json(json_safe(results), out / "results.json")
+        write_results(RunFolder(out), results)
 
     todo = [s for s in spec.seeds if s not in done]
     try:
@@ -186,28 +172,6 @@ def resolve_config(spec: RunSpec, ds_config_name: str) -> Config:
             raise ConfigError(f"--epochs must be >= 1, got {spec.epochs}")
         cfg.train.epochs = spec.epochs
     return cfg
-
-
-#: record fields that are scores in [0, 1] (or NaN where undefined)
-_SCORES = ("valid_metric", "test_metric", "test_interp_auc", "test_precision_at_5")
-
-
-def _record_problem(rec: Any, epochs: int) -> Optional[str]:
-    """Why a seed's record read back from ``results.json`` cannot be a training result, or
-    None when it can (scores in [0, 1] or NaN, a best epoch within the run)."""
-    if not isinstance(rec, dict):
-        return "not a record"
-    epoch = rec.get("best_epoch")
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch < epochs:
-        return f"best_epoch {epoch!r} outside 0..{epochs - 1}"
-    for key in _SCORES:
-        value = rec.get(key)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-                not (math.isnan(value) or 0.0 <= value <= 1.0):
-            return f"{key} = {value!r} is not a score in [0, 1]"
-    return None
 
 
 def run(spec: RunSpec) -> Dict[str, Any]:
@@ -244,7 +208,7 @@ def run(spec: RunSpec) -> Dict[str, Any]:
         ds = load_dataset(spec.dataset, spec.data_dir, seed=spec.seeds[0],
                           **spec.dataset_options)
     if spec.resume is not None:  # the run's own resolved config, not today's file
-        cfg = load_config(Path(spec.resume) / "config.yml")
+        cfg = load_config(RunFolder(spec.resume).config)
     else:
         cfg = resolve_config(spec, ds.config_name)
     for device in [spec.device, *(spec.devices or [])]:
@@ -271,31 +235,21 @@ def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path,
                dist: Optional["DistContext"] = None) -> Dict[str, Any]:
     """The body of :func:`run` once the run folder :obj:`out` is locked."""
     main = dist is None or dist.is_main
+    folder = RunFolder(out)
     if spec.resume is None and main:
-        if (out / "run.json").exists():
+        if folder.run_json.exists():
             log.warning("%s already holds a run; starting it over (to continue it instead: "
                         "gsat train --resume %s)", out, out)
         out.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, out / "config.yml")
+        write_config(folder, cfg)
         stored = {k: v for k, v in dataclasses.asdict(spec).items() if k not in _NOT_STORED}
         stored["data_dir"] = str(Path(spec.data_dir).resolve())
-        write_json(stored, out / "run.json")
-        write_json(json_safe(dataset_info(ds)), out / "dataset.json")  # for gsat.load_run
-        (out / "results.json").unlink(missing_ok=True)
+        write_run_json(folder, stored)
+        write_dataset_info(folder, dataset_info(ds))  # for gsat.load_run
+        folder.results.unlink(missing_ok=True)
     done: Dict[int, Dict[str, Any]] = {}
-    if spec.resume is not None and (out / "results.json").is_file():
-        try:
-            done = {r["seed"]: r for r in json.loads((out / "results.json").read_text())["runs"]}
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("%s is unreadable (%s); finished seeds are rebuilt from their "
-                        "checkpoints", out / "results.json", exc)
-        for seed, rec in list(done.items()):
-            problem = _record_problem(rec, cfg.train.epochs)
-            if problem is not None:
-                log.warning("%s: the record of seed %s is not a training result (%s); the "
-                            "seed is rebuilt from its checkpoints", out / "results.json",
-                            seed, problem)
-                del done[seed]
+    if spec.resume is not None:
+        done = read_results(folder, cfg.train.epochs)
     results: Dict[str, Any] = {
         "dataset": spec.dataset, "backbone": spec.backbone,
         "method": "GSAT" if spec.method == "gsat" else "ERM", "metric_name": ds.metric,
@@ -317,7 +271,7 @@ def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path,
                                   **spec.dataset_options)
         try:
             kwargs = {} if dist is None else {"dist": dist}
-            record = train_one_seed(cfg, ds, seed, out / f"seed{seed}", spec.device,
+            record = train_one_seed(cfg, ds, seed, folder.seed(seed).path, spec.device,
                                     spec.method, spec.progress and main,
                                     tensorboard=spec.tensorboard,
                                     resume=spec.resume is not None, **kwargs)
@@ -326,9 +280,9 @@ def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path,
         results["runs"].append(record)
         results.update(summarize(results["runs"]))
         if main:
-            write_json(json_safe(results), out / "results.json")
+            write_results(folder, results)
     results.update(summarize(results["runs"]))
     if main:
-        write_json(json_safe(results), out / "results.json")
+        write_results(folder, results)
     results["out_dir"] = str(out)
     return results

@@ -18,7 +18,7 @@ from torch import nn
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
-from gsat.runs.files import rng_state
+from gsat.runs.checkpoint import rng_state
 from gsat.metrics.interpretation import interp_auc, score_edges
 from gsat.core.model import GSAT
 
@@ -303,7 +303,7 @@ class Engine:
 
     def training_state(self, generator: Optional[torch.Generator]) -> Dict[str, Any]:
         """What ``last.pt`` stores besides the model, optimizer and history: the random
-        states (:func:`gsat.runs.files.rng_state`, with :obj:`generator`'s)."""
+        states (:func:`gsat.runs.checkpoint.rng_state`, with :obj:`generator`'s)."""
         return {"rng": rng_state(generator)}
 
     def run_epoch(self, epoch: int) -> Dict[str, Any]:

@@ -11,7 +11,9 @@ from typing import Any, Dict, List, Optional
 import torch
 
 from gsat.core.selection import Selection
-from gsat.runs.files import atomic_write, save_checkpoint
+from gsat.runs.files import atomic_write
+from gsat.runs.checkpoint import save_checkpoint
+from gsat.runs.layout import SeedFolder
 from gsat.training.engine import Engine, EvalResult, Hook
 
 __all__ = ["CHECKPOINT_FORMAT", "write_csv", "TensorBoardHook", "SelectionHook",
@@ -99,9 +101,9 @@ class RunFilesHook(Hook):
     and ``last.pt``, the full training state (:data:`CHECKPOINT_FORMAT`), written
     atomically."""
 
-    def __init__(self, out_dir: Path, selection: Selection, meta: Dict[str, Any],
+    def __init__(self, folder: SeedFolder, selection: Selection, meta: Dict[str, Any],
                  generator: Optional[torch.Generator]):
-        self.out_dir, self.selection, self.meta = out_dir, selection, meta
+        self.folder, self.selection, self.meta = folder, selection, meta
         self.generator = generator
 
     def on_epoch_end(self, engine: Engine, epoch: int, rec: Dict[str, Any],
@@ -110,34 +112,34 @@ class RunFilesHook(Hook):
         if not engine.is_main:
             return
         history = engine.history + [rec]  # the engine appends rec after the hooks
-        write_csv(history, self.out_dir / "metrics.csv")
+        write_csv(history, self.folder.metrics)
         save_checkpoint({"format": CHECKPOINT_FORMAT, "model": engine.model.state_dict(),
                          "optimizer": engine.optimizer.state_dict(), "scheduler": None,
                          "epoch": epoch, **self.meta, "history": history,
                          "train_seconds": engine.train_seconds,
                          "best_qual": self.selection.best_qual,
                          "best_any": self.selection.best_any, **extra},
-                        self.out_dir / "last.pt")
+                        self.folder.last)
 
 
 class KeepCheckpointsHook(Hook):
     r"""Keep the weights of every :obj:`every`-th epoch (epochs :obj:`every - 1`,
-    :obj:`2 * every - 1`, ... 0-based) as ``epoch<NNNN>.pt`` in :obj:`folder`, with the
+    :obj:`2 * every - 1`, ... 0-based) in :obj:`folder`'s kept checkpoints, with the
     learning rate in use, for TracIn's sum over checkpoints (:mod:`gsat.app.influence`)
     (`Pruthi et al., NeurIPS 2020 <https://arxiv.org/abs/2002.08484>`_). Set by the config
     key ``train.keep_checkpoints_every``."""
 
-    def __init__(self, folder: Path, every: int):
+    def __init__(self, folder: SeedFolder, every: int):
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
-        self.folder, self.every = Path(folder), int(every)
+        self.folder, self.every = folder, int(every)
 
     def on_epoch_end(self, engine: Engine, epoch: int, rec: Dict[str, Any],
                      val: Optional[EvalResult]) -> None:
         if not engine.is_main or (epoch + 1) % self.every:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.checkpoints.mkdir(parents=True, exist_ok=True)
         state = {k_: v.detach().cpu() for k_, v in engine.model.state_dict().items()}
         save_checkpoint({"model": state, "epoch": epoch,
                          "lr": float(engine.optimizer.param_groups[0]["lr"])},
-                        self.folder / f"epoch{epoch:04d}.pt")
+                        self.folder.kept_checkpoint(epoch))

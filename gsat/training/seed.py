@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from gsat.core.build import Method, build_model
-from gsat.runs.files import (config_differences, load_checkpoint, load_state_checked,
-                             remove_stale_temporaries, save_checkpoint, set_rng_state)
+from gsat.runs.checkpoint import (load_checkpoint, load_state_checked, save_checkpoint,
+                                  set_rng_state)
+from gsat.runs.files import remove_stale_temporaries
+from gsat.runs.layout import SeedFolder
+from gsat.runs.store import stamp_differences
 from gsat.core.config import Config
 from gsat.data import GraphDataset
 from gsat.errors import CheckpointError
@@ -34,18 +37,21 @@ def _resume_state(path: Path, cfg: Config, method: str, ds: GraphDataset, model:
                   opt: torch.optim.Optimizer, generator: Optional[torch.Generator],
                   device: torch.device) -> Dict[str, Any]:
     r"""Put the training state of :obj:`path` (a ``last.pt``) back in place after checking
-    that it belongs to this run; returns the checkpoint for the loop's own records."""
+    that its stamp (config, method, dataset) is this run's
+    (:func:`gsat.runs.store.stamp_differences`; a config key the file predates counts as its
+    default); returns the checkpoint for the loop's own records."""
     remove_stale_temporaries(path.parent)
     ckpt = load_checkpoint(path, map_location=device, kind="last")
     if ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a resumable training state (format "
                               f"{ckpt.get('format')!r}, {CHECKPOINT_FORMAT} expected)")
-    diff = config_differences(ckpt.get("config", {}), cfg.to_dict())
-    if diff:
-        raise CheckpointError(f"{path} was written with another config: {'; '.join(diff)}")
     if (ckpt.get("method"), ckpt.get("dataset")) != (method, ds.name):
         raise CheckpointError(f"{path} holds a {ckpt.get('method')} model of "
                               f"{ckpt.get('dataset')}, not {method} on {ds.name}")
+    diff = stamp_differences(ckpt.get("config", {}), cfg.to_dict(), Config().to_dict(),
+                             saved_name="checkpoint")
+    if diff:
+        raise CheckpointError(f"{path} was written with another config: {'; '.join(diff)}")
     load_state_checked(model, ckpt["model"], str(path))
     try:
         opt.load_state_dict(ckpt["optimizer"])
@@ -114,13 +120,15 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
     t = cfg.train
     if dist is not None:
         dist.per_rank_batch_size(t.batch_size)  # refuse a batch size that does not split
+    folder = SeedFolder(out_dir, seed)
     if main:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        folder.path.mkdir(parents=True, exist_ok=True)
     set_seed(seed)
     model = build_model(cfg, ds, method).to(device)
     if dist is not None:
         dist.seed_rank(seed)  # same initial weights, own noise per rank from here on
-    pretrain_record = pretrain_backbone(cfg, ds, model, seed, out_dir, device, progress, dist)
+    pretrain_record = pretrain_backbone(cfg, ds, model, seed, folder.path, device, progress,
+                                        dist)
     opt = torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     test_graphs = ds.interp_test if ds.interp_test is not None else ds.test
     final_r = cfg.gsat.fixed_r if cfg.gsat.fixed_r is not None else cfg.gsat.final_r
@@ -130,42 +138,68 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
                      task=ds.task, metric=ds.metric, metric_fn=ds.metric_fn, device=device,
                      k=PRECISION_K, progress=progress, batch_progress=progress,
                      desc=f"{ds.name} {cfg.model.backbone} {method} seed {seed}")
-    train_loader = engine.train_loader
     start_epoch = 0
-    if resume and (out_dir / "last.pt").exists():
-        ckpt = _resume_state(out_dir / "last.pt", cfg, method, ds, model, opt,
-                             train_loader.generator, device)
-        if dist is not None:
-            from gsat.training.distributed import restore_rank_rng
-
-            restore_rank_rng(ckpt, dist, seed, str(out_dir / "last.pt"))
-        elif int(ckpt.get("world_size", 1)) != 1:
-            log.warning("%s was written by %d processes, resumed with one: training "
-                        "continues, but not exactly as an uninterrupted run would",
-                        out_dir / "last.pt", int(ckpt["world_size"]))
-        selection.best_qual, selection.best_any = ckpt["best_qual"], ckpt["best_any"]
-        engine.history = list(ckpt["history"])
-        engine.train_seconds = list(ckpt["train_seconds"])
-        start_epoch = int(ckpt["epoch"]) + 1
-    interp_loader = None if ds.interp_test is None else make_loader(ds.interp_test, t.batch_size)
-    engine.hooks = [SelectionHook(selection, make_loader(ds.test, t.batch_size), interp_loader,
-                                  out_dir / "best.pt", meta)]
-    if tensorboard and main:
-        engine.hooks.append(TensorBoardHook(out_dir / "tensorboard"))
-    engine.hooks.append(RunFilesHook(out_dir, selection, {"seed": seed, **meta},
-                                     train_loader.generator))
-    if getattr(t, "keep_checkpoints_every", None):
-        engine.hooks.append(KeepCheckpointsHook(out_dir / "checkpoints",
-                                                t.keep_checkpoints_every))
+    if resume and folder.last.exists():
+        start_epoch = _resume(engine, selection, folder, cfg, method, ds, seed, dist)
+    engine.hooks = _hooks(engine, selection, folder, cfg, ds, {"seed": seed, **meta},
+                          tensorboard and main)
     engine.run(t.epochs, start_epoch)
 
+    record = {**_selected(engine, selection, cfg, seed, final_r), **pretrain_record}
+    if isinstance(model, GSAT) and t.num_viz > 0 and main:
+        _draw(model, test_graphs[: t.num_viz], ds, folder.explanations, device)
+    return record
+
+
+def _resume(engine: Engine, selection: Selection, folder: SeedFolder, cfg: Config,
+            method: str, ds: GraphDataset, seed: int, dist: Optional["DistContext"]) -> int:
+    """Put the state of ``last.pt`` back into :obj:`engine` and :obj:`selection`; returns
+    the epoch to continue at."""
+    ckpt = _resume_state(folder.last, cfg, method, ds, engine.model, engine.optimizer,
+                         engine.train_loader.generator, engine.device)
+    if dist is not None:
+        from gsat.training.distributed import restore_rank_rng
+
+        restore_rank_rng(ckpt, dist, seed, str(folder.last))
+    elif int(ckpt.get("world_size", 1)) != 1:
+        log.warning("%s was written by %d processes, resumed with one: training "
+                    "continues, but not exactly as an uninterrupted run would",
+                    folder.last, int(ckpt["world_size"]))
+    selection.best_qual, selection.best_any = ckpt["best_qual"], ckpt["best_any"]
+    engine.history = list(ckpt["history"])
+    engine.train_seconds = list(ckpt["train_seconds"])
+    return int(ckpt["epoch"]) + 1
+
+
+def _hooks(engine: Engine, selection: Selection, folder: SeedFolder, cfg: Config,
+           ds: GraphDataset, meta: Dict[str, Any], tensorboard: bool) -> List[Hook]:
+    """The hooks of a seed's run: model selection (``best.pt``), TensorBoard, the run files
+    (``metrics.csv``, ``last.pt``) and kept checkpoints."""
+    t = cfg.train
+    interp_loader = None if ds.interp_test is None else make_loader(ds.interp_test, t.batch_size)
+    best_meta = {k: v for k, v in meta.items() if k != "seed"}
+    hooks: List[Hook] = [SelectionHook(selection, make_loader(ds.test, t.batch_size),
+                                       interp_loader, folder.best, best_meta)]
+    if tensorboard:
+        hooks.append(TensorBoardHook(folder.tensorboard))
+    hooks.append(RunFilesHook(folder, selection, meta, engine.train_loader.generator))
+    if getattr(t, "keep_checkpoints_every", None):
+        hooks.append(KeepCheckpointsHook(folder, t.keep_checkpoints_every))
+    return hooks
+
+
+def _selected(engine: Engine, selection: Selection, cfg: Config, seed: int,
+              final_r: float) -> Dict[str, Any]:
+    """Load the selected epoch's weights into the engine's model; its record for
+    ``results.json``."""
+    t = cfg.train
     chosen, how = selection.chosen()
     if how == "all_epochs":
         log.warning("no epoch after epoch %d had r at its final value %.2f (run of %d epochs); "
                     "selected the best validation epoch over all epochs", t.min_select_epoch,
                     final_r, t.epochs)
-    model.load_state_dict(chosen["state"])
-    record = {
+    engine.model.load_state_dict(chosen["state"])
+    return {
         "seed": seed, "best_epoch": chosen["epoch"], "selection": how,
         "valid_metric": chosen["valid_metric"], "test_metric": chosen["test_metric"],
         "test_interp_auc": chosen["test_interp_auc"],
@@ -173,11 +207,7 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
         "valid_interp_auc": chosen["valid_interp_auc"],
         "seconds_per_epoch": float(np.mean(engine.train_seconds)),
         "epochs": t.epochs,
-        **pretrain_record,
     }
-    if isinstance(model, GSAT) and t.num_viz > 0 and main:
-        _draw(model, test_graphs[: t.num_viz], ds, out_dir / "explanations", device)
-    return record
 
 
 def pretrain_backbone(cfg: Config, ds: GraphDataset, model: nn.Module, seed: int,
@@ -223,7 +253,7 @@ def pretrain_backbone(cfg: Config, ds: GraphDataset, model: nn.Module, seed: int
     if dist is None or dist.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         save_checkpoint({"backbone": {k_: v.cpu() for k_, v in best.best["state"].items()},
-                         "epoch": best.best["epoch"]}, out_dir / "pretrained.pt")
+                         "epoch": best.best["epoch"]}, SeedFolder(out_dir, seed).pretrained)
     log.info("GSAT*: pretrained backbone of seed %d, best validation %s %.4f at epoch %d",
              seed, ds.metric, best.best["valid_metric"], best.best["epoch"])
     return {"pretrain_best_epoch": best.best["epoch"],

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch_geometric.utils import coalesce, is_undirected
 
-from gsat.benchmark.pipeline import graph_key
+from gsat.benchmark.graphs import graph_key
 from gsat.data import load_dataset
 from gsat.data.spmotif import (BASES, CACHE_VERSION, CRANE_EDGES, LARGE_BASES,
                                RELEASED_HOUSE_EDGES, SMALL_BASES, VARIANTS, generate_spmotif,

@@ -10,7 +10,7 @@ from torch import nn
 from torch_geometric.data import Data
 from torch_geometric.nn import MessagePassing, global_add_pool
 
-from gsat.benchmark.pipeline import BenchmarkSpec, run_benchmark
+from gsat.benchmark import BenchmarkSpec, run_benchmark
 from gsat.data import DATASETS
 from gsat.data.ba_2motifs import load_ba_2motifs
 from gsat.errors import ConfigError, DataMissingError
