@@ -30,8 +30,10 @@ from gsat.core.config import Config, save_config
 from gsat.data import GraphDataset, load_dataset
 from gsat.errors import ConfigError, DataMissingError
 from gsat.core.validation import check_device, check_seeds
-from gsat.explain.baselines import (OPTIMISED, TUNING_BUDGET, EdgeExplainer, GSATExplainer,
-                                    make_explainer, tuning_grid)
+from gsat.explain.base import EdgeExplainer
+from gsat.explain.gsat import GSATExplainer
+from gsat.explain.registry import (TUNING_BUDGET, default_explainers, make_explainer,
+                                   optimised_names, tuning_grid)
 from gsat.metrics.interpretation import ExplanationScores, score_explanations  # noqa: F401 (re-export)
 from gsat.core.build import build_model
 from gsat.metrics.summary import json_safe as _json_safe
@@ -87,8 +89,7 @@ class BenchmarkSpec:
 
     dataset: str
     backbone: str = "GIN"
-    explainers: List[str] = field(
-        default_factory=lambda: ["gsat", "gnnexplainer", "graphmask", "ig", "pgexplainer"])
+    explainers: List[str] = field(default_factory=default_explainers)
     seeds: List[int] = field(default_factory=lambda: [0])
     out: Optional[str] = None
     epochs: Optional[int] = None
@@ -105,14 +106,15 @@ class BenchmarkSpec:
     dataset_options: Dict[str, Any] = field(default_factory=dict)
     tune: bool = False
     """Also tune every post-hoc explainer: try each setting of its grid
-    (:func:`gsat.explain.baselines.tuning_grid`), keep the one with the best interpretation
+    (:func:`gsat.explain.registry.tuning_grid`), keep the one with the best interpretation
     ROC AUC on the validation graphs, and report it on the test graphs as
     ``<name>+tuned`` beside the default-settings row."""
     tune_graphs: Optional[int] = None
     """Validation graphs (with ground-truth edges) explained per setting when tuning
     (all if None)."""
     tuning_grids: Optional[Dict[str, List[Dict[str, Any]]]] = None
-    """Grids replacing :data:`gsat.explain.baselines.TUNING_GRIDS` (library use, tests)."""
+    """Grids replacing those of :func:`gsat.explain.registry.tuning_grid` (library use,
+    tests)."""
 
 
 @contextlib.contextmanager
@@ -128,7 +130,7 @@ def _threads(n: Optional[int]) -> Iterator[None]:
 
 def _explainer_settings(name: str, spec: BenchmarkSpec) -> Dict[str, Any]:
     return {"epochs": spec.explainer_epochs} if (
-        spec.explainer_epochs is not None and name in OPTIMISED) else {}
+        spec.explainer_epochs is not None and name in optimised_names()) else {}
 
 
 def _with_defaults(saved: Any, default: Any) -> Any:
