@@ -51,7 +51,7 @@ NOTES = [
     "defaults, GraphMask our amortised implementation (`gsat/explain/graphmask.py`); "
     "Integrated Gradients and Saliency are not in Table 1 of the paper.",
     "- `+tuned` rows: per seed, each post-hoc explainer tried every setting of its grid (at "
-    "most 8, `gsat.explain.baselines.TUNING_GRIDS`, the same budget for every method) on the "
+    "most 8, `gsat.explain.registry.TUNING_GRIDS`, the same budget for every method) on the "
     "validation graphs, the setting with the best validation interpretation AUC was run on "
     "the test graphs. The grids and chosen settings are listed under each table.",
     "- Seconds to explain exclude the training of amortised explainers (PGExplainer, "
@@ -123,7 +123,7 @@ NOTES = [
     "explain a few graphs per second, so the full set takes hours per seed on this machine.",
     "- A tuned row's trial of the default setting reuses the default row's fitted explainer "
     "(same model, same seed) instead of fitting it again; fitting GraphMask or PGExplainer "
-    "twice with one seed gives the same explainer (`tests/explain/test_baselines.py`). "
+    "twice with one seed gives the same explainer (`tests/explain/test_explainers.py`). "
     "Such trials are marked `fit_reused` in benchmark.json.",
     "- A tuning interrupted between sittings continues at its next setting: the trials it "
     "had finished are kept (marked `resumed` in benchmark.json, their time counted in "

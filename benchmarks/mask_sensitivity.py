@@ -36,7 +36,7 @@ from gsat.runs.checkpoint import load_checkpoint, load_state_checked  # noqa: E4
 from gsat.core.config import load_config  # noqa: E402
 from gsat.data import load_dataset  # noqa: E402
 from gsat.errors import DataMissingError  # noqa: E402
-from gsat.explain.baselines import make_explainer  # noqa: E402
+from gsat.explain.registry import make_explainer  # noqa: E402
 from gsat.metrics.interpretation import score_explanations  # noqa: E402
 from gsat.metrics.summary import markdown_table, with_section  # noqa: E402
 from gsat.explain.sensitivity import (DEFAULT_LEVELS, predicted_classes,  # noqa: E402

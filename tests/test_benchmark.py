@@ -122,7 +122,7 @@ class _Oracle:
 
     @classmethod
     def make(cls, good_on="test"):
-        from gsat.explain.baselines import EdgeExplainer
+        from gsat.explain.base import EdgeExplainer
 
         class Oracle(EdgeExplainer):
             def __init__(self):
@@ -139,11 +139,11 @@ class _Oracle:
 
 def test_tuning_selects_on_validation_and_records_the_choice(tmp_path, monkeypatch):
     from gsat.data import load_dataset
-    from gsat.explain import baselines
+    from gsat.explain import registry
 
     monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
                                                                   num_graphs=40))
-    monkeypatch.setitem(baselines.EXPLAINERS, "oracle", _Oracle.make)
+    monkeypatch.setitem(registry.EXPLAINERS, "oracle", _Oracle.make)
     data = str(tmp_path / "data")
     ds = load_dataset("ba_2motifs", data, seed=0)
     _Oracle.valid_keys = {_key(g) for g in ds.valid}
@@ -181,12 +181,12 @@ def test_tuning_selects_on_validation_and_records_the_choice(tmp_path, monkeypat
 
 
 def test_a_run_of_some_explainers_keeps_the_other_records(tmp_path, monkeypatch):
-    from gsat.explain import baselines
+    from gsat.explain import registry
 
     monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
                                                                   num_graphs=40))
-    monkeypatch.setitem(baselines.EXPLAINERS, "oracle", _Oracle.make)
-    monkeypatch.setitem(baselines.EXPLAINERS, "other", _Oracle.make)
+    monkeypatch.setitem(registry.EXPLAINERS, "oracle", _Oracle.make)
+    monkeypatch.setitem(registry.EXPLAINERS, "other", _Oracle.make)
     data = str(tmp_path / "data")
     grid = [{"good_on": "test"}, {"good_on": "valid"}]
     spec = BenchmarkSpec(dataset="ba_2motifs", explainers=["oracle", "other"], seeds=[0],
@@ -222,8 +222,8 @@ def test_a_run_of_some_explainers_keeps_the_other_records(tmp_path, monkeypatch)
 
 
 def test_an_interrupted_run_keeps_the_records_it_had_not_reached(tmp_path, monkeypatch):
-    from gsat.explain import baselines
-    from gsat.explain.baselines import EdgeExplainer
+    from gsat.explain import registry
+    from gsat.explain.base import EdgeExplainer
 
     class Boom(EdgeExplainer):  # explains; fails when tuned (its only grid setting)
         def __init__(self, fail=False):
@@ -236,8 +236,8 @@ def test_an_interrupted_run_keeps_the_records_it_had_not_reached(tmp_path, monke
 
     monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
                                                                   num_graphs=40))
-    monkeypatch.setitem(baselines.EXPLAINERS, "oracle", _Oracle.make)
-    monkeypatch.setitem(baselines.EXPLAINERS, "boom", Boom)
+    monkeypatch.setitem(registry.EXPLAINERS, "oracle", _Oracle.make)
+    monkeypatch.setitem(registry.EXPLAINERS, "boom", Boom)
     grid = [{"good_on": "test"}, {"good_on": "valid"}]
     spec = BenchmarkSpec(dataset="ba_2motifs", explainers=["oracle"], seeds=[0, 1],
                          epochs=1, out=str(tmp_path / "b"), data_dir=str(tmp_path / "data"),
@@ -259,7 +259,7 @@ def test_an_interrupted_run_keeps_the_records_it_had_not_reached(tmp_path, monke
 def _learner(fits, score):
     """A learning explainer class for the tuning tests: fitting appends its setting k to
     :obj:`fits`; its edge scores are :obj:`score(k, ground_truth)`."""
-    from gsat.explain.baselines import EdgeExplainer
+    from gsat.explain.base import EdgeExplainer
 
     class Learner(EdgeExplainer):
         needs_fit = True
@@ -277,14 +277,14 @@ def _learner(fits, score):
 
 
 def test_tuning_reuses_the_fitted_default_explainer(tmp_path, monkeypatch):
-    from gsat.explain import baselines
+    from gsat.explain import registry
 
     fits = []
     Learner = _learner(fits, lambda k, y: y * k)  # right on every graph once fitted
 
     monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
                                                                   num_graphs=40))
-    monkeypatch.setitem(baselines.EXPLAINERS, "learner", Learner)
+    monkeypatch.setitem(registry.EXPLAINERS, "learner", Learner)
     spec = BenchmarkSpec(dataset="ba_2motifs", explainers=["learner"], seeds=[0], epochs=1,
                          out=str(tmp_path / "b"), data_dir=str(tmp_path / "data"),
                          progress=False, tune=True,
@@ -297,7 +297,7 @@ def test_tuning_reuses_the_fitted_default_explainer(tmp_path, monkeypatch):
 
 
 def test_an_interrupted_tuning_continues_at_its_next_setting(tmp_path, monkeypatch):
-    from gsat.explain import baselines
+    from gsat.explain import registry
 
     fits = []
     interrupt = {"on": True}
@@ -311,7 +311,7 @@ def test_an_interrupted_tuning_continues_at_its_next_setting(tmp_path, monkeypat
 
     monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
                                                                   num_graphs=40))
-    monkeypatch.setitem(baselines.EXPLAINERS, "learner", Learner)
+    monkeypatch.setitem(registry.EXPLAINERS, "learner", Learner)
     grid = [{"k": 2}, {"k": 3}, {"k": 4}]
 
     def spec(folder):
@@ -354,7 +354,7 @@ def test_an_interrupted_tuning_continues_at_its_next_setting(tmp_path, monkeypat
 
 
 def test_a_tuning_after_an_interruption_loads_the_saved_default_fit(tmp_path, monkeypatch):
-    from gsat.explain import baselines
+    from gsat.explain import registry
 
     fits, loads = [], []
     interrupt = {"on": True}
@@ -386,7 +386,7 @@ def test_a_tuning_after_an_interruption_loads_the_saved_default_fit(tmp_path, mo
 
     monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(load_ba_2motifs,
                                                                   num_graphs=40))
-    monkeypatch.setitem(baselines.EXPLAINERS, "learner", Learner)
+    monkeypatch.setitem(registry.EXPLAINERS, "learner", Learner)
     spec = BenchmarkSpec(dataset="ba_2motifs", explainers=["learner"], seeds=[0], epochs=1,
                          out=str(tmp_path / "b"), data_dir=str(tmp_path / "data"),
                          progress=False, tune=True,
@@ -512,7 +512,7 @@ def test_graphs_tuned_on_are_also_scored_apart_when_they_are_reported(tmp_path, 
     default rows then also carry the score on the reported graphs not tuned on."""
     from gsat.data import load_dataset
     from gsat.data.base import GraphDataset
-    from gsat.explain import baselines
+    from gsat.explain import registry
 
     def overlapping(*args, **kwargs):
         ds = load_ba_2motifs(*args, num_graphs=40, **kwargs)
@@ -520,7 +520,7 @@ def test_graphs_tuned_on_are_also_scored_apart_when_they_are_reported(tmp_path, 
         return GraphDataset(**{**ds.__dict__, "interp_test": list(ds.valid) + list(ds.test)})
 
     monkeypatch.setitem(DATASETS, "ba_2motifs", overlapping)
-    monkeypatch.setitem(baselines.EXPLAINERS, "oracle", _Oracle.make)
+    monkeypatch.setitem(registry.EXPLAINERS, "oracle", _Oracle.make)
     data = str(tmp_path / "data")
     ds = load_dataset("ba_2motifs", data, seed=0)
     _Oracle.valid_keys = {_key(g) for g in ds.valid}
@@ -549,11 +549,11 @@ def _sorted_by_class(**kwargs):
 
 def test_a_sample_missing_a_class_is_flagged_and_records_follow_the_graphs(
         tmp_path, monkeypatch, caplog):
-    from gsat.explain import baselines
+    from gsat.explain import registry
 
     monkeypatch.setitem(DATASETS, "ba_2motifs", functools.partial(_sorted_by_class,
                                                                   num_graphs=60))
-    monkeypatch.setitem(baselines.EXPLAINERS, "oracle", _Oracle.make)
+    monkeypatch.setitem(registry.EXPLAINERS, "oracle", _Oracle.make)
     spec = BenchmarkSpec(dataset="ba_2motifs", explainers=["oracle"], seeds=[0], epochs=1,
                          out=str(tmp_path / "b"), data_dir=str(tmp_path / "data"),
                          progress=False, tune=True, tune_graphs=3, max_graphs=3,

@@ -194,10 +194,11 @@ def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
                    help=f"dataset, one of: {', '.join(dataset_names())}; or pyg:PATH (graphs "
                         "with edge_label ground truth)")
     p.add_argument("--backbone", default="GIN", choices=["GIN", "PNA"], help="(default: GIN)")
-    # names checked when the command runs: listing them here would import PyG for --help
+    # names checked when the command runs (gsat.explain.registry): listing them here would
+    # import PyG for --help
     p.add_argument("--explainers", nargs="+", default=None, metavar="NAME",
-                   help="explainers, any of: gsat gnnexplainer graphmask ig pgexplainer ... "
-                        "(gsat.explain.explainer_names(); default: all)")
+                   help="registered explainers (gsat.explain.explainer_names(); an unknown "
+                        "name lists them) (default: all registered)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
                    help="seeds (default: 0)")
     p.add_argument("--config", metavar="FILE",
@@ -294,17 +295,13 @@ def _benchmark(args: argparse.Namespace) -> int:
     from gsat.benchmark import BenchmarkSpec, run_benchmark
     from gsat.runs.layout import RunFolder
     from gsat.training.distributed import refuse_launch
-    from gsat.errors import UnknownNameError
-    from gsat.explain.baselines import explainer_names
+    from gsat.explain.registry import default_explainers
 
     refuse_launch("benchmark")
 
-    names = explainer_names()
-    for name in args.explainers or []:
-        if name not in names:
-            raise UnknownNameError("explainer", name, names)
     spec = BenchmarkSpec(dataset=args.dataset, backbone=args.backbone,
-                         explainers=args.explainers or names, seeds=args.seeds, out=args.out,
+                         explainers=args.explainers or default_explainers(),
+                         seeds=args.seeds, out=args.out,
                          epochs=args.epochs, data_dir=args.data_dir, device=args.device,
                          config=args.config, explainer_epochs=args.explainer_epochs,
                          max_graphs=args.max_graphs, threads=args.threads,

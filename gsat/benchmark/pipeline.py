@@ -37,7 +37,7 @@ from gsat.benchmark.spec import (TUNED, BenchmarkSpec, base_method, check_spec,
 from gsat.benchmark.tuning import earlier_trials, load_fit, save_fit, save_trials, tune_explainer
 from gsat.data import load_dataset
 from gsat.errors import DataMissingError
-from gsat.explain.baselines import TUNING_BUDGET, make_explainer
+from gsat.explain.registry import TUNING_BUDGET, make_explainer
 from gsat.runs.files import atomic_write, write_json
 from gsat.runs.layout import RunFolder, SeedFolder
 from gsat.runs.records import write_config

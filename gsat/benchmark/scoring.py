@@ -13,7 +13,8 @@ from torch import nn
 from torch_geometric.data import Data
 
 from gsat.data import GraphDataset
-from gsat.explain.baselines import EdgeExplainer, GSATExplainer
+from gsat.explain.base import EdgeExplainer
+from gsat.explain.gsat import GSATExplainer
 from gsat.metrics.interpretation import score_explanations
 from gsat.training.engine import PRECISION_K, evaluate, make_loader
 

@@ -11,7 +11,8 @@ import torch
 
 from gsat.core.validation import check_device, check_seeds
 from gsat.errors import ConfigError
-from gsat.explain.baselines import OPTIMISED, TUNING_BUDGET, make_explainer, tuning_grid
+from gsat.explain.registry import (TUNING_BUDGET, default_explainers, make_explainer,
+                                   optimised_names, tuning_grid)
 from gsat.runs.files import json_safe
 
 __all__ = ["TUNED", "BenchmarkSpec", "base_method", "check_spec", "explainer_settings",
@@ -27,8 +28,7 @@ class BenchmarkSpec:
 
     dataset: str
     backbone: str = "GIN"
-    explainers: List[str] = field(
-        default_factory=lambda: ["gsat", "gnnexplainer", "graphmask", "ig", "pgexplainer"])
+    explainers: List[str] = field(default_factory=default_explainers)
     seeds: List[int] = field(default_factory=lambda: [0])
     out: Optional[str] = None
     epochs: Optional[int] = None
@@ -45,14 +45,15 @@ class BenchmarkSpec:
     dataset_options: Dict[str, Any] = field(default_factory=dict)
     tune: bool = False
     """Also tune every post-hoc explainer: try each setting of its grid
-    (:func:`gsat.explain.baselines.tuning_grid`), keep the one with the best interpretation
+    (:func:`gsat.explain.registry.tuning_grid`), keep the one with the best interpretation
     ROC AUC on the validation graphs, and report it on the test graphs as
     ``<name>+tuned`` beside the default-settings row."""
     tune_graphs: Optional[int] = None
     """Validation graphs (with ground-truth edges) explained per setting when tuning
     (all if None)."""
     tuning_grids: Optional[Dict[str, List[Dict[str, Any]]]] = None
-    """Grids replacing :data:`gsat.explain.baselines.TUNING_GRIDS` (library use, tests)."""
+    """Grids replacing those of :func:`gsat.explain.registry.tuning_grid` (library use,
+    tests)."""
 
 
 def base_method(method: str) -> str:
@@ -89,7 +90,7 @@ def explainer_settings(name: str, spec: BenchmarkSpec) -> Dict[str, Any]:
     """The settings :obj:`spec` gives explainer :obj:`name` (``--explainer-epochs`` for the
     explainers that optimise)."""
     return {"epochs": spec.explainer_epochs} if (
-        spec.explainer_epochs is not None and name in OPTIMISED) else {}
+        spec.explainer_epochs is not None and name in optimised_names()) else {}
 
 
 def tuning_grids(spec: BenchmarkSpec) -> Dict[str, List[Dict[str, Any]]]:

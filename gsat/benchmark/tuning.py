@@ -18,7 +18,8 @@ from tqdm.auto import tqdm
 
 from gsat.data import GraphDataset
 from gsat.errors import ConfigError, DataMissingError
-from gsat.explain.baselines import EdgeExplainer, make_explainer
+from gsat.explain.base import EdgeExplainer
+from gsat.explain.registry import make_explainer
 from gsat.metrics.interpretation import score_explanations
 from gsat.runs.store import load_piece, save_piece, stamp_id
 from gsat.training.engine import PRECISION_K

@@ -23,6 +23,10 @@ reproduce a graph's output; neither is in the paper.)
 Differences from the paper, all settings of :class:`GraphMaskEdgeExplainer`: the gates of all
 layers are trained together (the paper enables them from the top layer down) and the
 divergence is the KL divergence of the predictive distributions.
+
+:func:`fit_graphmask` trains the gates and :func:`graphmask_scores` scores a graph with them;
+:class:`GraphMaskEdgeExplainer` puts the two behind the explainer interface (registry name
+:obj:`"graphmask"`).
 """
 from __future__ import annotations
 
@@ -38,7 +42,13 @@ from torch_geometric.loader import DataLoader
 from torch_geometric.nn import MessagePassing
 from tqdm.auto import tqdm
 
-from ..errors import ConfigError
+from gsat.errors import ConfigError
+from gsat.explain.base import (BackboneAdapter, EdgeExplainer, ExplainerEntry, edge_scores,
+                               explained_copy, graphs_one_by_one, model_config_for,
+                               settings_grid)
+
+__all__ = ["GraphMaskEdgeExplainer", "GraphMaskModel", "fit_graphmask", "graphmask_scores",
+           "hard_concrete", "expected_open", "ENTRY"]
 
 # hard-concrete stretch and temperature (Louizos et al., 2018)
 _GAMMA, _ZETA, _TEMP = -0.2, 1.0, 1.0 / 3.0
@@ -206,3 +216,69 @@ def graphmask_scores(adapter: nn.Module, rec: _Recorder, gm: GraphMaskModel,
         kw["edge_attr"] = data.edge_attr
     adapter(data.x, data.edge_index, **kw)
     return torch.stack([expected_open(lg.double()) for lg in gm.logits(rec)]).mean(0)
+
+
+# --------------------------------------------------------------------------- explainer
+
+
+class GraphMaskEdgeExplainer(EdgeExplainer):
+    r"""GraphMask, amortised as in the paper (:func:`fit_graphmask`): per-layer gate
+    networks and baseline messages trained on the training graphs (:meth:`fit`), then applied
+    to each test graph in one forward pass.
+
+    Args:
+        epochs (int, optional): training epochs over the training graphs. (default: :obj:`30`)
+        lr (float, optional): learning rate of the gates and of the multiplier.
+            (default: :obj:`0.01`)
+        batch_size (int, optional): training graphs per step. (default: :obj:`32`)
+        hidden (int, optional): width of each gate network. (default: :obj:`32`)
+        allowance (float, optional): :math:`\beta`, the KL divergence from the model's
+            predictive distribution the gated model may reach. (default: :obj:`0.03`)
+    """
+
+    needs_fit = True
+    score_version = 3  # 3: layer means in float64, kept float64 up to the scoring
+
+    def __init__(self, epochs: int = 30, lr: float = 0.01, batch_size: int = 32,
+                 hidden: int = 32, allowance: float = 0.03):
+        if epochs < 1 or batch_size < 1 or hidden < 1 or lr <= 0 or allowance < 0:
+            raise ConfigError("graphmask: epochs, batch_size and hidden must be >= 1, lr > 0 "
+                              "and allowance >= 0")
+        super().__init__(epochs=epochs, lr=lr, batch_size=batch_size, hidden=hidden,
+                         allowance=allowance)
+        self._fitted: Optional[tuple] = None
+        self._model: Optional[nn.Module] = None
+
+    def fit(self, model: nn.Module, graphs: Sequence[Data], task: str,
+            device: torch.device | str = "cpu", progress: bool = False) -> None:
+        r"""Train the gates on :obj:`graphs` to keep the model's own predictions."""
+        model_config_for(task)  # refuses multilabel
+        adapter = BackboneAdapter(explained_copy(model)).to(device)
+        rec, gm = fit_graphmask(adapter, graphs, device=device, progress=progress,
+                                **self.settings)
+        self._fitted, self._model = (adapter, rec, gm), model
+
+    def _check_fitted(self, model: nn.Module) -> tuple:
+        if self._fitted is None or self._model is not model:
+            raise RuntimeError("GraphMask must be fitted on the training graphs of this model "
+                               "first: call fit(model, train_graphs, task)")
+        return self._fitted
+
+    def explain(self, model: nn.Module, graphs: Sequence[Data], task: str,
+                device: torch.device | str = "cpu", progress: bool = False) -> List[Tensor]:
+        adapter, rec, gm = self._check_fitted(model)
+        return graphs_one_by_one(graphs, lambda g: graphmask_scores(adapter, rec, gm, g),
+                                 f"explain {self.name}", device, progress, self.symmetrize)
+
+    def explain_graph(self, model: nn.Module, data: Data, task: str) -> Tensor:
+        adapter, rec, gm = self._check_fitted(model)
+        return edge_scores(lambda g: graphmask_scores(adapter, rec, gm, g), data,
+                           self.symmetrize)
+
+
+ENTRY = ExplainerEntry(
+    name="graphmask", factory=GraphMaskEdgeExplainer,
+    help="GraphMask: per-layer edge gates trained on the training graphs "
+         "(Schlichtkrull et al., 2021)",
+    tuning_grid=settings_grid(epochs=[30, 100], lr=[0.01, 0.003], allowance=[0.03, 0.3]),
+    optimised=True)

@@ -19,7 +19,8 @@ from torch_geometric.data import Data
 from torch_geometric.explain import Explainer, Explanation
 from torch_geometric.nn import MessagePassing
 
-from gsat.explain.baselines import GSATAlgorithm, model_config_for
+from gsat.explain.base import model_config_for
+from gsat.explain.gsat import GSATAlgorithm
 from gsat.core.model import GSAT
 from gsat.core.utils import batch_vector
 

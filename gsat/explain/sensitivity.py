@@ -27,7 +27,7 @@ from torch_geometric.loader import DataLoader
 from torch_geometric.nn import MessagePassing
 
 from gsat.errors import ConfigError
-from gsat.explain.baselines import explained_copy
+from gsat.explain.base import explained_copy
 
 #: mask levels of :func:`mask_level_response` (1 is the unmasked graph; 0.5 is where
 #: GNNExplainer's masks start, sigmoid of logits drawn around 0)
@@ -75,7 +75,7 @@ def mask_level_response(model: nn.Module, graphs: Sequence[Data], task: str,
     For each graph, class :math:`c` is the model's prediction on the unmasked graph. At each
     level :math:`m`, every edge mask is set to :math:`m` (PyG's explain masks, as
     GNNExplainer sets them) and the gradient of :math:`\log p(c)` with respect to each
-    edge's mask is taken. The model is a copy (:func:`~gsat.explain.baselines.explained_copy`);
+    edge's mask is taken. The model is a copy (:func:`~gsat.explain.base.explained_copy`);
     :obj:`model` is left as it was.
 
     Args:
