@@ -118,9 +118,9 @@ def _graph(g: Data, n: int, source: str) -> Data:
 
 def _explained(data: Data, n: int, seed: int) -> Tensor:
     test = data.test_mask
-    if data.edge_label is None:
+    if "edge_label" not in data:
         return sample_nodes(test, NUM_EXPLAIN, seed)
-    if data.node_label is not None:
+    if "node_label" in data:
         return (test & (data.node_label > 0)).nonzero().view(-1)
     touched = torch.zeros(n, dtype=torch.bool)
     touched[data.edge_index[:, data.edge_label > 0].reshape(-1)] = True
@@ -146,7 +146,7 @@ def node_dataset(g: Data, path: str | Path, seed: int = 0) -> NodeDataset:
     known = data.y[split & (data.y >= 0)]
     num_classes = int(known.max()) + 1 if known.numel() else 1
     binary = num_classes <= 2
-    gt = data.edge_label is not None
+    gt = "edge_label" in data
     name = f"pyg_{Path(path).stem}"
     try:
         ds = NodeDataset(

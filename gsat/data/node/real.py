@@ -9,7 +9,7 @@ PyG publishes them as (and downloaded from PyG's addresses when missing):
   :obj:`root="<data_dir>/planetoid"`; they are Python pickles, read by PyG's
   :func:`~torch_geometric.io.read_planetoid_data` only after a scan of their opcodes
   (which runs nothing) shows that they build nothing but NumPy arrays, SciPy CSR matrices,
-  lists and a :class:`collections.defaultdict`.
+  lists and a :class:`collections.defaultdict` (:data:`PLANETOID_GLOBALS`).
 * **Twitch** ``twitch:DE``, ``twitch:EN``, ... (Rozemberczki, Allen & Sarkar, *Multi-scale
   Attributed Node Embedding*, Journal of Complex Networks 2021): whether a streamer uses
   explicit language, a binary task on a graph of mutual follows, with a random 80/10/10 node
@@ -54,7 +54,8 @@ PLANETOID_PARTS = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
 #: the only objects a Planetoid pickle may build (module, name), as its opcodes spell them
 PLANETOID_GLOBALS = frozenset(
     {("numpy", "ndarray"), ("numpy", "dtype"), ("collections", "defaultdict"),
-     ("__builtin__", "list"), ("builtins", "list")}
+     ("__builtin__", "list"), ("builtins", "list"),
+     ("_codecs", "encode")}  # text to bytes: how Python 3 writes array bytes in protocol 2
     | {(f"numpy.{core}.multiarray", "_reconstruct") for core in ("core", "_core")}
     | {(f"scipy.sparse.{m}", "csr_matrix") for m in ("csr", "_csr")})
 
