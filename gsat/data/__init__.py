@@ -170,7 +170,8 @@ def _check_splits(name: str, ds: "GraphDataset") -> "GraphDataset":
     return ds
 
 
-__all__ = ["DATASETS", "GraphDataset", "NodeDataset", "check_dataset", "check_graphs", "dataset_names",
+__all__ = ["DATASETS", "GraphDataset", "NodeDataset", "check_dataset", "check_graphs",
+           "dataset_names",
            "generate_ba_2motifs", "load_dataset", "generate_spmotif", "load_mutag",
            "load_spmotif", "read_mutagenicity",
            "load_graphs", "random_split", "register_dataset", "save_graphs",

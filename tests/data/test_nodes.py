@@ -181,7 +181,8 @@ def test_infection_labels_and_per_node_ground_truth():
 
 
 def _graph(n=10):
-    ei = torch.tensor([[i, (i + 1) % n] for i in range(n)] + [[(i + 1) % n, i] for i in range(n)]).t()
+    ring = [[i, (i + 1) % n] for i in range(n)]
+    ei = torch.tensor(ring + [[v, u] for u, v in ring]).t()
     data = Data(x=torch.ones(n, 3), edge_index=ei, y=torch.arange(n) % 2,
                 edge_label=torch.zeros(2 * n, dtype=torch.long), num_nodes=n)
     data.update(split_masks(n, 0))

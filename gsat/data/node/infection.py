@@ -13,8 +13,9 @@ node, where that path is **unique** (exactly one shortest path from the whole in
 counted by breadth-first search): its edges, in both directions. Nodes with several shortest
 paths, infected nodes and nodes beyond :math:`L` have no ground truth and are not explained.
 :attr:`~gsat.data.node.base.NodeDataset.explanations` holds each node's path edges and
-:obj:`edge_label` their union over all such nodes (PyG's own :obj:`edge_mask`, every edge
-within :math:`L` hops of an infection, is not used: it marks edges that explain no node).
+:obj:`edge_label` their union over all such nodes (PyG's own :obj:`edge_mask`, the edges
+of the :math:`L`-hop neighbourhoods of the infected nodes, is not used: it is not the
+ground truth of any one node).
 
 The graph is deterministic for :obj:`graph_seed` (default 0) and generated in well under a
 second, so nothing is cached; the split is a random 80/10/10 node split by the seed
