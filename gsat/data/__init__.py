@@ -30,7 +30,7 @@ class _LazyBuilder:
         return f"<dataset builder {self.module}.{self.function}{bound}>"
 
 
-#: name -> builder(data_dir, seed, **options) -> GraphDataset
+#: name -> builder(data_dir, seed, **options) -> GraphDataset (or NodeDataset)
 DATASETS: Dict[str, Callable[..., "GraphDataset"]] = {
     "ba_2motifs": _LazyBuilder("gsat.data.ba_2motifs", "load_ba_2motifs"),
     "mutag": _LazyBuilder("gsat.data.mutag", "load_mutag"),
@@ -39,12 +39,21 @@ DATASETS: Dict[str, Callable[..., "GraphDataset"]] = {
     # ogbg_molhiv, ogbg_moltox21, ogbg_molbace, ogbg_molbbbp, ...
     **{reg: _LazyBuilder("gsat.data.ogb", "load_ogbg_mol", ogb_name)
        for reg, ogb_name in OGB_MOL_DATASETS.items()},
+    # node classification (gsat.data.node): NodeDataset, level "node"
+    **{name: _LazyBuilder("gsat.data.node.motifs", f"load_{name}")
+       for name in ("ba_shapes", "ba_community", "tree_cycles", "tree_grid")},
+    "infection": _LazyBuilder("gsat.data.node.infection", "load_infection"),
+    **{f"planetoid:{name}": _LazyBuilder("gsat.data.node.real", "load_planetoid", name)
+       for name in ("Cora", "CiteSeer", "PubMed")},
+    **{f"twitch:{name}": _LazyBuilder("gsat.data.node.real", "load_twitch", name)
+       for name in ("DE", "EN", "ES", "FR", "PT", "RU")},
 }
 
 #: public name -> module that defines it (imported on first use)
 _EXPORTS = {
     "generate_ba_2motifs": "gsat.data.ba_2motifs", "load_ba_2motifs": "gsat.data.ba_2motifs",
     "GraphDataset": "gsat.data.base", "load_graphs": "gsat.data.base",
+    "NodeDataset": "gsat.data.node.base",
     "random_split": "gsat.data.base", "save_graphs": "gsat.data.base",
     "check_dataset": "gsat.data.base", "check_graphs": "gsat.data.base",
     "load_mutag": "gsat.data.mutag", "read_mutagenicity": "gsat.data.mutag",
@@ -78,13 +87,18 @@ def load_dataset(name: str, data_dir: str | Path = "data", seed: int = 0,
     :obj:`label_cols`, :obj:`split`) and :obj:`"pyg:PATH"` graphs saved with PyG
     (:func:`~gsat.data.custom.load_pyg_graphs`).
 
+    Node classification datasets (:obj:`ba_shapes`, :obj:`ba_community`,
+    :obj:`tree_cycles`, :obj:`tree_grid`, :obj:`infection`, :obj:`planetoid:Cora` ...,
+    :obj:`twitch:EN` ..., and a ``pyg:PATH`` file of one graph with a label per node) are
+    returned as a :class:`~gsat.data.node.base.NodeDataset` (:obj:`level == "node"`), which
+    checks itself when built.
+
     Raises:
         gsat.errors.UnknownNameError: :obj:`name` is not registered; the message lists the
             valid names.
         gsat.errors.GraphInputError: a graph of the dataset is malformed
             (:func:`~gsat.data.base.check_dataset`).
     """
-    from gsat.data.base import check_dataset
     from gsat.data.custom import FILE_PREFIXES, split_file_dataset
 
     file_dataset = split_file_dataset(name)
@@ -92,14 +106,13 @@ def load_dataset(name: str, data_dir: str | Path = "data", seed: int = 0,
         prefix, path = file_dataset
         builder = FILE_PREFIXES[prefix]
         check_options(name, builder, options, skip=1)
-        return _check_splits(name, check_dataset(builder(path, data_dir=data_dir, seed=seed,
-                                                         **options)))
+        return _checked(name, builder(path, data_dir=data_dir, seed=seed, **options))
     if name not in DATASETS:
         raise UnknownNameError("dataset", name, [*DATASETS, "csv:PATH", "pyg:PATH"])
     builder = DATASETS[name]
     if isinstance(builder, _LazyBuilder):
         check_options(name, builder.target(), options, skip=len(builder.bound))
-    return _check_splits(name, check_dataset(builder(data_dir=data_dir, seed=seed, **options)))
+    return _checked(name, builder(data_dir=data_dir, seed=seed, **options))
 
 
 #: builder arguments that are not dataset options
@@ -134,6 +147,16 @@ def check_options(name: str, builder: Callable[..., Any], options: Dict[str, Any
                               f"{value!r}")
 
 
+def _checked(name: str, ds: Any) -> Any:
+    """:obj:`ds` after the checks of its level: every graph and split of a graph dataset; a
+    node dataset checked itself when it was built."""
+    if getattr(ds, "level", "graph") == "node":
+        return ds
+    from gsat.data.base import check_dataset
+
+    return _check_splits(name, check_dataset(ds))
+
+
 def _check_splits(name: str, ds: "GraphDataset") -> "GraphDataset":
     """Refuse a dataset with an empty training, validation or test split (model selection
     and the reported scores would be meaningless)."""
@@ -147,7 +170,8 @@ def _check_splits(name: str, ds: "GraphDataset") -> "GraphDataset":
     return ds
 
 
-__all__ = ["DATASETS", "GraphDataset", "check_dataset", "check_graphs", "dataset_names",
+__all__ = ["DATASETS", "GraphDataset", "NodeDataset", "check_dataset", "check_graphs",
+           "dataset_names",
            "generate_ba_2motifs", "load_dataset", "generate_spmotif", "load_mutag",
            "load_spmotif", "read_mutagenicity",
            "load_graphs", "random_split", "register_dataset", "save_graphs",

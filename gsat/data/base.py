@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Literal, Optional, Sequence
+from typing import Callable, ClassVar, Dict, List, Literal, Optional, Sequence
 
 import torch
 from torch_geometric.data import Data
@@ -56,6 +56,9 @@ class GraphDataset:
     interp_test: Optional[List[Data]] = None
     extra: Dict[str, object] = field(default_factory=dict)
     metric_fn: Optional[Callable[[torch.Tensor, torch.Tensor], float]] = None
+
+    #: tells a graph dataset from a :class:`~gsat.data.node.base.NodeDataset` (:obj:`"node"`)
+    level: ClassVar[str] = "graph"
 
 
 _LIST_KEYS = ("x", "edge_index", "y", "edge_label", "edge_attr", "node_label", "node_type",

@@ -410,12 +410,14 @@ def infer_task(ys: Sequence[Tensor], source: str = "dataset"
 
 
 def load_pyg_graphs(path: PathLike, data_dir: PathLike = "data", seed: int = 0,
-                    **_: object) -> GraphDataset:
+                    **_: object) -> Any:
     r"""Graphs saved with PyG (:func:`read_graph_file`) as a :class:`~gsat.data.GraphDataset`
     with a random 80/10/10 split by :obj:`seed`. Task and outputs are inferred from :obj:`y`
     (:func:`infer_task`) and logged; :obj:`edge_label` on every graph makes the dataset
     carry explanation ground truth; integer node features are converted to float. Metric:
-    accuracy (binary, multi-class), ROC AUC (multi-label).
+    accuracy (binary, multi-class), ROC AUC (multi-label). A file of one graph with node
+    masks or a label per node is a node task instead, returned as a
+    :class:`~gsat.data.node.base.NodeDataset` (:func:`gsat.data.node.files.node_dataset`).
 
     Args:
         path (str or Path): a file or an InMemoryDataset folder.
@@ -424,6 +426,10 @@ def load_pyg_graphs(path: PathLike, data_dir: PathLike = "data", seed: int = 0,
     """
     path = Path(path)
     graphs = read_graph_file(path)
+    from gsat.data.node.files import is_node_task, node_dataset
+
+    if is_node_task(graphs):  # one graph with a label per node
+        return node_dataset(graphs[0], path, seed)
     from torch_geometric.utils import is_undirected
 
     from gsat.core.validation import check_graphs
