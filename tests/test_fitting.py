@@ -5,7 +5,7 @@ import torch
 from torch_geometric.loader import DataLoader
 
 import gsat
-from gsat.data import generate_ba_2motifs
+from gsat.data.ba_2motifs import generate_ba_2motifs
 from gsat.errors import ConfigError
 
 

@@ -11,6 +11,7 @@ from gsat.data.ba_2motifs import load_ba_2motifs
 from gsat.errors import ConfigError
 from gsat.app.influence import checkpoint_files, tracin_influence
 from gsat.core.model import ERM
+from gsat.metrics.prediction import Evaluator
 from gsat.nn import GIN
 from gsat.training.engine import Engine, make_loader
 from gsat.training.hooks import KeepCheckpointsHook
@@ -41,8 +42,8 @@ def test_a_duplicated_training_graph_is_the_top_proponent_of_its_copy(tmp_path):
     model = ERM(GIN(3, 1, hidden_channels=16, num_layers=2))
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     folder = tmp_path / "checkpoints"
-    Engine(model, opt, make_loader(train, 8, shuffle=True, seed=0), task="binary",
-           metric="acc", hooks=[KeepCheckpointsHook(folder, 2)], progress=False).run(4)
+    Engine(model, opt, make_loader(train, 8, shuffle=True, seed=0),
+           evaluator=Evaluator("binary", "acc"), hooks=[KeepCheckpointsHook(folder, 2)], progress=False).run(4)
     ckpts = checkpoint_files(folder)
     assert [p.name for p in ckpts] == ["epoch0001.pt", "epoch0003.pt"]  # every 2nd epoch
     test_copy = odd.clone()

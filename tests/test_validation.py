@@ -10,9 +10,10 @@ from torch_geometric.data import Batch, Data
 
 from gsat import GIN, GSAT, PNA
 from gsat.data import load_dataset
-from gsat.data.base import check_graphs, load_graphs, save_graphs
+from gsat.data.base import load_graphs, save_graphs
 from gsat.errors import GraphInputError
-from gsat.core.model import check_graph, open_unit
+from gsat.core.model import open_unit
+from gsat.core.validation import check_graph, check_graphs
 
 FEAT = 4
 DEG = torch.tensor([4, 10, 8, 4, 2, 1])

@@ -27,7 +27,8 @@ from tqdm.auto import tqdm
 
 from gsat.runs.files import atomic_write, load_checkpoint, load_state_checked
 from gsat.core.config import Config, save_config
-from gsat.data import GraphDataset, load_dataset
+from gsat.data import load_dataset
+from gsat.data.base import GraphDataset
 from gsat.errors import ConfigError, DataMissingError
 from gsat.core.validation import check_device, check_seeds
 from gsat.explain.baselines import (OPTIMISED, TUNING_BUDGET, EdgeExplainer, GSATExplainer,
@@ -215,8 +216,8 @@ def explain_and_score(explainer: EdgeExplainer, model: nn.Module, ds: GraphDatas
         timings.append(time.perf_counter() - start)
     seconds = statistics.median(timings)
     sc = score_explanations(scores, graphs, PRECISION_K)
-    pred = evaluate(model, make_loader(ds.test, 128), ds.task, ds.metric,
-                    torch.device(device), PRECISION_K)
+    pred = evaluate(model, make_loader(ds.test, 128), ds.evaluator, torch.device(device),
+                    PRECISION_K)
     out = {"test_interp_auc": sc.interp_auc, "test_precision_at_5": sc.precision_at_k,
            "test_metric": pred.metric, "explain_seconds": seconds,
            "graphs_per_second": sc.num_graphs / seconds if seconds > 0 else math.inf,
@@ -511,7 +512,7 @@ def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
     if spec.tune_graphs is not None and spec.tune_graphs < 1:
         raise ConfigError(f"--tune-graphs must be >= 1, got {spec.tune_graphs}")
     grids = _grids(spec) if spec.tune else {}
-    from gsat.data.custom import dataset_label
+    from gsat.data import dataset_label
 
     out = Path(spec.out) if spec.out else \
         Path("runs") / f"benchmark-{dataset_label(spec.dataset)}-{spec.backbone}"

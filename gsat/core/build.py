@@ -7,7 +7,7 @@ from typing import Literal
 from torch import nn
 
 from gsat.core.config import Config
-from gsat.data import GraphDataset
+from gsat.data.base import GraphDataset
 from gsat.errors import ConfigError
 from gsat.core.model import ERM, GSAT
 from gsat.nn import GIN, PNA, degree_histogram

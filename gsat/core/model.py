@@ -3,7 +3,7 @@ r"""GSAT: Graph Stochastic Attention (`Miao, Liu & Li, ICML 2022
 from __future__ import annotations
 
 import contextlib
-from typing import Dict, Iterator, List, Literal, NamedTuple, Optional, Tuple
+from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -15,9 +15,8 @@ from gsat.core import functional as F
 from gsat.errors import GraphInputError
 from gsat.nn.extractor import Extractor
 from gsat.core.utils import batch_vector
-from gsat.core.validation import check_finite_output, check_graph, model_inputs  # noqa: F401
-
-Task = Literal["binary", "multiclass", "multilabel"]
+from gsat.core.task import Task
+from gsat.core.validation import check_finite_output, model_inputs
 
 
 class GSATOutput(NamedTuple):
@@ -128,7 +127,7 @@ class PassStatistics(nn.Module):
                 bn._buffers[name], self._buffers[key] = self._buffers[key], bn._buffers[name]
 
 
-def _check_backbone(backbone: nn.Module, task: str, gated: bool = True) -> None:
+def _check_backbone(backbone: nn.Module, gated: bool = True) -> None:
     """The backbone contract of :class:`GSAT` and :class:`ERM`, with errors that say what to
     change."""
     for name in ("get_emb", "get_pred_from_emb"):
@@ -139,8 +138,6 @@ def _check_backbone(backbone: nn.Module, task: str, gated: bool = True) -> None:
         raise TypeError(f"backbone {type(backbone).__name__} has no PyG MessagePassing layer: "
                         "GSAT's attention gates the messages of such layers (GCNConv, GINConv, "
                         "...), so with none it would gate nothing")
-    if task not in ("binary", "multiclass", "multilabel"):
-        raise ValueError(f"unknown task {task!r}; choose one of: binary, multiclass, multilabel")
 
 
 class _Classifier(nn.Module):
@@ -209,7 +206,8 @@ class GSAT(_Classifier):
             model split by :class:`~gsat.nn.GraphClassifier`; the README shows a backbone
             written by hand.
         extractor (gsat.nn.Extractor, optional): built from the backbone's width if omitted.
-        task (str, optional): :obj:`"binary"`, :obj:`"multiclass"` or :obj:`"multilabel"`.
+        task (str or gsat.core.task.Task, optional): :obj:`"binary"`, :obj:`"multiclass"` or
+            :obj:`"multilabel"`; stored as a :class:`~gsat.core.task.Task`.
             (default: :obj:`"binary"`)
         learn_edge_att (bool, optional): edge-level attention; node-level attention is lifted
             to edges otherwise. Used only when :obj:`extractor` is omitted. (default: :obj:`True`)
@@ -241,7 +239,7 @@ class GSAT(_Classifier):
     RECOMPUTE_MIN_ELEMENTS = 1 << 24
 
     def __init__(self, backbone: nn.Module, extractor: Optional[nn.Module] = None,
-                 task: Task = "binary", learn_edge_att: bool = True,
+                 task: str = "binary", learn_edge_att: bool = True,
                  info_loss_coef: float = 1.0, pred_loss_coef: float = 1.0,
                  temperature: float = 1.0, init_r: float = 0.9, final_r: float = 0.5,
                  decay_r: float = 0.1, decay_interval: int = 10,
@@ -249,10 +247,11 @@ class GSAT(_Classifier):
                  extractor_dropout: float = 0.5, separate_bn_stats: bool = False,
                  recompute_embed: Optional[bool] = None):
         super().__init__()
-        _check_backbone(backbone, task)
-        for name, r in (("init_r", init_r), ("final_r", final_r), ("fixed_r", fixed_r)):
-            if r is not None:
-                F.check_r(r, name)
+        _check_backbone(backbone)
+        task = Task.parse(task)
+        r_kwargs = dict(init_r=init_r, final_r=final_r, decay_r=decay_r,
+                        decay_interval=decay_interval, fixed_r=fixed_r)
+        F.check_r_schedule(r_kwargs)
         self.backbone = backbone
         if extractor is None:
             extractor = Extractor(backbone.hidden_channels, learn_edge_att, extractor_dropout)
@@ -261,8 +260,7 @@ class GSAT(_Classifier):
         self.task = task
         self.info_loss_coef, self.pred_loss_coef = info_loss_coef, pred_loss_coef
         self.temperature = temperature
-        self.r_kwargs = dict(init_r=init_r, final_r=final_r, decay_r=decay_r,
-                             decay_interval=decay_interval, fixed_r=fixed_r)
+        self.r_kwargs = r_kwargs
         self.symmetrize = symmetrize
         self.gated_stats = PassStatistics(backbone) if separate_bn_stats else None
         self.recompute_embed = recompute_embed
@@ -383,17 +381,14 @@ class ERM(_Classifier):
         task (str, optional): as for :class:`GSAT`. (default: :obj:`"binary"`)
     """
 
-    def __init__(self, backbone: nn.Module, task: Task = "binary"):
+    def __init__(self, backbone: nn.Module, task: str = "binary"):
         super().__init__()
         has_forward = type(backbone).forward is not nn.Module.forward
         self._split = all(callable(getattr(backbone, n, None))
                           for n in ("get_emb", "get_pred_from_emb"))
         if not self._split and not has_forward:
-            _check_backbone(backbone, task, gated=False)  # raises, naming the missing method
-        if task not in ("binary", "multiclass", "multilabel"):
-            raise ValueError(f"unknown task {task!r}; choose one of: binary, multiclass, "
-                             "multilabel")
-        self.backbone, self.task = backbone, task
+            _check_backbone(backbone, gated=False)  # raises, naming the missing method
+        self.backbone, self.task = backbone, Task.parse(task)
 
     def forward(self, data) -> GSATOutput:
         x, edge_index, batch, edge_attr = self._check(data)

@@ -20,7 +20,7 @@ from gsat.runs.files import RunLock, load_checkpoint, sigterm_as_interrupt
 from gsat.core.config import Config, default_config_path, load_config, save_config
 from gsat.data import load_dataset
 from gsat.data.base import dataset_info
-from gsat.data.custom import dataset_label
+from gsat.data import dataset_label
 from gsat.errors import CheckpointError, ConfigError, Terminated, TrainingDivergedError
 from gsat.metrics.summary import json_safe, summarize, write_json
 from gsat.core.validation import check_device, check_seeds
