@@ -38,6 +38,23 @@ def test_fit_history_follows_the_r_schedule(loaders):
     assert sum(bool(h.get("selected")) for h in hist) == 1
 
 
+@pytest.mark.parametrize("split", ["train", "valid"])
+def test_fit_checks_the_graphs_of_its_loaders(split):
+    graphs = generate_ba_2motifs(num_graphs=8)
+    bad = graphs[5].clone()
+    bad.edge_index = bad.edge_index.clone()
+    bad.edge_index[0, 0] = 10_000
+    graphs[5] = bad
+    model = gsat.GSAT(gsat.GIN(graphs[0].x.size(1), 1, hidden_channels=8))
+    good = DataLoader(graphs[:4], batch_size=4)
+    with_bad = DataLoader(graphs, batch_size=4)
+    train, valid = (with_bad, good) if split == "train" else (good, with_bad)
+    match = "training batch 1: edge_index refers to node" if split == "train" else \
+        "^edge_index refers to node"
+    with pytest.raises(gsat.GraphInputError, match=match):
+        gsat.fit(model, train, valid, epochs=1, progress=False)
+
+
 def test_fit_trains_and_fixed_r(loaders):
     train, _ = loaders
     torch.manual_seed(0)

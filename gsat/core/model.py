@@ -16,7 +16,7 @@ from gsat.errors import GraphInputError
 from gsat.nn.extractor import Extractor
 from gsat.core.utils import batch_vector
 from gsat.core.task import Task
-from gsat.core.validation import check_finite_output, model_inputs
+from gsat.core.validation import check_finite_output, check_graph, model_inputs
 
 
 class GSATOutput(NamedTuple):
@@ -158,15 +158,35 @@ class _Classifier(nn.Module):
                              f"({emb.size(-1)})")
         return emb
 
-    def _check(self, data) -> Tuple[Tensor, Tensor, Tensor, Optional[Tensor]]:
-        """Validate :obj:`data` and return :obj:`(x, edge_index, batch, edge_attr)` converted
-        to the model's dtypes (:func:`gsat.core.validation.model_inputs`)."""
+    def _expects(self) -> Dict[str, object]:
+        """What the backbone expects of a graph (the arguments of
+        :func:`gsat.core.validation.check_graph`)."""
         bb = self.backbone
         enc = getattr(bb, "edge_encoder", None)
+        return dict(in_channels=getattr(bb, "in_channels", None),
+                    edge_dim=enc.in_features if isinstance(enc, nn.Linear) else None,
+                    needs_edge_attr=bool(getattr(bb, "use_edge_attr", False)))
+
+    def check_input(self, data) -> None:
+        r"""Raise :class:`gsat.errors.GraphInputError` if :obj:`data` is not a graph (batch)
+        this model can take (:func:`gsat.core.validation.check_graph` with the backbone's
+        feature widths); the message says what was expected and what arrived.
+
+        :meth:`forward` calls this in evaluation mode and :meth:`GSAT.explain` always; a
+        training step does not (its graphs come from a checked dataset, and :func:`gsat.fit`
+        checks the batches of its first epoch), so a training loop of one's own over
+        unchecked graphs should call it once per graph or batch."""
+        check_graph(data, **self._expects())
+
+    def _inputs(self, data, check: bool) -> Tuple[Tensor, Tensor, Tensor, Optional[Tensor]]:
+        """:obj:`(x, edge_index, batch, edge_attr)` of :obj:`data` converted to the model's
+        dtypes (:func:`gsat.core.validation.model_inputs`), after :meth:`check_input` when
+        :obj:`check` is true."""
+        if check:
+            self.check_input(data)
+        bb = self.backbone
         dtype = next((p.dtype for p in self.parameters() if p.is_floating_point()), None)
-        inputs = model_inputs(data, dtype, getattr(bb, "in_channels", None),
-                              edge_dim=enc.in_features if isinstance(enc, nn.Linear) else None,
-                              needs_edge_attr=bool(getattr(bb, "use_edge_attr", False)))
+        inputs = model_inputs(data, dtype, **self._expects(), check=False)
         if self.training and data.x.size(0) == 1 and any(
                 isinstance(m, nn.modules.batchnorm._BatchNorm) for m in bb.modules()):
             raise GraphInputError("a training batch needs more than one node in total (the "
@@ -326,14 +346,22 @@ class GSAT(_Classifier):
     def forward(self, data) -> GSATOutput:
         r"""Predict with attention-gated messages.
 
+        In evaluation mode :obj:`data` is checked first (:meth:`check_input`); in training
+        mode it is only converted to the model's dtypes, as its graphs were checked where
+        they entered (see :meth:`check_input`).
+
         Args:
             data (torch_geometric.data.Data or Batch): needs :obj:`x`, :obj:`edge_index`;
                 :obj:`batch` and :obj:`edge_attr` are used when present.
 
         Returns:
             GSATOutput: :obj:`(logits, edge_att, att_logits, att)`.
+
+        Raises:
+            gsat.errors.GraphInputError: a malformed graph (evaluation mode), features that
+                do not fit the model's dtype, or logits that overflow on finite input.
         """
-        x, edge_index, batch, edge_attr = self._check(data)
+        x, edge_index, batch, edge_attr = self._inputs(data, check=not self.training)
         att_logits, att, edge_att = self._attention(x, edge_index, batch, edge_attr)
         with edge_mask(self.backbone, edge_att, edge_index), self._gated():
             emb = self.backbone.get_emb(x, edge_index, batch, edge_attr)
@@ -363,7 +391,7 @@ class GSAT(_Classifier):
         modes = [(m, m.training) for m in self.modules()]
         self.eval()
         try:
-            x, edge_index, batch, edge_attr = self._check(data)
+            x, edge_index, batch, edge_attr = self._inputs(data, check=True)
             att_logits, _, edge_att = self._attention(x, edge_index, batch, edge_attr)
             check_finite_output(self, x, att_logits)
             return edge_att
@@ -391,7 +419,9 @@ class ERM(_Classifier):
         self.backbone, self.task = backbone, Task.parse(task)
 
     def forward(self, data) -> GSATOutput:
-        x, edge_index, batch, edge_attr = self._check(data)
+        """Graph logits of the backbone (no attention); :obj:`data` is checked in evaluation
+        mode, as in :meth:`GSAT.forward`."""
+        x, edge_index, batch, edge_attr = self._inputs(data, check=not self.training)
         if self._split:  # the backbone contract is enough: forward() is not needed
             logits = self.backbone.get_pred_from_emb(
                 self._embed(x, edge_index, batch, edge_attr), batch)

@@ -18,6 +18,7 @@ from torch import nn
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
+from gsat.errors import GraphInputError
 from gsat.runs.files import rng_state
 from gsat.metrics.interpretation import score_edges
 from gsat.metrics.prediction import Evaluator
@@ -131,11 +132,16 @@ def evaluate(model: nn.Module, loader: DataLoader, evaluator: MetricFn, device: 
 
 def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
                 epoch: int, device: str | torch.device, evaluator: MetricFn,
-                progress: bool = False) -> Dict[str, float]:
+                progress: bool = False, check_inputs: bool = False) -> Dict[str, float]:
     r"""One optimisation pass of :obj:`model` (:class:`~gsat.GSAT` or :class:`~gsat.core.model.ERM`)
-    over :obj:`loader` at a 0-based :obj:`epoch` (which sets GSAT's :math:`r`).
+    over :obj:`loader` at a 0-based :obj:`epoch` (which sets GSAT's :math:`r`); the training
+    metric is :obj:`evaluator`'s. With :obj:`check_inputs`, every batch is checked
+    (:meth:`gsat.GSAT.check_input`) before the model sees it, which a training-mode forward
+    pass does not do.
 
     Raises:
+        gsat.errors.GraphInputError: with :obj:`check_inputs`, a malformed batch; the
+            message names the batch.
         FloatingPointError: the loss became NaN or infinite; the message names the epoch and
             the batch. The optimizer step of that batch is not taken.
 
@@ -152,8 +158,15 @@ def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Opt
     logits, ys = [], []
     batches = tqdm(loader, leave=False, desc="batches",
                    disable=not progress or len(loader) < 20)
+    check = getattr(getattr(model, "module", model), "check_input", None) if check_inputs \
+        else None  # (a DistributedDataParallel wrapper holds the model as .module)
     for b, data in enumerate(batches):
         data = data.to(device)
+        if check is not None:
+            try:
+                check(data)
+            except GraphInputError as exc:
+                raise GraphInputError(f"training batch {b}: {exc}") from None
         out = model(data)
         loss, parts = model.loss(out, data.y, epoch)
         if not torch.isfinite(loss):
@@ -235,13 +248,18 @@ class Engine:
             (default: :obj:`False`)
         desc (str, optional): label of the progress bar. (default: :obj:`"train"`)
         is_main (bool, optional): this process writes files. (default: :obj:`True`)
+        check_inputs (bool, optional): check every batch of the first training pass
+            (:func:`train_epoch` with :obj:`check_inputs`), for loaders whose graphs were not
+            checked on loading (e.g. those given to :func:`gsat.fit`); validation batches
+            are checked by the model in evaluation mode. (default: :obj:`False`)
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, train_loader: Any,
                  valid_loader: Optional[Any] = None, *, evaluator: Evaluator,
                  device: str | torch.device = "cpu", k: int = PRECISION_K,
                  hooks: Sequence[Hook] = (), progress: bool = True,
-                 batch_progress: bool = False, desc: str = "train", is_main: bool = True):
+                 batch_progress: bool = False, desc: str = "train", is_main: bool = True,
+                 check_inputs: bool = False):
         self.model, self.optimizer = model, optimizer
         self.train_loader, self.valid_loader = train_loader, valid_loader
         self.evaluator = evaluator
@@ -250,6 +268,7 @@ class Engine:
         self.hooks = list(hooks)
         self.progress, self.batch_progress, self.desc = progress, batch_progress, desc
         self.is_main = is_main
+        self.check_inputs = check_inputs
         self.history: List[Dict[str, Any]] = []
         self.train_seconds: List[float] = []
 
@@ -270,8 +289,11 @@ class Engine:
 
     def train_pass(self, epoch: int) -> Dict[str, float]:
         """The training pass of an epoch: :func:`train_epoch` over :obj:`train_loader`."""
-        return train_epoch(self.model, self.train_loader, self.optimizer, epoch, self.device,
-                           self.evaluator, progress=self.batch_progress)
+        ep = train_epoch(self.model, self.train_loader, self.optimizer, epoch, self.device,
+                         self.evaluator, progress=self.batch_progress,
+                         check_inputs=self.check_inputs)
+        self.check_inputs = False  # the loader's graphs have passed once
+        return ep
 
     def training_state(self, generator: Optional[torch.Generator]) -> Dict[str, Any]:
         """What ``last.pt`` stores besides the model, optimizer and history: the random

@@ -80,7 +80,9 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
     best validation metric among epochs > :obj:`min_select_epoch` whose :math:`r` reached
     its final value, else among all epochs; ties: lower validation loss), marked
     :obj:`"selected": True` in the history; without it, with the last epoch's weights.
-    Either way the model is returned in eval mode.
+    Either way the model is returned in eval mode. The graphs of :obj:`train_loader` are
+    checked (:meth:`gsat.GSAT.check_input`) as they pass in the first epoch, those of
+    :obj:`val_loader` by the model in evaluation mode.
 
     The information-bottleneck prior :math:`r` follows
 
@@ -133,6 +135,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
     Raises:
         gsat.errors.ConfigError: :obj:`epochs < 1`, an invalid :obj:`r_schedule`, or a CUDA
             :obj:`device` without CUDA.
+        gsat.errors.GraphInputError: a malformed graph in a loader; the message names the
+            training batch.
         FloatingPointError: the training loss became NaN or infinite.
     """
     if int(epochs) < 1:
@@ -152,7 +156,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
         hooks.append(SelectionHook(selection))
     engine = Engine(model, optimizer, train_loader, val_loader, evaluator=evaluator,
                     device=device, k=k, hooks=hooks, progress=progress,
-                    batch_progress=progress, desc="fit")
+                    batch_progress=progress, desc="fit", check_inputs=True)
     history = engine.run(start_epoch + int(epochs), start_epoch)
     if selection is not None:
         chosen, how = selection.chosen()
