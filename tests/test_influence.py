@@ -93,10 +93,17 @@ def test_influence_command_writes_json_and_picture(tmp_path, monkeypatch, capsys
     assert len(rec["proponents"]) == len(rec["opponents"]) == 3
     assert rec["checkpoints"] == ["epoch0000.pt", "epoch0001.pt"]
     assert all(0 <= e["index"] < 32 for e in rec["proponents"] + rec["opponents"])
+    with pytest.raises(SystemExit) as exc:
+        main(["influence", str(run), "--graph", "2", "--graph-split", "valid", "--top", "2"])
+    assert exc.value.code == 0
+    assert json.loads((run / "seed0" / "influence-valid2.json").read_text())["split"] == "valid"
+    capsys.readouterr()
 
     # mistakes a user can fix: one line, exit code 2
     for argv, msg in ((["influence", str(run), "--graph", "99"], "0 to 3"),
-                      (["influence", str(tmp_path / "nope"), "--graph", "0"], "no such run")):
+                      (["influence", str(tmp_path / "nope"), "--graph", "0"], "no such run"),
+                      (["influence", str(run), "--graph", "0", "--split", "valid"],
+                       "unrecognized arguments: --split")):
         with pytest.raises(SystemExit) as exc:
             main(argv)
         assert exc.value.code == 2

@@ -258,7 +258,7 @@ def influence(run_dir: str | Path, graph: int, top: int = 5, seed: Optional[int]
     if seed not in spec.seeds:
         raise ConfigError(f"--seed {seed}: the run in {folder} has seeds {spec.seeds}")
     if split not in ("test", "valid", "train"):
-        raise ConfigError(f"--split must be test, valid or train, got {split!r}")
+        raise ConfigError(f"--graph-split must be test, valid or train, got {split!r}")
     cfg = load_config(folder / "config.yml")
     ds = load_dataset(spec.dataset, spec.data_dir, seed=seed, **spec.dataset_options)
     graphs = getattr(ds, split)
