@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 import gsat  # noqa: E402
-from gsat.benchmark.pipeline import score_explanations  # noqa: E402
+from gsat.metrics.interpretation import score_explanations  # noqa: E402
 from gsat.explain import GSATExplainer  # noqa: E402
 from gsat.core.config import default_config_path, load_config  # noqa: E402
 from gsat.core.build import build_model

@@ -5,7 +5,8 @@ import torch
 from torch_geometric.data import Data
 
 from gsat.benchmark.pipeline import (BenchmarkSpec, published_value, run_benchmark,
-                            score_explanations, throughput_ratio)
+                                     throughput_ratio)
+from gsat.metrics.interpretation import score_explanations
 from gsat.app.cli import SUBCOMMANDS, main
 from gsat.data import DATASETS
 from gsat.data.ba_2motifs import load_ba_2motifs
@@ -82,10 +83,9 @@ def test_benchmark_command_writes_both_files_and_reuses_models(tmp_path, monkeyp
     assert (out / "erm" / "seed0" / "best.pt").exists()
 
     # a second run in the same folder reuses the trained models and reproduces GSAT's scores
-    again = run_benchmark(BenchmarkSpec(dataset="ba_2motifs", explainers=["gsat"], seeds=[1],
-                                        epochs=1, out=str(out), data_dir=str(tmp_path / "data"),
-                                        max_graphs=3, progress=False, threads=res["spec"][
-                                            "threads"]))
+    run_benchmark(BenchmarkSpec(dataset="ba_2motifs", explainers=["gsat"], seeds=[1],
+                                epochs=1, out=str(out), data_dir=str(tmp_path / "data"),
+                                max_graphs=3, progress=False, threads=res["spec"]["threads"]))
     saved = json.loads((out / "benchmark.json").read_text())["records"]
     (rec,) = [r for r in saved if (r["method"], r["seed"]) == ("gsat", 1)]
     assert rec["model_reused"] is True

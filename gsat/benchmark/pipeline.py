@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
@@ -33,7 +33,7 @@ from gsat.errors import ConfigError, DataMissingError
 from gsat.core.validation import check_device, check_seeds
 from gsat.explain.baselines import (OPTIMISED, TUNING_BUDGET, EdgeExplainer, GSATExplainer,
                                     make_explainer, tuning_grid)
-from gsat.metrics.interpretation import ExplanationScores, score_explanations  # noqa: F401 (re-export)
+from gsat.metrics.interpretation import score_explanations
 from gsat.core.build import build_model
 from gsat.metrics.summary import json_safe as _json_safe
 from gsat.metrics.summary import markdown_table, mean_std, summarize, write_json

@@ -263,7 +263,7 @@ def check_graphs(graphs: Sequence[Data], source: str = "dataset",
 
 def check_dataset(ds: Any, splits: Iterable[str] = ("train", "valid", "test", "interp_test")
                   ) -> Any:
-    """Check all graphs of all splits of :obj:`ds` (a :class:`gsat.data.GraphDataset`) with
+    """Check all graphs of all splits of :obj:`ds` (a :class:`gsat.data.base.GraphDataset`) with
     :func:`check_graphs`; returns :obj:`ds`."""
     for split in splits:
         graphs = getattr(ds, split)

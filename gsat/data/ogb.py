@@ -227,7 +227,7 @@ def _prepare(g: Data) -> Data:
 
 def load_ogbg_mol(name: str = "ogbg-molhiv", data_dir: str | Path = "data", seed: int = 0,
                   meta_dict: Optional[Mapping[str, Any]] = None, **_: object) -> GraphDataset:
-    r"""An OGB molecular dataset as a :class:`~gsat.data.GraphDataset` with the official
+    r"""An OGB molecular dataset as a :class:`~gsat.data.base.GraphDataset` with the official
     (scaffold) split.
 
     Node features are ogb's 9 categorical atom features (the first is the atomic number - 1),

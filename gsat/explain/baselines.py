@@ -10,7 +10,7 @@ respect to the edge mask (`Simonyan et al., ICLR 2014 workshop
 <https://arxiv.org/abs/2011.04573>`_), the others adapters over
 :mod:`torch_geometric.explain`. Each produces one score per edge of every explained
 graph; :class:`GSATExplainer` does the same with the evaluation-time attention of a trained
-:class:`~gsat.GSAT` model, so that :func:`gsat.benchmark.pipeline.score_explanations` scores every
+:class:`~gsat.GSAT` model, so that :func:`gsat.metrics.interpretation.score_explanations` scores every
 method in the same way (`Miao, Liu & Li, ICML 2022 <https://arxiv.org/abs/2201.12987>`_).
 
 Every post-hoc explainer explains the model's predicted class, and on an undirected graph
@@ -84,7 +84,7 @@ class BackboneAdapter(nn.Module):
 
 def model_config_for(task: str, return_type: str = "raw") -> Dict[str, str]:
     r"""The :class:`~torch_geometric.explain.config.ModelConfig` of a graph classifier for a
-    :attr:`gsat.data.GraphDataset.task`.
+    :attr:`gsat.data.base.GraphDataset.task`.
 
     Raises:
         gsat.errors.ConfigError: for :obj:`"multilabel"`, which PyG's explainers do not
