@@ -43,7 +43,8 @@ def test_a_duplicated_training_graph_is_the_top_proponent_of_its_copy(tmp_path):
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     folder = tmp_path / "checkpoints"
     Engine(model, opt, make_loader(train, 8, shuffle=True, seed=0),
-           evaluator=Evaluator("binary", "acc"), hooks=[KeepCheckpointsHook(folder, 2)], progress=False).run(4)
+           evaluator=Evaluator("binary", "acc"), hooks=[KeepCheckpointsHook(folder, 2)],
+           progress=False).run(4)
     ckpts = checkpoint_files(folder)
     assert [p.name for p in ckpts] == ["epoch0001.pt", "epoch0003.pt"]  # every 2nd epoch
     test_copy = odd.clone()

@@ -3,7 +3,7 @@ r"""GSAT: Graph Stochastic Attention (`Miao, Liu & Li, ICML 2022
 from __future__ import annotations
 
 import contextlib
-from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Dict, Iterator, NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -12,6 +12,7 @@ from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import is_undirected
 
 from gsat.core import functional as F
+from gsat.core.passes import PassStatistics, recomputed
 from gsat.errors import GraphInputError
 from gsat.nn.extractor import Extractor
 from gsat.core.utils import batch_vector
@@ -55,76 +56,6 @@ def edge_mask(module: nn.Module, mask: Tensor, edge_index: Tensor) -> Iterator[N
         yield
     finally:
         clear_masks(module)
-
-
-def _batch_norms(module: nn.Module) -> List[nn.Module]:
-    """The batch-norm layers of :obj:`module` that keep running statistics."""
-    return [m for m in module.modules()
-            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
-
-
-def _recomputed(fn, module: nn.Module, *args):
-    r""":obj:`fn(*args)` whose activations are not kept for the backward pass but computed
-    again when it needs them, with the random numbers of the first run; the running
-    statistics of :obj:`module`'s batch-norm layers are updated by the first run only."""
-    from torch.utils.checkpoint import checkpoint
-
-    runs = []
-
-    def run(*a):
-        if not runs:
-            runs.append(1)
-            return fn(*a)
-        norms = _batch_norms(module)
-        kept = [{k: b.clone() for k, b in m._buffers.items() if b is not None} for m in norms]
-        try:
-            return fn(*a)
-        finally:
-            with torch.no_grad():
-                for m, bufs in zip(norms, kept):
-                    for k, b in bufs.items():
-                        m._buffers[k].copy_(b)
-
-    return checkpoint(run, *args, use_reentrant=False, preserve_rng_state=True)
-
-
-class PassStatistics(nn.Module):
-    r"""A second set of running statistics for every batch-norm layer of a module.
-
-    GSAT runs the backbone twice per step: once without gating (to embed nodes for the
-    extractor) and once gated by the attention. The activations of the two passes have
-    different distributions; one set of batch-norm running statistics shared by both (as in
-    the paper's code) is a mixture of the two. This module holds separate statistics for the
-    gated pass; :meth:`swapped` puts them in place for the duration of a block. It is an
-    option (:obj:`GSAT(separate_bn_stats=True)`), off by default: on BA-2Motifs with GIN the
-    shared statistics gave far better explanations (``benchmarks/results/ba_2motifs.md``).
-
-    Args:
-        module (torch.nn.Module): the backbone whose :class:`torch.nn.modules.batchnorm._BatchNorm`
-            layers get a second set of statistics.
-    """
-
-    def __init__(self, module: nn.Module):
-        super().__init__()
-        self._norms = _batch_norms(module)
-        for i, bn in enumerate(self._norms):
-            for name in ("running_mean", "running_var", "num_batches_tracked"):
-                self.register_buffer(f"{name}_{i}", getattr(bn, name).detach().clone())
-
-    @contextlib.contextmanager
-    def swapped(self) -> Iterator[None]:
-        """Within the block the batch-norm layers use (and update) the held statistics."""
-        self._swap()
-        try:
-            yield
-        finally:
-            self._swap()
-
-    def _swap(self) -> None:
-        for i, bn in enumerate(self._norms):
-            for name in ("running_mean", "running_var", "num_batches_tracked"):
-                key = f"{name}_{i}"
-                bn._buffers[name], self._buffers[key] = self._buffers[key], bn._buffers[name]
 
 
 def _check_backbone(backbone: nn.Module, gated: bool = True) -> None:
@@ -241,8 +172,9 @@ class GSAT(_Classifier):
         extractor_dropout (float, optional): dropout in an extractor built here.
             (default: :obj:`0.5`)
         separate_bn_stats (bool, optional): keep separate batch-norm running statistics for
-            the ungated and the gated pass of the backbone (see :class:`PassStatistics`);
-            :obj:`False` shares one set between them as the paper's code does. Sharing
+            the ungated and the gated pass of the backbone (see
+            :class:`~gsat.core.passes.PassStatistics`); :obj:`False` shares one set between
+            them as the paper's code does. Sharing
             measured far better explanations on BA-2Motifs (see
             ``benchmarks/results/ba_2motifs.md``). (default: :obj:`False`)
         recompute_embed (bool, optional): in training, do not keep the activations of the
@@ -325,7 +257,7 @@ class GSAT(_Classifier):
                    edge_attr: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
         """Extractor logits, the (sampled in training) attention and its edge-level form."""
         if self._recompute(edge_index):
-            emb = _recomputed(self._embed, self.backbone, x, edge_index, batch, edge_attr)
+            emb = recomputed(self._embed, self.backbone, x, edge_index, batch, edge_attr)
         else:
             emb = self._embed(x, edge_index, batch, edge_attr)
         if self.learn_edge_att and edge_index.size(1) == 0:  # no edges: nothing to attend to

@@ -234,7 +234,8 @@ def load_ogbg_mol(name: str = "ogbg-molhiv", data_dir: str | Path = "data", seed
     edge features its 3 bond features; models encode them with ogb's ``AtomEncoder`` /
     ``BondEncoder`` (config key :obj:`model.atom_encoder`). Labels have shape
     :obj:`[1, num_tasks]`, missing labels are NaN. The metric is computed by ogb's
-    :class:`~ogb.graphproppred.Evaluator` (:class:`~gsat.metrics.prediction.OGBEvaluator`). There is no ground truth for
+    :class:`~ogb.graphproppred.Evaluator`
+    (:class:`~gsat.metrics.prediction.OGBEvaluator`). There is no ground truth for
     explanations; :obj:`node_names` holds element symbols for pictures.
 
     Args:

@@ -10,8 +10,9 @@ respect to the edge mask (`Simonyan et al., ICLR 2014 workshop
 <https://arxiv.org/abs/2011.04573>`_), the others adapters over
 :mod:`torch_geometric.explain`. Each produces one score per edge of every explained
 graph; :class:`GSATExplainer` does the same with the evaluation-time attention of a trained
-:class:`~gsat.GSAT` model, so that :func:`gsat.metrics.interpretation.score_explanations` scores every
-method in the same way (`Miao, Liu & Li, ICML 2022 <https://arxiv.org/abs/2201.12987>`_).
+:class:`~gsat.GSAT` model, so that
+:func:`gsat.metrics.interpretation.score_explanations` scores every method in the same way
+(`Miao, Liu & Li, ICML 2022 <https://arxiv.org/abs/2201.12987>`_).
 
 Every post-hoc explainer explains the model's predicted class, and on an undirected graph
 the scores of :math:`(u, v)` and :math:`(v, u)` are replaced by their mean

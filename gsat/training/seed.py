@@ -203,7 +203,7 @@ def pretrain_backbone(cfg: Config, ds: GraphDataset, model: nn.Module, seed: int
     t = cfg.train
     if t.from_scratch or not isinstance(model, GSAT):
         return {}
-    from gsat.core.model import PassStatistics
+    from gsat.core.passes import PassStatistics
 
     erm = ERM(model.backbone, task=ds.task)
     opt = torch.optim.Adam(erm.parameters(), lr=t.pretrain_lr,
