@@ -38,7 +38,8 @@ DATASETS = ("ba_2motifs", "mutag", "spmotif_0.5", "spmotif_0.7", "spmotif_0.9")
 NOTES = [
     "- Post-hoc explainers run on the same backbone (GIN, or PNA where the section says so) "
     "trained without attention "
-    "(`--method erm`); all methods are scored by `gsat.metrics.interpretation.score_explanations` "
+    "(`--method erm`); all methods are scored by "
+    "`gsat.metrics.interpretation.score_explanations` "
     "(ROC AUC over all test edges pooled, precision@5).",
     "- The ERM model explained is the best-validation epoch of its run (the paper's "
     "selection rule without the r condition), as GSAT's is; every post-hoc explainer "

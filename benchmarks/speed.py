@@ -51,8 +51,8 @@ def time_epochs(dataset: str, backbone: str, rounds: int, data_dir: str,
     for epoch in range(rounds + 1):  # the first round warms up and is not counted
         for method in seconds:
             c0 = time.process_time()
-            s = train_epoch(models[method], loader, opts[method], epoch, "cpu", ds.task,
-                            ds.metric)["seconds"]
+            s = train_epoch(models[method], loader, opts[method], epoch, "cpu",
+                            ds.evaluator)["seconds"]
             if epoch > 0:
                 seconds[method].append(time.process_time() - c0)
                 wall[method].append(s)

@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 #: public name -> module that defines it
 _EXPORTS = {
     "Config": "gsat.core.config", "load_config": "gsat.core.config",
-    "GraphDataset": "gsat.data", "load_dataset": "gsat.data",
+    "GraphDataset": "gsat.data.base", "load_dataset": "gsat.data",
     "ConfigError": "gsat.errors", "DataMissingError": "gsat.errors",
     "GraphInputError": "gsat.errors", "GSATError": "gsat.errors",
     "UnknownNameError": "gsat.errors", "CheckpointError": "gsat.errors",
@@ -26,7 +26,7 @@ _EXPORTS = {
     "evaluate": "gsat.training.fit", "fit": "gsat.training.fit",
     "LoadedRun": "gsat.runs.reader", "load_run": "gsat.runs.reader",
     "ERM": "gsat.core.model", "GSAT": "gsat.core.model", "GSATOutput": "gsat.core.model",
-    "check_graph": "gsat.core.model", "edge_mask": "gsat.core.model",
+    "check_graph": "gsat.core.validation", "edge_mask": "gsat.core.model",
     "GIN": "gsat.nn", "PNA": "gsat.nn", "Extractor": "gsat.nn", "GraphClassifier": "gsat.nn",
 }
 #: documented submodule -> the module it is, so that ``import gsat`` then ``gsat.viz.draw_explanation``

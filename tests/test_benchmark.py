@@ -82,10 +82,9 @@ def test_benchmark_command_writes_both_files_and_reuses_models(tmp_path, monkeyp
     assert (out / "erm" / "seed0" / "best.pt").exists()
 
     # a second run in the same folder reuses the trained models and reproduces GSAT's scores
-    again = run_benchmark(BenchmarkSpec(dataset="ba_2motifs", explainers=["gsat"], seeds=[1],
-                                        epochs=1, out=str(out), data_dir=str(tmp_path / "data"),
-                                        max_graphs=3, progress=False, threads=res["spec"][
-                                            "threads"]))
+    run_benchmark(BenchmarkSpec(dataset="ba_2motifs", explainers=["gsat"], seeds=[1],
+                                epochs=1, out=str(out), data_dir=str(tmp_path / "data"),
+                                max_graphs=3, progress=False, threads=res["spec"]["threads"]))
     saved = json.loads((out / "benchmark.json").read_text())["records"]
     (rec,) = [r for r in saved if (r["method"], r["seed"]) == ("gsat", 1)]
     assert rec["model_reused"] is True

@@ -170,9 +170,9 @@ def test_gathered_scores_equal_single_process_evaluation(ddp):
     torch.set_num_threads(1)
     model = build_model(cfg, ds, "gsat")
 
-    def scores(graphs, metric_fn=ds.metric_fn):
-        return evaluate(model, make_loader(graphs, BATCH), ds.task, ds.metric,
-                        torch.device("cpu"), PRECISION_K, metric_fn=metric_fn)
+    def scores(graphs, evaluator=ds.evaluator):
+        return evaluate(model, make_loader(graphs, BATCH), evaluator, torch.device("cpu"),
+                        PRECISION_K)
 
     # the last epoch's validation scores, from the final weights in last.pt
     last = torch.load(base / "a" / "seed0" / "last.pt", weights_only=True)

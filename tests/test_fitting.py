@@ -5,7 +5,7 @@ import torch
 from torch_geometric.loader import DataLoader
 
 import gsat
-from gsat.data import generate_ba_2motifs
+from gsat.data.ba_2motifs import generate_ba_2motifs
 from gsat.errors import ConfigError
 
 
@@ -36,6 +36,23 @@ def test_fit_history_follows_the_r_schedule(loaders):
         assert h["train_loss"] == pytest.approx(h["train_pred"] + h["train_info"], rel=1e-5)
     assert not model.training  # returned in eval mode, with the selected epoch's weights
     assert sum(bool(h.get("selected")) for h in hist) == 1
+
+
+@pytest.mark.parametrize("split", ["train", "valid"])
+def test_fit_checks_the_graphs_of_its_loaders(split):
+    graphs = generate_ba_2motifs(num_graphs=8)
+    bad = graphs[5].clone()
+    bad.edge_index = bad.edge_index.clone()
+    bad.edge_index[0, 0] = 10_000
+    graphs[5] = bad
+    model = gsat.GSAT(gsat.GIN(graphs[0].x.size(1), 1, hidden_channels=8))
+    good = DataLoader(graphs[:4], batch_size=4)
+    with_bad = DataLoader(graphs, batch_size=4)
+    train, valid = (with_bad, good) if split == "train" else (good, with_bad)
+    match = "training batch 1: edge_index refers to node" if split == "train" else \
+        "^edge_index refers to node"
+    with pytest.raises(gsat.GraphInputError, match=match):
+        gsat.fit(model, train, valid, epochs=1, progress=False)
 
 
 def test_fit_trains_and_fixed_r(loaders):

@@ -11,6 +11,7 @@ from gsat.data.ba_2motifs import load_ba_2motifs
 from gsat.errors import ConfigError
 from gsat.app.influence import checkpoint_files, tracin_influence
 from gsat.core.model import ERM
+from gsat.metrics.prediction import Evaluator
 from gsat.nn import GIN
 from gsat.training.engine import Engine, make_loader
 from gsat.runs.layout import SeedFolder
@@ -42,8 +43,9 @@ def test_a_duplicated_training_graph_is_the_top_proponent_of_its_copy(tmp_path):
     model = ERM(GIN(3, 1, hidden_channels=16, num_layers=2))
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     folder = SeedFolder(tmp_path, 0)
-    Engine(model, opt, make_loader(train, 8, shuffle=True, seed=0), task="binary",
-           metric="acc", hooks=[KeepCheckpointsHook(folder, 2)], progress=False).run(4)
+    Engine(model, opt, make_loader(train, 8, shuffle=True, seed=0),
+           evaluator=Evaluator("binary", "acc"), hooks=[KeepCheckpointsHook(folder, 2)],
+           progress=False).run(4)
     ckpts = checkpoint_files(folder)
     assert [p.name for p in ckpts] == ["epoch0001.pt", "epoch0003.pt"]  # every 2nd epoch
     test_copy = odd.clone()
@@ -93,10 +95,17 @@ def test_influence_command_writes_json_and_picture(tmp_path, monkeypatch, capsys
     assert len(rec["proponents"]) == len(rec["opponents"]) == 3
     assert rec["checkpoints"] == ["epoch0000.pt", "epoch0001.pt"]
     assert all(0 <= e["index"] < 32 for e in rec["proponents"] + rec["opponents"])
+    with pytest.raises(SystemExit) as exc:
+        main(["influence", str(run), "--graph", "2", "--graph-split", "valid", "--top", "2"])
+    assert exc.value.code == 0
+    assert json.loads((run / "seed0" / "influence-valid2.json").read_text())["split"] == "valid"
+    capsys.readouterr()
 
     # mistakes a user can fix: one line, exit code 2
     for argv, msg in ((["influence", str(run), "--graph", "99"], "0 to 3"),
-                      (["influence", str(tmp_path / "nope"), "--graph", "0"], "no such run")):
+                      (["influence", str(tmp_path / "nope"), "--graph", "0"], "no such run"),
+                      (["influence", str(run), "--graph", "0", "--split", "valid"],
+                       "unrecognized arguments: --split")):
         with pytest.raises(SystemExit) as exc:
             main(argv)
         assert exc.value.code == 2

@@ -240,9 +240,11 @@ def test_backbone_without_interface_is_rejected():
 def test_invalid_graph_errors(bad, match):
     data = dict(x=torch.randn(3, 3), edge_index=torch.tensor([[0, 1], [1, 0]]))
     data.update(bad)
-    model = GSAT(make_backbone("GIN"))
+    model = GSAT(make_backbone("GIN")).eval()  # training steps do not check their batch
     with pytest.raises(GraphInputError, match=match):
         model(Data(**data))
+    with pytest.raises(GraphInputError, match=match):
+        model.check_input(Data(**data))
     with pytest.raises(ValueError, match=match):  # GraphInputError is a ValueError
         model.explain(Data(**data))
 

@@ -9,7 +9,7 @@ import gsat
 import gsat.training.driver as runner_mod
 import gsat.training.engine as train_mod
 from gsat.app.cli import main
-from gsat.data import generate_ba_2motifs
+from gsat.data.ba_2motifs import generate_ba_2motifs
 from gsat.errors import ConfigError
 from gsat.training.driver import RunSpec, run
 

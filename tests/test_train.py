@@ -105,7 +105,7 @@ def test_pna_and_erm_run(tmp_path, method):
     model = build_model(cfg, ds, method)
     assert type(model).__name__ == res["method"]
     model.load_state_dict(torch.load(tmp_path / "r" / "seed0" / "best.pt")["model"])
-    ev = evaluate(model, make_loader(ds.test, 8), ds.task, ds.metric, torch.device("cpu"))
+    ev = evaluate(model, make_loader(ds.test, 8), ds.evaluator, torch.device("cpu"))
     assert ev.metric == pytest.approx(r["test_metric"], abs=1e-6)
     if method == "erm":
         assert math.isnan(r["test_interp_auc"])

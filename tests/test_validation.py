@@ -10,9 +10,10 @@ from torch_geometric.data import Batch, Data
 
 from gsat import GIN, GSAT, PNA
 from gsat.data import load_dataset
-from gsat.data.base import check_graphs, load_graphs, save_graphs
+from gsat.data.base import load_graphs, save_graphs
 from gsat.errors import GraphInputError
-from gsat.core.model import check_graph, open_unit
+from gsat.core.model import open_unit
+from gsat.core.validation import check_graph, check_graphs
 
 FEAT = 4
 DEG = torch.tensor([4, 10, 8, 4, 2, 1])
@@ -167,13 +168,35 @@ def _ok(**kw):
 ])
 def test_invalid_graphs_say_what_was_expected_and_what_arrived(data, match):
     model = MODELS["GIN", True]
-    for call in (model, model.explain):
-        with pytest.raises(GraphInputError, match=match):
-            call(data)
+    was = model.training
+    try:
+        model.eval()  # a training step does not check its batch again (see below)
+        for call in (model, model.explain, model.check_input):
+            with pytest.raises(GraphInputError, match=match):
+                call(data)
+    finally:
+        model.train(was)
+
+
+def test_graphs_are_checked_at_the_boundary_not_in_every_training_step(monkeypatch):
+    import gsat.core.model as gmodel
+
+    checked = []
+    real = gmodel.check_graph
+    monkeypatch.setattr(gmodel, "check_graph", lambda *a, **k: checked.append(1) or real(*a, **k))
+    model = _model("GIN", True)
+    batch = Batch.from_data_list([_ok(), _ok()])
+    model.train()
+    model(batch)
+    assert checked == []  # training mode: converted, not checked
+    model.eval()
+    model(batch)
+    model.explain(batch)
+    assert len(checked) == 2
 
 
 def test_edge_features_required_and_width_checked():
-    model = _model("GIN", True, edge_dim=3)
+    model = _model("GIN", True, edge_dim=3).eval()
     with pytest.raises(GraphInputError, match=r"uses edge features, but the graph has no "
                                               r"'edge_attr' \(expected shape \[num_edges, 3\]\)"):
         model(_ok())

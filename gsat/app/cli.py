@@ -10,17 +10,14 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
-import yaml
-
+from gsat.app.flags import (UsageError, add_device, add_own_data, add_progress, add_threads,
+                            add_training, dataset_option, own_data_options)
 from gsat.data import dataset_names
 from gsat.errors import EXIT_CODES, GSATError, exit_code
 from gsat.metrics.summary import run_table
 
-
-class UsageError(GSATError, ValueError):
-    """Command-line arguments that do not go together."""
 
 log = logging.getLogger("gsat")
 SUBCOMMANDS = ("train", "benchmark", "explain", "influence")
@@ -33,58 +30,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _dataset_option(text: str) -> tuple:
-    key, sep, value = text.partition("=")
-    if not sep or not key.isidentifier():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key, yaml.safe_load(value)
-
-
-def _add_own_data_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("own data (--dataset csv:PATH or pyg:PATH)")
-    g.add_argument("--smiles-col", metavar="NAME",
-                   help="csv: column holding the SMILES (default: smiles)")
-    g.add_argument("--label-col", action="append", metavar="NAME",
-                   help="csv: a 0/1 label column; repeat for several labels (multi-label, "
-                        "empty cells are missing labels) (default: y)")
-    g.add_argument("--split", choices=["scaffold", "random"],
-                   help="csv: Bemis-Murcko scaffold split or random 80/10/10 "
-                        "(default: scaffold)")
-
-
-def _own_data_options(args: argparse.Namespace) -> Dict[str, Any]:
-    """Dataset options from the own-data flags; refused for datasets that take none."""
-    options = {k: v for k, v in (("smiles_col", args.smiles_col),
-                                 ("label_cols", args.label_col), ("split", args.split))
-               if v is not None}
-    if options and not str(args.dataset or "").startswith("csv:"):
-        flags = ", ".join("--" + k.replace("_cols", "_col").replace("_", "-") for k in options)
-        raise UsageError(f"{flags} only apply to --dataset csv:PATH")
-    return options
-
-
-#: torch threads of a run unless --threads says otherwise: one thread is the measured best
-#: for GSAT's small-batch graph workloads on a shared CPU (benchmarks/results/speed.md)
-DEFAULT_THREADS = 1
-
-
-def _threads(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 1 <= n <= 1024:
-        raise argparse.ArgumentTypeError(f"must lie in [1, 1024], got {n}")
-    return n
-
-
-def _add_threads_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--threads", type=_threads, default=DEFAULT_THREADS, metavar="N",
-                   help=f"CPU threads of torch (default: {DEFAULT_THREADS}; more threads "
-                        "help large graphs on an idle machine, and slow small batches down "
-                        "badly when other processes share the cores)")
-
-
 def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", metavar="NAME",
                    help=f"dataset, one of: {', '.join(dataset_names())}; or csv:PATH "
@@ -93,31 +38,24 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                         "is given)")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the interrupted run in RUN_DIR with its own settings")
-    p.add_argument("--dataset-option", type=_dataset_option, action="append", default=[],
+    p.add_argument("--dataset-option", type=dataset_option, action="append", default=[],
                    metavar="KEY=VALUE", help=argparse.SUPPRESS)
-    p.add_argument("--backbone", default="GIN", choices=["GIN", "PNA"], help="(default: GIN)")
-    p.add_argument("--config", metavar="FILE",
-                   help="YAML config overriding the shipped one (default: "
-                        "gsat/configs/<BACKBONE>-<dataset>.yml in the package)")
-    p.add_argument("--epochs", type=int, metavar="N", help="override train.epochs")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
-                   help="seeds run in turn (default: 0)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    add_training(p)
+    add_device(p)
     p.add_argument("--devices", nargs="+", metavar="DEVICE",
                    help="train the seeds in parallel, one process per seed and at most one "
                         "per listed device at a time, e.g. cuda:0 cuda:1 (or cpu cpu); "
                         "replaces --device")
     p.add_argument("--out", metavar="DIR",
                    help="run folder (default: runs/<dataset>-<backbone>-<timestamp>)")
-    p.add_argument("--data-dir", default="data", metavar="DIR", help="data root (default: data)")
     p.add_argument("--method", default="gsat", choices=["gsat", "erm"],
                    help="gsat, or erm: the backbone without attention (default: gsat)")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_progress(p)
     p.add_argument("--tensorboard", action="store_true",
                    help="write TensorBoard scalars and attention histograms per epoch to "
                         "<out>/seed<N>/tensorboard/ (needs: pip install tensorboard)")
-    _add_own_data_args(p)
-    _add_threads_arg(p)
+    add_own_data(p)
+    add_threads(p)
 
 
 def _exit_codes_epilog() -> str:
@@ -181,7 +119,7 @@ def _add_influence_args(p: argparse.ArgumentParser) -> None:
                    help="index of the graph in its split")
     p.add_argument("--top", type=int, default=5, metavar="K",
                    help="proponents and opponents listed (default: 5)")
-    p.add_argument("--split", default="test", choices=["test", "valid", "train"],
+    p.add_argument("--graph-split", default="test", choices=["test", "valid", "train"],
                    help="split of the graph (default: test)")
     p.add_argument("--seed", type=int, metavar="SEED",
                    help="which seed's model (default: the run's first)")
@@ -193,23 +131,16 @@ def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, metavar="NAME",
                    help=f"dataset, one of: {', '.join(dataset_names())}; or pyg:PATH (graphs "
                         "with edge_label ground truth)")
-    p.add_argument("--backbone", default="GIN", choices=["GIN", "PNA"], help="(default: GIN)")
+    add_training(p)
     # names checked when the command runs (gsat.explain.registry): listing them here would
     # import PyG for --help
     p.add_argument("--explainers", nargs="+", default=None, metavar="NAME",
                    help="registered explainers (gsat.explain.explainer_names(); an unknown "
                         "name lists them) (default: all registered)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
-                   help="seeds (default: 0)")
-    p.add_argument("--config", metavar="FILE",
-                   help="YAML config overriding the shipped one (default: "
-                        "gsat/configs/<BACKBONE>-<dataset>.yml in the package)")
-    p.add_argument("--epochs", type=int, metavar="N", help="override train.epochs")
     p.add_argument("--out", metavar="DIR",
                    help="output folder; trained models found there are reused "
                         "(default: runs/benchmark-<dataset>-<backbone>)")
-    p.add_argument("--data-dir", default="data", metavar="DIR", help="data root (default: data)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    add_device(p)
     p.add_argument("--explainer-epochs", type=int, metavar="N",
                    help="epochs of GNNExplainer, GraphMask and PGExplainer (default: their "
                         "published defaults 100, 100, 30)")
@@ -221,9 +152,9 @@ def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tune-graphs", type=int, metavar="N",
                    help="validation graphs explained per setting when tuning (default: all "
                         "with ground truth)")
-    _add_threads_arg(p)
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    _add_own_data_args(p)
+    add_threads(p)
+    add_progress(p)
+    add_own_data(p)
 
 
 def _add_explain_args(p: argparse.ArgumentParser) -> None:
@@ -239,14 +170,9 @@ def _add_explain_args(p: argparse.ArgumentParser) -> None:
                    help="CSV column of the SMILES (default: smiles)")
     p.add_argument("--id-col", default="id", metavar="NAME",
                    help="CSV column of graph ids, if present (default: id; else row numbers)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    add_device(p)
     p.add_argument("--no-pictures", action="store_true", help="do not draw PNGs")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-
-
-def format_table(results: Dict[str, Any]) -> str:
-    """A small markdown table of a run's results (one row per seed, plus mean ± std)."""
-    return run_table(results)
+    add_progress(p)
 
 
 #: options of ``gsat train`` that may accompany ``--resume``
@@ -273,7 +199,7 @@ def _train(args: argparse.Namespace) -> int:
                        data_dir=args.data_dir, method=args.method,
                        progress=not args.no_progress,
                        dataset_options={**dict(args.dataset_option),
-                                        **_own_data_options(args)},
+                                        **own_data_options(args)},
                        tensorboard=args.tensorboard, devices=args.devices)
     import torch
 
@@ -286,7 +212,7 @@ def _train(args: argparse.Namespace) -> int:
         return 0
     print(f"\n{results['method']} on {results['dataset']} with {results['backbone']} "
           f"(scores x100):\n")
-    print(format_table(results))
+    print(run_table(results))
     print(f"\nresults, config, checkpoints and pictures: {results['out_dir']}")
     return 0
 
@@ -307,7 +233,7 @@ def _benchmark(args: argparse.Namespace) -> int:
                          max_graphs=args.max_graphs, threads=args.threads,
                          progress=not args.no_progress, tune=args.tune,
                          tune_graphs=args.tune_graphs,
-                         dataset_options=_own_data_options(args))
+                         dataset_options=own_data_options(args))
     result = run_benchmark(spec)
     print(RunFolder(result["out_dir"]).benchmark_md.read_text())
     print(f"results: {result['out_dir']}/benchmark.json")
@@ -333,8 +259,8 @@ def _explain(args: argparse.Namespace) -> int:
 def _influence(args: argparse.Namespace) -> int:
     from gsat.app.influence import influence
 
-    rec = influence(args.run_dir, args.graph, top=args.top, seed=args.seed, split=args.split,
-                    out=args.out)
+    rec = influence(args.run_dir, args.graph, top=args.top, seed=args.seed,
+                    split=args.graph_split, out=args.out)
     print(f"TracIn on {rec['split']} graph {rec['graph']} of {rec['dataset']} (seed "
           f"{rec['seed']}, target {rec['target']}, {len(rec['checkpoints'])} checkpoints)")
     for key in ("proponents", "opponents"):

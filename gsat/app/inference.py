@@ -34,7 +34,7 @@ def read_smiles_csv(path: PathLike, smiles_col: str = "smiles", id_col: Optional
         gsat.errors.DataMissingError: the file does not exist.
         gsat.errors.ConfigError: the SMILES column is missing or the file is not CSV text.
     """
-    from gsat.data.custom import read_csv_rows
+    from gsat.data.molecules import read_csv_rows
 
     path = Path(path)
     table = read_csv_rows(path, [smiles_col], f"--input {path}", "choose with --smiles-col")
@@ -268,14 +268,15 @@ def explain_file(run_dir: PathLike, input_path: PathLike, out_dir: Optional[Path
                  progress: bool = True) -> Dict[str, Any]:
     r"""``gsat explain``: load the run (:func:`load_run`), read :obj:`input_path` (a CSV of
     SMILES for runs on molecules, else a :func:`torch.save` file or InMemoryDataset folder of
-    PyG graphs, read safely by :func:`gsat.data.read_graph_file`) and
+    PyG graphs, read safely by :func:`gsat.data.files.read_graph_file`) and
     :func:`explain_graphs` into :obj:`out_dir` (default ``<run_dir>/explain-<input stem>``).
 
     Raises:
         gsat.errors.ConfigError: a SMILES file for a run that was not trained on molecules
             featurised as OGB's, or an ERM run.
     """
-    from gsat.data.custom import read_graph_file, smiles_to_graph
+    from gsat.data.files import read_graph_file
+    from gsat.data.molecules import smiles_to_graph
 
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"--device {device} was asked for but CUDA is not available; use "

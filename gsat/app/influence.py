@@ -249,7 +249,7 @@ def influence(run_dir: str | Path, graph: int, top: int = 5, seed: Optional[int]
             out of range.
         gsat.errors.DataMissingError: the run kept no checkpoints.
     """
-    from gsat.core.build import build_model
+    from gsat.core.build import build_model, task_dataset
     from gsat.data import load_dataset
     from gsat.runs.reader import run_config
     from gsat.runs.records import read_run_json, seeds_of
@@ -261,10 +261,10 @@ def influence(run_dir: str | Path, graph: int, top: int = 5, seed: Optional[int]
     if seed not in seeds:
         raise ConfigError(f"--seed {seed}: the run in {folder.path} has seeds {seeds}")
     if split not in ("test", "valid", "train"):
-        raise ConfigError(f"--split must be test, valid or train, got {split!r}")
+        raise ConfigError(f"--graph-split must be test, valid or train, got {split!r}")
     cfg = run_config(folder)
-    ds = load_dataset(spec["dataset"], spec.get("data_dir", "data"), seed=seed,
-                      **spec.get("dataset_options", {}))
+    ds = task_dataset(load_dataset(spec["dataset"], spec.get("data_dir", "data"), seed=seed,
+                                   **spec.get("dataset_options", {})), cfg)
     graphs = getattr(ds, split)
     if not 0 <= graph < len(graphs):
         raise ConfigError(f"--graph {graph}: the {split} split of {spec['dataset']} has "

@@ -8,7 +8,7 @@ from typing import List, Optional, Sequence
 
 from torch_geometric.data import Data
 
-from gsat.data import GraphDataset
+from gsat.data.base import GraphDataset
 
 log = logging.getLogger(__name__)
 
@@ -54,5 +54,5 @@ def tuning_graphs(ds: GraphDataset, limit: Optional[int] = None) -> List[Data]:
     r"""The validation graphs explanations are tuned on: those of :obj:`ds.valid` with at
     least one ground-truth edge (the first :obj:`limit` of them if given)."""
     graphs = [g for g in ds.valid if getattr(g, "edge_label", None) is not None
-              and g.edge_index.size(1) > 0 and bool(g.edge_label.reshape(-1).bool().any())]
+              and g.edge_index.size(1) > 0 and bool((g.edge_label.reshape(-1) > 0).any())]
     return graphs[:limit] if limit is not None else graphs

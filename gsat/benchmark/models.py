@@ -9,7 +9,7 @@ from typing import Any, Dict, Optional
 
 from gsat.core.build import build_model
 from gsat.core.config import Config
-from gsat.data import GraphDataset
+from gsat.data.base import GraphDataset
 from gsat.errors import CheckpointError
 from gsat.runs.layout import SeedFolder
 from gsat.runs.reader import load_selected

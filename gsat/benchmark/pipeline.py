@@ -35,6 +35,7 @@ from gsat.benchmark.scoring import explain_and_score
 from gsat.benchmark.spec import (TUNED, BenchmarkSpec, base_method, check_spec,
                                  explainer_settings, piece_key, torch_threads, tuning_grids)
 from gsat.benchmark.tuning import earlier_trials, load_fit, save_fit, save_trials, tune_explainer
+from gsat.core.build import task_dataset
 from gsat.data import load_dataset
 from gsat.errors import DataMissingError
 from gsat.explain.registry import TUNING_BUDGET, make_explainer
@@ -137,7 +138,7 @@ class _BenchmarkRun:
         check_spec(spec)
         self.spec = spec
         self.grids = tuning_grids(spec) if spec.tune else {}
-        from gsat.data.custom import dataset_label
+        from gsat.data import dataset_label
 
         out = Path(spec.out) if spec.out else \
             Path("runs") / f"benchmark-{dataset_label(spec.dataset)}-{spec.backbone}"
@@ -177,10 +178,11 @@ class _BenchmarkRun:
         if not ds.has_ground_truth:
             raise DataMissingError(f"dataset {spec.dataset} has no ground-truth edges to "
                                    "score explanations against")
-        graphs = _Graphs.of(ds, spec)
         run_spec = RunSpec(dataset=spec.dataset, backbone=spec.backbone, config=spec.config,
                            epochs=spec.epochs, device=spec.device)
         cfg = resolve_config(run_spec, ds.config_name)
+        ds = task_dataset(ds, cfg)  # a node dataset: its nodes' computation subgraphs
+        graphs = _Graphs.of(ds, spec)
         write_config(self.folder, cfg)
         models: Dict[str, tuple] = {}
         for name, tuned in self.pieces:

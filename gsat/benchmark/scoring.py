@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch_geometric.data import Data
 
-from gsat.data import GraphDataset
+from gsat.data.base import GraphDataset
 from gsat.explain.base import EdgeExplainer
 from gsat.explain.gsat import GSATExplainer
 from gsat.metrics.interpretation import score_explanations
@@ -61,8 +61,8 @@ def explain_and_score(explainer: EdgeExplainer, model: nn.Module, ds: GraphDatas
         timings.append(time.perf_counter() - start)
     seconds = statistics.median(timings)
     sc = score_explanations(scores, graphs, PRECISION_K)
-    pred = evaluate(model, make_loader(ds.test, 128), ds.task, ds.metric,
-                    torch.device(device), PRECISION_K)
+    pred = evaluate(model, make_loader(ds.test, 128), ds.evaluator, torch.device(device),
+                    PRECISION_K)
     out = {"test_interp_auc": sc.interp_auc, "test_precision_at_5": sc.precision_at_k,
            "test_metric": pred.metric, "explain_seconds": seconds,
            "graphs_per_second": sc.num_graphs / seconds if seconds > 0 else math.inf,

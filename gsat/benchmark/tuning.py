@@ -16,7 +16,7 @@ from torch import nn
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
-from gsat.data import GraphDataset
+from gsat.data.base import GraphDataset
 from gsat.errors import ConfigError, DataMissingError
 from gsat.explain.base import EdgeExplainer
 from gsat.explain.registry import make_explainer

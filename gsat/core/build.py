@@ -2,17 +2,45 @@ r"""Models from a config: the backbone (:class:`~gsat.nn.GIN` or :class:`~gsat.n
 for a dataset, wrapped in :class:`~gsat.GSAT` or :class:`~gsat.core.model.ERM`."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from torch import nn
 
 from gsat.core.config import Config
-from gsat.data import GraphDataset
+from gsat.data.base import GraphDataset
 from gsat.errors import ConfigError
 from gsat.core.model import ERM, GSAT
 from gsat.nn import GIN, PNA, degree_histogram
 
 Method = Literal["gsat", "erm"]
+
+
+def task_dataset(ds: Any, cfg: Config) -> GraphDataset:
+    r"""The graph dataset a model of :obj:`cfg` trains on: :obj:`ds` itself for graph
+    classification; for a node dataset (:class:`~gsat.data.node.base.NodeDataset`) the
+    computation subgraphs of its nodes, :obj:`cfg.model.n_layers` hops each
+    (:func:`gsat.data.node.subgraphs.subgraph_dataset`), which the centre readout
+    (:obj:`model.readout: center`) classifies.
+
+    Raises:
+        gsat.errors.ConfigError: a node dataset with a config that pools over graphs, or a
+            graph dataset with the centre readout.
+    """
+    node = getattr(ds, "level", "graph") == "node"
+    readout = cfg.model.readout
+    if node and readout != "center":
+        raise ConfigError(f"dataset {ds.name!r} is a node classification dataset, but the config "
+                          f"pools over graphs (model.readout: {readout}); use a node config "
+                          "(model.readout: center), e.g. the shipped GIN-ba_shapes.yml")
+    if not node and readout == "center":
+        raise ConfigError(f"dataset {ds.name!r} is a graph classification dataset, but the "
+                          "config reads the centre node (model.readout: center, for node "
+                          "datasets); use model.readout: pool")
+    if not node:
+        return ds
+    from gsat.data.node.subgraphs import subgraph_dataset
+
+    return subgraph_dataset(ds, cfg.model.n_layers)
 
 
 def build_backbone(cfg: Config, ds: GraphDataset) -> nn.Module:
@@ -30,7 +58,8 @@ def build_backbone(cfg: Config, ds: GraphDataset) -> nn.Module:
         edge_enc = BondEncoder(m.hidden_size) if edge_dim else None
     common = dict(in_channels=ds.num_features, out_channels=ds.num_outputs,
                   hidden_channels=m.hidden_size, num_layers=m.n_layers, dropout=m.dropout_p,
-                  edge_dim=edge_dim, node_encoder=node_enc, edge_encoder=edge_enc)
+                  edge_dim=edge_dim, node_encoder=node_enc, edge_encoder=edge_enc,
+                  readout=m.readout)
     if m.backbone == "GIN":
         return GIN(**common)
     scalers = ["identity", "amplification", "attenuation"] if m.scalers else ["identity"]

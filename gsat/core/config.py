@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Literal, Optional, Union
 
 import yaml
 
+from gsat.core.functional import R_KEYS, check_r_schedule
 from gsat.errors import ConfigError
 
 
@@ -39,6 +40,10 @@ class ModelConfig:
     configs still load, with a warning."""
     atom_encoder: bool = False
     """Encode nodes/bonds with OGB's AtomEncoder/BondEncoder (molecular datasets)."""
+    readout: Literal["pool", "center"] = "pool"
+    """How node embeddings become the prediction: pooled over each graph (graph
+    classification), or the embedding of each graph's centre node (node classification, where
+    every node is classified through its computation subgraph)."""
 
 
 @dataclass
@@ -195,7 +200,7 @@ RANGES: Dict[str, tuple] = {
     "gsat.info_loss_coef": (0.0, True, 1e6, True),
     "gsat.pred_loss_coef": (0.0, True, 1e6, True),
     "gsat.temperature": (0.0, False, 100.0, True),
-    "gsat.init_r": (0.0, False, 1.0, False),
+    "gsat.init_r": (0.0, False, 1.0, False),  # every r: checked by check_r_schedule
     "gsat.final_r": (0.0, False, 1.0, False),
     "gsat.decay_r": (0.0, True, 1.0, True),
     "gsat.decay_interval": (1, True, 100_000, True),
@@ -213,6 +218,11 @@ RANGES: Dict[str, tuple] = {
 }
 
 
+#: the config keys that are a keep probability :math:`r`: :data:`RANGES` states their range
+#: (for messages), :func:`gsat.core.functional.check_r_schedule` checks them
+_R_CONFIG_KEYS = tuple(f"gsat.{key}" for key in R_KEYS)
+
+
 def _range_text(lo: float, lo_in: bool, hi: float, hi_in: bool) -> str:
     if (lo, hi, lo_in, hi_in) == (0.0, 1.0, False, False):
         return "lie in (0, 1)"
@@ -220,9 +230,10 @@ def _range_text(lo: float, lo_in: bool, hi: float, hi_in: bool) -> str:
 
 
 def validate(cfg: Config, source: str = "config") -> Config:
-    r"""Check value ranges (:data:`RANGES`), the choices of list values and the relations
-    between values; raises :class:`~gsat.errors.ConfigError` naming the source, the key, the
-    value and what is allowed."""
+    r"""Check value ranges (:data:`RANGES`; every :math:`r` with
+    :func:`gsat.core.functional.check_r_schedule`), the choices of list values and the
+    relations between values; raises :class:`~gsat.errors.ConfigError` naming the source,
+    the key, the value and what is allowed."""
     def bad(key: str, msg: str) -> ConfigError:
         return ConfigError(f"{source}: {key} {msg}")
 
@@ -232,13 +243,17 @@ def validate(cfg: Config, source: str = "config") -> Config:
         if not hasattr(sec, name):  # a value this version does not have
             continue
         value = getattr(sec, name)
-        if value is None:
+        if value is None or key in _R_CONFIG_KEYS:
             continue
         inside = (math.isfinite(value) and (lo <= value if lo_in else lo < value)
                   and (value <= hi if hi_in else value < hi))
         if not inside:
             raise bad(key, f"must {_range_text(lo, lo_in, hi, hi_in)}, got {value}")
     g, m = cfg.gsat, cfg.model
+    try:
+        check_r_schedule(vars(g), f"{source}: gsat.{{}}")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     if g.final_r > g.init_r:
         raise bad("gsat.final_r", f"({g.final_r}) must not exceed gsat.init_r ({g.init_r})")
     if not m.aggregators:

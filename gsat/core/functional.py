@@ -5,10 +5,12 @@ the explainers call these instead of repeating the math.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 import torch
 from torch import Tensor
+
+from gsat.core.task import Task
 
 
 def concrete_sample(logits: Tensor, temperature: float = 1.0, training: bool = True) -> Tensor:
@@ -139,30 +141,55 @@ def prediction_loss(logits: Tensor, y: Tensor, task: str) -> Tensor:
     Args:
         logits (torch.Tensor): shape :obj:`[B, 1]` (binary) or :obj:`[B, C]`.
         y (torch.Tensor): labels, shape :obj:`[B]` / :obj:`[B, 1]` or :obj:`[B, C]` (multilabel).
-        task (str): :obj:`"binary"`, :obj:`"multiclass"` or :obj:`"multilabel"`.
+        task (str or Task): :obj:`"binary"`, :obj:`"multiclass"` or :obj:`"multilabel"`.
     """
+    task = Task.parse(task)
     bce = torch.nn.functional.binary_cross_entropy_with_logits
-    if task == "binary" and logits.dim() == 2 and logits.size(1) != 1:
+    if task == Task.BINARY and logits.dim() == 2 and logits.size(1) != 1:
         raise ValueError(f"task='binary' needs one logit per graph, the model gives "
                          f"{logits.size(1)}; for {logits.size(1)} classes use "
                          "task='multiclass', for several yes/no labels task='multilabel'")
-    if task == "binary":
+    if task == Task.BINARY:
         return bce(logits.view(-1), y.view(-1).to(logits.dtype))
-    if task == "multiclass":
+    if task == Task.MULTICLASS:
         return torch.nn.functional.cross_entropy(logits, y.view(-1).long())
-    if task == "multilabel":
-        y = y.view(logits.shape).to(logits.dtype)
-        present = ~torch.isnan(y)
-        if not bool(present.any()):
-            return logits.sum() * 0.0
-        return bce(logits[present], y[present])
-    raise ValueError(f"unknown task {task!r}; choose one of: binary, multiclass, multilabel")
+    y = y.view(logits.shape).to(logits.dtype)
+    present = ~torch.isnan(y)
+    if not bool(present.any()):
+        return logits.sum() * 0.0
+    return bce(logits[present], y[present])
+
+
+#: the values of an :math:`r` schedule (:func:`r_schedule`) that are keep probabilities
+R_KEYS = ("init_r", "final_r", "fixed_r")
 
 
 def check_r(r: float, name: str = "r") -> float:
     r"""Return :obj:`r` if it is a keep probability in the open interval :math:`(0, 1)`;
     raise :class:`ValueError` naming :obj:`name` otherwise. The one check of every
-    :math:`r` (:func:`bernoulli_kl`, :class:`~gsat.GSAT`, :func:`gsat.fit`, the config)."""
+    :math:`r` (:func:`bernoulli_kl`, :func:`check_r_schedule`)."""
     if not 0.0 < float(r) < 1.0:
         raise ValueError(f"{name} must lie in (0, 1), got {r}")
     return r
+
+
+def check_r_schedule(schedule: Mapping[str, Any], name: str = "{}") -> None:
+    r""":func:`check_r` on every value of :data:`R_KEYS` that :obj:`schedule` sets (not
+    :obj:`None`), named :obj:`name.format(key)`; the check of :class:`~gsat.GSAT`'s
+    schedule, of :func:`gsat.fit`'s :obj:`r_schedule` and of a config's :obj:`gsat`
+    section.
+
+    Raises:
+        ValueError: an :math:`r` outside :math:`(0, 1)`.
+    """
+    for key in R_KEYS:
+        value = schedule.get(key)
+        if value is not None:
+            check_r(value, name.format(key))
+
+
+def final_prior(final_r: Optional[float], fixed_r: Optional[float] = None
+                ) -> Optional[float]:
+    r"""The :math:`r` a schedule (:func:`r_schedule`) ends at: :obj:`fixed_r` when set, else
+    :obj:`final_r`; model selection (:class:`gsat.core.selection.Selector`) waits for it."""
+    return fixed_r if fixed_r is not None else final_r

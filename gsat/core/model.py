@@ -3,7 +3,7 @@ r"""GSAT: Graph Stochastic Attention (`Miao, Liu & Li, ICML 2022
 from __future__ import annotations
 
 import contextlib
-from typing import Dict, Iterator, List, Literal, NamedTuple, Optional, Tuple
+from typing import Dict, Iterator, NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -12,12 +12,12 @@ from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import is_undirected
 
 from gsat.core import functional as F
+from gsat.core.passes import PassStatistics, recomputed
 from gsat.errors import GraphInputError
 from gsat.nn.extractor import Extractor
 from gsat.core.utils import batch_vector
-from gsat.core.validation import check_finite_output, check_graph, model_inputs  # noqa: F401
-
-Task = Literal["binary", "multiclass", "multilabel"]
+from gsat.core.task import Task
+from gsat.core.validation import check_finite_output, check_graph, model_inputs
 
 
 class GSATOutput(NamedTuple):
@@ -58,77 +58,7 @@ def edge_mask(module: nn.Module, mask: Tensor, edge_index: Tensor) -> Iterator[N
         clear_masks(module)
 
 
-def _batch_norms(module: nn.Module) -> List[nn.Module]:
-    """The batch-norm layers of :obj:`module` that keep running statistics."""
-    return [m for m in module.modules()
-            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
-
-
-def _recomputed(fn, module: nn.Module, *args):
-    r""":obj:`fn(*args)` whose activations are not kept for the backward pass but computed
-    again when it needs them, with the random numbers of the first run; the running
-    statistics of :obj:`module`'s batch-norm layers are updated by the first run only."""
-    from torch.utils.checkpoint import checkpoint
-
-    runs = []
-
-    def run(*a):
-        if not runs:
-            runs.append(1)
-            return fn(*a)
-        norms = _batch_norms(module)
-        kept = [{k: b.clone() for k, b in m._buffers.items() if b is not None} for m in norms]
-        try:
-            return fn(*a)
-        finally:
-            with torch.no_grad():
-                for m, bufs in zip(norms, kept):
-                    for k, b in bufs.items():
-                        m._buffers[k].copy_(b)
-
-    return checkpoint(run, *args, use_reentrant=False, preserve_rng_state=True)
-
-
-class PassStatistics(nn.Module):
-    r"""A second set of running statistics for every batch-norm layer of a module.
-
-    GSAT runs the backbone twice per step: once without gating (to embed nodes for the
-    extractor) and once gated by the attention. The activations of the two passes have
-    different distributions; one set of batch-norm running statistics shared by both (as in
-    the paper's code) is a mixture of the two. This module holds separate statistics for the
-    gated pass; :meth:`swapped` puts them in place for the duration of a block. It is an
-    option (:obj:`GSAT(separate_bn_stats=True)`), off by default: on BA-2Motifs with GIN the
-    shared statistics gave far better explanations (``benchmarks/results/ba_2motifs.md``).
-
-    Args:
-        module (torch.nn.Module): the backbone whose :class:`torch.nn.modules.batchnorm._BatchNorm`
-            layers get a second set of statistics.
-    """
-
-    def __init__(self, module: nn.Module):
-        super().__init__()
-        self._norms = _batch_norms(module)
-        for i, bn in enumerate(self._norms):
-            for name in ("running_mean", "running_var", "num_batches_tracked"):
-                self.register_buffer(f"{name}_{i}", getattr(bn, name).detach().clone())
-
-    @contextlib.contextmanager
-    def swapped(self) -> Iterator[None]:
-        """Within the block the batch-norm layers use (and update) the held statistics."""
-        self._swap()
-        try:
-            yield
-        finally:
-            self._swap()
-
-    def _swap(self) -> None:
-        for i, bn in enumerate(self._norms):
-            for name in ("running_mean", "running_var", "num_batches_tracked"):
-                key = f"{name}_{i}"
-                bn._buffers[name], self._buffers[key] = self._buffers[key], bn._buffers[name]
-
-
-def _check_backbone(backbone: nn.Module, task: str, gated: bool = True) -> None:
+def _check_backbone(backbone: nn.Module, gated: bool = True) -> None:
     """The backbone contract of :class:`GSAT` and :class:`ERM`, with errors that say what to
     change."""
     for name in ("get_emb", "get_pred_from_emb"):
@@ -139,8 +69,6 @@ def _check_backbone(backbone: nn.Module, task: str, gated: bool = True) -> None:
         raise TypeError(f"backbone {type(backbone).__name__} has no PyG MessagePassing layer: "
                         "GSAT's attention gates the messages of such layers (GCNConv, GINConv, "
                         "...), so with none it would gate nothing")
-    if task not in ("binary", "multiclass", "multilabel"):
-        raise ValueError(f"unknown task {task!r}; choose one of: binary, multiclass, multilabel")
 
 
 class _Classifier(nn.Module):
@@ -161,15 +89,35 @@ class _Classifier(nn.Module):
                              f"({emb.size(-1)})")
         return emb
 
-    def _check(self, data) -> Tuple[Tensor, Tensor, Tensor, Optional[Tensor]]:
-        """Validate :obj:`data` and return :obj:`(x, edge_index, batch, edge_attr)` converted
-        to the model's dtypes (:func:`gsat.core.validation.model_inputs`)."""
+    def _expects(self) -> Dict[str, object]:
+        """What the backbone expects of a graph (the arguments of
+        :func:`gsat.core.validation.check_graph`)."""
         bb = self.backbone
         enc = getattr(bb, "edge_encoder", None)
+        return dict(in_channels=getattr(bb, "in_channels", None),
+                    edge_dim=enc.in_features if isinstance(enc, nn.Linear) else None,
+                    needs_edge_attr=bool(getattr(bb, "use_edge_attr", False)))
+
+    def check_input(self, data) -> None:
+        r"""Raise :class:`gsat.errors.GraphInputError` if :obj:`data` is not a graph (batch)
+        this model can take (:func:`gsat.core.validation.check_graph` with the backbone's
+        feature widths); the message says what was expected and what arrived.
+
+        :meth:`forward` calls this in evaluation mode and :meth:`GSAT.explain` always; a
+        training step does not (its graphs come from a checked dataset, and :func:`gsat.fit`
+        checks the batches of its first epoch), so a training loop of one's own over
+        unchecked graphs should call it once per graph or batch."""
+        check_graph(data, **self._expects())
+
+    def _inputs(self, data, check: bool) -> Tuple[Tensor, Tensor, Tensor, Optional[Tensor]]:
+        """:obj:`(x, edge_index, batch, edge_attr)` of :obj:`data` converted to the model's
+        dtypes (:func:`gsat.core.validation.model_inputs`), after :meth:`check_input` when
+        :obj:`check` is true."""
+        if check:
+            self.check_input(data)
+        bb = self.backbone
         dtype = next((p.dtype for p in self.parameters() if p.is_floating_point()), None)
-        inputs = model_inputs(data, dtype, getattr(bb, "in_channels", None),
-                              edge_dim=enc.in_features if isinstance(enc, nn.Linear) else None,
-                              needs_edge_attr=bool(getattr(bb, "use_edge_attr", False)))
+        inputs = model_inputs(data, dtype, **self._expects(), check=False)
         if self.training and data.x.size(0) == 1 and any(
                 isinstance(m, nn.modules.batchnorm._BatchNorm) for m in bb.modules()):
             raise GraphInputError("a training batch needs more than one node in total (the "
@@ -209,7 +157,8 @@ class GSAT(_Classifier):
             model split by :class:`~gsat.nn.GraphClassifier`; the README shows a backbone
             written by hand.
         extractor (gsat.nn.Extractor, optional): built from the backbone's width if omitted.
-        task (str, optional): :obj:`"binary"`, :obj:`"multiclass"` or :obj:`"multilabel"`.
+        task (str or gsat.core.task.Task, optional): :obj:`"binary"`, :obj:`"multiclass"` or
+            :obj:`"multilabel"`; stored as a :class:`~gsat.core.task.Task`.
             (default: :obj:`"binary"`)
         learn_edge_att (bool, optional): edge-level attention; node-level attention is lifted
             to edges otherwise. Used only when :obj:`extractor` is omitted. (default: :obj:`True`)
@@ -223,8 +172,9 @@ class GSAT(_Classifier):
         extractor_dropout (float, optional): dropout in an extractor built here.
             (default: :obj:`0.5`)
         separate_bn_stats (bool, optional): keep separate batch-norm running statistics for
-            the ungated and the gated pass of the backbone (see :class:`PassStatistics`);
-            :obj:`False` shares one set between them as the paper's code does. Sharing
+            the ungated and the gated pass of the backbone (see
+            :class:`~gsat.core.passes.PassStatistics`); :obj:`False` shares one set between
+            them as the paper's code does. Sharing
             measured far better explanations on BA-2Motifs (see
             ``benchmarks/results/ba_2motifs.md``). (default: :obj:`False`)
         recompute_embed (bool, optional): in training, do not keep the activations of the
@@ -241,7 +191,7 @@ class GSAT(_Classifier):
     RECOMPUTE_MIN_ELEMENTS = 1 << 24
 
     def __init__(self, backbone: nn.Module, extractor: Optional[nn.Module] = None,
-                 task: Task = "binary", learn_edge_att: bool = True,
+                 task: str = "binary", learn_edge_att: bool = True,
                  info_loss_coef: float = 1.0, pred_loss_coef: float = 1.0,
                  temperature: float = 1.0, init_r: float = 0.9, final_r: float = 0.5,
                  decay_r: float = 0.1, decay_interval: int = 10,
@@ -249,10 +199,11 @@ class GSAT(_Classifier):
                  extractor_dropout: float = 0.5, separate_bn_stats: bool = False,
                  recompute_embed: Optional[bool] = None):
         super().__init__()
-        _check_backbone(backbone, task)
-        for name, r in (("init_r", init_r), ("final_r", final_r), ("fixed_r", fixed_r)):
-            if r is not None:
-                F.check_r(r, name)
+        _check_backbone(backbone)
+        task = Task.parse(task)
+        r_kwargs = dict(init_r=init_r, final_r=final_r, decay_r=decay_r,
+                        decay_interval=decay_interval, fixed_r=fixed_r)
+        F.check_r_schedule(r_kwargs)
         self.backbone = backbone
         if extractor is None:
             extractor = Extractor(backbone.hidden_channels, learn_edge_att, extractor_dropout)
@@ -261,8 +212,7 @@ class GSAT(_Classifier):
         self.task = task
         self.info_loss_coef, self.pred_loss_coef = info_loss_coef, pred_loss_coef
         self.temperature = temperature
-        self.r_kwargs = dict(init_r=init_r, final_r=final_r, decay_r=decay_r,
-                             decay_interval=decay_interval, fixed_r=fixed_r)
+        self.r_kwargs = r_kwargs
         self.symmetrize = symmetrize
         self.gated_stats = PassStatistics(backbone) if separate_bn_stats else None
         self.recompute_embed = recompute_embed
@@ -307,7 +257,7 @@ class GSAT(_Classifier):
                    edge_attr: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
         """Extractor logits, the (sampled in training) attention and its edge-level form."""
         if self._recompute(edge_index):
-            emb = _recomputed(self._embed, self.backbone, x, edge_index, batch, edge_attr)
+            emb = recomputed(self._embed, self.backbone, x, edge_index, batch, edge_attr)
         else:
             emb = self._embed(x, edge_index, batch, edge_attr)
         if self.learn_edge_att and edge_index.size(1) == 0:  # no edges: nothing to attend to
@@ -328,14 +278,22 @@ class GSAT(_Classifier):
     def forward(self, data) -> GSATOutput:
         r"""Predict with attention-gated messages.
 
+        In evaluation mode :obj:`data` is checked first (:meth:`check_input`); in training
+        mode it is only converted to the model's dtypes, as its graphs were checked where
+        they entered (see :meth:`check_input`).
+
         Args:
             data (torch_geometric.data.Data or Batch): needs :obj:`x`, :obj:`edge_index`;
                 :obj:`batch` and :obj:`edge_attr` are used when present.
 
         Returns:
             GSATOutput: :obj:`(logits, edge_att, att_logits, att)`.
+
+        Raises:
+            gsat.errors.GraphInputError: a malformed graph (evaluation mode), features that
+                do not fit the model's dtype, or logits that overflow on finite input.
         """
-        x, edge_index, batch, edge_attr = self._check(data)
+        x, edge_index, batch, edge_attr = self._inputs(data, check=not self.training)
         att_logits, att, edge_att = self._attention(x, edge_index, batch, edge_attr)
         with edge_mask(self.backbone, edge_att, edge_index), self._gated():
             emb = self.backbone.get_emb(x, edge_index, batch, edge_attr)
@@ -365,7 +323,7 @@ class GSAT(_Classifier):
         modes = [(m, m.training) for m in self.modules()]
         self.eval()
         try:
-            x, edge_index, batch, edge_attr = self._check(data)
+            x, edge_index, batch, edge_attr = self._inputs(data, check=True)
             att_logits, _, edge_att = self._attention(x, edge_index, batch, edge_attr)
             check_finite_output(self, x, att_logits)
             return edge_att
@@ -383,20 +341,19 @@ class ERM(_Classifier):
         task (str, optional): as for :class:`GSAT`. (default: :obj:`"binary"`)
     """
 
-    def __init__(self, backbone: nn.Module, task: Task = "binary"):
+    def __init__(self, backbone: nn.Module, task: str = "binary"):
         super().__init__()
         has_forward = type(backbone).forward is not nn.Module.forward
         self._split = all(callable(getattr(backbone, n, None))
                           for n in ("get_emb", "get_pred_from_emb"))
         if not self._split and not has_forward:
-            _check_backbone(backbone, task, gated=False)  # raises, naming the missing method
-        if task not in ("binary", "multiclass", "multilabel"):
-            raise ValueError(f"unknown task {task!r}; choose one of: binary, multiclass, "
-                             "multilabel")
-        self.backbone, self.task = backbone, task
+            _check_backbone(backbone, gated=False)  # raises, naming the missing method
+        self.backbone, self.task = backbone, Task.parse(task)
 
     def forward(self, data) -> GSATOutput:
-        x, edge_index, batch, edge_attr = self._check(data)
+        """Graph logits of the backbone (no attention); :obj:`data` is checked in evaluation
+        mode, as in :meth:`GSAT.forward`."""
+        x, edge_index, batch, edge_attr = self._inputs(data, check=not self.training)
         if self._split:  # the backbone contract is enough: forward() is not needed
             logits = self.backbone.get_pred_from_emb(
                 self._embed(x, edge_index, batch, edge_attr), batch)

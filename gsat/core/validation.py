@@ -1,8 +1,12 @@
 r"""Input validation of graphs, in one place.
 
-Every graph that reaches a model or a dataset cache passes through this module; a malformed
-graph raises :class:`gsat.errors.GraphInputError` (a :class:`ValueError`) saying what was
-expected and what arrived. Structural checks build on PyG's own
+Graphs are checked where they enter: a dataset when it is loaded (:func:`check_dataset`,
+:func:`gsat.data.load_dataset`), the loaders of :func:`gsat.fit` in their first training
+pass, a model's input in evaluation mode and in :meth:`gsat.GSAT.explain`
+(:meth:`gsat.GSAT.check_input`), and the graphs of ``gsat explain`` and
+:func:`gsat.load_run`'s callers; a training step does not check its (already checked) batch
+again. A malformed graph raises :class:`gsat.errors.GraphInputError` (a :class:`ValueError`)
+saying what was expected and what arrived. Structural checks build on PyG's own
 :meth:`torch_geometric.data.Data.validate` (``num_nodes`` consistency, index range) and add
 what GSAT needs on top of it (feature width and dtype, finiteness, a well-formed ``batch``).
 
@@ -183,20 +187,24 @@ def _to_float(t: Tensor, dtype: torch.dtype, name: str) -> Tensor:
 
 def model_inputs(data: Any, dtype: Optional[torch.dtype] = None,
                  in_channels: Optional[int] = None, edge_dim: Optional[int] = None,
-                 needs_edge_attr: bool = False
+                 needs_edge_attr: bool = False, check: bool = True
                  ) -> Tuple[Tensor, Tensor, Tensor, Optional[Tensor]]:
-    r"""Check :obj:`data` (:func:`check_graph`) and return the tensors a model runs on,
-    converted once: :obj:`(x, edge_index, batch, edge_attr)` with :obj:`edge_index` and
-    :obj:`batch` as :obj:`torch.long` (:obj:`batch` all zeros when absent) and floating point
-    :obj:`x` / :obj:`edge_attr` in :obj:`dtype`. :obj:`data` itself is not modified.
+    r"""Check :obj:`data` (:func:`check_graph`, unless :obj:`check` is false) and return the
+    tensors a model runs on, converted once: :obj:`(x, edge_index, batch, edge_attr)` with
+    :obj:`edge_index` and :obj:`batch` as :obj:`torch.long` (:obj:`batch` all zeros when
+    absent) and floating point :obj:`x` / :obj:`edge_attr` in :obj:`dtype` (features that do
+    not fit :obj:`dtype` are refused either way). :obj:`data` itself is not modified.
 
     Args:
         data (torch_geometric.data.Data or Batch): the graph(s).
         dtype (torch.dtype, optional): floating dtype of the model; :obj:`None` keeps the
             features' dtype. (default: :obj:`None`)
         in_channels, edge_dim, needs_edge_attr: as for :func:`check_graph`.
+        check (bool, optional): run :func:`check_graph` first; :obj:`False` for graphs
+            checked already (e.g. the batches of a checked dataset). (default: :obj:`True`)
     """
-    check_graph(data, in_channels, edge_dim, needs_edge_attr)
+    if check:
+        check_graph(data, in_channels, edge_dim, needs_edge_attr)
     x, edge_index = data.x, data.edge_index
     if edge_index.dtype != torch.long:
         edge_index = edge_index.long()
@@ -255,7 +263,7 @@ def check_graphs(graphs: Sequence[Data], source: str = "dataset",
 
 def check_dataset(ds: Any, splits: Iterable[str] = ("train", "valid", "test", "interp_test")
                   ) -> Any:
-    """Check all graphs of all splits of :obj:`ds` (a :class:`gsat.data.GraphDataset`) with
+    """Check all graphs of all splits of :obj:`ds` (a :class:`gsat.data.base.GraphDataset`) with
     :func:`check_graphs`; returns :obj:`ds`."""
     for split in splits:
         graphs = getattr(ds, split)

@@ -1,13 +1,24 @@
-r"""Datasets by name: :func:`load_dataset` and the registry behind it."""
+r"""Datasets by name: :func:`load_dataset` and the registry behind it.
+
+Importing this package imports no dataset module (nor PyTorch Geometric, RDKit or ogb), so
+that the command line lists the names quickly; a builder imports its module when it is first
+called. The datasets themselves live in their modules: :class:`~gsat.data.base.GraphDataset`
+and the cache in :mod:`gsat.data.base`, BA-2Motifs in :mod:`gsat.data.ba_2motifs`,
+Mutagenicity in :mod:`gsat.data.mutag`, Spurious-Motif in :mod:`gsat.data.spmotif`, the OGB
+molecules in :mod:`gsat.data.ogb`, and the user's own files in :mod:`gsat.data.molecules`
+(``csv:PATH``) and :mod:`gsat.data.files` (``pyg:PATH``).
+"""
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
-from gsat._lazy import lazy_getattr
 from gsat.data.names import OGB_MOL_DATASETS
-from gsat.errors import UnknownNameError
+from gsat.errors import ConfigError, UnknownNameError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gsat.data.base import GraphDataset
 
 
 class _LazyBuilder:
@@ -30,7 +41,7 @@ class _LazyBuilder:
         return f"<dataset builder {self.module}.{self.function}{bound}>"
 
 
-#: name -> builder(data_dir, seed, **options) -> GraphDataset (or NodeDataset)
+#: name -> builder(data_dir, seed, **options) -> GraphDataset
 DATASETS: Dict[str, Callable[..., "GraphDataset"]] = {
     "ba_2motifs": _LazyBuilder("gsat.data.ba_2motifs", "load_ba_2motifs"),
     "mutag": _LazyBuilder("gsat.data.mutag", "load_mutag"),
@@ -49,23 +60,11 @@ DATASETS: Dict[str, Callable[..., "GraphDataset"]] = {
        for name in ("DE", "EN", "ES", "FR", "PT", "RU")},
 }
 
-#: public name -> module that defines it (imported on first use)
-_EXPORTS = {
-    "generate_ba_2motifs": "gsat.data.ba_2motifs", "load_ba_2motifs": "gsat.data.ba_2motifs",
-    "GraphDataset": "gsat.data.base", "load_graphs": "gsat.data.base",
-    "NodeDataset": "gsat.data.node.base",
-    "random_split": "gsat.data.base", "save_graphs": "gsat.data.base",
-    "check_dataset": "gsat.data.base", "check_graphs": "gsat.data.base",
-    "load_mutag": "gsat.data.mutag", "read_mutagenicity": "gsat.data.mutag",
-    "generate_spmotif": "gsat.data.spmotif", "load_spmotif": "gsat.data.spmotif",
-    "spmotif_builder": "gsat.data.spmotif",
-    "infer_task": "gsat.data.custom", "load_csv_molecules": "gsat.data.custom",
-    "load_pyg_graphs": "gsat.data.custom", "read_graph_file": "gsat.data.custom",
-    "smiles_to_graph": "gsat.data.custom", "split_file_dataset": "gsat.data.custom",
+#: prefixes of dataset names that read the user's own files: ``csv:PATH``, ``pyg:PATH``
+FILE_PREFIXES: Dict[str, _LazyBuilder] = {
+    "csv": _LazyBuilder("gsat.data.molecules", "load_csv_molecules"),
+    "pyg": _LazyBuilder("gsat.data.files", "load_pyg_graphs"),
 }
-
-
-__getattr__ = lazy_getattr(__name__, globals(), _EXPORTS)
 
 
 def register_dataset(name: str, builder: Callable[..., "GraphDataset"]) -> None:
@@ -83,9 +82,9 @@ def load_dataset(name: str, data_dir: str | Path = "data", seed: int = 0,
     split of :obj:`seed`.
 
     Besides the registered names, :obj:`"csv:PATH"` reads molecules from a CSV file
-    (:func:`~gsat.data.custom.load_csv_molecules`; options :obj:`smiles_col`,
+    (:func:`~gsat.data.molecules.load_csv_molecules`; options :obj:`smiles_col`,
     :obj:`label_cols`, :obj:`split`) and :obj:`"pyg:PATH"` graphs saved with PyG
-    (:func:`~gsat.data.custom.load_pyg_graphs`).
+    (:func:`~gsat.data.files.load_pyg_graphs`).
 
     Node classification datasets (:obj:`ba_shapes`, :obj:`ba_community`,
     :obj:`tree_cycles`, :obj:`tree_grid`, :obj:`infection`, :obj:`planetoid:Cora` ...,
@@ -97,15 +96,13 @@ def load_dataset(name: str, data_dir: str | Path = "data", seed: int = 0,
         gsat.errors.UnknownNameError: :obj:`name` is not registered; the message lists the
             valid names.
         gsat.errors.GraphInputError: a graph of the dataset is malformed
-            (:func:`~gsat.data.base.check_dataset`).
+            (:func:`~gsat.core.validation.check_dataset`).
     """
-    from gsat.data.custom import FILE_PREFIXES, split_file_dataset
-
     file_dataset = split_file_dataset(name)
     if file_dataset is not None:
         prefix, path = file_dataset
         builder = FILE_PREFIXES[prefix]
-        check_options(name, builder, options, skip=1)
+        check_options(name, builder.target(), options, skip=1)
         return _checked(name, builder(path, data_dir=data_dir, seed=seed, **options))
     if name not in DATASETS:
         raise UnknownNameError("dataset", name, [*DATASETS, "csv:PATH", "pyg:PATH"])
@@ -126,8 +123,6 @@ def check_options(name: str, builder: Callable[..., Any], options: Dict[str, Any
     default, true/false for a boolean), with a :class:`~gsat.errors.ConfigError` that
     lists the valid options. :obj:`skip` leading positional parameters are bound already."""
     import inspect
-
-    from gsat.errors import ConfigError
 
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     params = [p for p in inspect.signature(builder).parameters.values() if p.kind in kinds]
@@ -152,7 +147,7 @@ def _checked(name: str, ds: Any) -> Any:
     node dataset checked itself when it was built."""
     if getattr(ds, "level", "graph") == "node":
         return ds
-    from gsat.data.base import check_dataset
+    from gsat.core.validation import check_dataset
 
     return _check_splits(name, check_dataset(ds))
 
@@ -160,8 +155,6 @@ def _checked(name: str, ds: Any) -> Any:
 def _check_splits(name: str, ds: "GraphDataset") -> "GraphDataset":
     """Refuse a dataset with an empty training, validation or test split (model selection
     and the reported scores would be meaningless)."""
-    from gsat.errors import ConfigError
-
     for split in ("train", "valid", "test"):
         if len(getattr(ds, split)) == 0:
             raise ConfigError(f"dataset {name!r} has an empty {split} split "
@@ -170,10 +163,25 @@ def _check_splits(name: str, ds: "GraphDataset") -> "GraphDataset":
     return ds
 
 
-__all__ = ["DATASETS", "GraphDataset", "NodeDataset", "check_dataset", "check_graphs",
-           "dataset_names",
-           "generate_ba_2motifs", "load_dataset", "generate_spmotif", "load_mutag",
-           "load_spmotif", "read_mutagenicity",
-           "load_graphs", "random_split", "register_dataset", "save_graphs",
-           "infer_task", "load_csv_molecules", "load_pyg_graphs", "read_graph_file",
-           "smiles_to_graph"]
+def split_file_dataset(name: str) -> Optional[Tuple[str, str]]:
+    r"""``("csv", PATH)`` for :obj:`"csv:PATH"` (likewise ``pyg:``), else :obj:`None`."""
+    prefix, sep, rest = name.partition(":")
+    if sep and prefix in FILE_PREFIXES:
+        if not rest:
+            raise ConfigError(f"--dataset {name}: give a path after '{prefix}:'")
+        return prefix, rest
+    return None
+
+
+def dataset_label(name: str) -> str:
+    r"""A folder-safe label of a dataset name: :obj:`name` itself for registered datasets,
+    :obj:`"<prefix>_<file stem>"` for ``csv:PATH`` / ``pyg:PATH``."""
+    file_dataset = split_file_dataset(name)
+    if file_dataset is None:
+        return name.replace(":", "_")  # planetoid:Cora -> planetoid_Cora
+    prefix, path = file_dataset
+    return f"{prefix}_{Path(path.rstrip('/')).stem or 'data'}"
+
+
+__all__ = ["DATASETS", "FILE_PREFIXES", "check_options", "dataset_label", "dataset_names",
+           "load_dataset", "register_dataset", "split_file_dataset"]

@@ -4,12 +4,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, ClassVar, Dict, List, Literal, Optional, Sequence
+from typing import ClassVar, Dict, List, Literal, Optional, Sequence
 
 import torch
 from torch_geometric.data import Data
 
-from gsat.core.validation import check_dataset, check_graphs  # noqa: F401  (re-exported)
+from gsat.core.task import Task
+from gsat.core.validation import check_graphs
+from gsat.errors import ConfigError
+from gsat.metrics.prediction import Evaluator
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +28,8 @@ class GraphDataset:
             :obj:`edge_index`, :obj:`y` and, when ground truth exists, :obj:`edge_label`.
         num_features (int): node feature width.
         num_outputs (int): logits of the classifier (1 for binary).
-        task (str): :obj:`"binary"`, :obj:`"multiclass"` or :obj:`"multilabel"`.
+        task (str or Task): :obj:`"binary"`, :obj:`"multiclass"` or :obj:`"multilabel"`;
+            stored as a :class:`~gsat.core.task.Task`.
         metric (str): :obj:`"acc"` or :obj:`"rocauc"`.
         edge_dim (int, optional): edge feature width, :obj:`None` without edge features.
         has_ground_truth (bool): graphs carry :obj:`edge_label`.
@@ -35,9 +39,15 @@ class GraphDataset:
         config_name (str): config stem, :obj:`gsat/configs/<BACKBONE>-<config_name>.yml`.
         interp_test (list of Data, optional): graphs used for interpretation scores if not
             the whole test split.
-        metric_fn (callable, optional): :obj:`metric_fn(logits, y) -> float` computes the
-            prediction metric of a whole split (e.g. OGB's evaluator) instead of the built-in
-            one; :obj:`metric` still names it.
+        evaluator (gsat.metrics.prediction.Evaluator, optional): scores the predictions of
+            a whole split (:obj:`evaluator(logits, y) -> float`), e.g. OGB's own
+            (:class:`~gsat.metrics.prediction.OGBEvaluator`); its task and metric must be
+            those of the dataset. (default: the built-in :class:`Evaluator` of :obj:`task`
+            and :obj:`metric`)
+
+    Raises:
+        gsat.errors.ConfigError: an unknown task or metric, or an :obj:`evaluator` of
+            another task or metric.
     """
 
     name: str
@@ -46,7 +56,7 @@ class GraphDataset:
     test: List[Data]
     num_features: int
     num_outputs: int
-    task: Literal["binary", "multiclass", "multilabel"]
+    task: Task
     metric: Literal["acc", "rocauc"]
     edge_dim: Optional[int] = None
     has_ground_truth: bool = True
@@ -55,7 +65,16 @@ class GraphDataset:
     config_name: str = ""
     interp_test: Optional[List[Data]] = None
     extra: Dict[str, object] = field(default_factory=dict)
-    metric_fn: Optional[Callable[[torch.Tensor, torch.Tensor], float]] = None
+    evaluator: Optional[Evaluator] = None
+
+    def __post_init__(self) -> None:
+        self.task = Task.parse(self.task, f"dataset {self.name}", ConfigError)
+        if self.evaluator is None:
+            self.evaluator = Evaluator(self.task, self.metric)
+        elif (self.evaluator.task, self.evaluator.metric) != (self.task, self.metric):
+            raise ConfigError(f"dataset {self.name}: its evaluator scores {self.evaluator.metric} "
+                              f"of a {self.evaluator.task} task, the dataset declares "
+                              f"{self.metric} of a {self.task} task")
 
     #: tells a graph dataset from a :class:`~gsat.data.node.base.NodeDataset` (:obj:`"node"`)
     level: ClassVar[str] = "graph"
@@ -111,6 +130,10 @@ def load_graphs(path: Path) -> Optional[List[Data]]:
         log.warning("cache %s is unreadable (%s: %s); rebuilding it", path,
                     type(exc).__name__, exc)
         return None
+
+
+#: fractions of the train / valid / test splits of data without a split of its own
+SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 
 
 def random_split(n: int, fractions: Sequence[float], seed: int) -> List[torch.Tensor]:

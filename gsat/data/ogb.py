@@ -2,7 +2,8 @@ r"""Molecular property prediction from the Open Graph Benchmark (`Hu et al., Neu
 <https://arxiv.org/abs/2005.00687>`_): ``ogbg-molhiv``, ``-moltox21``, ``-molbace``,
 ``-molbbbp``, ``-molclintox`` and ``-molsider``, read with ogb's own
 :class:`~ogb.graphproppred.PygGraphPropPredDataset`, split with the official scaffold split
-and scored with ogb's :class:`~ogb.graphproppred.Evaluator` (ROC AUC).
+and scored with ogb's :class:`~ogb.graphproppred.Evaluator` (ROC AUC, through
+:class:`gsat.metrics.prediction.OGBEvaluator`).
 
 Loading never waits for keyboard input: ogb asks interactively whether to replace a folder
 whose release note is missing; here the answer is always "no" (the files on disk are used
@@ -15,12 +16,10 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import math
 import pickle
 import shutil
-from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -29,11 +28,9 @@ from torch_geometric.data import Data
 
 from gsat.data.base import GraphDataset
 from gsat.errors import ConfigError, DataMissingError
+from gsat.metrics.prediction import OGBEvaluator
 
 log = logging.getLogger(__name__)
-
-#: registry name -> ogb name of the supported molecular datasets
-from gsat.data.names import OGB_MOL_DATASETS  # noqa: E402  (re-exported)
 
 #: Element symbols by atomic number - 1 (the first atom feature of ogb's ``smiles2graph``);
 #: index 118 is ogb's "misc" atom type.
@@ -54,51 +51,6 @@ def _import_ogb() -> Any:
         raise DataMissingError("the OGB datasets need the 'ogb' package: "
                                "pip install -e \".[ogb]\"") from exc
     return dataset_pyg
-
-
-class OGBMetric:
-    r"""The metric of an OGB dataset computed by ogb's
-    :class:`~ogb.graphproppred.Evaluator` from graph logits, for
-    :attr:`GraphDataset.metric_fn <gsat.data.GraphDataset>`.
-
-    ROC AUC is computed per task over the labelled graphs (NaN labels are skipped) and
-    averaged over the tasks that have both classes. A split where no task has both classes
-    gives :obj:`nan` instead of ogb's error.
-
-    Args:
-        name (str): an ogb dataset name such as :obj:`"ogbg-molhiv"`; it fixes the metric and
-            the number of tasks.
-    """
-
-    def __init__(self, name: str):
-        from ogb.graphproppred import Evaluator
-
-        self.name = name
-        with contextlib.redirect_stdout(io.StringIO()):  # ogb prints the name on errors
-            try:
-                self.evaluator = Evaluator(name)
-            except ValueError:
-                raise ConfigError(f"ogb has no evaluator for {name!r}; use one of the ogbg "
-                                  "dataset names (e.g. ogbg-molhiv)") from None
-        self.num_tasks = int(self.evaluator.num_tasks)
-        self.metric_name = str(self.evaluator.eval_metric)
-
-    def __call__(self, logits: Tensor, y: Tensor) -> float:
-        n = logits.size(0)
-        if n == 0:
-            return math.nan
-        y_true = y.detach().reshape(n, -1).float().cpu()
-        y_pred = logits.detach().reshape(n, -1).float().cpu()
-        try:
-            return float(self.evaluator.eval({"y_true": y_true, "y_pred": y_pred})
-                         [self.metric_name])
-        except RuntimeError as exc:
-            if "No positively labeled" in str(exc):  # no task has both classes
-                return math.nan
-            raise
-
-    def __repr__(self) -> str:
-        return f"OGBMetric({self.name!r})"
 
 
 @contextlib.contextmanager
@@ -275,14 +227,15 @@ def _prepare(g: Data) -> Data:
 
 def load_ogbg_mol(name: str = "ogbg-molhiv", data_dir: str | Path = "data", seed: int = 0,
                   meta_dict: Optional[Mapping[str, Any]] = None, **_: object) -> GraphDataset:
-    r"""An OGB molecular dataset as a :class:`~gsat.data.GraphDataset` with the official
+    r"""An OGB molecular dataset as a :class:`~gsat.data.base.GraphDataset` with the official
     (scaffold) split.
 
     Node features are ogb's 9 categorical atom features (the first is the atomic number - 1),
     edge features its 3 bond features; models encode them with ogb's ``AtomEncoder`` /
     ``BondEncoder`` (config key :obj:`model.atom_encoder`). Labels have shape
     :obj:`[1, num_tasks]`, missing labels are NaN. The metric is computed by ogb's
-    :class:`~ogb.graphproppred.Evaluator` (:class:`OGBMetric`). There is no ground truth for
+    :class:`~ogb.graphproppred.Evaluator`
+    (:class:`~gsat.metrics.prediction.OGBEvaluator`). There is no ground truth for
     explanations; :obj:`node_names` holds element symbols for pictures.
 
     Args:
@@ -297,12 +250,12 @@ def load_ogbg_mol(name: str = "ogbg-molhiv", data_dir: str | Path = "data", seed
     Raises:
         gsat.errors.DataMissingError: the data is absent and cannot be downloaded.
     """
-    metric = OGBMetric(name)
+    evaluator = OGBEvaluator(name)
     ds = open_ogb_dataset(name, data_dir, meta_dict)
     num_tasks = int(ds.num_tasks)
-    if num_tasks != metric.num_tasks:
+    if num_tasks != evaluator.num_tasks:
         raise ConfigError(f"the dataset in {ds.root} has {num_tasks} task(s) but the evaluator "
-                          f"of {name} expects {metric.num_tasks}")
+                          f"of {name} expects {evaluator.num_tasks}")
     split = ogb_split(ds)
     graphs = [_prepare(ds[i]) for i in range(len(ds))]
     parts = {k: [graphs[int(i)] for i in idx] for k, idx in split.items()}
@@ -311,10 +264,10 @@ def load_ogbg_mol(name: str = "ogbg-molhiv", data_dir: str | Path = "data", seed
     return GraphDataset(
         name=reg_name, train=parts["train"], valid=parts["valid"], test=parts["test"],
         num_features=first.x.size(1), num_outputs=num_tasks,
-        task="binary" if num_tasks == 1 else "multilabel", metric="rocauc",
+        task=evaluator.task, metric=evaluator.metric,
         edge_dim=None if first.edge_attr is None else first.edge_attr.size(1),
         has_ground_truth=False, undirected=True, node_names=list(ELEMENT_SYMBOLS),
-        config_name="ogbg_mol", metric_fn=metric,
+        config_name="ogbg_mol", evaluator=evaluator,
         extra={"ogb_name": name, "root": str(ds.root), "num_tasks": num_tasks})
 
 
@@ -364,7 +317,3 @@ def save_ogb_mol_dataset(smiles: Sequence[str], labels: np.ndarray,
         meta = saver.get_meta_dict()
     return meta
 
-
-#: registry entries: name -> builder(data_dir, seed, **options)
-BUILDERS: Dict[str, Callable[..., GraphDataset]] = {
-    reg: partial(load_ogbg_mol, ogb_name) for reg, ogb_name in OGB_MOL_DATASETS.items()}

@@ -73,7 +73,7 @@ class BackboneAdapter(nn.Module):
 
 def model_config_for(task: str, return_type: str = "raw") -> Dict[str, str]:
     r"""The :class:`~torch_geometric.explain.config.ModelConfig` of a graph classifier for a
-    :attr:`gsat.data.GraphDataset.task`.
+    :attr:`gsat.data.base.GraphDataset.task`.
 
     Raises:
         gsat.errors.ConfigError: for :obj:`"multilabel"`, which PyG's explainers do not

@@ -78,15 +78,22 @@ def score_edges(scores: ArrayLike, labels: ArrayLike, graph: ArrayLike, k: int =
 
     Args:
         scores (array): edge scores, shape :obj:`[E]`.
-        labels (array): 0/1 ground truth, shape :obj:`[E]`.
+        labels (array): 0/1 ground truth, shape :obj:`[E]`; an edge labelled below 0 (e.g. of
+            a node's computation subgraph when the node has no ground truth,
+            :data:`gsat.data.node.subgraphs.UNKNOWN`) is left out.
         graph (array): graph id of each edge, shape :obj:`[E]`.
         k (int, optional): k of precision@k. (default: :obj:`5`)
         num_graphs (int, optional): number of graphs scored (graphs without edges have no
             id in :obj:`graph`). (default: the number of distinct ids in :obj:`graph`)
     """
-    n_edges = int(_np(scores).size)
     if num_graphs is None:
         num_graphs = int(np.unique(_np(graph)).size)
+    known = _np(labels).reshape(-1) >= 0  # edges of a graph without ground truth: left out
+    if not known.all():
+        keep = torch.from_numpy(np.flatnonzero(known))
+        scores, labels, graph = (torch.as_tensor(_np(a_).reshape(-1))[keep]
+                                 for a_ in (scores, labels, graph))
+    n_edges = int(_np(scores).size)
     if n_edges == 0:
         return ExplanationScores(math.nan, math.nan, num_graphs, 0)
     return ExplanationScores(interp_auc(scores, labels), precision_at_k(scores, labels, graph, k),

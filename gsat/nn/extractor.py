@@ -176,7 +176,7 @@ class _EdgeHidden(torch.autograd.Function):
         keep = None
         if training and p > 0.0:
             keep = _draw_keep(num_edges, width, p, ps.device)
-        ctx.p, ctx.packed = p, keep is not None and keep.dtype == torch.uint8
+        ctx.p = p
         # pass 1: per-graph mean; pass 2: per-graph (biased) variance
         cnt = _counts(seg, size, num_edges, ps.dtype)
         total = ps.new_zeros(1 if seg is None else size, width)

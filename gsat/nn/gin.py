@@ -7,6 +7,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GINConv, GINEConv, global_add_pool
 
 from gsat.nn.gated import gated_add
+from gsat.nn.readout import pooling
 from gsat.core.utils import batch_vector
 
 _HOOKS = ("_propagate_forward_pre_hooks", "_propagate_forward_hooks",
@@ -63,13 +64,17 @@ class GIN(nn.Module):
             OGB ``AtomEncoder``. (default: :obj:`None`)
         edge_encoder (torch.nn.Module, optional): replaces the linear edge encoder.
             (default: :obj:`None`)
+        readout (str, optional): :obj:`"pool"` (sum pooling) or :obj:`"center"`, the
+            embedding of node 0 of each graph (the centre of a node's computation subgraph,
+            :func:`gsat.nn.readout.center_pool`). (default: :obj:`"pool"`)
     """
 
     def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 64,
                  num_layers: int = 2, dropout: float = 0.3, edge_dim: Optional[int] = None,
                  node_encoder: Optional[nn.Module] = None,
-                 edge_encoder: Optional[nn.Module] = None):
+                 edge_encoder: Optional[nn.Module] = None, readout: str = "pool"):
         super().__init__()
+        self.readout, self._pool = readout, pooling(readout, global_add_pool)
         self.in_channels = in_channels if node_encoder is None else None
         self.hidden_channels = hidden_channels
         self.dropout = dropout
@@ -102,7 +107,7 @@ class GIN(nn.Module):
 
     def get_pred_from_emb(self, emb: Tensor, batch: Tensor) -> Tensor:
         """Graph logits of shape :obj:`[B, out_channels]` from node embeddings."""
-        return self.head(global_add_pool(emb, batch))
+        return self.head(self._pool(emb, batch))
 
     def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
                 edge_attr: Optional[Tensor] = None) -> Tensor:

@@ -22,6 +22,7 @@ from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.utils import degree
 
 from gsat.core.utils import batch_vector
+from gsat.nn.readout import pooling
 
 
 def degree_histogram(graphs: Iterable) -> Tensor:
@@ -142,6 +143,9 @@ class PNA(nn.Module):
         edge_encoder (torch.nn.Module, optional): replaces the linear edge encoder.
         towers (int, optional): deprecated and ignored (the layer has no towers); giving it
             emits a :class:`DeprecationWarning`. (default: :obj:`None`)
+        readout (str, optional): :obj:`"pool"` (mean pooling) or :obj:`"center"`, the
+            embedding of node 0 of each graph (:func:`gsat.nn.readout.center_pool`).
+            (default: :obj:`"pool"`)
     """
 
     def __init__(self, in_channels: int, out_channels: int, deg: Tensor,
@@ -149,8 +153,10 @@ class PNA(nn.Module):
                  aggregators: Sequence[str] = ("mean", "min", "max", "std"),
                  scalers: Sequence[str] = ("identity",),
                  edge_dim: Optional[int] = None, node_encoder: Optional[nn.Module] = None,
-                 edge_encoder: Optional[nn.Module] = None, towers: Optional[int] = None):
+                 edge_encoder: Optional[nn.Module] = None, towers: Optional[int] = None,
+                 readout: str = "pool"):
         super().__init__()
+        self.readout, self._pool = readout, pooling(readout, global_mean_pool)
         if towers is not None:
             warnings.warn("PNA(towers=...) is deprecated and ignored: the PNA layer of GSAT "
                           "has no towers", DeprecationWarning, stacklevel=2)
@@ -189,7 +195,7 @@ class PNA(nn.Module):
 
     def get_pred_from_emb(self, emb: Tensor, batch: Tensor) -> Tensor:
         """Graph logits of shape :obj:`[B, out_channels]` from node embeddings."""
-        return self.head(global_mean_pool(emb, batch))
+        return self.head(self._pool(emb, batch))
 
     def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
                 edge_attr: Optional[Tensor] = None) -> Tensor:

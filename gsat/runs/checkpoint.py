@@ -54,7 +54,7 @@ def _allowed_globals() -> set:
         return {"collections.OrderedDict", "torch._utils._rebuild_tensor_v2"}
 
 
-def _foreign_globals(path: Path) -> List[str]:
+def foreign_globals(path: Path) -> List[str]:
     r"""Names of the Python objects (classes, functions) the pickle in :obj:`path` refers to
     that :obj:`torch.load(weights_only=True)` does not allow; read with
     :func:`pickletools.genops`, which executes nothing. Empty for damaged data."""
@@ -131,7 +131,7 @@ def load_checkpoint(path: PathLike, map_location: Union[str, torch.device, None]
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        foreign = _foreign_globals(path)
+        foreign = foreign_globals(path)
         if foreign:
             raise CheckpointError(
                 f"refused to load {path}: reading it needs arbitrary unpickling, which can run "

@@ -63,8 +63,8 @@ from torch.utils.data.distributed import DistributedSampler
 from torch_geometric.loader import DataLoader
 
 from gsat.errors import ConfigError
-from gsat.training.engine import (Engine, EvalResult, predict_batches, prediction_metric, score_batches,
-                        set_seed, train_epoch)
+from gsat.training.engine import (Engine, EvalResult, predict_batches, score_batches,
+                                  set_seed, train_epoch)
 
 log = logging.getLogger(__name__)
 
@@ -334,8 +334,7 @@ class DistributedEngine(Engine):
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
         ep = train_epoch(self.ddp_model, self.train_loader, self.optimizer, epoch, self.device,
-                         self.task, self.metric, progress=self.batch_progress,
-                         metric_fn=self._gathered_metric)
+                         self._gathered_metric, progress=self.batch_progress)
         keys = sorted(k for k in ep if k not in ("seconds", "train_metric"))
         for key, value in zip(keys, self.dist.all_reduce([ep[k] for k in keys])):
             ep[key] = value
@@ -345,9 +344,8 @@ class DistributedEngine(Engine):
 
     def _gathered_metric(self, logits: torch.Tensor, y: torch.Tensor) -> float:
         parts = self.dist.all_gather_object((logits.cpu(), y.cpu()))
-        return prediction_metric(torch.cat([p[0] for p in parts]),
-                                 torch.cat([p[1] for p in parts]), self.task, self.metric,
-                                 self.metric_fn)
+        return self.evaluator(torch.cat([p[0] for p in parts]),
+                              torch.cat([p[1] for p in parts]))
 
     def _shard(self, loader: Any) -> Optional[Tuple[DataLoader, List[int]]]:
         """This rank's batches of a non-shuffling :obj:`loader` and their indices."""
@@ -371,7 +369,6 @@ class DistributedEngine(Engine):
         batches are evaluated and the per-batch arrays of all ranks gathered in batch
         order, then scored by :func:`gsat.training.engine.score_batches` exactly as one process would.
         A loader that shuffles or has no batch size is evaluated whole on every rank."""
-        metric_fn = self.metric_fn if dataset_metric else None
         shard = self._shard(loader)
         if shard is None:
             parts = predict_batches(self.model, loader, self.device)
@@ -380,8 +377,8 @@ class DistributedEngine(Engine):
             gathered = self.dist.all_gather_object(list(zip(shard[1], mine)))
             parts = [p for _, p in sorted((item for rank in gathered for item in rank),
                                           key=lambda item: item[0])]
-        return score_batches(self.model, parts, self.task, self.metric, self.k,
-                             keep_arrays=keep_arrays, metric_fn=metric_fn)
+        return score_batches(self.model, parts, self.evaluator_for(dataset_metric), self.k,
+                             keep_arrays=keep_arrays)
 
     def training_state(self, generator: Optional[torch.Generator]) -> Dict[str, Any]:
         r"""The random states of all ranks: :obj:`rng` (rank 0's, the layout of a

@@ -23,12 +23,12 @@ from gsat.runs.signals import sigterm_as_interrupt
 from gsat.core.config import Config, default_config_path, load_config
 from gsat.data import load_dataset
 from gsat.data.base import dataset_info
-from gsat.data.custom import dataset_label
+from gsat.data import dataset_label
 from gsat.errors import CheckpointError, ConfigError, Terminated, TrainingDivergedError
 from gsat.metrics.summary import summarize
 from gsat.core.validation import check_device, check_seeds
 from gsat.training.seed import train_one_seed
-from gsat.core.build import Method
+from gsat.core.build import Method, task_dataset
 from gsat.training.hooks import write_csv
 
 if TYPE_CHECKING:
@@ -211,6 +211,7 @@ def run(spec: RunSpec) -> Dict[str, Any]:
         cfg = load_config(RunFolder(spec.resume).config)
     else:
         cfg = resolve_config(spec, ds.config_name)
+    ds = task_dataset(ds, cfg)  # a node dataset: its nodes' computation subgraphs
     for device in [spec.device, *(spec.devices or [])]:
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ConfigError(f"--device {device} was asked for but CUDA is not available; "
@@ -267,8 +268,8 @@ def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path,
             continue
         if i > 0:
             with dist.main_first() if dist is not None else contextlib.nullcontext():
-                ds = load_dataset(spec.dataset, spec.data_dir, seed=seed,
-                                  **spec.dataset_options)
+                ds = task_dataset(load_dataset(spec.dataset, spec.data_dir, seed=seed,
+                                               **spec.dataset_options), cfg)
         try:
             kwargs = {} if dist is None else {"dist": dist}
             record = train_one_seed(cfg, ds, seed, folder.seed(seed).path, spec.device,

@@ -18,17 +18,21 @@ from torch import nn
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
+from gsat.errors import GraphInputError
 from gsat.runs.checkpoint import rng_state
-from gsat.metrics.interpretation import interp_auc, score_edges
+from gsat.metrics.interpretation import score_edges
+from gsat.metrics.prediction import Evaluator
 from gsat.core.model import GSAT
 
 log = logging.getLogger(__name__)
 
-__all__ = ["set_seed", "prediction_metric", "make_loader", "EvalResult", "evaluate",
-           "predict_batches", "score_batches", "train_epoch", "Hook", "Engine", "PRECISION_K"]
+__all__ = ["set_seed", "make_loader", "EvalResult", "evaluate", "predict_batches",
+           "score_batches", "train_epoch", "Hook", "Engine", "PRECISION_K"]
 
 #: k of the precision@k reported in results.json (as in the paper)
 PRECISION_K = 5
+#: what scores the logits of a split: an :class:`~gsat.metrics.prediction.Evaluator` or any
+#: callable :obj:`(logits, y) -> float` of the same meaning
 MetricFn = Callable[[torch.Tensor, torch.Tensor], float]
 
 
@@ -37,34 +41,6 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def prediction_metric(logits: torch.Tensor, y: torch.Tensor, task: str, metric: str,
-                      metric_fn: Optional[Callable[[torch.Tensor, torch.Tensor], float]] = None
-                      ) -> float:
-    r"""Accuracy (:obj:`"acc"`) or ROC AUC (:obj:`"rocauc"`, averaged over tasks with both
-    classes present, NaN labels ignored) of graph logits; :obj:`metric_fn(logits, y)` instead
-    when given (a dataset's own metric, :attr:`GraphDataset.metric_fn`)."""
-    if metric_fn is not None:
-        return float(metric_fn(logits, y))
-    if metric == "acc":
-        if task == "binary":
-            pred = (logits.view(-1) > 0).long()
-            return float((pred == y.view(-1).long()).float().mean())
-        if task == "multiclass":
-            return float((logits.argmax(-1) == y.view(-1).long()).float().mean())
-        y2 = y.view(logits.shape)
-        ok = ~torch.isnan(y2)
-        return float(((logits > 0).float() == y2)[ok].float().mean())
-    y2 = y.view(logits.size(0), -1).float()
-    p2 = logits.view(logits.size(0), -1)
-    aucs = []
-    for t in range(y2.size(1)):
-        ok = ~torch.isnan(y2[:, t])
-        auc = interp_auc(p2[ok, t], y2[ok, t])
-        if not math.isnan(auc):
-            aucs.append(auc)
-    return float(np.mean(aucs)) if aucs else math.nan
 
 
 def make_loader(graphs: Sequence, batch_size: int, shuffle: bool = False,
@@ -83,7 +59,6 @@ class EvalResult:
     precision_at_k: float = math.nan
     edge_att: Optional[torch.Tensor] = None
     edge_label: Optional[torch.Tensor] = None
-    edge_graph: Optional[torch.Tensor] = None
 
 
 #: what :func:`predict_batches` keeps of one batch: graph logits, labels, and for GSAT on
@@ -117,10 +92,8 @@ def predict_batches(model: nn.Module, loader: Any, device: torch.device
     return parts
 
 
-def score_batches(model: nn.Module, parts: Sequence[BatchPrediction], task: str, metric: str,
-                  k: int = 5, keep_arrays: bool = False,
-                  metric_fn: Optional[Callable[[torch.Tensor, torch.Tensor], float]] = None
-                  ) -> EvalResult:
+def score_batches(model: nn.Module, parts: Sequence[BatchPrediction], evaluator: MetricFn,
+                  k: int = 5, keep_arrays: bool = False) -> EvalResult:
     r"""The scores of :func:`evaluate` from the per-batch predictions of
     :func:`predict_batches`, given in the order of the batches (graph :math:`i` of batch
     :math:`j` is graph :math:`i + \sum_{j' < j} B_{j'}` of the split)."""
@@ -129,7 +102,7 @@ def score_batches(model: nn.Module, parts: Sequence[BatchPrediction], task: str,
     lg = torch.cat([p[0] for p in parts])
     y = torch.cat([p[1] for p in parts])
     res = EvalResult(loss=float(model.prediction_loss(lg, y)),
-                     metric=prediction_metric(lg, y, task, metric, metric_fn))
+                     metric=float(evaluator(lg, y)))
     atts, labels, graphs = [], [], []
     offset = 0
     for _, _, att, lab, gr, n in parts:
@@ -143,31 +116,32 @@ def score_batches(model: nn.Module, parts: Sequence[BatchPrediction], task: str,
         sc = score_edges(att, lab, gr, k)
         res.interp_auc, res.precision_at_k = sc.interp_auc, sc.precision_at_k
         if keep_arrays:
-            res.edge_att, res.edge_label, res.edge_graph = att, lab, gr
+            res.edge_att, res.edge_label = att, lab
     return res
 
 
-def evaluate(model: nn.Module, loader: DataLoader, task: str, metric: str,
-             device: torch.device, k: int = 5, keep_arrays: bool = False,
-             metric_fn: Optional[Callable[[torch.Tensor, torch.Tensor], float]] = None
-             ) -> EvalResult:
-    r"""One evaluation pass: prediction loss and metric (:obj:`metric_fn` if given, see
-    :func:`prediction_metric`); for GSAT also the interpretation ROC AUC and precision@k of
-    the eval-time attention against :obj:`edge_label` (:func:`predict_batches`, then
-    :func:`score_batches`)."""
-    return score_batches(model, predict_batches(model, loader, device), task, metric, k,
-                         keep_arrays=keep_arrays, metric_fn=metric_fn)
+def evaluate(model: nn.Module, loader: DataLoader, evaluator: MetricFn, device: torch.device,
+             k: int = 5, keep_arrays: bool = False) -> EvalResult:
+    r"""One evaluation pass: prediction loss and the metric of :obj:`evaluator` (e.g. a
+    dataset's :attr:`~gsat.data.base.GraphDataset.evaluator`); for GSAT also the
+    interpretation ROC AUC and precision@k of the eval-time attention against
+    :obj:`edge_label` (:func:`predict_batches`, then :func:`score_batches`)."""
+    return score_batches(model, predict_batches(model, loader, device), evaluator, k,
+                         keep_arrays=keep_arrays)
 
 
 def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
-                epoch: int, device: str | torch.device, task: str, metric: str,
-                progress: bool = False,
-                metric_fn: Optional[Callable[[torch.Tensor, torch.Tensor], float]] = None
-                ) -> Dict[str, float]:
+                epoch: int, device: str | torch.device, evaluator: MetricFn,
+                progress: bool = False, check_inputs: bool = False) -> Dict[str, float]:
     r"""One optimisation pass of :obj:`model` (:class:`~gsat.GSAT` or :class:`~gsat.core.model.ERM`)
-    over :obj:`loader` at a 0-based :obj:`epoch` (which sets GSAT's :math:`r`).
+    over :obj:`loader` at a 0-based :obj:`epoch` (which sets GSAT's :math:`r`); the training
+    metric is :obj:`evaluator`'s. With :obj:`check_inputs`, every batch is checked
+    (:meth:`gsat.GSAT.check_input`) before the model sees it, which a training-mode forward
+    pass does not do.
 
     Raises:
+        gsat.errors.GraphInputError: with :obj:`check_inputs`, a malformed batch; the
+            message names the batch.
         FloatingPointError: the loss became NaN or infinite; the message names the epoch and
             the batch. The optimizer step of that batch is not taken.
 
@@ -184,8 +158,15 @@ def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Opt
     logits, ys = [], []
     batches = tqdm(loader, leave=False, desc="batches",
                    disable=not progress or len(loader) < 20)
+    check = getattr(getattr(model, "module", model), "check_input", None) if check_inputs \
+        else None  # (a DistributedDataParallel wrapper holds the model as .module)
     for b, data in enumerate(batches):
         data = data.to(device)
+        if check is not None:
+            try:
+                check(data)
+            except GraphInputError as exc:
+                raise GraphInputError(f"training batch {b}: {exc}") from None
         out = model(data)
         loss, parts = model.loss(out, data.y, epoch)
         if not torch.isfinite(loss):
@@ -202,8 +183,8 @@ def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Opt
         ys.append(data.y.cpu())
     res = {f"train_{k_}" if k_ != "loss" else "train_loss": v / max(n_graphs, 1)
            for k_, v in sums.items()}
-    res["train_metric"] = (prediction_metric(torch.cat(logits), torch.cat(ys), task, metric,
-                                             metric_fn) if logits else math.nan)
+    res["train_metric"] = (float(evaluator(torch.cat(logits), torch.cat(ys))) if logits
+                           else math.nan)
     res["seconds"] = time.perf_counter() - start
     return res
 
@@ -256,9 +237,9 @@ class Engine:
         optimizer (torch.optim.Optimizer): its optimizer.
         train_loader (iterable): training batches.
         valid_loader (iterable, optional): validation batches. (default: :obj:`None`)
-        task (str): the model's task. metric (str): :obj:`"acc"` or :obj:`"rocauc"`.
-        metric_fn (callable, optional): a dataset's own metric (see
-            :func:`prediction_metric`). (default: :obj:`None`)
+        evaluator (gsat.metrics.prediction.Evaluator): scores the predictions of a split
+            (a dataset's :attr:`~gsat.data.base.GraphDataset.evaluator`, or
+            :obj:`Evaluator(model.task)`).
         device (torch.device, optional): where batches go. (default: CPU)
         k (int, optional): :math:`k` of the validation precision@k. (default: :obj:`5`)
         hooks (list of Hook, optional): called at every epoch, in order.
@@ -267,39 +248,52 @@ class Engine:
             (default: :obj:`False`)
         desc (str, optional): label of the progress bar. (default: :obj:`"train"`)
         is_main (bool, optional): this process writes files. (default: :obj:`True`)
+        check_inputs (bool, optional): check every batch of the first training pass
+            (:func:`train_epoch` with :obj:`check_inputs`), for loaders whose graphs were not
+            checked on loading (e.g. those given to :func:`gsat.fit`); validation batches
+            are checked by the model in evaluation mode. (default: :obj:`False`)
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, train_loader: Any,
-                 valid_loader: Optional[Any] = None, *, task: str, metric: str,
-                 metric_fn: Optional[MetricFn] = None,
+                 valid_loader: Optional[Any] = None, *, evaluator: Evaluator,
                  device: str | torch.device = "cpu", k: int = PRECISION_K,
                  hooks: Sequence[Hook] = (), progress: bool = True,
-                 batch_progress: bool = False, desc: str = "train", is_main: bool = True):
+                 batch_progress: bool = False, desc: str = "train", is_main: bool = True,
+                 check_inputs: bool = False):
         self.model, self.optimizer = model, optimizer
         self.train_loader, self.valid_loader = train_loader, valid_loader
-        self.task, self.metric, self.metric_fn = task, metric, metric_fn
+        self.evaluator = evaluator
         self.device = torch.device(device)
         self.k = k
         self.hooks = list(hooks)
         self.progress, self.batch_progress, self.desc = progress, batch_progress, desc
         self.is_main = is_main
+        self.check_inputs = check_inputs
         self.history: List[Dict[str, Any]] = []
         self.train_seconds: List[float] = []
 
     def evaluate_split(self, loader: Any, keep_arrays: bool = False,
                        dataset_metric: bool = True) -> "EvalResult":
-        """:func:`evaluate` of the model on :obj:`loader` with the engine's task and metric
-        (the plain :obj:`metric` instead of the dataset's :obj:`metric_fn` when
-        :obj:`dataset_metric` is false, e.g. for graphs made for interpretation)."""
-        return evaluate(self.model, loader, self.task, self.metric, self.device, self.k,
-                        keep_arrays=keep_arrays,
-                        metric_fn=self.metric_fn if dataset_metric else None)
+        """:func:`evaluate` of the model on :obj:`loader` with the engine's evaluator (the
+        built-in :class:`~gsat.metrics.prediction.Evaluator` of its task and metric instead
+        of a dataset's own when :obj:`dataset_metric` is false, e.g. for graphs made for
+        interpretation)."""
+        return evaluate(self.model, loader, self.evaluator_for(dataset_metric), self.device,
+                        self.k, keep_arrays=keep_arrays)
+
+    def evaluator_for(self, dataset_metric: bool = True) -> Evaluator:
+        """The engine's evaluator, or with :obj:`dataset_metric` false the built-in one of
+        the same task and metric."""
+        ev = self.evaluator
+        return ev if dataset_metric or type(ev) is Evaluator else Evaluator(ev.task, ev.metric)
 
     def train_pass(self, epoch: int) -> Dict[str, float]:
         """The training pass of an epoch: :func:`train_epoch` over :obj:`train_loader`."""
-        return train_epoch(self.model, self.train_loader, self.optimizer, epoch, self.device,
-                           self.task, self.metric, progress=self.batch_progress,
-                           metric_fn=self.metric_fn)
+        ep = train_epoch(self.model, self.train_loader, self.optimizer, epoch, self.device,
+                         self.evaluator, progress=self.batch_progress,
+                         check_inputs=self.check_inputs)
+        self.check_inputs = False  # the loader's graphs have passed once
+        return ep
 
     def training_state(self, generator: Optional[torch.Generator]) -> Dict[str, Any]:
         """What ``last.pt`` stores besides the model, optimizer and history: the random

@@ -11,9 +11,11 @@ from torch import nn
 
 from gsat.core.validation import check_device
 from gsat.errors import ConfigError
-from gsat.core.functional import check_r
+from gsat.core.functional import check_r_schedule, final_prior
 from gsat.core.model import GSAT
 from gsat.core.selection import Selection, Selector
+from gsat.core.task import Task
+from gsat.metrics.prediction import Evaluator
 from gsat.training.engine import PRECISION_K, Engine
 from gsat.training.hooks import SelectionHook, TensorBoardHook
 
@@ -41,17 +43,24 @@ def _apply_r_schedule(model: nn.Module, r_schedule: RSchedule) -> None:
         raise ConfigError(f"unknown r_schedule key(s) {', '.join(unknown)}; valid keys: "
                           f"{', '.join(R_SCHEDULE_KEYS)}")
     new = dict(model.r_kwargs, **r_schedule)
-    for key in ("init_r", "final_r", "fixed_r"):
-        val = new[key]
-        if val is not None:
-            try:
-                check_r(val, f"r_schedule[{key!r}]")
-            except ValueError as exc:
-                raise ConfigError(str(exc)) from None
+    try:
+        check_r_schedule(new, "r_schedule[{!r}]")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     if int(new["decay_interval"]) < 1:
         raise ConfigError(f"r_schedule['decay_interval'] must be >= 1, got "
                           f"{new['decay_interval']}")
     model.r_kwargs = new
+
+
+def _evaluator(model: nn.Module, metric: Optional[str], caller: str) -> Evaluator:
+    """The :class:`Evaluator` of :obj:`model`'s task and :obj:`metric` (default: the task's)."""
+    try:
+        task = Task.parse(getattr(model, "task", None))
+    except ValueError:
+        raise ConfigError(f"{caller} needs a gsat.GSAT or gsat.ERM model (with a 'task'), got "
+                          f"{type(model).__name__}") from None
+    return Evaluator(task, metric)
 
 
 def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable] = None,
@@ -71,7 +80,9 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
     best validation metric among epochs > :obj:`min_select_epoch` whose :math:`r` reached
     its final value, else among all epochs; ties: lower validation loss), marked
     :obj:`"selected": True` in the history; without it, with the last epoch's weights.
-    Either way the model is returned in eval mode.
+    Either way the model is returned in eval mode. The graphs of :obj:`train_loader` are
+    checked (:meth:`gsat.GSAT.check_input`) as they pass in the first epoch, those of
+    :obj:`val_loader` by the model in evaluation mode.
 
     The information-bottleneck prior :math:`r` follows
 
@@ -124,18 +135,13 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
     Raises:
         gsat.errors.ConfigError: :obj:`epochs < 1`, an invalid :obj:`r_schedule`, or a CUDA
             :obj:`device` without CUDA.
+        gsat.errors.GraphInputError: a malformed graph in a loader; the message names the
+            training batch.
         FloatingPointError: the training loss became NaN or infinite.
     """
     if int(epochs) < 1:
         raise ConfigError(f"epochs must be >= 1, got {epochs}")
-    task = getattr(model, "task", None)
-    if task not in ("binary", "multiclass", "multilabel"):
-        raise ConfigError(f"fit needs a gsat.GSAT or gsat.ERM model (with a 'task'), got "
-                          f"{type(model).__name__}")
-    if metric is None:
-        metric = "rocauc" if task == "multilabel" else "acc"
-    if metric not in ("acc", "rocauc"):
-        raise ConfigError(f"metric must be 'acc' or 'rocauc', got {metric!r}")
+    evaluator = _evaluator(model, metric, "fit")
     _apply_r_schedule(model, r_schedule)
     device = torch.device(check_device(device))
     model.to(device)
@@ -145,12 +151,12 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
     selection = None
     if val_loader is not None:
         rk = getattr(model, "r_kwargs", None) or {}
-        final_r = rk.get("fixed_r") if rk.get("fixed_r") is not None else rk.get("final_r")
+        final_r = final_prior(rk.get("final_r"), rk.get("fixed_r"))
         selection = Selection(Selector(min_select_epoch, final_r))
         hooks.append(SelectionHook(selection))
-    engine = Engine(model, optimizer, train_loader, val_loader, task=task, metric=metric,
+    engine = Engine(model, optimizer, train_loader, val_loader, evaluator=evaluator,
                     device=device, k=k, hooks=hooks, progress=progress,
-                    batch_progress=progress, desc="fit")
+                    batch_progress=progress, desc="fit", check_inputs=True)
     history = engine.run(start_epoch + int(epochs), start_epoch)
     if selection is not None:
         chosen, how = selection.chosen()
@@ -188,15 +194,9 @@ def evaluate(model: nn.Module, loader: Iterable, metric: Optional[Literal["acc",
     """
     from gsat.training.engine import evaluate as _evaluate
 
-    task = getattr(model, "task", None)
-    if task not in ("binary", "multiclass", "multilabel"):
-        raise ConfigError(f"evaluate needs a gsat.GSAT or gsat.ERM model (with a 'task'), got "
-                          f"{type(model).__name__}")
-    metric = metric or ("rocauc" if task == "multilabel" else "acc")
-    if metric not in ("acc", "rocauc"):
-        raise ConfigError(f"metric must be 'acc' or 'rocauc', got {metric!r}")
+    evaluator = _evaluator(model, metric, "evaluate")
     if device is None:
         device = next(model.parameters()).device
-    res = _evaluate(model, loader, task, metric, torch.device(device), k)
+    res = _evaluate(model, loader, evaluator, torch.device(device), k)
     return {"loss": res.loss, "metric": res.metric, "interp_auc": res.interp_auc,
             "precision_at_k": res.precision_at_k}

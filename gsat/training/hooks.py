@@ -80,7 +80,7 @@ class SelectionHook(Hook):
             test = engine.evaluate_split(self.test_loader)
             if self.interp_loader is not None:
                 # the interpretation graphs carry ground truth; the prediction metric of the
-                # dataset (metric_fn) may not apply to them
+                # dataset (its evaluator) may not apply to them
                 it = engine.evaluate_split(self.interp_loader, dataset_metric=False)
                 test.interp_auc, test.precision_at_k = it.interp_auc, it.precision_at_k
             rec.update(test_loss=test.loss, test_metric=test.metric,

@@ -20,6 +20,7 @@ def _seed_process(spec: Any, cfg: Any, seed: int, out: str, device: str, threads
     import pickle
 
     from gsat.runs.signals import sigterm_as_interrupt
+    from gsat.core.build import task_dataset
     from gsat.data import load_dataset
     from gsat.runs.layout import RunFolder
     from gsat.training.seed import train_one_seed
@@ -29,7 +30,8 @@ def _seed_process(spec: Any, cfg: Any, seed: int, out: str, device: str, threads
                         format=f"%(levelname)s %(name)s (seed {seed}): %(message)s")
     try:
         with sigterm_as_interrupt():
-            ds = load_dataset(spec.dataset, spec.data_dir, seed=seed, **spec.dataset_options)
+            ds = task_dataset(load_dataset(spec.dataset, spec.data_dir, seed=seed,
+                                           **spec.dataset_options), cfg)
             record = train_one_seed(cfg, ds, seed, RunFolder(out).seed(seed).path, device,
                                     spec.method, False, tensorboard=spec.tensorboard,
                                     resume=spec.resume is not None)

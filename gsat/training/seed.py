@@ -19,7 +19,8 @@ from gsat.runs.files import remove_stale_temporaries
 from gsat.runs.layout import SeedFolder
 from gsat.runs.store import stamp_differences
 from gsat.core.config import Config
-from gsat.data import GraphDataset
+from gsat.core.functional import final_prior
+from gsat.data.base import GraphDataset
 from gsat.errors import CheckpointError
 from gsat.core.model import ERM, GSAT
 from gsat.core.selection import Selection, Selector
@@ -131,11 +132,11 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
                                         dist)
     opt = torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     test_graphs = ds.interp_test if ds.interp_test is not None else ds.test
-    final_r = cfg.gsat.fixed_r if cfg.gsat.fixed_r is not None else cfg.gsat.final_r
+    final_r = final_prior(cfg.gsat.final_r, cfg.gsat.fixed_r)
     selection = Selection(Selector(t.min_select_epoch, final_r))
     meta = {"config": cfg.to_dict(), "method": method, "dataset": ds.name}
     engine = _engine(model, opt, ds, t.batch_size, seed, dist,
-                     task=ds.task, metric=ds.metric, metric_fn=ds.metric_fn, device=device,
+                     evaluator=ds.evaluator, device=device,
                      k=PRECISION_K, progress=progress, batch_progress=progress,
                      desc=f"{ds.name} {cfg.model.backbone} {method} seed {seed}")
     start_epoch = 0
@@ -232,14 +233,14 @@ def pretrain_backbone(cfg: Config, ds: GraphDataset, model: nn.Module, seed: int
     t = cfg.train
     if t.from_scratch or not isinstance(model, GSAT):
         return {}
-    from gsat.core.model import PassStatistics
+    from gsat.core.passes import PassStatistics
 
     erm = ERM(model.backbone, task=ds.task)
     opt = torch.optim.Adam(erm.parameters(), lr=t.pretrain_lr,
                            weight_decay=t.pretrain_weight_decay)
     best = _BestBackbone(model.backbone)
-    engine = _engine(erm, opt, ds, t.batch_size, seed, dist, task=ds.task, metric=ds.metric,
-                     metric_fn=ds.metric_fn, device=device, hooks=[best], progress=progress,
+    engine = _engine(erm, opt, ds, t.batch_size, seed, dist, evaluator=ds.evaluator,
+                     device=device, hooks=[best], progress=progress,
                      desc=f"{ds.name} pretrain seed {seed}")
     engine.run(t.pretrain_epochs)
     if dist is not None:  # the DDP wrapper of the backbone must be gone before the next one

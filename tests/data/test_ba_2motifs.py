@@ -2,7 +2,8 @@ import pytest
 import torch
 from torch_geometric.utils import is_undirected
 
-from gsat.data import generate_ba_2motifs, load_dataset
+from gsat.data import load_dataset
+from gsat.data.ba_2motifs import generate_ba_2motifs
 
 
 def test_generator_structure():

@@ -8,8 +8,8 @@ import torch
 from torch_geometric.data import Data, InMemoryDataset
 
 from gsat.data import load_dataset
-from gsat.data.custom import (infer_task, murcko_scaffold, read_graph_file, scaffold_split,
-                              smiles_to_graph)
+from gsat.data.files import infer_task, read_graph_file
+from gsat.data.molecules import murcko_scaffold, scaffold_split, smiles_to_graph
 from gsat.errors import ConfigError, GraphInputError, UnknownNameError
 
 pytest.importorskip("rdkit")

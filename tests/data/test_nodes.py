@@ -5,7 +5,8 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.utils import is_undirected
 
-from gsat.data import DATASETS, GraphDataset, load_dataset
+from gsat.data import DATASETS, load_dataset
+from gsat.data.base import GraphDataset
 from gsat.data.node.base import NodeDataset, split_masks
 from gsat.data.node.infection import load_infection, unique_path_edges
 from gsat.data.node.motifs import generate_ba_shapes

@@ -25,9 +25,11 @@ import gsat.training.seed as gseed  # noqa: E402
 from gsat.app.cli import main  # noqa: E402
 from gsat.core.config import load_config  # noqa: E402
 from gsat.data import DATASETS, load_dataset  # noqa: E402
-from gsat.data.ogb import OGB_MOL_DATASETS, OGBMetric, save_ogb_mol_dataset  # noqa: E402
+from gsat.data.names import OGB_MOL_DATASETS  # noqa: E402
+from gsat.data.ogb import save_ogb_mol_dataset  # noqa: E402
 from gsat.errors import ConfigError, DataMissingError  # noqa: E402
 from gsat.core.model import GSAT  # noqa: E402
+from gsat.metrics.prediction import OGBEvaluator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SMILES = ["CCO", "c1ccccc1", "CC(=O)O", "CCN", "O=C=O", "CC(C)Cl", "c1ccncc1", "CCOC(=O)C",
@@ -105,7 +107,7 @@ def test_load_binary_with_official_loader(binary_meta):
     ds = load_dataset("ogbg_molhiv", "unused", meta_dict=binary_meta)
     assert (ds.task, ds.metric, ds.num_outputs, ds.config_name) == \
         ("binary", "rocauc", 1, "ogbg_mol")
-    assert not ds.has_ground_truth and isinstance(ds.metric_fn, OGBMetric)
+    assert not ds.has_ground_truth and isinstance(ds.evaluator, OGBEvaluator)
     assert [len(ds.train), len(ds.valid), len(ds.test)] == [12, 4, 4]
     assert (ds.num_features, ds.edge_dim) == (9, 3)
     # the split is the saved one: test graph j is molecule 16 + j
@@ -136,16 +138,16 @@ def test_task_count_must_match_evaluator(binary_meta):
         load_dataset("ogbg_moltox21", "unused", meta_dict=binary_meta)
 
 
-def test_ogb_metric_is_the_evaluator():
+def test_ogb_evaluator_is_ogbs_evaluator():
     g = torch.Generator().manual_seed(0)
     y = torch.randint(0, 2, (40, 12), generator=g).float()
     y[torch.rand(40, 12, generator=g) < 0.3] = float("nan")
     logits = torch.randn(40, 12, generator=g)
     ref = Evaluator("ogbg-moltox21").eval({"y_true": y.numpy(), "y_pred": logits.numpy()})
-    assert OGBMetric("ogbg-moltox21")(logits, y) == pytest.approx(ref["rocauc"])
-    assert math.isnan(OGBMetric("ogbg-molhiv")(torch.randn(5, 1), torch.zeros(5, 1)))
+    assert OGBEvaluator("ogbg-moltox21")(logits, y) == pytest.approx(ref["rocauc"])
+    assert math.isnan(OGBEvaluator("ogbg-molhiv")(torch.randn(5, 1), torch.zeros(5, 1)))
     with pytest.raises(ConfigError, match="no evaluator"):
-        OGBMetric("ogbg-nonexistent")
+        OGBEvaluator("ogbg-nonexistent")
 
 
 def _logits(model, graphs):

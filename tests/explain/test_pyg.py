@@ -8,7 +8,7 @@ from torch_geometric.explain.metric import (characterization_score, fidelity,
 from torch_geometric.loader import DataLoader
 
 import gsat
-from gsat.data import generate_ba_2motifs
+from gsat.data.ba_2motifs import generate_ba_2motifs
 from gsat.explain import GSATModelAdapter, gsat_explainer, interp_auc, to_explanation
 
 pytest.importorskip("torchmetrics")

@@ -8,6 +8,7 @@ from torch_geometric.data import Data
 
 from gsat import ERM, GIN
 from gsat.core.selection import Selection, Selector
+from gsat.metrics.prediction import Evaluator
 from gsat.runs.checkpoint import load_checkpoint
 from gsat.runs.layout import SeedFolder
 from gsat.training.engine import Engine, Hook, make_loader
@@ -32,7 +33,8 @@ def _engine(hooks, is_main=True):
     graphs = _graphs()
     return Engine(model, torch.optim.Adam(model.parameters(), lr=0.01),
                   make_loader(graphs[:16], 8, shuffle=True, seed=0), make_loader(graphs[16:], 8),
-                  task="binary", metric="acc", hooks=hooks, progress=False, is_main=is_main)
+                  evaluator=Evaluator("binary", "acc"), hooks=hooks, progress=False,
+                  is_main=is_main)
 
 
 class _Recorder(Hook):

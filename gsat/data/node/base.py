@@ -81,7 +81,7 @@ class NodeDataset:
     node_names: Optional[List[str]] = None
     extra: Dict[str, object] = field(default_factory=dict)
 
-    #: tells a node dataset from a :class:`~gsat.data.GraphDataset` (:obj:`"graph"`)
+    #: tells a node dataset from a :class:`~gsat.data.base.GraphDataset` (:obj:`"graph"`)
     level: ClassVar[str] = "node"
 
     def __post_init__(self) -> None:

@@ -2,7 +2,7 @@ r"""A node task of one's own: a ``pyg:PATH`` file holding **one**
 :class:`~torch_geometric.data.Data` with a label per node.
 
 :func:`is_node_task` tells such a file from a list of graphs to classify (it is called by
-:func:`gsat.data.custom.load_pyg_graphs` on what :func:`~gsat.data.custom.read_graph_file`
+:func:`gsat.data.files.load_pyg_graphs` on what :func:`~gsat.data.files.read_graph_file`
 read, safely); :func:`node_dataset` turns the graph into a
 :class:`~gsat.data.node.base.NodeDataset`. The graph carries :obj:`x`, :obj:`edge_index`,
 :obj:`y` (one class index per node, shape :obj:`[N]` or :obj:`[N, 1]`; nodes outside every

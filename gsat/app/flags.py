@@ -1,0 +1,94 @@
+r"""The flags that several subcommands of ``gsat`` share, each defined once here; the
+subcommands' own flags are in :mod:`gsat.app.cli`."""
+from __future__ import annotations
+
+import argparse
+from typing import Any, Dict
+
+import yaml
+
+from gsat.errors import GSATError
+
+#: torch threads of a run unless --threads says otherwise: one thread is the measured best
+#: for GSAT's small-batch graph workloads on a shared CPU (benchmarks/results/speed.md)
+DEFAULT_THREADS = 1
+
+
+class UsageError(GSATError, ValueError):
+    """Command-line arguments that do not go together."""
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    """``--device`` (train, benchmark, explain)."""
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+
+
+def add_progress(p: argparse.ArgumentParser) -> None:
+    """``--no-progress`` (train, benchmark, explain)."""
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _threads(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= n <= 1024:
+        raise argparse.ArgumentTypeError(f"must lie in [1, 1024], got {n}")
+    return n
+
+
+def add_threads(p: argparse.ArgumentParser) -> None:
+    """``--threads`` (train, benchmark)."""
+    p.add_argument("--threads", type=_threads, default=DEFAULT_THREADS, metavar="N",
+                   help=f"CPU threads of torch (default: {DEFAULT_THREADS}; more threads "
+                        "help large graphs on an idle machine, and slow small batches down "
+                        "badly when other processes share the cores)")
+
+
+def add_training(p: argparse.ArgumentParser) -> None:
+    """What trains the models of a run (train, benchmark): ``--backbone``, ``--config``,
+    ``--epochs``, ``--seeds`` and ``--data-dir``."""
+    p.add_argument("--backbone", default="GIN", choices=["GIN", "PNA"], help="(default: GIN)")
+    p.add_argument("--config", metavar="FILE",
+                   help="YAML config overriding the shipped one (default: "
+                        "gsat/configs/<BACKBONE>-<dataset>.yml in the package)")
+    p.add_argument("--epochs", type=int, metavar="N", help="override train.epochs")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
+                   help="seeds, run in turn (default: 0)")
+    p.add_argument("--data-dir", default="data", metavar="DIR", help="data root (default: data)")
+
+
+def dataset_option(text: str) -> tuple:
+    """The type of ``--dataset-option KEY=VALUE``: :obj:`(KEY, VALUE)`, the value read as
+    YAML."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, yaml.safe_load(value)
+
+
+def add_own_data(p: argparse.ArgumentParser) -> None:
+    """The options of ``--dataset csv:PATH`` (train, benchmark): ``--smiles-col``,
+    ``--label-col`` and ``--split``; read back with :func:`own_data_options`."""
+    g = p.add_argument_group("own data (--dataset csv:PATH or pyg:PATH)")
+    g.add_argument("--smiles-col", metavar="NAME",
+                   help="csv: column holding the SMILES (default: smiles)")
+    g.add_argument("--label-col", action="append", metavar="NAME",
+                   help="csv: a 0/1 label column; repeat for several labels (multi-label, "
+                        "empty cells are missing labels) (default: y)")
+    g.add_argument("--split", choices=["scaffold", "random"],
+                   help="csv: Bemis-Murcko scaffold split or random 80/10/10 "
+                        "(default: scaffold)")
+
+
+def own_data_options(args: argparse.Namespace) -> Dict[str, Any]:
+    """Dataset options from the flags of :func:`add_own_data`; refused (:class:`UsageError`)
+    for datasets that take none."""
+    options = {k: v for k, v in (("smiles_col", args.smiles_col),
+                                 ("label_cols", args.label_col), ("split", args.split))
+               if v is not None}
+    if options and not str(args.dataset or "").startswith("csv:"):
+        flags = ", ".join("--" + k.replace("_cols", "_col").replace("_", "-") for k in options)
+        raise UsageError(f"{flags} only apply to --dataset csv:PATH")
+    return options

@@ -1,0 +1,44 @@
+r"""How a backbone turns node embeddings into one vector per graph: pooling over the nodes,
+or the embedding of the centre node of a computation subgraph (node classification as the
+classification of each node's :math:`L`-hop computation subgraph, whose centre is node 0)."""
+from __future__ import annotations
+
+from typing import Callable, Literal
+
+import torch
+from torch import Tensor
+
+__all__ = ["READOUTS", "center_pool", "check_readout"]
+
+#: :obj:`"pool"`: the backbone's pooling over all nodes; :obj:`"center"`: node 0 of each graph
+READOUTS = ("pool", "center")
+Readout = Literal["pool", "center"]
+
+
+def center_pool(emb: Tensor, batch: Tensor) -> Tensor:
+    r"""The embedding of the first node of every graph of a batch, shape :obj:`[B, h]`: the
+    centre of a computation subgraph built by :func:`gsat.data.node.subgraphs.computation_subgraph`.
+
+    Args:
+        emb (torch.Tensor): node embeddings, shape :obj:`[N, h]`.
+        batch (torch.Tensor): the graph of each node, shape :obj:`[N]`, sorted (as PyG
+            batches are); every graph has at least one node.
+    """
+    if batch.numel() == 0:
+        return emb[:0]
+    starts = torch.ones_like(batch, dtype=torch.bool)
+    starts[1:] = batch[1:] != batch[:-1]
+    return emb[starts]
+
+
+def check_readout(readout: str) -> Readout:
+    """:obj:`readout` if it is one of :data:`READOUTS`; a :class:`ValueError` otherwise."""
+    if readout not in READOUTS:
+        raise ValueError(f"unknown readout {readout!r}; choose one of: {', '.join(READOUTS)}")
+    return readout  # type: ignore[return-value]
+
+
+def pooling(readout: str, pool: Callable[[Tensor, Tensor], Tensor]
+            ) -> Callable[[Tensor, Tensor], Tensor]:
+    """The function of :obj:`readout`: :obj:`pool` itself, or :func:`center_pool`."""
+    return center_pool if check_readout(readout) == "center" else pool
