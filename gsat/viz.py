@@ -17,9 +17,11 @@ from matplotlib.figure import Figure
 def draw_explanation(edge_index: torch.Tensor, edge_att: torch.Tensor, num_nodes: int,
                      path: Union[str, Path], edge_label: Optional[torch.Tensor] = None,
                      node_names: Optional[Sequence[str]] = None,
-                     title: Optional[str] = None, seed: int = 0) -> Path:
+                     title: Optional[str] = None, seed: int = 0,
+                     target: Optional[int] = None) -> Path:
     r"""Draw one graph to a PNG file: edge colour and width follow the attention (a colour bar
-    gives the scale); ground-truth edges, when :obj:`edge_label` is given, get a blue halo.
+    gives the scale); ground-truth edges, when :obj:`edge_label` is given, get a blue halo;
+    :obj:`target`, the explained node of a node task, is drawn larger and darker.
 
     Args:
         edge_index (torch.Tensor): edges of the graph, shape :obj:`[2, E]`.
@@ -30,6 +32,7 @@ def draw_explanation(edge_index: torch.Tensor, edge_att: torch.Tensor, num_nodes
         node_names (list of str, optional): a label per node (e.g. atom symbols).
         title (str, optional): figure title.
         seed (int, optional): layout seed. (default: :obj:`0`)
+        target (int, optional): the node whose prediction is explained. (default: none)
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,6 +69,10 @@ def draw_explanation(edge_index: torch.Tensor, edge_att: torch.Tensor, num_nodes
         labels = {i: str(node_names[i]) for i in range(num_nodes)}
     nx.draw_networkx_nodes(g, pos, node_size=90 if labels is None else 180,
                            node_color="#dddddd", edgecolors="#555555", linewidths=0.6, ax=ax)
+    if target is not None:
+        nx.draw_networkx_nodes(g, pos, nodelist=[int(target)], node_size=260,
+                               node_color="#222222", edgecolors="#000000", ax=ax,
+                               label="explained node")
     if labels is not None:
         nx.draw_networkx_labels(g, pos, labels=labels, font_size=7, ax=ax)
     fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="attention")
@@ -74,6 +81,7 @@ def draw_explanation(edge_index: torch.Tensor, edge_att: torch.Tensor, num_nodes
     ax.set_axis_off()
     if gt is not None:
         ax.plot([], [], color="#5aa9ff", lw=6, alpha=0.6, label="ground-truth edge")
+    if gt is not None or target is not None:
         ax.legend(loc="lower left", fontsize=7, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

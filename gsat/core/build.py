@@ -17,30 +17,35 @@ Method = Literal["gsat", "erm"]
 
 def task_dataset(ds: Any, cfg: Config) -> GraphDataset:
     r"""The graph dataset a model of :obj:`cfg` trains on: :obj:`ds` itself for graph
-    classification; for a node dataset (:class:`~gsat.data.node.base.NodeDataset`) the
-    computation subgraphs of its nodes, :obj:`cfg.model.n_layers` hops each
-    (:func:`gsat.data.node.subgraphs.subgraph_dataset`), which the centre readout
-    (:obj:`model.readout: center`) classifies.
+    classification. A node dataset (:class:`~gsat.data.node.base.NodeDataset`) becomes, by
+    :obj:`cfg.model.readout`, the computation subgraphs of its nodes, read out at their
+    centre (``center``, :func:`gsat.data.node.subgraphs.subgraph_dataset`), or the whole
+    graph with one prediction per node (``node``,
+    :func:`gsat.data.node.whole.whole_graph_dataset`); :obj:`cfg.model.n_layers` hops.
 
     Raises:
         gsat.errors.ConfigError: a node dataset with a config that pools over graphs, or a
-            graph dataset with the centre readout.
+            graph dataset with a node readout.
     """
     node = getattr(ds, "level", "graph") == "node"
     readout = cfg.model.readout
-    if node and readout != "center":
+    if node and readout == "pool":
         raise ConfigError(f"dataset {ds.name!r} is a node classification dataset, but the config "
-                          f"pools over graphs (model.readout: {readout}); use a node config "
-                          "(model.readout: center), e.g. the shipped GIN-ba_shapes.yml")
-    if not node and readout == "center":
+                          "pools over graphs (model.readout: pool); use a node config "
+                          "(model.readout: node or center), e.g. the shipped GIN-ba_shapes.yml")
+    if not node and readout != "pool":
         raise ConfigError(f"dataset {ds.name!r} is a graph classification dataset, but the "
-                          "config reads the centre node (model.readout: center, for node "
-                          "datasets); use model.readout: pool")
+                          f"config reads nodes (model.readout: {readout}, for node datasets); "
+                          "use model.readout: pool")
     if not node:
         return ds
-    from gsat.data.node.subgraphs import subgraph_dataset
+    if readout == "center":
+        from gsat.data.node.subgraphs import subgraph_dataset
 
-    return subgraph_dataset(ds, cfg.model.n_layers)
+        return subgraph_dataset(ds, cfg.model.n_layers)
+    from gsat.data.node.whole import whole_graph_dataset
+
+    return whole_graph_dataset(ds, cfg.model.n_layers)
 
 
 def build_backbone(cfg: Config, ds: GraphDataset) -> nn.Module:

@@ -40,10 +40,11 @@ class ModelConfig:
     configs still load, with a warning."""
     atom_encoder: bool = False
     """Encode nodes/bonds with OGB's AtomEncoder/BondEncoder (molecular datasets)."""
-    readout: Literal["pool", "center"] = "pool"
+    readout: Literal["pool", "center", "node"] = "pool"
     """How node embeddings become the prediction: pooled over each graph (graph
-    classification), or the embedding of each graph's centre node (node classification, where
-    every node is classified through its computation subgraph)."""
+    classification); for node classification either the embedding of each graph's centre
+    node (every node classified through its computation subgraph, ``center``) or every
+    node's own embedding on the whole graph (``node``)."""
 
 
 @dataclass

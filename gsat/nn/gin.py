@@ -64,9 +64,10 @@ class GIN(nn.Module):
             OGB ``AtomEncoder``. (default: :obj:`None`)
         edge_encoder (torch.nn.Module, optional): replaces the linear edge encoder.
             (default: :obj:`None`)
-        readout (str, optional): :obj:`"pool"` (sum pooling) or :obj:`"center"`, the
+        readout (str, optional): :obj:`"pool"` (sum pooling), :obj:`"center"`, the
             embedding of node 0 of each graph (the centre of a node's computation subgraph,
-            :func:`gsat.nn.readout.center_pool`). (default: :obj:`"pool"`)
+            :func:`gsat.nn.readout.center_pool`), or :obj:`"node"`, one prediction per node.
+            (default: :obj:`"pool"`)
     """
 
     def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 64,

@@ -143,9 +143,9 @@ class PNA(nn.Module):
         edge_encoder (torch.nn.Module, optional): replaces the linear edge encoder.
         towers (int, optional): deprecated and ignored (the layer has no towers); giving it
             emits a :class:`DeprecationWarning`. (default: :obj:`None`)
-        readout (str, optional): :obj:`"pool"` (mean pooling) or :obj:`"center"`, the
-            embedding of node 0 of each graph (:func:`gsat.nn.readout.center_pool`).
-            (default: :obj:`"pool"`)
+        readout (str, optional): :obj:`"pool"` (mean pooling), :obj:`"center"`, the
+            embedding of node 0 of each graph (:func:`gsat.nn.readout.center_pool`), or
+            :obj:`"node"`, one prediction per node. (default: :obj:`"pool"`)
     """
 
     def __init__(self, in_channels: int, out_channels: int, deg: Tensor,

@@ -1,6 +1,8 @@
-r"""How a backbone turns node embeddings into one vector per graph: pooling over the nodes,
-or the embedding of the centre node of a computation subgraph (node classification as the
-classification of each node's :math:`L`-hop computation subgraph, whose centre is node 0)."""
+r"""How a backbone turns node embeddings into what it predicts from: one vector per graph
+pooled over its nodes (graph classification), the embedding of the centre node of each
+computation subgraph (node classification as the classification of each node's
+:math:`L`-hop computation subgraph, whose centre is node 0), or every node's own embedding
+(node classification on the whole graph)."""
 from __future__ import annotations
 
 from typing import Callable, Literal
@@ -8,11 +10,12 @@ from typing import Callable, Literal
 import torch
 from torch import Tensor
 
-__all__ = ["READOUTS", "center_pool", "check_readout"]
+__all__ = ["READOUTS", "center_pool", "node_readout", "check_readout"]
 
-#: :obj:`"pool"`: the backbone's pooling over all nodes; :obj:`"center"`: node 0 of each graph
-READOUTS = ("pool", "center")
-Readout = Literal["pool", "center"]
+#: :obj:`"pool"`: the backbone's pooling over all nodes; :obj:`"center"`: node 0 of each
+#: graph; :obj:`"node"`: every node
+READOUTS = ("pool", "center", "node")
+Readout = Literal["pool", "center", "node"]
 
 
 def center_pool(emb: Tensor, batch: Tensor) -> Tensor:
@@ -31,6 +34,11 @@ def center_pool(emb: Tensor, batch: Tensor) -> Tensor:
     return emb[starts]
 
 
+def node_readout(emb: Tensor, batch: Tensor) -> Tensor:
+    r"""Every node's embedding itself, shape :obj:`[N, h]` (one prediction per node)."""
+    return emb
+
+
 def check_readout(readout: str) -> Readout:
     """:obj:`readout` if it is one of :data:`READOUTS`; a :class:`ValueError` otherwise."""
     if readout not in READOUTS:
@@ -40,5 +48,6 @@ def check_readout(readout: str) -> Readout:
 
 def pooling(readout: str, pool: Callable[[Tensor, Tensor], Tensor]
             ) -> Callable[[Tensor, Tensor], Tensor]:
-    """The function of :obj:`readout`: :obj:`pool` itself, or :func:`center_pool`."""
-    return center_pool if check_readout(readout) == "center" else pool
+    """The function of :obj:`readout`: :obj:`pool` itself, :func:`center_pool` or
+    :func:`node_readout`."""
+    return {"pool": pool, "center": center_pool, "node": node_readout}[check_readout(readout)]

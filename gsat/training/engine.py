@@ -68,6 +68,36 @@ BatchPrediction = Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor],
                         Optional[torch.Tensor], Optional[torch.Tensor], int]
 
 
+def targets(out: Any, data: Any) -> Tuple[Any, torch.Tensor]:
+    r"""The predictions and labels a batch is scored on: all of them, or for a whole graph
+    of a node task (:func:`gsat.data.node.whole.whole_graph_dataset`) the nodes of its
+    :obj:`target_mask` only (the nodes of one split). :obj:`out` keeps its other fields."""
+    mask = getattr(data, "target_mask", None)
+    if mask is None:
+        return out, data.y
+    return out._replace(logits=out.logits[mask]), data.y[mask]
+
+
+def _explained_edges(out: Any, data: Any) -> tuple:
+    """Attention, ground truth and group (graph, or explained node) of the scored edges of a
+    batch, or Nones."""
+    if out.edge_att is None:
+        return None, None, None
+    att = out.edge_att.view(-1)
+    if getattr(data, "explain_edges", None) is not None:  # a whole graph of a node task
+        return (att[data.explain_edges].cpu(), data.explain_labels.view(-1).cpu(),
+                data.explain_group.view(-1).cpu())
+    if getattr(data, "edge_label", None) is None:
+        return None, None, None
+    return att.cpu(), data.edge_label.view(-1).cpu(), data.batch[data.edge_index[0]].cpu()
+
+
+def _groups(data: Any) -> int:
+    """How many groups of scored edges a batch holds (graphs, or explained nodes)."""
+    explained = getattr(data, "explain_count", None)
+    return int(explained.sum()) if explained is not None else int(data.num_graphs)
+
+
 @torch.no_grad()
 def predict_batches(model: nn.Module, loader: Any, device: torch.device
                     ) -> List[BatchPrediction]:
@@ -81,12 +111,9 @@ def predict_batches(model: nn.Module, loader: Any, device: torch.device
         for data in loader:
             data = data.to(device)
             out = model(data)
-            att = lab = gr = None
-            if out.edge_att is not None and getattr(data, "edge_label", None) is not None:
-                att = out.edge_att.view(-1).cpu()
-                lab = data.edge_label.view(-1).cpu()
-                gr = data.batch[data.edge_index[0]].cpu()
-            parts.append((out.logits.cpu(), data.y.cpu(), att, lab, gr, int(data.num_graphs)))
+            att, lab, gr = _explained_edges(out, data)
+            scored, y = targets(out, data)
+            parts.append((scored.logits.cpu(), y.cpu(), att, lab, gr, _groups(data)))
     finally:
         model.train(was_training)
     return parts
@@ -168,7 +195,8 @@ def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Opt
             except GraphInputError as exc:
                 raise GraphInputError(f"training batch {b}: {exc}") from None
         out = model(data)
-        loss, parts = model.loss(out, data.y, epoch)
+        out, y = targets(out, data)
+        loss, parts = model.loss(out, y, epoch)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"the training loss became {float(loss.detach())} at epoch {epoch}, "
                                      f"batch {b}")
@@ -180,7 +208,7 @@ def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Opt
                 sums[key] = sums.get(key, 0.0) + val * data.num_graphs
         n_graphs += data.num_graphs
         logits.append(out.logits.detach().cpu())
-        ys.append(data.y.cpu())
+        ys.append(y.cpu())
     res = {f"train_{k_}" if k_ != "loss" else "train_loss": v / max(n_graphs, 1)
            for k_, v in sums.items()}
     res["train_metric"] = (float(evaluator(torch.cat(logits), torch.cat(ys))) if logits

@@ -148,7 +148,7 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
 
     record = {**_selected(engine, selection, cfg, seed, final_r), **pretrain_record}
     if isinstance(model, GSAT) and t.num_viz > 0 and main:
-        _draw(model, test_graphs[: t.num_viz], ds, folder.explanations, device)
+        _draw(model, test_graphs, t.num_viz, ds, folder.explanations, device)
     return record
 
 
@@ -277,11 +277,14 @@ class _BestBackbone(Hook):
                                          for k_, v in self.backbone.state_dict().items()})
 
 
-def _draw(model: GSAT, graphs: Sequence, ds: GraphDataset, folder: Path,
+def _draw(model: GSAT, graphs: Sequence, limit: int, ds: GraphDataset, folder: Path,
           device: torch.device) -> None:
     from gsat.viz import draw_explanation
 
-    for i, g in enumerate(graphs):
+    if ds.extra.get("level") == "node":
+        _draw_nodes(model, graphs, limit, ds, folder, device)
+        return
+    for i, g in enumerate(graphs[:limit]):
         att = model.explain(g.to(device)).cpu()
         names = None
         if ds.node_names is not None and getattr(g, "node_type", None) is not None:
@@ -290,3 +293,19 @@ def _draw(model: GSAT, graphs: Sequence, ds: GraphDataset, folder: Path,
         draw_explanation(g.edge_index.cpu(), att, g.num_nodes, folder / f"graph_{i:03d}.png",
                          edge_label=getattr(g, "edge_label", None), node_names=names,
                          title=f"{ds.name} test graph {i} (label {label})")
+
+
+def _draw_nodes(model: GSAT, graphs: Sequence, limit: int, ds: GraphDataset, folder: Path,
+                device: torch.device) -> None:
+    """Pictures of the first explained nodes: each one's computation subgraph, edges by
+    attention, the node itself marked, its ground-truth edges outlined."""
+    from gsat.explain.nodes import explained_nodes
+    from gsat.viz import draw_explanation
+
+    for exp in explained_nodes(model, [g.to(device) for g in graphs], limit):
+        label = getattr(exp, "edge_label", None)
+        draw_explanation(exp.edge_index.cpu(), exp.edge_att, int(exp.node_ids.numel()),
+                         folder / f"node_{exp.node:05d}.png",
+                         edge_label=None if label is None else label.clamp(min=0),
+                         target=0, title=f"{ds.name} node {exp.node} and its "
+                                         f"{ds.extra.get('num_hops')}-hop computation graph")

@@ -1,0 +1,108 @@
+r"""The explanation of a node: GSAT's attention on the edges of the node's :math:`L`-hop
+computation subgraph, in either node design (the whole graph, or one subgraph per node),
+as plain tensors (:class:`NodeExplanation`) or as a PyG
+:class:`~torch_geometric.explain.Explanation` with :obj:`index` the node."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, List, Optional
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+__all__ = ["NodeExplanation", "explain_node", "explained_nodes", "to_pyg"]
+
+
+@dataclass
+class NodeExplanation:
+    r"""The explanation of one node.
+
+    Attributes:
+        node (int): the explained node (index in the whole graph).
+        node_ids (torch.Tensor): the nodes of its computation subgraph, the node first.
+        edge_ids (torch.Tensor): the subgraph's edges (columns of the whole graph's
+            :obj:`edge_index`).
+        edge_index (torch.Tensor): those edges in the subgraph's own numbering
+            (:obj:`node_ids[edge_index]` gives the whole graph's nodes).
+        edge_att (torch.Tensor): attention per edge of the subgraph.
+        edge_label (torch.Tensor, optional): ground truth per edge (1 explanation edge, 0
+            not, -1 unknown), where the dataset has one.
+    """
+
+    node: int
+    node_ids: Tensor
+    edge_ids: Tensor
+    edge_index: Tensor
+    edge_att: Tensor
+    edge_label: Optional[Tensor] = None
+
+
+def _local(node: int, edge_ids: Tensor, whole_edge_index: Tensor) -> tuple:
+    """The subgraph of :obj:`edge_ids` renumbered with :obj:`node` as node 0."""
+    ends = whole_edge_index[:, edge_ids]
+    others = ends.unique()
+    others = others[others != node]
+    node_ids = torch.cat([others.new_tensor([node]), others])
+    lookup = {int(v): i for i, v in enumerate(node_ids)}
+    local = ends.clone().apply_(lambda v: lookup[v]) if ends.numel() else ends
+    return node_ids, local
+
+
+@torch.no_grad()
+def explained_nodes(model: nn.Module, graphs: List[Data], limit: Optional[int] = None
+                    ) -> Iterator[NodeExplanation]:
+    r"""The explanations of the explained nodes of a node task's interpretation graphs
+    (:attr:`GraphDataset.interp_test` of :func:`gsat.core.build.task_dataset`): each
+    computation subgraph explained by itself (subgraph design), or the whole graph's
+    attention on each explained node's subgraph (whole-graph design). At most :obj:`limit`.
+    """
+    count = 0
+    for g in graphs:
+        if limit is not None and count >= limit:
+            return
+        if getattr(g, "explain_edges", None) is not None:  # the whole graph
+            att = model.explain(g)
+            for i, v in enumerate(g.explained.tolist()):
+                if limit is not None and count >= limit:
+                    return
+                mine = g.explain_group == i
+                ids = g.explain_edges[mine]
+                node_ids, local = _local(v, ids, g.edge_index)
+                yield NodeExplanation(v, node_ids, ids, local, att[ids].cpu(),
+                                      g.explain_labels[mine])
+                count += 1
+        else:  # a computation subgraph, centre first
+            yield NodeExplanation(int(g.node_id), g.node_ids, g.edge_ids, g.edge_index,
+                                  model.explain(g).cpu(), getattr(g, "edge_label", None))
+            count += 1
+
+
+def explain_node(model: nn.Module, ds: "object", node: int, readout: str, num_hops: int
+                 ) -> NodeExplanation:
+    r"""Explain :obj:`node` of the node dataset :obj:`ds` with a model trained in the design
+    of :obj:`readout` (``node``: the whole graph; ``center``: computation subgraphs)."""
+    if readout == "center":
+        from gsat.data.node.subgraphs import computation_subgraph
+
+        graphs = [computation_subgraph(ds, node, num_hops)]
+    else:
+        from gsat.data.node.whole import targets_graph
+
+        graphs = [targets_graph(ds, [int(node)], num_hops)]
+    return next(explained_nodes(model, graphs))
+
+
+def to_pyg(exp: NodeExplanation, ds: "object", prediction: Optional[Tensor] = None):
+    r"""A :class:`torch_geometric.explain.Explanation` of the whole graph of :obj:`ds` with
+    :obj:`index` the explained node and :obj:`edge_mask` the attention on the edges of its
+    computation subgraph (0 elsewhere)."""
+    from torch_geometric.explain import Explanation
+
+    mask = torch.zeros(ds.num_edges)
+    mask[exp.edge_ids] = exp.edge_att.float()
+    out = Explanation(x=ds.data.x, edge_index=ds.data.edge_index, edge_mask=mask,
+                      index=int(exp.node), target=ds.data.y)
+    if prediction is not None:
+        out.prediction = prediction
+    return out
