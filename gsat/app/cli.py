@@ -159,9 +159,13 @@ def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
 
 def _add_explain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by 'gsat train'")
-    p.add_argument("--input", required=True, metavar="FILE",
-                   help="graphs to explain: a CSV of SMILES (runs on molecules) or a "
-                        "torch.save'd list of PyG Data / InMemoryDataset folder")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--input", metavar="FILE",
+                      help="graphs to explain: a CSV of SMILES (runs on molecules) or a "
+                           "torch.save'd list of PyG Data / InMemoryDataset folder")
+    what.add_argument("--node", type=int, nargs="+", metavar="V",
+                      help="nodes of the graph a node-classification run was trained on "
+                           "(writes node_<V>.json and .png)")
     p.add_argument("--out", metavar="DIR",
                    help="output folder (default: RUN_DIR/explain-<input name>)")
     p.add_argument("--seed", type=int, metavar="SEED",
@@ -245,6 +249,8 @@ def _explain(args: argparse.Namespace) -> int:
     from gsat.app.inference import explain_file
 
     refuse_launch("explain")
+    if args.node is not None:
+        return _explain_nodes(args)
     summary = explain_file(args.run_dir, args.input, args.out, seed=args.seed,
                            smiles_col=args.smiles_col, id_col=args.id_col, device=args.device,
                            pictures=not args.no_pictures, progress=not args.no_progress)
@@ -253,6 +259,21 @@ def _explain(args: argparse.Namespace) -> int:
     print(f"{summary['explained']} of {summary['graphs']} graphs explained "
           f"({len(summary['skipped'])} skipped): {folder}/explanations.jsonl, summary.json, "
           "graph_*.png")
+    return 0
+
+
+def _explain_nodes(args: argparse.Namespace) -> int:
+    from gsat.app.explain_nodes import explain_nodes
+
+    records = explain_nodes(args.run_dir, args.node, args.out, seed=args.seed,
+                            device=args.device, pictures=not args.no_pictures)
+    out = Path(args.out) if args.out else Path(args.run_dir) / "explain-nodes"
+    for r in records:
+        top = sorted(r["edges"], key=lambda e: -e["attention"])[:5]
+        print(f"node {r['node']} ({r['split']} split): label {r['label']}, predicted "
+              f"{r['prediction']} (p = {r['probability']:.3f}); highest attention: "
+              + ", ".join(f"{e['source']}-{e['target']} {e['attention']:.2f}" for e in top))
+    print(f"{len(records)} node(s) explained: {out}/node_<V>.json, node_<V>.png")
     return 0
 
 

@@ -73,7 +73,8 @@ def _prepare_input(g: Data, run: LoadedRun) -> Data:
 
 
 # ----------------------------------------------------------------------------- explaining
-def _prediction(logits: torch.Tensor, task: str) -> Dict[str, Any]:
+def prediction_record(logits: torch.Tensor, task: str) -> Dict[str, Any]:
+    """The prediction of one graph (or node) from its logits: class and probability."""
     lg = logits.detach().double().view(-1)
     if task == "binary":
         p = float(torch.sigmoid(lg[0]))
@@ -173,7 +174,7 @@ def _record(gid: str, logits: torch.Tensor, task: str, g: Data, att: torch.Tenso
             mol: Any) -> Dict[str, Any]:
     """The line of ``explanations.jsonl`` of one graph (without its picture)."""
     ei = g.edge_index.cpu()
-    rec: Dict[str, Any] = {"id": gid, **_prediction(logits, task)}
+    rec: Dict[str, Any] = {"id": gid, **prediction_record(logits, task)}
     edges = []
     for e in range(ei.size(1)):
         u, v = int(ei[0, e]), int(ei[1, e])

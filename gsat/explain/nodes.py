@@ -90,7 +90,8 @@ def explain_node(model: nn.Module, ds: "object", node: int, readout: str, num_ho
         from gsat.data.node.whole import targets_graph
 
         graphs = [targets_graph(ds, [int(node)], num_hops)]
-    return next(explained_nodes(model, graphs))
+    device = next(model.parameters()).device
+    return next(explained_nodes(model, [g.to(device) for g in graphs]))
 
 
 def to_pyg(exp: NodeExplanation, ds: "object", prediction: Optional[Tensor] = None):
