@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from gsat.benchmark.graphs import (graph_key, graphs_digest, tuning_graphs,
                                    warn_if_classes_missing)
 from gsat.benchmark.models import trained_model
-from gsat.benchmark.published import PUBLISHED_SOURCE, published_value
+from gsat.benchmark.published import published_source, published_value
 from gsat.benchmark.report import format_markdown, summarize_records
 from gsat.benchmark.scoring import explain_and_score
 from gsat.benchmark.spec import (TUNED, BenchmarkSpec, base_method, check_spec,
@@ -200,7 +200,8 @@ class _BenchmarkRun:
             log.info("%s seed %d: test interp AUC %s, %.1f graphs/s", method, seed,
                      rec.get("test_interp_auc"), rec.get("graphs_per_second", math.nan))
             bar.update(1)
-            self.write(ds.metric, cfg.train.epochs, len(graphs.valid))
+            self.write(ds.metric, cfg.train.epochs, len(graphs.valid),
+                       str(ds.extra.get("level", "graph")))
 
     def piece(self, seed: int, name: str, tuned: bool, explainer: Any, trained: tuple,
               ds: Any, graphs: _Graphs) -> Dict[str, Any]:
@@ -302,7 +303,8 @@ class _BenchmarkRun:
                 and (r.get("seed"), r.get("model")) not in self.retrained
                 and r.get("piece_key") == self.keys.get(r.get("method"), r.get("piece_key"))]
 
-    def write(self, metric_name: str, epochs: int, tuning_graph_count: int) -> None:
+    def write(self, metric_name: str, epochs: int, tuning_graph_count: int,
+              level: str = "graph") -> None:
         """Rewrite ``benchmark.json`` with every record so far (never half-written)."""
         spec, earlier = self.spec, self.earlier
         others = self.kept()
@@ -320,6 +322,7 @@ class _BenchmarkRun:
             tuning = earlier.tuning
         self.result = {
             "dataset": spec.dataset, "backbone": spec.backbone, "metric_name": metric_name,
+            "level": level,
             "explainers": self.names if others else spec.explainers,
             "seeds": sorted(set(earlier.seeds + spec.seeds)) if others else spec.seeds,
             "epochs": epochs, "device": spec.device, "torch_threads": torch.get_num_threads(),
@@ -328,7 +331,8 @@ class _BenchmarkRun:
             "records": records, "summary": summarize_records(records),
             "published": {m: published_value(spec.dataset, spec.backbone, base_method(m))
                           for m in methods},
-            "published_source": PUBLISHED_SOURCE, "tuning": tuning, "spec": asdict(spec)}
+            "published_source": published_source(spec.dataset), "tuning": tuning,
+            "spec": asdict(spec)}
         write_json(self.result, self.folder.benchmark_json)
 
 

@@ -112,6 +112,10 @@ def format_markdown(result: Dict[str, Any]) -> str:
              f"predicted class; on undirected graphs their two scores of an edge are "
              f"averaged (GSAT's attention is symmetric). GSAT explains itself.", "",
              ]
+    if result.get("level") == "node":
+        lines += ["Node classification: every explained graph is the computation subgraph of "
+                  "one explained node (a motif node of the test split), so graphs/s are nodes "
+                  "explained per second.", ""]
     summary = result["summary"]
     has_unseen = any("test_interp_auc_unseen" in v["mean"] for v in summary.values())
     head = ["method", "explains", "seeds", "interp AUC", "published AUC", "valid AUC (tuning)",
@@ -131,7 +135,8 @@ def format_markdown(result: Dict[str, Any]) -> str:
             batched = throughput_ratio(result, "gsat", method)
             one = throughput_ratio(result, "gsat", method, "graphs_per_second_batch1")
             ratio = f"{_ratio_text(batched)} / {_ratio_text(one)}"
-        pub_text = f"{pub[0]:.2f} ± {pub[1]:.2f}" if pub else "–"
+        pub_text = ("–" if not pub else f"{pub[0]:.2f}" if pub[1] is None
+                    else f"{pub[0]:.2f} ± {pub[1]:.2f}")
         rows.append([method, result["settings"][method]["explains"], str(n_seeds[method]),
                      _ms(summ, "test_interp_auc")]
                     + ([_ms(summ, "test_interp_auc_unseen")] if has_unseen else [])
