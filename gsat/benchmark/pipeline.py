@@ -14,6 +14,7 @@ in progress (:mod:`gsat.benchmark.tuning`).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -37,8 +38,11 @@ from gsat.benchmark.spec import (TUNED, BenchmarkSpec, base_method, check_spec,
 from gsat.benchmark.tuning import earlier_trials, load_fit, save_fit, save_trials, tune_explainer
 from gsat.core.build import task_dataset
 from gsat.data import load_dataset
+from gsat.data.node.subgraphs import subgraph_dataset
 from gsat.errors import DataMissingError
+from gsat.explain.gsat import GSATExplainer, WholeGraphGSATExplainer
 from gsat.explain.registry import TUNING_BUDGET, make_explainer
+from gsat.nn.readout import centre_readout
 from gsat.runs.files import atomic_write, write_json
 from gsat.runs.layout import RunFolder, SeedFolder
 from gsat.runs.records import write_config
@@ -181,8 +185,13 @@ class _BenchmarkRun:
         run_spec = RunSpec(dataset=spec.dataset, backbone=spec.backbone, config=spec.config,
                            epochs=spec.epochs, device=spec.device)
         cfg = resolve_config(run_spec, ds.config_name)
-        ds = task_dataset(ds, cfg)  # a node dataset: its nodes' computation subgraphs
-        graphs = _Graphs.of(ds, spec)
+        raw, ds = ds, task_dataset(ds, cfg)  # a node dataset: the graph(s) trained on
+        # A model of the whole graph of a node task explains its nodes through their
+        # computation subgraphs: post-hoc explainers read the ERM model's prediction of each
+        # subgraph's centre (exactly its whole-graph prediction), GSAT its own attention.
+        whole = ds.extra.get("design") == "whole"
+        explained = subgraph_dataset(raw, cfg.model.n_layers) if whole else ds
+        graphs = _Graphs.of(explained, spec)
         write_config(self.folder, cfg)
         models: Dict[str, tuple] = {}
         for name, tuned in self.pieces:
@@ -195,7 +204,12 @@ class _BenchmarkRun:
                     self.retrained.add((seed, kind))
             method = name + TUNED if tuned else name
             bar.set_postfix(seed=seed, method=method)
-            rec = self.piece(seed, name, tuned, explainer, models[kind], ds, graphs)
+            if whole and isinstance(explainer, GSATExplainer):
+                explainer = WholeGraphGSATExplainer(ds.test[0], **explainer.settings)
+            posthoc = whole and kind == "erm"
+            with centre_readout(models[kind][0]) if posthoc else contextlib.nullcontext():
+                rec = self.piece(seed, name, tuned, explainer, models[kind],
+                                 explained if posthoc else ds, graphs)
             self.records.append(rec)
             log.info("%s seed %d: test interp AUC %s, %.1f graphs/s", method, seed,
                      rec.get("test_interp_auc"), rec.get("graphs_per_second", math.nan))

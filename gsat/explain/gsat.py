@@ -20,7 +20,7 @@ from gsat.core.model import GSAT
 from gsat.explain.base import (EdgeExplainer, ExplainerEntry, explained_copy,
                                graphs_one_by_one, has_masks)
 
-__all__ = ["GSATExplainer", "GSATAlgorithm", "ENTRY"]
+__all__ = ["GSATExplainer", "WholeGraphGSATExplainer", "GSATAlgorithm", "ENTRY"]
 
 
 class GSATExplainer(EdgeExplainer):
@@ -65,6 +65,41 @@ class GSATExplainer(EdgeExplainer):
 
     def explain_graph(self, model: nn.Module, data: Data, task: str) -> Tensor:
         return explained_copy(model).explain(data)
+
+    def one_at_a_time(self) -> "GSATExplainer":
+        """The same explainer explaining one graph per call, as the post-hoc methods do."""
+        return GSATExplainer(batch_size=1)
+
+
+class WholeGraphGSATExplainer(GSATExplainer):
+    r"""GSAT's explanation of nodes of a model trained on the whole graph (node
+    classification, :obj:`model.readout: node`): the attention of one pass over
+    :obj:`whole`, the edges of each explained computation subgraph (its :obj:`edge_ids`)
+    taken from it. With :obj:`batch_size=1` the pass is made again for every node.
+
+    Args:
+        whole (Data): the graph the model was trained on.
+        batch_size (int, optional): :obj:`1` for one pass per node, else one pass for all.
+            (default: :obj:`128`)
+    """
+
+    def __init__(self, whole: Data, batch_size: int = 128):
+        super().__init__(batch_size=batch_size)
+        self.whole = whole
+
+    def explain(self, model: nn.Module, graphs: Sequence[Data], task: str,
+                device: torch.device | str = "cpu", progress: bool = False) -> List[Tensor]:
+        if not isinstance(model, GSAT):
+            raise TypeError(f"the gsat explainer needs a GSAT model, got {type(model).__name__}")
+        whole = self.whole.to(device)
+        if self.settings["batch_size"] == 1:
+            return [model.explain(whole)[g.edge_ids.to(device)].cpu().double()
+                    for g in graphs]
+        att = model.explain(whole).cpu().double()
+        return [att[g.edge_ids] for g in graphs]
+
+    def one_at_a_time(self) -> "GSATExplainer":
+        return WholeGraphGSATExplainer(self.whole, batch_size=1)
 
 
 class GSATAlgorithm(ExplainerAlgorithm):

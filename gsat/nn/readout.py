@@ -5,12 +5,13 @@ computation subgraph (node classification as the classification of each node's
 (node classification on the whole graph)."""
 from __future__ import annotations
 
-from typing import Callable, Literal
+import contextlib
+from typing import Callable, Iterator, Literal
 
 import torch
 from torch import Tensor
 
-__all__ = ["READOUTS", "center_pool", "node_readout", "check_readout"]
+__all__ = ["READOUTS", "center_pool", "node_readout", "check_readout", "centre_readout"]
 
 #: :obj:`"pool"`: the backbone's pooling over all nodes; :obj:`"center"`: node 0 of each
 #: graph; :obj:`"node"`: every node
@@ -44,6 +45,25 @@ def check_readout(readout: str) -> Readout:
     if readout not in READOUTS:
         raise ValueError(f"unknown readout {readout!r}; choose one of: {', '.join(READOUTS)}")
     return readout  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def centre_readout(model: "torch.nn.Module") -> Iterator[None]:
+    r"""Within the block, every backbone of :obj:`model` that predicts one class per node
+    (:obj:`readout="node"`) reads out the centre node of each graph instead
+    (:func:`center_pool`). A model trained on a whole graph then predicts a node from its
+    :math:`L`-hop computation subgraph, exactly as from the whole graph (the node's
+    :math:`L`-layer embedding depends on that subgraph only; batch norm in evaluation mode),
+    which lets explainers of graph predictions explain its nodes."""
+    switched = [m for m in model.modules() if getattr(m, "readout", None) == "node"
+                and hasattr(m, "_pool")]
+    for m in switched:
+        m._pool = center_pool
+    try:
+        yield
+    finally:
+        for m in switched:
+            m._pool = node_readout
 
 
 def pooling(readout: str, pool: Callable[[Tensor, Tensor], Tensor]
