@@ -103,7 +103,19 @@ def check_graph(data: Any, in_channels: Optional[int] = None, edge_dim: Optional
         needs_edge_attr (bool, optional): the model uses edge features.
             (default: :obj:`False`)
     """
-    x = getattr(data, "x", None)
+    x = _check_x(getattr(data, "x", None), in_channels)
+    ei = _check_edge_index(getattr(data, "edge_index", None), x.size(0))
+    if isinstance(data, Data):
+        _check_num_nodes(data, x.size(0))
+    batch = getattr(data, "batch", None)
+    if batch is not None:
+        _check_batch(batch, ei, x.size(0))
+    _check_edge_attr(getattr(data, "edge_attr", None), ei, edge_dim, needs_edge_attr)
+
+
+def _check_x(x: Any, in_channels: Optional[int]) -> Tensor:
+    """:obj:`x` checked: a 2-d tensor with at least one node, floating point and of width
+    :obj:`in_channels` when that is known, finite."""
     if x is None:
         raise GraphInputError("the graph has no node features 'x'; give every node a feature "
                               "vector (e.g. a constant) before calling the model")
@@ -126,7 +138,12 @@ def check_graph(data: Any, in_channels: Optional[int] = None, edge_dim: Optional
     if in_channels is not None and x.size(1) != in_channels:
         raise GraphInputError(f"node features 'x' must have shape [num_nodes, {in_channels}] "
                               f"for this model, got {list(x.shape)}")
-    ei = getattr(data, "edge_index", None)
+    return x
+
+
+def _check_edge_index(ei: Any, n: int) -> Tensor:
+    """:obj:`edge_index` checked: an integer :obj:`[2, E]` tensor of indices in
+    :obj:`[0, n)`."""
     if ei is None:
         raise GraphInputError("the graph has no 'edge_index'; use an empty tensor of shape "
                               "[2, 0] (dtype torch.long) for a graph without edges")
@@ -138,24 +155,30 @@ def check_graph(data: Any, in_channels: Optional[int] = None, edge_dim: Optional
     if ei.dim() != 2 or ei.size(0) != 2:
         raise GraphInputError(f"edge_index must have shape [2, num_edges], got {list(ei.shape)}"
                               + (f" ({ei.size(0)} rows, 2 expected)" if ei.dim() == 2 else ""))
-    n = x.size(0)
     if ei.numel() > 0:
         lo, hi = int(ei.min()), int(ei.max())
         if lo < 0 or hi >= n:
             raise GraphInputError(f"edge_index refers to node {hi if hi >= n else lo} but the "
                                   f"graph has {n} nodes (valid indices: 0..{n - 1})")
-    if isinstance(data, Data):
-        declared = data.num_nodes
-        if declared != n:
-            raise GraphInputError(f"the graph declares num_nodes={declared}, but x has {n} rows")
-        try:  # PyG's own structural check (after ours, whose messages are more specific)
-            data.validate(raise_on_error=True)
-        except ValueError as exc:
-            raise GraphInputError(str(exc)) from None
-    batch = getattr(data, "batch", None)
-    if batch is not None:
-        _check_batch(batch, ei, n)
-    ea = getattr(data, "edge_attr", None)
+    return ei
+
+
+def _check_num_nodes(data: Data, n: int) -> None:
+    """A declared :obj:`num_nodes` equal to the :obj:`n` rows of :obj:`x`, then PyG's own
+    structural check (after ours, whose messages are more specific)."""
+    declared = data.num_nodes
+    if declared != n:
+        raise GraphInputError(f"the graph declares num_nodes={declared}, but x has {n} rows")
+    try:
+        data.validate(raise_on_error=True)
+    except ValueError as exc:
+        raise GraphInputError(str(exc)) from None
+
+
+def _check_edge_attr(ea: Any, ei: Tensor, edge_dim: Optional[int],
+                     needs_edge_attr: bool) -> None:
+    """:obj:`edge_attr` (required when :obj:`needs_edge_attr`) checked: one finite row per
+    edge, of width :obj:`edge_dim` when the model uses edge features of a known width."""
     if ea is None:
         if needs_edge_attr:
             raise GraphInputError("this model uses edge features, but the graph has no "

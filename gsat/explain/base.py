@@ -4,10 +4,10 @@ r"""What every explainer shares: the :class:`EdgeExplainer` interface, the
 (:class:`BackboneAdapter`, :class:`PyGEdgeExplainer`) and the graph-by-graph helpers.
 
 Every explainer produces one score per edge of every explained graph, so that
-:func:`gsat.benchmark.pipeline.score_explanations` scores every method in the same way. Every
-post-hoc explainer explains the model's predicted class, and on an undirected graph the scores
-of :math:`(u, v)` and :math:`(v, u)` are replaced by their mean (:func:`symmetric_scores`), as
-GSAT's attention is: raw masks of the two directions can differ widely, and the ground truth
+:func:`gsat.metrics.interpretation.score_explanations` scores every method in the same way.
+Every post-hoc explainer explains the model's predicted class, and on an undirected graph the
+scores of :math:`(u, v)` and :math:`(v, u)` are replaced by their mean (:func:`symmetric_scores`),
+as GSAT's attention is: raw masks of the two directions can differ widely, and the ground truth
 is one label per undirected edge.
 
 Every explainer leaves the explained model as it found it: train/eval mode, parameter

@@ -1,5 +1,5 @@
 r"""The explainers by name: the one registry that :func:`make_explainer`, the benchmark
-(:class:`~gsat.benchmark.pipeline.BenchmarkSpec`) and ``gsat benchmark --explainers`` read.
+(:class:`~gsat.benchmark.spec.BenchmarkSpec`) and ``gsat benchmark --explainers`` read.
 
 Every explainer module declares its :class:`~gsat.explain.base.ExplainerEntry` as
 :obj:`ENTRY`: its name, factory (whose keyword defaults are the default settings), one line
@@ -63,7 +63,7 @@ def explainer_names() -> List[str]:
 
 def default_explainers() -> List[str]:
     """The explainers a benchmark runs when none are named (``gsat benchmark`` without
-    ``--explainers``, :class:`~gsat.benchmark.pipeline.BenchmarkSpec`): every registered one,
+    ``--explainers``, :class:`~gsat.benchmark.spec.BenchmarkSpec`): every registered one,
     GSAT and the post-hoc explainers."""
     return explainer_names()
 

@@ -11,37 +11,27 @@ What changes under a launch (and nothing changes without one):
 * **Process group.** :func:`launched` reads torchrun's :obj:`RANK`, :obj:`WORLD_SIZE` and
   :obj:`LOCAL_RANK`, and initialises the default group: backend :obj:`"nccl"` on device
   :obj:`cuda:LOCAL_RANK` for :obj:`--device cuda`, :obj:`"gloo"` on the CPU.
-* **Batches.** The training graphs are split by a
-  :class:`~torch.utils.data.distributed.DistributedSampler` (shuffled with the seed of the
-  run, :meth:`set_epoch` at every epoch, so an epoch's split depends on the seed and the
-  epoch only and :obj:`--resume` continues exactly). The global batch size stays the
-  config's :obj:`train.batch_size`: each of :math:`W` processes takes
-  :obj:`batch_size / W` graphs per step, and DDP averages the gradients of the :math:`W`
-  per-process mean losses, which is the gradient of the mean loss over the global batch.
-  A :obj:`batch_size` that :math:`W` does not divide is refused
-  (:class:`~gsat.errors.ConfigError`), since any rounding would change the optimisation.
-  The sampler pads the training set by repeating up to :math:`W - 1` graphs so that every
-  process takes the same number of steps.
-* **Random numbers.** All processes build the model from the seed (same initial weights;
-  DDP also broadcasts rank 0's weights); afterwards rank :math:`r > 0` draws its own
-  attention noise and dropout masks from a stream derived from :obj:`(seed, r)`
-  (:func:`rank_seed`), rank 0 keeps the seed's stream. ``last.pt`` holds every rank's
-  random state.
+* **Batches.** A :class:`~torch.utils.data.distributed.DistributedSampler` splits the
+  training graphs (shuffled with the run's seed, :meth:`set_epoch` every epoch, so
+  :obj:`--resume` continues exactly; up to :math:`W - 1` graphs repeated so that every
+  process takes the same number of steps). The global batch size stays
+  :obj:`train.batch_size`: each of :math:`W` processes takes :obj:`batch_size / W` graphs,
+  and DDP's average of the per-process mean losses' gradients is the gradient of the mean
+  loss over the global batch. A :obj:`batch_size` that :math:`W` does not divide is refused
+  (:class:`~gsat.errors.ConfigError`): any rounding would change the optimisation.
+* **Random numbers.** All processes build the model from the seed; then rank
+  :math:`r > 0` draws attention noise and dropout from the stream of :func:`rank_seed`.
+  ``last.pt`` holds every rank's random state.
 * **Batch norm.** Each process normalises over its own share of the batch (no
-  :class:`~torch.nn.SyncBatchNorm`: it does not run on the CPU, and would add two
-  collectives per batch-norm layer per step since GSAT runs the backbone twice). DDP
-  broadcasts rank 0's running statistics at every step, and :class:`DistributedEngine`
-  does so again before every evaluation, so all ranks evaluate rank 0's model, the one
-  that is saved.
-* **Evaluation.** Validation, test and interpretation scores equal those of a
-  single-process :func:`gsat.training.engine.evaluate` of the same model: the evaluation split is cut
-  into the very batches one process would use, rank :math:`r` runs batches
-  :math:`r, r + W, \ldots`, and the per-batch predictions, attention and labels are
-  gathered to every rank in batch order before scoring. Every rank thus holds identical
-  scores and takes identical model-selection decisions.
-* **Files.** Only rank 0 writes (checkpoints, ``metrics.csv``, ``results.json``,
-  pictures, TensorBoard); the run folder must be on a file system every process reads
-  when resuming.
+  :class:`~torch.nn.SyncBatchNorm`: it does not run on the CPU, and GSAT's two backbone
+  passes would double its collectives); rank 0's running statistics, the saved ones, are
+  copied to every rank before every evaluation.
+* **Evaluation.** Scores equal those of a single-process
+  :func:`gsat.training.engine.evaluate`: rank :math:`r` runs batches :math:`r, r + W,
+  \ldots` of the single-process split, and the per-batch predictions are gathered in batch
+  order before scoring, so every rank takes identical model-selection decisions.
+* **Files.** Only rank 0 writes; the run folder must be on a file system every process
+  reads when resuming.
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Union
+from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Tuple, Union
 
 import torch
 from torch import nn
@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 R_SCHEDULE_KEYS = ("init_r", "final_r", "decay_r", "decay_interval", "fixed_r")
 
 RSchedule = Union[None, float, Mapping[str, Any]]
+Device = Union[str, torch.device]
+Metric = Optional[Literal["acc", "rocauc"]]
 
 
 def _apply_r_schedule(model: nn.Module, r_schedule: RSchedule) -> None:
@@ -66,31 +68,22 @@ def _evaluator(model: nn.Module, metric: Optional[str], caller: str) -> Evaluato
 def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable] = None,
         epochs: int = 100, r_schedule: RSchedule = None, lr: float = 1e-3,
         weight_decay: float = 0.0, optimizer: Optional[torch.optim.Optimizer] = None,
-        device: Union[str, torch.device] = "cpu",
-        metric: Optional[Literal["acc", "rocauc"]] = None, start_epoch: int = 0,
+        device: Device = "cpu", metric: Metric = None, start_epoch: int = 0,
         progress: bool = True, tensorboard: Optional[Union[str, Path]] = None,
         k: int = PRECISION_K, min_select_epoch: int = 10) -> List[Dict[str, Any]]:
     r"""Train :obj:`model` for :obj:`epochs` epochs and return its history.
 
-    Each epoch is one :func:`gsat.training.engine.train_epoch` pass over :obj:`train_loader` followed,
-    when :obj:`val_loader` is given, by :func:`gsat.training.engine.evaluate` on it (prediction loss
-    and metric; for GSAT also the interpretation ROC AUC and precision@k of the attention
-    when the graphs carry :obj:`edge_label`). With :obj:`val_loader`, the model ends with the
-    weights of the epoch ``gsat train`` would select (:class:`gsat.core.selection.Selector`: the
-    best validation metric among epochs > :obj:`min_select_epoch` whose :math:`r` reached
-    its final value, else among all epochs; ties: lower validation loss), marked
-    :obj:`"selected": True` in the history; without it, with the last epoch's weights.
-    Either way the model is returned in eval mode. The graphs of :obj:`train_loader` are
-    checked (:meth:`gsat.GSAT.check_input`) as they pass in the first epoch, those of
-    :obj:`val_loader` by the model in evaluation mode.
-
-    The information-bottleneck prior :math:`r` follows
-
-    .. math::
-        r(e) = \max\left(r_{\text{final}},\; r_{\text{init}} - \delta \cdot
-        \left\lfloor e / T \right\rfloor\right)
-
-    (:func:`gsat.core.functional.r_schedule`), with the values stored on the model.
+    Each epoch is one :func:`gsat.training.engine.train_epoch` pass over :obj:`train_loader`,
+    then, with :obj:`val_loader`, :func:`gsat.training.engine.evaluate` on it (prediction loss
+    and metric; for GSAT also the interpretation ROC AUC and precision@k of the attention when
+    the graphs carry :obj:`edge_label`). With :obj:`val_loader` the model ends with the weights
+    of the epoch ``gsat train`` would select (:class:`gsat.core.selection.Selector`: the best
+    validation metric among epochs > :obj:`min_select_epoch` whose :math:`r` reached its final
+    value, else among all epochs; ties: lower validation loss), marked :obj:`"selected": True`
+    in the history; without it, with the last epoch's weights. Either way the model is returned
+    in eval mode. The graphs of :obj:`train_loader` are checked (:meth:`gsat.GSAT.check_input`)
+    as they pass in the first epoch, those of :obj:`val_loader` by the model in evaluation
+    mode.
 
     Args:
         model (torch.nn.Module): a :class:`~gsat.GSAT` or :class:`~gsat.core.model.ERM` model.
@@ -98,13 +91,14 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
         val_loader (torch_geometric.loader.DataLoader, optional): validation batches.
             (default: :obj:`None`)
         epochs (int, optional): number of epochs. (default: :obj:`100`)
-        r_schedule (float or dict, optional): :obj:`None` keeps the model's schedule (the
-            paper's 0.9 to 0.5 by 0.1 every 10 epochs unless set when building the model); a
-            float in (0, 1) is a fixed :math:`r` for every epoch; a dict sets any of
-            :obj:`init_r`, :obj:`final_r`, :obj:`decay_r` (:math:`\delta`),
-            :obj:`decay_interval` (:math:`T`), :obj:`fixed_r`, e.g.
-            :obj:`dict(init_r=0.9, final_r=0.7, decay_interval=2)`. The schedule is stored on
-            the model (:attr:`GSAT.r_kwargs`), so :meth:`GSAT.get_r` reports it afterwards.
+        r_schedule (float or dict, optional): the prior :math:`r(e) = \max(r_{\text{final}},
+            r_{\text{init}} - \delta \lfloor e / T \rfloor)` of the information bottleneck
+            (:func:`gsat.core.functional.r_schedule`). :obj:`None` keeps the model's schedule
+            (the paper's 0.9 to 0.5 by 0.1 every 10 epochs unless set when building the model);
+            a float in (0, 1) is a fixed :math:`r`; a dict sets any of :obj:`init_r`,
+            :obj:`final_r`, :obj:`decay_r` (:math:`\delta`), :obj:`decay_interval` (:math:`T`),
+            :obj:`fixed_r`, e.g. :obj:`dict(init_r=0.9, final_r=0.7, decay_interval=2)`.
+            It is stored on the model (:attr:`GSAT.r_kwargs`, reported by :meth:`GSAT.get_r`).
             (default: :obj:`None`)
         lr (float, optional): learning rate of the Adam optimizer made when
             :obj:`optimizer` is :obj:`None`. (default: :obj:`1e-3`)
@@ -128,9 +122,9 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
     Returns:
         list of dict: one record per epoch: :obj:`epoch`, :obj:`r` (GSAT only),
         :obj:`train_loss`, :obj:`train_metric`, the loss parts :obj:`train_pred` and
-        :obj:`train_info`, :obj:`seconds`, and with :obj:`val_loader` also
-        :obj:`valid_loss`, :obj:`valid_metric`, :obj:`valid_interp_auc`,
-        :obj:`valid_precision_at_k` (NaN where not defined).
+        :obj:`train_info`, :obj:`seconds`, and with :obj:`val_loader` also :obj:`valid_loss`,
+        :obj:`valid_metric`, :obj:`valid_interp_auc`, :obj:`valid_precision_at_k` (NaN where
+        not defined).
 
     Raises:
         gsat.errors.ConfigError: :obj:`epochs < 1`, an invalid :obj:`r_schedule`, or a CUDA
@@ -142,39 +136,65 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
     if int(epochs) < 1:
         raise ConfigError(f"epochs must be >= 1, got {epochs}")
     evaluator = _evaluator(model, metric, "fit")
+    device, optimizer = _prepare(model, r_schedule, device, optimizer, lr, weight_decay)
+    selection = None if val_loader is None else _selection(model, min_select_epoch)
+    engine = Engine(model, optimizer, train_loader, val_loader, evaluator=evaluator,
+                    device=device, k=k, hooks=_hooks(tensorboard, selection),
+                    progress=progress, batch_progress=progress, desc="fit", check_inputs=True)
+    history = engine.run(start_epoch + int(epochs), start_epoch)
+    _keep_selected(model, selection, history)
+    model.eval()
+    return history
+
+
+def _prepare(model: nn.Module, r_schedule: RSchedule, device: Device,
+             optimizer: Optional[torch.optim.Optimizer], lr: float, weight_decay: float
+             ) -> Tuple[torch.device, torch.optim.Optimizer]:
+    """Store :obj:`r_schedule` on :obj:`model` (checked) and move it to :obj:`device`;
+    return the device and the optimizer (Adam unless one is given)."""
     _apply_r_schedule(model, r_schedule)
     device = torch.device(check_device(device))
     model.to(device)
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    return device, optimizer
+
+
+def _hooks(tensorboard: Optional[Union[str, Path]], selection: Optional[Selection]) -> list:
+    """The engine's hooks in :func:`fit`: TensorBoard logging, then model selection."""
     hooks: list = [] if tensorboard is None else [TensorBoardHook(tensorboard)]
-    selection = None
-    if val_loader is not None:
-        rk = getattr(model, "r_kwargs", None) or {}
-        final_r = final_prior(rk.get("final_r"), rk.get("fixed_r"))
-        selection = Selection(Selector(min_select_epoch, final_r))
-        hooks.append(SelectionHook(selection))
-    engine = Engine(model, optimizer, train_loader, val_loader, evaluator=evaluator,
-                    device=device, k=k, hooks=hooks, progress=progress,
-                    batch_progress=progress, desc="fit", check_inputs=True)
-    history = engine.run(start_epoch + int(epochs), start_epoch)
     if selection is not None:
-        chosen, how = selection.chosen()
-        if chosen is not None:
-            model.load_state_dict(chosen["state"])
-            for rec in history:
-                if rec["epoch"] == chosen["epoch"]:
-                    rec["selected"] = True
-            log.info("fit: kept the weights of epoch %d (valid_metric %.4f, selected over %s)",
-                     chosen["epoch"], chosen["valid_metric"],
-                     "epochs with the final r" if how == "final_r" else "all epochs")
-    model.eval()
-    return history
+        hooks.append(SelectionHook(selection))
+    return hooks
 
 
-def evaluate(model: nn.Module, loader: Iterable, metric: Optional[Literal["acc", "rocauc"]]
-             = None, device: Union[str, torch.device, None] = None, k: int = PRECISION_K
-             ) -> Dict[str, float]:
+def _selection(model: nn.Module, min_select_epoch: int) -> Selection:
+    """The model selection of ``gsat train`` for :obj:`model`'s final :math:`r`."""
+    rk = getattr(model, "r_kwargs", None) or {}
+    final_r = final_prior(rk.get("final_r"), rk.get("fixed_r"))
+    return Selection(Selector(min_select_epoch, final_r))
+
+
+def _keep_selected(model: nn.Module, selection: Optional[Selection],
+                   history: List[Dict[str, Any]]) -> None:
+    """Load the selected epoch's weights into :obj:`model` and mark its record in
+    :obj:`history` (nothing without a selection or when no epoch was selected)."""
+    if selection is None:
+        return
+    chosen, how = selection.chosen()
+    if chosen is None:
+        return
+    model.load_state_dict(chosen["state"])
+    for rec in history:
+        if rec["epoch"] == chosen["epoch"]:
+            rec["selected"] = True
+    log.info("fit: kept the weights of epoch %d (valid_metric %.4f, selected over %s)",
+             chosen["epoch"], chosen["valid_metric"],
+             "epochs with the final r" if how == "final_r" else "all epochs")
+
+
+def evaluate(model: nn.Module, loader: Iterable, metric: Metric = None,
+             device: Optional[Device] = None, k: int = PRECISION_K) -> Dict[str, float]:
     r"""Score :obj:`model` on the graphs of :obj:`loader` with the evaluation of training
     (:func:`gsat.training.engine.evaluate`): eval-time predictions (and attention), the model's mode
     left as it was.

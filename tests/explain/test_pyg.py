@@ -9,7 +9,8 @@ from torch_geometric.loader import DataLoader
 
 import gsat
 from gsat.data.ba_2motifs import generate_ba_2motifs
-from gsat.explain import GSATModelAdapter, gsat_explainer, interp_auc, to_explanation
+from gsat.explain import GSATModelAdapter, gsat_explainer, to_explanation
+from gsat.metrics.interpretation import interp_auc
 
 pytest.importorskip("torchmetrics")
 

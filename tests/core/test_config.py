@@ -7,7 +7,7 @@ import pytest
 from gsat.core.config import Config, config_from_dict, load_config
 from gsat.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "gsat" / "configs").glob("*.yml")))

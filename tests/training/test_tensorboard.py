@@ -16,7 +16,7 @@ from gsat.training.driver import RunSpec, run
 pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCALARS = {"train/loss", "train/pred", "train/info", "train/metric", "r", "valid/loss",
            "valid/metric", "valid/interp_auc"}
 HISTOGRAMS = {"attention/ground_truth", "attention/other"}

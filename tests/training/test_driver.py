@@ -9,7 +9,7 @@ import yaml
 from gsat.app.cli import main
 from gsat.training.driver import RunSpec, run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RUN_FIELDS = {"seed", "best_epoch", "valid_metric", "test_metric", "test_interp_auc",
               "test_precision_at_5", "seconds_per_epoch"}
 

@@ -8,7 +8,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 SMALL = {"GSAT_NB_EPOCHS": "2", "GSAT_NB_NUM_GRAPHS": "120", "GSAT_NB_EXPLAINER_EPOCHS": "10",
          "GSAT_NB_NUM_COMPARE": "2"}

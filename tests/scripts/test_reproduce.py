@@ -6,7 +6,7 @@ import pytest
 
 from gsat.benchmark import PUBLISHED, PUBLISHED_PREDICTION
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

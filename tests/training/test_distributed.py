@@ -1,6 +1,6 @@
 """Data-parallel training (gsat.training.distributed): two CPU processes with gloo under torchrun.
 
-One torchrun launch (tests/distributed_worker.py) takes a DDP step, trains run ``a`` and
+One torchrun launch (tests/training/distributed_worker.py) takes a DDP step, trains run ``a`` and
 trains run ``b`` with a stop after epoch 1 and a resume; this module checks what it
 reported and the files it wrote, and evaluates the saved models in this single process.
 """
@@ -24,7 +24,7 @@ from gsat.training.distributed import DistContext, launch_env, launched, rank_se
 from gsat.errors import ConfigError
 from gsat.training.engine import PRECISION_K, evaluate, make_loader
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NUM_GRAPHS = 120
 BATCH = 4  # evaluation splits of 12 graphs: 3 batches over 2 ranks
 EPOCHS = 3
@@ -97,7 +97,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def ddp(tmp_path_factory):
-    """Two gloo processes under torchrun (see tests/distributed_worker.py)."""
+    """Two gloo processes under torchrun (see tests/training/distributed_worker.py)."""
     base = tmp_path_factory.mktemp("ddp")
     cfg = yaml.safe_load((ROOT / "gsat" / "configs" / "GIN-ba_2motifs.yml").read_text())
     cfg["model"]["hidden_size"] = 16
@@ -111,7 +111,7 @@ def ddp(tmp_path_factory):
         env.pop(key, None)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node",
            "2", "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
-           str(ROOT / "tests" / "distributed_worker.py"), str(config), str(base / "data"),
+           str(ROOT / "tests" / "training" / "distributed_worker.py"), str(config), str(base / "data"),
            str(base)]
     proc = subprocess.Popen(cmd, cwd=base, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)

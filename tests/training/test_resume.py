@@ -21,7 +21,7 @@ from gsat.app.cli import main
 from gsat.errors import CheckpointError
 from gsat.training.driver import RunSpec, run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NUM_GRAPHS = 40
 
 # Runs the command line in a child process; pauses (marker file + long sleep) at the batch

@@ -11,7 +11,7 @@ from gsat.data import DATASETS
 from gsat.data.ba_2motifs import load_ba_2motifs
 from gsat.metrics.summary import markdown_sections, with_section
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _script():

@@ -1,6 +1,6 @@
-"""One process of the data-parallel test (tests/test_distributed.py), started by torchrun.
+"""One process of the data-parallel test (tests/training/test_distributed.py), started by torchrun.
 
-Usage: torchrun --nproc-per-node 2 tests/distributed_worker.py CONFIG DATA_DIR OUT_DIR
+Usage: torchrun --nproc-per-node 2 tests/training/distributed_worker.py CONFIG DATA_DIR OUT_DIR
 
 In one process group it
 1. takes one DDP step and reports the initial weights, the weights after the step, the
