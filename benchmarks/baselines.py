@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))  # the checkout's gsat, not another installed copy
 from gsat.benchmark import (BenchmarkSpec, finished_seeds, format_markdown,  # noqa: E402
                             gsat_against_best_baseline, run_benchmark, throughput_ratio)
 from gsat.metrics.summary import markdown_sections  # noqa: E402
-from gsat.runs.files import write_json  # noqa: E402
+from gsat.io.files import write_json  # noqa: E402
 
 #: datasets reported, in this order, when their run folder exists
 DATASETS = ("ba_2motifs", "mutag", "spmotif_0.5", "spmotif_0.7", "spmotif_0.9")

@@ -30,9 +30,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the checkout's gsat, not another installed copy
 
-from gsat.core.build import build_model  # noqa: E402
-from gsat.runs.files import atomic_write  # noqa: E402
-from gsat.runs.checkpoint import load_checkpoint, load_state_checked  # noqa: E402
+from gsat.training.build import build_model  # noqa: E402
+from gsat.io.files import atomic_write  # noqa: E402
+from gsat.io.checkpoint import load_checkpoint, load_state_checked  # noqa: E402
 from gsat.core.config import load_config  # noqa: E402
 from gsat.data import load_dataset  # noqa: E402
 from gsat.errors import DataMissingError  # noqa: E402

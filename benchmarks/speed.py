@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gsat.core.build import build_model  # noqa: E402
+from gsat.training.build import build_model  # noqa: E402
 from gsat.core.config import default_config_path, load_config  # noqa: E402
 from gsat.data import load_dataset  # noqa: E402
 from gsat.training.engine import make_loader, set_seed, train_epoch  # noqa: E402

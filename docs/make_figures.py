@@ -34,7 +34,7 @@ import gsat  # noqa: E402
 from gsat.metrics.interpretation import score_explanations  # noqa: E402
 from gsat.explain import GSATExplainer  # noqa: E402
 from gsat.core.config import default_config_path, load_config  # noqa: E402
-from gsat.core.build import build_model
+from gsat.training.build import build_model
 from gsat.training.seed import train_one_seed  # noqa: E402
 from gsat.viz import draw_explanation  # noqa: E402
 

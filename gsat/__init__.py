@@ -24,7 +24,7 @@ _EXPORTS = {
     "TrainingDivergedError": "gsat.errors",
     "interp_auc": "gsat.metrics.interpretation", "precision_at_k": "gsat.metrics.interpretation",
     "evaluate": "gsat.training.fit", "fit": "gsat.training.fit",
-    "LoadedRun": "gsat.runs.reader", "load_run": "gsat.runs.reader",
+    "LoadedRun": "gsat.training.reader", "load_run": "gsat.training.reader",
     "ERM": "gsat.core.model", "GSAT": "gsat.core.model", "GSATOutput": "gsat.core.model",
     "check_graph": "gsat.core.validation", "edge_mask": "gsat.core.model",
     "GIN": "gsat.nn", "PNA": "gsat.nn", "Extractor": "gsat.nn", "GraphClassifier": "gsat.nn",

@@ -10,9 +10,9 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import torch
 
 from gsat.errors import ConfigError
-from gsat.runs.files import write_json
+from gsat.io.files import write_json
 from gsat.runs.layout import RunFolder
-from gsat.runs.reader import LoadedRun, load_run
+from gsat.training.reader import LoadedRun, load_run
 
 log = logging.getLogger(__name__)
 

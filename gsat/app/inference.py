@@ -1,5 +1,5 @@
 r"""``gsat explain``: :func:`explain_graphs` predicts and explains, with a run's selected
-model (:func:`gsat.runs.reader.load_run`), graphs it never saw and writes
+model (:func:`gsat.training.reader.load_run`), graphs it never saw and writes
 ``explanations.jsonl``, a picture per graph and a summary."""
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import torch
 from torch_geometric.data import Data
 
 from gsat.errors import ConfigError, GraphInputError
-from gsat.runs.files import atomic_write, json_safe, write_json
-from gsat.runs.reader import LoadedRun, load_run
+from gsat.io.files import atomic_write, json_safe, write_json
+from gsat.training.reader import LoadedRun, load_run
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
 
-from gsat.runs.checkpoint import load_checkpoint, load_state_checked
+from gsat.io.checkpoint import load_checkpoint, load_state_checked
 from gsat.errors import ConfigError, DataMissingError
-from gsat.runs.files import write_json
+from gsat.io.files import write_json
 from gsat.runs.layout import RunFolder, SeedFolder
 
 log = logging.getLogger(__name__)
@@ -249,9 +249,9 @@ def influence(run_dir: str | Path, graph: int, top: int = 5, seed: Optional[int]
             out of range.
         gsat.errors.DataMissingError: the run kept no checkpoints.
     """
-    from gsat.core.build import build_model, task_dataset
+    from gsat.training.build import build_model, task_dataset
     from gsat.data import load_dataset
-    from gsat.runs.reader import run_config
+    from gsat.training.reader import run_config
     from gsat.runs.records import read_run_json, seeds_of
 
     folder = RunFolder(run_dir)

@@ -7,12 +7,12 @@ import json
 import logging
 from typing import Any, Dict, Optional
 
-from gsat.core.build import build_model
+from gsat.training.build import build_model
 from gsat.core.config import Config
 from gsat.data.base import GraphDataset
 from gsat.errors import CheckpointError
 from gsat.runs.layout import SeedFolder
-from gsat.runs.reader import load_selected
+from gsat.training.reader import load_selected
 from gsat.runs.store import load_piece, save_piece, stamp_differences
 from gsat.training.seed import train_one_seed
 
@@ -38,7 +38,7 @@ def _saved_record(folder: SeedFolder, stamp: Dict[str, Any]) -> Optional[Dict[st
     except (OSError, ValueError):
         saved = None
     if isinstance(saved, dict) and "key" in saved and "stamp" not in saved:
-        from gsat.runs.checkpoint import load_checkpoint
+        from gsat.io.checkpoint import load_checkpoint
 
         try:
             config = load_checkpoint(folder.best, kind="best")["config"]

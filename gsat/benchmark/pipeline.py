@@ -36,14 +36,14 @@ from gsat.benchmark.scoring import explain_and_score
 from gsat.benchmark.spec import (TUNED, BenchmarkSpec, base_method, check_spec,
                                  explainer_settings, piece_key, torch_threads, tuning_grids)
 from gsat.benchmark.tuning import earlier_trials, load_fit, save_fit, save_trials, tune_explainer
-from gsat.core.build import task_dataset
+from gsat.training.build import task_dataset
 from gsat.data import load_dataset
 from gsat.data.node.subgraphs import subgraph_dataset
 from gsat.errors import DataMissingError
 from gsat.explain.gsat import GSATExplainer, WholeGraphGSATExplainer
 from gsat.explain.registry import TUNING_BUDGET, make_explainer
 from gsat.nn.readout import centre_readout
-from gsat.runs.files import atomic_write, write_json
+from gsat.io.files import atomic_write, write_json
 from gsat.runs.layout import RunFolder, SeedFolder
 from gsat.runs.records import write_config
 from gsat.runs.store import discard_piece

@@ -13,7 +13,7 @@ from gsat.core.validation import check_device, check_seeds
 from gsat.errors import ConfigError
 from gsat.explain.registry import (TUNING_BUDGET, default_explainers, make_explainer,
                                    optimised_names, tuning_grid)
-from gsat.runs.files import json_safe
+from gsat.io.files import json_safe
 
 __all__ = ["TUNED", "BenchmarkSpec", "base_method", "check_spec", "explainer_settings",
            "tuning_grids", "piece_key", "torch_threads"]

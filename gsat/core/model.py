@@ -15,7 +15,7 @@ from gsat.core import functional as F
 from gsat.core.passes import PassStatistics, recomputed
 from gsat.errors import GraphInputError
 from gsat.nn.extractor import Extractor
-from gsat.core.utils import batch_vector
+from gsat.nn.utils import batch_vector
 from gsat.core.task import Task
 from gsat.core.validation import check_finite_output, check_graph, model_inputs
 

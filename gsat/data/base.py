@@ -86,7 +86,7 @@ _LIST_KEYS = ("x", "edge_index", "y", "edge_label", "edge_attr", "node_label", "
 
 def save_graphs(graphs: Sequence[Data], path: Path) -> None:
     r"""Store graphs as plain tensors (loadable with :obj:`weights_only=True`), atomically
-    (:func:`gsat.runs.checkpoint.save_checkpoint`: on failure no temporary file is left behind).
+    (:func:`gsat.io.checkpoint.save_checkpoint`: on failure no temporary file is left behind).
 
     Raises:
         gsat.errors.DiskWriteError: the cache could not be written (e.g. disk full).
@@ -96,7 +96,7 @@ def save_graphs(graphs: Sequence[Data], path: Path) -> None:
                                "num_edges": torch.tensor([g.edge_index.size(1) for g in graphs])}
     for k in keys:
         blob[k] = [getattr(g, k) for g in graphs]
-    from gsat.runs.checkpoint import save_checkpoint
+    from gsat.io.checkpoint import save_checkpoint
 
     save_checkpoint(blob, path)
 
@@ -106,8 +106,8 @@ def load_graphs(path: Path) -> Optional[List[Data]]:
     is missing, truncated or otherwise unreadable, so the caller rebuilds it. Temporary files
     of writers that were killed (``<name>.tmp<PID>`` of a process no longer running) are
     removed first."""
-    from gsat.runs.files import remove_stale_temporaries
-    from gsat.runs.checkpoint import validate_checkpoint
+    from gsat.io.files import remove_stale_temporaries
+    from gsat.io.checkpoint import validate_checkpoint
 
     remove_stale_temporaries(path.parent, only_dead=True)  # left by killed writers
     if not path.exists():

@@ -42,7 +42,7 @@ def _load_safely(path: Path, what: str) -> Any:
         with _pyg_safe_loading():
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        from gsat.runs.checkpoint import foreign_globals
+        from gsat.io.checkpoint import foreign_globals
 
         foreign = foreign_globals(path)
         if foreign:

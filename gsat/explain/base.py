@@ -33,7 +33,7 @@ from torch_geometric.utils import is_undirected
 from tqdm.auto import tqdm
 
 from gsat.core.functional import symmetrize_edge_att
-from gsat.core.utils import batch_vector
+from gsat.nn.utils import batch_vector
 from gsat.errors import ConfigError
 
 __all__ = ["BackboneAdapter", "EdgeExplainer", "ExplainerEntry", "PyGEdgeExplainer",

@@ -53,7 +53,7 @@ def _local(node: int, edge_ids: Tensor, whole_edge_index: Tensor) -> tuple:
 def explained_nodes(model: nn.Module, graphs: List[Data], limit: Optional[int] = None
                     ) -> Iterator[NodeExplanation]:
     r"""The explanations of the explained nodes of a node task's interpretation graphs
-    (:attr:`GraphDataset.interp_test` of :func:`gsat.core.build.task_dataset`): each
+    (:attr:`GraphDataset.interp_test` of :func:`gsat.training.build.task_dataset`): each
     computation subgraph explained by itself (subgraph design), or the whole graph's
     attention on each explained node's subgraph (whole-graph design). At most :obj:`limit`.
     """

@@ -22,7 +22,7 @@ from torch_geometric.nn import MessagePassing
 from gsat.explain.base import model_config_for
 from gsat.explain.gsat import GSATAlgorithm
 from gsat.core.model import GSAT
-from gsat.core.utils import batch_vector
+from gsat.nn.utils import batch_vector
 
 __all__ = ["GSATModelAdapter", "gsat_explainer", "to_explanation"]
 

@@ -8,7 +8,7 @@ from torch_geometric.nn import GINConv, GINEConv, global_add_pool
 
 from gsat.nn.gated import gated_add
 from gsat.nn.readout import pooling
-from gsat.core.utils import batch_vector
+from gsat.nn.utils import batch_vector
 
 _HOOKS = ("_propagate_forward_pre_hooks", "_propagate_forward_hooks",
           "_message_forward_pre_hooks", "_message_forward_hooks",

@@ -21,7 +21,7 @@ from torch_geometric.nn.aggr import DegreeScalerAggregation
 from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.utils import degree
 
-from gsat.core.utils import batch_vector
+from gsat.nn.utils import batch_vector
 from gsat.nn.readout import pooling
 
 

@@ -6,7 +6,7 @@ from typing import Callable, Optional
 from torch import Tensor, nn
 from torch_geometric.nn import global_add_pool
 
-from gsat.core.utils import batch_vector
+from gsat.nn.utils import batch_vector
 
 
 class GraphClassifier(nn.Module):

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from gsat.errors import RunInUseError
-from gsat.runs.files import disk_error
+from gsat.io.files import disk_error
 from gsat.runs.layout import RunFolder
 
 PathLike = Union[str, Path]

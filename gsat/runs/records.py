@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from gsat.core.config import Config, config_text
 from gsat.errors import ConfigError
-from gsat.runs.files import atomic_write, write_json
+from gsat.io.files import atomic_write, write_json
 from gsat.runs.layout import RunFolder
 
 log = logging.getLogger(__name__)

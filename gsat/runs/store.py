@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, List, Mapping, Optional, Union
 
 from gsat.errors import CheckpointError
-from gsat.runs.files import json_safe, write_json
+from gsat.io.files import json_safe, write_json
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def save_piece(path: PathLike, stamp: Mapping[str, Any], value: Any) -> None:
     if path.suffix == ".json":
         write_json({"stamp": stamp, "value": value}, path)
     else:
-        from gsat.runs.checkpoint import save_checkpoint
+        from gsat.io.checkpoint import save_checkpoint
 
         save_checkpoint({"stamp": stamp_id(stamp), "value": value}, path)
 
@@ -91,7 +91,7 @@ def load_piece(path: PathLike, stamp: Mapping[str, Any],
             saved = json.loads(path.read_text())
             differs = stamp_differences(saved["stamp"], json_safe(stamp), defaults)
         else:
-            from gsat.runs.checkpoint import load_checkpoint
+            from gsat.io.checkpoint import load_checkpoint
 
             saved = load_checkpoint(path, map_location=map_location)
             differs = [] if saved["stamp"] == stamp_id(stamp) else ["stamp"]

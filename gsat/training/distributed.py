@@ -374,7 +374,7 @@ class DistributedEngine(Engine):
         r"""The random states of all ranks: :obj:`rng` (rank 0's, the layout of a
         single-process ``last.pt``), :obj:`rng_ranks` (one per rank) and
         :obj:`world_size` (a collective)."""
-        from gsat.runs.checkpoint import rng_state
+        from gsat.io.checkpoint import rng_state
 
         states = self.dist.all_gather_object(rng_state(generator))
         return {"rng": states[0], "rng_ranks": states, "world_size": self.dist.world_size}
@@ -385,7 +385,7 @@ def restore_rank_rng(ckpt: Dict[str, Any], dist: DistContext, seed: int, source:
     another number of processes (or by one) is continued with a warning: the sampler then
     splits the data differently, so the run no longer equals an uninterrupted one; ranks
     without a saved state start the stream of :func:`rank_seed`."""
-    from gsat.runs.checkpoint import set_rng_state
+    from gsat.io.checkpoint import set_rng_state
 
     saved_world = int(ckpt.get("world_size", 1))
     states = ckpt.get("rng_ranks")

@@ -18,8 +18,8 @@ from gsat.runs.layout import RunFolder
 from gsat.runs.lock import RunLock
 from gsat.runs.records import (read_results, read_run_json, write_config, write_dataset_info,
                                write_results, write_run_json)
-from gsat.runs.checkpoint import load_checkpoint
-from gsat.runs.signals import sigterm_as_interrupt
+from gsat.io.checkpoint import load_checkpoint
+from gsat.io.signals import sigterm_as_interrupt
 from gsat.core.config import Config, default_config_path, load_config
 from gsat.data import load_dataset
 from gsat.data.base import dataset_info
@@ -28,7 +28,7 @@ from gsat.errors import CheckpointError, ConfigError, Terminated, TrainingDiverg
 from gsat.metrics.summary import summarize
 from gsat.core.validation import check_device, check_seeds
 from gsat.training.seed import train_one_seed
-from gsat.core.build import Method, task_dataset
+from gsat.training.build import Method, task_dataset
 from gsat.training.hooks import write_csv
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
 from gsat.errors import GraphInputError
-from gsat.runs.checkpoint import rng_state
+from gsat.io.checkpoint import rng_state
 from gsat.metrics.interpretation import score_edges
 from gsat.metrics.prediction import Evaluator
 from gsat.core.model import GSAT
@@ -325,7 +325,7 @@ class Engine:
 
     def training_state(self, generator: Optional[torch.Generator]) -> Dict[str, Any]:
         """What ``last.pt`` stores besides the model, optimizer and history: the random
-        states (:func:`gsat.runs.checkpoint.rng_state`, with :obj:`generator`'s)."""
+        states (:func:`gsat.io.checkpoint.rng_state`, with :obj:`generator`'s)."""
         return {"rng": rng_state(generator)}
 
     def run_epoch(self, epoch: int) -> Dict[str, Any]:

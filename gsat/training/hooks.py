@@ -11,8 +11,8 @@ from typing import Any, Dict, List, Optional
 import torch
 
 from gsat.core.selection import Selection
-from gsat.runs.files import atomic_write
-from gsat.runs.checkpoint import save_checkpoint
+from gsat.io.files import atomic_write
+from gsat.io.checkpoint import save_checkpoint
 from gsat.runs.layout import SeedFolder
 from gsat.training.engine import Engine, EvalResult, Hook
 

@@ -19,8 +19,8 @@ def _seed_process(spec: Any, cfg: Any, seed: int, out: str, device: str, threads
     """Body of the process that trains one seed of :func:`train_seeds_in_parallel`."""
     import pickle
 
-    from gsat.runs.signals import sigterm_as_interrupt
-    from gsat.core.build import task_dataset
+    from gsat.io.signals import sigterm_as_interrupt
+    from gsat.training.build import task_dataset
     from gsat.data import load_dataset
     from gsat.runs.layout import RunFolder
     from gsat.training.seed import train_one_seed

@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from gsat.core.build import Method, build_model
-from gsat.runs.checkpoint import (load_checkpoint, load_state_checked, save_checkpoint,
+from gsat.training.build import Method, build_model
+from gsat.io.checkpoint import (load_checkpoint, load_state_checked, save_checkpoint,
                                   set_rng_state)
-from gsat.runs.files import remove_stale_temporaries
+from gsat.io.files import remove_stale_temporaries
 from gsat.runs.layout import SeedFolder
 from gsat.runs.store import stamp_differences
 from gsat.core.config import Config

@@ -75,7 +75,7 @@ def test_explaining_nodes_is_refused_clearly(tmp_path, capsys):
 def test_a_node_explanation_as_a_pyg_explanation(tmp_path):
     from gsat.data import load_dataset
     from gsat.explain.nodes import explain_node, to_pyg
-    from gsat.runs.reader import load_run
+    from gsat.training.reader import load_run
 
     out = _train(tmp_path, "node", epochs=1)
     run = load_run(out)

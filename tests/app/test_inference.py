@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import gsat
-from gsat.runs.checkpoint import load_checkpoint
+from gsat.io.checkpoint import load_checkpoint
 from gsat.app.cli import main
 from gsat.data.ba_2motifs import generate_ba_2motifs
 from gsat.errors import CheckpointError, ConfigError

@@ -7,7 +7,7 @@ def test_erm_model_explained_is_the_best_validation_epoch(tmp_path, monkeypatch)
     import csv
     from gsat.benchmark.models import trained_model
     from gsat.runs.layout import SeedFolder
-    from gsat.runs.checkpoint import load_checkpoint
+    from gsat.io.checkpoint import load_checkpoint
     from gsat.data import load_dataset
     from gsat.training.driver import RunSpec, resolve_config
 

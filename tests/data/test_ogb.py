@@ -19,7 +19,7 @@ pytest.importorskip("rdkit")
 from ogb.graphproppred import Evaluator  # noqa: E402
 from ogb.utils import smiles2graph  # noqa: E402
 
-import gsat.core.build as gbuild  # noqa: E402
+import gsat.training.build as gbuild  # noqa: E402
 import gsat.training.engine as gtrain  # noqa: E402
 import gsat.training.seed as gseed  # noqa: E402
 from gsat.app.cli import main  # noqa: E402

@@ -274,7 +274,7 @@ def test_attention_symmetrised_only_for_the_undirected_variant(tmp_path):
     from pathlib import Path
 
     from gsat.core.config import load_config
-    from gsat.core.build import build_model
+    from gsat.training.build import build_model
 
     cfg = load_config(Path(__file__).resolve().parents[2] / "gsat" / "configs" / "GIN-spmotif.yml")
     sizes = dict(num_train=6, num_valid=3, num_test=3)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch_geometric.utils import k_hop_subgraph
 
-from gsat.core.build import build_model, task_dataset
+from gsat.training.build import build_model, task_dataset
 from gsat.core.config import Config
 from gsat.data import load_dataset
 from gsat.data.node.subgraphs import UNKNOWN, computation_subgraph, subgraph_dataset

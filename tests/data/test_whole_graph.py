@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from gsat.core.build import build_model, task_dataset
+from gsat.training.build import build_model, task_dataset
 from gsat.core.config import Config
 from gsat.data import load_dataset
 from gsat.data.node.subgraphs import computation_subgraph

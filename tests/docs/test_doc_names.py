@@ -1,4 +1,4 @@
-"""Every dotted gsat name the documentation mentions (``gsat.runs.checkpoint.load_checkpoint``,
+"""Every dotted gsat name the documentation mentions (``gsat.io.checkpoint.load_checkpoint``,
 or package-relative as docs/ARCHITECTURE.md writes them, ```training.driver.run```) exists."""
 import importlib
 import re
@@ -55,13 +55,13 @@ def mentioned_names():
 
 def test_names_found_in_the_docs():
     names = {name for name, _ in mentioned_names()}
-    assert {"gsat.runs.checkpoint.load_checkpoint", "gsat.core.functional",
+    assert {"gsat.io.checkpoint.load_checkpoint", "gsat.core.functional",
             "gsat.training.driver.run"} <= names
     # a path, a YAML key and file names are not names
     assert names_in("`gsat.viz`, gsat/configs/x.yml, gsat.separate_bn_stats: true, "
                     "`metrics.csv`, `core.model.GSAT`") == ["gsat.viz", "gsat.core.model.GSAT"]
     assert resolves("gsat.core.model.GSAT") and resolves("gsat.viz")
-    assert not resolves("gsat.runs.files.load_checkpoint")
+    assert not resolves("gsat.io.files.load_checkpoint")
 
 
 def test_every_gsat_name_in_the_docs_exists():

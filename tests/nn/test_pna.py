@@ -7,7 +7,7 @@ from gsat.core.config import load_config
 from gsat.data.base import GraphDataset
 from gsat.core.model import edge_mask
 from gsat.nn import PNA, SimplePNAConv, degree_histogram
-from gsat.core.build import build_backbone
+from gsat.training.build import build_backbone
 
 from pathlib import Path
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from gsat import GIN, GSAT, PNA
-from gsat.runs.checkpoint import (load_checkpoint, load_state_checked,
+from gsat.io.checkpoint import (load_checkpoint, load_state_checked,
                                   rng_state, save_checkpoint, set_rng_state)
-from gsat.runs.signals import deferred_interrupt
-from gsat.runs.files import remove_stale_temporaries
+from gsat.io.signals import deferred_interrupt
+from gsat.io.files import remove_stale_temporaries
 from gsat.errors import CheckpointError
 
 

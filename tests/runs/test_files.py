@@ -14,11 +14,11 @@ import torch
 from torch_geometric.data import Data
 
 from gsat import GIN, GSAT
-from gsat.runs.checkpoint import (CHECKPOINT_SCHEMAS, load_checkpoint, rng_state, save_checkpoint,
+from gsat.io.checkpoint import (CHECKPOINT_SCHEMAS, load_checkpoint, rng_state, save_checkpoint,
                                   validate_checkpoint)
 from gsat.runs.lock import RunLock
-from gsat.runs.files import atomic_write, remove_stale_temporaries
-from gsat.runs.signals import sigterm_as_interrupt
+from gsat.io.files import atomic_write, remove_stale_temporaries
+from gsat.io.signals import sigterm_as_interrupt
 from gsat.data.base import load_graphs, save_graphs
 from gsat.errors import (EXIT_CODES, CheckpointError, ConfigError, DiskWriteError,
                          GraphInputError, RunInUseError, Terminated, TrainingDivergedError,
@@ -191,7 +191,7 @@ def test_full_disk_is_one_disk_write_error_and_leaves_the_old_file(tmp_path, mon
     atomic_write(path, "old\n")
     data = "new content\n" * 10
     if how == "fsync":
-        monkeypatch.setattr("gsat.runs.files.os.fsync", _enospc)
+        monkeypatch.setattr("gsat.io.files.os.fsync", _enospc)
     else:
         data = _enospc if how == "writer" else _torch_wrapped_enospc
     with pytest.raises(DiskWriteError) as exc:
@@ -221,7 +221,7 @@ def _graphs():
 
 
 def test_data_cache_write_failure_leaves_no_temporary(tmp_path, monkeypatch):
-    monkeypatch.setattr("gsat.runs.files.os.fsync", _enospc)
+    monkeypatch.setattr("gsat.io.files.os.fsync", _enospc)
     with pytest.raises(DiskWriteError, match=r"could not write graphs.pt .* needs [\d,]+ bytes"):
         save_graphs(_graphs(), tmp_path / "graphs.pt")
     assert list(tmp_path.iterdir()) == []

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 import gsat.training.engine
-from gsat.core.build import build_model
+from gsat.training.build import build_model
 from gsat.core.config import load_config
 from gsat.data import load_dataset
 from gsat.training.distributed import distributed_loader, launched

@@ -16,7 +16,7 @@ import pytest
 import torch
 import yaml
 
-from gsat.core.build import build_model
+from gsat.training.build import build_model
 from gsat.app.cli import main
 from gsat.core.config import load_config
 from gsat.data import load_dataset

@@ -96,7 +96,7 @@ def test_pna_and_erm_run(tmp_path, method):
     r = res["runs"][0]
     assert r["seconds_per_epoch"] > 0
     # the selected weights on disk reproduce every reported test figure
-    from gsat.core.build import build_model
+    from gsat.training.build import build_model
     from gsat.core.config import load_config
     from gsat.data import load_dataset
     from gsat.training.engine import evaluate, make_loader

@@ -9,7 +9,7 @@ from torch_geometric.data import Data
 from gsat import ERM, GIN
 from gsat.core.selection import Selection, Selector
 from gsat.metrics.prediction import Evaluator
-from gsat.runs.checkpoint import load_checkpoint
+from gsat.io.checkpoint import load_checkpoint
 from gsat.runs.layout import SeedFolder
 from gsat.training.engine import Engine, Hook, make_loader
 from gsat.training.hooks import (CHECKPOINT_FORMAT, KeepCheckpointsHook, RunFilesHook,

@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 from gsat.errors import CheckpointError
-from gsat.runs.files import atomic_write
-from gsat.runs.signals import deferred_interrupt
+from gsat.io.files import atomic_write
+from gsat.io.signals import deferred_interrupt
 
 PathLike = Union[str, Path]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, List, Optional, Union
 
 from gsat.errors import DiskWriteError
-from gsat.runs.signals import deferred_interrupt
+from gsat.io.signals import deferred_interrupt
 
 log = logging.getLogger(__name__)
 

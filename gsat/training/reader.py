@@ -16,7 +16,7 @@ from torch_geometric.data import Data
 
 from gsat.core.config import Config, load_config
 from gsat.errors import CheckpointError, ConfigError
-from gsat.runs.checkpoint import load_checkpoint, load_state_checked
+from gsat.io.checkpoint import load_checkpoint, load_state_checked
 from gsat.runs.layout import RunFolder, SeedFolder
 from gsat.runs.records import read_dataset_info, read_results, read_run_json, seeds_of
 
@@ -91,7 +91,7 @@ def _dataset_info(folder: RunFolder) -> Dict[str, Any]:
 
 
 def _build(cfg: Config, info: Dict[str, Any], method: str) -> nn.Module:
-    from gsat.core.build import build_model
+    from gsat.training.build import build_model
     from gsat.data.base import GraphDataset
 
     # PNA restores its degree statistics from the weights; any histogram builds the layer
@@ -139,7 +139,7 @@ def load_run(run_dir: PathLike, seed: Optional[int] = None,
              device: Union[str, torch.device] = "cpu") -> LoadedRun:
     r"""The selected (best-validation) model of a ``gsat train`` run folder, in eval mode,
     with its config and dataset metadata. Weights are read with
-    :obj:`torch.load(weights_only=True)` (:func:`gsat.runs.checkpoint.load_checkpoint`) and
+    :obj:`torch.load(weights_only=True)` (:func:`gsat.io.checkpoint.load_checkpoint`) and
     must fit the model the run's config builds.
 
     .. code-block:: python
