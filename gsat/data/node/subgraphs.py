@@ -14,7 +14,7 @@ of all explained nodes pooled into one ROC AUC.
 """
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -24,7 +24,8 @@ from torch_geometric.utils import k_hop_subgraph
 from gsat.data.base import GraphDataset
 from gsat.data.node.base import NodeDataset
 
-__all__ = ["UNKNOWN", "computation_subgraph", "subgraph_dataset", "explained_truth"]
+__all__ = ["UNKNOWN", "computation_subgraph", "subgraph_dataset", "explained_truth",
+           "graph_dataset"]
 
 #: :obj:`edge_label` of the edges of a subgraph whose centre has no ground truth
 UNKNOWN = -1
@@ -75,6 +76,23 @@ def computation_subgraph(ds: NodeDataset, node: int, num_hops: int,
     return g
 
 
+def graph_dataset(ds: NodeDataset, splits: Dict[str, List[Data]],
+                  interp: Optional[List[Data]], design: str, num_hops: int) -> GraphDataset:
+    r"""The :class:`~gsat.data.base.GraphDataset` of a node task in :obj:`design`
+    (``subgraphs`` or ``whole``): the graphs of each split, the interpretation graphs, and
+    :obj:`ds`'s facts, with :obj:`extra` saying :obj:`level: "node"`, the design,
+    :obj:`num_hops`, the size of the whole graph and the explained nodes."""
+    extra = {**ds.extra, "level": "node", "design": design, "num_hops": int(num_hops),
+             "num_nodes": ds.num_nodes, "num_edges": ds.num_edges,
+             "explain_nodes": ds.explain_nodes.tolist()}
+    return GraphDataset(name=ds.name, train=splits["train"], valid=splits["valid"],
+                        test=splits["test"], num_features=ds.num_features,
+                        num_outputs=ds.num_outputs, task=ds.task, metric=ds.metric,
+                        edge_dim=ds.edge_dim, has_ground_truth=ds.has_ground_truth,
+                        undirected=ds.undirected, node_names=ds.node_names,
+                        config_name=ds.config_name, interp_test=interp, extra=extra)
+
+
 def _subgraphs(ds: NodeDataset, nodes: Sequence[int], num_hops: int) -> List[Data]:
     return [computation_subgraph(ds, int(v), num_hops) for v in nodes]
 
@@ -95,12 +113,4 @@ def subgraph_dataset(ds: NodeDataset, num_hops: int) -> GraphDataset:
               for s in ("train", "valid", "test")}
     interp = _subgraphs(ds, ds.explain_nodes.tolist(), num_hops) if ds.has_ground_truth \
         else None
-    extra = {**ds.extra, "level": "node", "design": "subgraphs", "num_hops": int(num_hops),
-             "num_nodes": ds.num_nodes, "num_edges": ds.num_edges,
-             "explain_nodes": ds.explain_nodes.tolist()}
-    return GraphDataset(name=ds.name, train=splits["train"], valid=splits["valid"],
-                        test=splits["test"], num_features=ds.num_features,
-                        num_outputs=ds.num_outputs, task=ds.task, metric=ds.metric,
-                        edge_dim=ds.edge_dim, has_ground_truth=ds.has_ground_truth,
-                        undirected=ds.undirected, node_names=ds.node_names,
-                        config_name=ds.config_name, interp_test=interp, extra=extra)
+    return graph_dataset(ds, splits, interp, "subgraphs", num_hops)

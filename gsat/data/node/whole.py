@@ -22,7 +22,7 @@ from torch_geometric.utils import k_hop_subgraph
 
 from gsat.data.base import GraphDataset
 from gsat.data.node.base import SPLITS, NodeDataset
-from gsat.data.node.subgraphs import UNKNOWN, explained_truth
+from gsat.data.node.subgraphs import UNKNOWN, explained_truth, graph_dataset
 
 __all__ = ["whole_graph_dataset", "explained_edges", "targets_graph"]
 
@@ -96,12 +96,4 @@ def whole_graph_dataset(ds: NodeDataset, num_hops: int) -> GraphDataset:
         valid = [v for v in ds.split_nodes("valid").tolist()
                  if explained_truth(ds, v) is not None]
         _with_explained(splits["valid"][0], ds, valid, num_hops)
-    extra = {**ds.extra, "level": "node", "design": "whole", "num_hops": int(num_hops),
-             "num_nodes": ds.num_nodes, "num_edges": ds.num_edges,
-             "explain_nodes": ds.explain_nodes.tolist()}
-    return GraphDataset(name=ds.name, train=splits["train"], valid=splits["valid"],
-                        test=splits["test"], num_features=ds.num_features,
-                        num_outputs=ds.num_outputs, task=ds.task, metric=ds.metric,
-                        edge_dim=ds.edge_dim, has_ground_truth=ds.has_ground_truth,
-                        undirected=ds.undirected, node_names=ds.node_names,
-                        config_name=ds.config_name, interp_test=interp, extra=extra)
+    return graph_dataset(ds, splits, interp, "whole", num_hops)
