@@ -12,6 +12,7 @@ from gsat.data import load_dataset
 from gsat.data.node.batches import NodeBatches
 from gsat.errors import ConfigError
 from gsat.training import seed as gseed
+from gsat.training.engine import Engine
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def shapes(tmp_path_factory):
 def _config(**train) -> Config:
     cfg = Config()
     cfg.model.readout, cfg.model.n_layers, cfg.model.hidden_size = "node", 3, 16
-    for key, value in dict(epochs=2, num_viz=0, min_select_epoch=0, **train).items():
+    for key, value in {"epochs": 2, "num_viz": 0, "min_select_epoch": 0, **train}.items():
         setattr(cfg.train, key, value)
     return cfg
 
@@ -119,3 +120,29 @@ def test_a_mini_batch_run_trains_and_scores(shapes, tmp_path, monkeypatch):
     assert max(n for _, n in sizes) < shapes.num_nodes
     assert 0.0 <= rec["test_metric"] <= 1.0
     assert 0.0 <= rec["test_interp_auc"] <= 1.0 and not math.isnan(rec["valid_metric"])
+
+
+def test_a_resumed_mini_batch_run_is_the_uninterrupted_one(shapes, tmp_path, monkeypatch,
+                                                           single_thread):
+    cfg = _config(epochs=3, node_batches=4, eval_node_batches=2)
+    ds = task_dataset(shapes, cfg)
+    whole = gseed.train_one_seed(cfg, ds, 0, tmp_path / "whole", progress=False)
+    run_epoch = Engine.run_epoch
+
+    def stop_at_2(self, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return run_epoch(self, epoch)
+
+    monkeypatch.setattr(Engine, "run_epoch", stop_at_2)
+    with pytest.raises(KeyboardInterrupt):
+        gseed.train_one_seed(cfg, ds, 0, tmp_path / "resumed", progress=False)
+    monkeypatch.setattr(Engine, "run_epoch", run_epoch)
+    resumed = gseed.train_one_seed(cfg, ds, 0, tmp_path / "resumed", progress=False,
+                                   resume=True)
+    for key in ("best_epoch", "valid_metric", "test_metric", "test_interp_auc"):
+        assert resumed[key] == whole[key]
+    rows = [(tmp_path / run).glob("**/metrics.csv") for run in ("whole", "resumed")]
+    losses = [[line.split(",")[2] for line in next(r).read_text().splitlines()[1:]]
+              for r in rows]
+    assert losses[0] == losses[1]
