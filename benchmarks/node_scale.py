@@ -86,6 +86,7 @@ def one_case(num_edges: int, method: str, parts: int, eval_parts: int, epochs: i
     t.epochs, t.num_viz, t.min_select_epoch = epochs, 0, 0
     t.node_batches, t.eval_node_batches = parts, eval_parts
     graphs = task_dataset(ds, cfg)
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as out:
         cpu0, wall0 = time.process_time(), time.perf_counter()
         rec = train_one_seed(cfg, graphs, 0, Path(out), method=method, progress=False)
@@ -97,14 +98,16 @@ def one_case(num_edges: int, method: str, parts: int, eval_parts: int, epochs: i
             "eval_parts": eval_parts, "epochs": epochs, "threads": threads,
             "build_s": build_s, "data_gb": data_gb, "train_s": float(np.median(train_s)),
             "epoch_s": wall / epochs, "cpu_epoch_s": cpu / epochs, "peak_gb": _peak_gb(),
+            "load": (load + os.getloadavg()[0]) / 2,
             "valid_acc": rec["valid_metric"], "test_acc": rec["test_metric"]}
 
 
 def some_parts(num_edges: int, method: str, parts: int, steps: int, threads: int) -> Dict:
     r"""Time :obj:`steps` training steps on parts of a :obj:`parts`-part epoch
-    (:class:`~gsat.data.node.batches.NodeBatches`, cut included), then the evaluation of as
-    many parts of a fixed :obj:`parts`-part partition of the validation graph, for graphs
-    whose whole epoch takes too long to measure (run in a child process)."""
+    (:class:`~gsat.data.node.batches.NodeBatches`), each step and each cut of a part on its
+    own, then the evaluation of as many parts of a fixed :obj:`parts`-part partition of the
+    validation graph, for graphs whose whole epoch takes too long to measure (run in a
+    child process)."""
     from gsat.core.build import build_model, task_dataset
     from gsat.core.config import Config
     from gsat.data.node.batches import NodeBatches
@@ -122,19 +125,27 @@ def some_parts(num_edges: int, method: str, parts: int, steps: int, threads: int
     set_seed(0)
     model = build_model(cfg, graphs, method)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+    load = os.getloadavg()[0]
+    cut, step, wall = [], [], []
+    batches = iter(NodeBatches(graphs.train[0], parts))
+    for _ in range(steps):
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        batch = next(batches)
+        cpu1 = time.process_time()
+        train_epoch(model, [batch], opt, 0, "cpu", graphs.evaluator)
+        cut.append(cpu1 - cpu0)
+        step.append(time.process_time() - cpu1)
+        wall.append(time.perf_counter() - wall0)
     cpu0 = time.process_time()
-    train = train_epoch(model, itertools.islice(NodeBatches(graphs.train[0], parts), steps),
-                        opt, 0, "cpu", graphs.evaluator)
-    train_cpu = time.process_time() - cpu0
-    start, cpu0 = time.perf_counter(), time.process_time()
     predict_batches(model, itertools.islice(NodeBatches(graphs.valid[0], parts,
                                                         shuffle=False), steps), "cpu")
-    eval_s, eval_cpu = time.perf_counter() - start, time.process_time() - cpu0
+    eval_cpu = time.process_time() - cpu0
     return {"edges": ds.num_edges, "nodes": ds.num_nodes, "method": method, "parts": parts,
             "eval_parts": parts, "steps": steps, "threads": threads, "build_s": build_s,
-            "data_gb": data_gb, "part_s": train["seconds"] / steps,
-            "part_cpu_s": train_cpu / steps, "eval_part_s": eval_s / steps,
-            "eval_part_cpu_s": eval_cpu / steps, "peak_gb": _peak_gb()}
+            "data_gb": data_gb, "cut_cpu_s": float(np.median(cut)),
+            "step_cpu_s": float(np.median(step)), "step_cpu_all": step,
+            "part_wall_s": float(np.median(wall)), "eval_part_cpu_s": eval_cpu / steps,
+            "load": (load + os.getloadavg()[0]) / 2, "peak_gb": _peak_gb()}
 
 
 def run_child(case: List[str], threads: int, timeout: float) -> Dict:
@@ -174,22 +185,23 @@ def markdown(rows: List[Dict], argv: List[str], threads: int) -> str:
         label = (f"| {r['edges_asked']:.0e} | {r['method'].upper()} | {_parts(r['parts'])} | "
                  f"{_parts(r['eval_parts'])} | {r['epochs']} |")
         if "error" in r:
-            lines.append(f"{label} {r['error']} | | | | | | |")
+            lines.append(f"{label} {r['error']} | | | | | | | |")
             continue
         lines.append(f"{label} {r['edges']:,} / {r['nodes']:,} | {r['train_s']:.1f} | "
-                     f"{r['epoch_s']:.1f} | {r['cpu_epoch_s']:.1f} | {r['data_gb']:.2f} | "
+                     f"{r['epoch_s']:.1f} | {r['cpu_epoch_s']:.1f} | {r['load']:.1f} | "
+                     f"{r['data_gb']:.2f} | "
                      f"{r['peak_gb']:.2f} | {100 * r['valid_acc']:.1f} / "
                      f"{100 * r['test_acc']:.1f} |")
     text = ""
     if lines:
-        text += f"""| edges | method | training | evaluation | epochs | edges / nodes | training pass (s, median) | epoch incl. evaluation (s, wall) | CPU s per epoch | RSS after building the graph (GB) | peak RSS (GB) | valid / test acc (%) |
-|---|---|---|---|---|---|---|---|---|---|---|---|
+        text += f"""| edges | method | training | evaluation | epochs | edges / nodes | training pass (s, median) | epoch incl. evaluation (s, wall) | CPU s per epoch | load average | RSS after building the graph (GB) | peak RSS (GB) | valid / test acc (%) |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(lines)}
 
 """
     if partial:
-        text += f"""| edges | method | parts | parts timed | edges / nodes | training step per part (s, wall / CPU) | evaluation per part (s, wall / CPU) | training pass, extrapolated (s) | epoch incl. evaluation, extrapolated (s) | RSS after building the graph (GB) | peak RSS (GB) |
-|---|---|---|---|---|---|---|---|---|---|---|
+        text += f"""| edges | method | parts | parts timed | edges / nodes | cut of a part (CPU s, median) | training step of a part (CPU s, median) | cut + step (wall s, median) | evaluation of a part (CPU s) | training pass, extrapolated (CPU s) | epoch incl. evaluation, extrapolated (CPU s) | load average | RSS after building the graph (GB) | peak RSS (GB) |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(partial)}
 
 """
@@ -201,12 +213,13 @@ def markdown(rows: List[Dict], argv: List[str], threads: int) -> str:
 def _partial_line(r: Dict) -> str:
     label = f"| {r['edges_asked']:.0e} | {r['method'].upper()} | {r['parts']} | {r['steps']} |"
     if "error" in r:
-        return f"{label} {r['error']} | | | | | | |"
-    train = r["part_s"] * r["parts"]
-    epoch = train + 2 * r["eval_part_s"] * r["parts"]  # validation and test
-    return (f"{label} {r['edges']:,} / {r['nodes']:,} | {r['part_s']:.1f} / "
-            f"{r['part_cpu_s']:.1f} | {r['eval_part_s']:.1f} / {r['eval_part_cpu_s']:.1f} | "
-            f"{train:.0f} | {epoch:.0f} | {r['data_gb']:.2f} | {r['peak_gb']:.2f} |")
+        return f"{label} {r['error']} | | | | | | | |"
+    train = (r["cut_cpu_s"] + r["step_cpu_s"]) * r["parts"]
+    epoch = train + 2 * r["eval_part_cpu_s"] * r["parts"]  # validation and test
+    return (f"{label} {r['edges']:,} / {r['nodes']:,} | {r['cut_cpu_s']:.1f} | "
+            f"{r['step_cpu_s']:.1f} | {r['part_wall_s']:.1f} | {r['eval_part_cpu_s']:.1f} | "
+            f"{train:.0f} | {epoch:.0f} | {r['load']:.1f} | {r['data_gb']:.2f} | "
+            f"{r['peak_gb']:.2f} |")
 
 
 def main() -> None:

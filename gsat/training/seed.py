@@ -327,6 +327,8 @@ def _draw_nodes(model: GSAT, graphs: Sequence, limit: int, ds: GraphDataset, fol
     from gsat.explain.nodes import explained_nodes
     from gsat.viz import draw_explanation
 
+    # a whole graph without ground truth has no explained nodes to draw
+    graphs = [g for g in graphs if "explain_edges" in g or "node_id" in g]
     for exp in explained_nodes(model, [g.to(device) for g in graphs], limit):
         label = getattr(exp, "edge_label", None)
         draw_explanation(exp.edge_index.cpu(), exp.edge_att, int(exp.node_ids.numel()),

@@ -9,6 +9,7 @@ import torch
 from gsat.core.build import task_dataset
 from gsat.core.config import Config, config_from_dict
 from gsat.data import load_dataset
+from gsat.data.node.base import NodeDataset
 from gsat.data.node.batches import NodeBatches
 from gsat.errors import ConfigError
 from gsat.training import seed as gseed
@@ -146,3 +147,15 @@ def test_a_resumed_mini_batch_run_is_the_uninterrupted_one(shapes, tmp_path, mon
     losses = [[line.split(",")[2] for line in next(r).read_text().splitlines()[1:]]
               for r in rows]
     assert losses[0] == losses[1]
+
+
+def test_a_whole_graph_run_without_ground_truth_ends_without_pictures(shapes, tmp_path):
+    data = copy.copy(shapes.data)
+    del data.edge_label
+    plain = NodeDataset(name="plain", data=data, num_features=shapes.num_features,
+                        num_outputs=shapes.num_outputs, task=shapes.task,
+                        has_ground_truth=False)
+    cfg = _config(epochs=1, num_viz=2)
+    rec = gseed.train_one_seed(cfg, task_dataset(plain, cfg), 0, tmp_path, progress=False)
+    assert 0.0 <= rec["test_metric"] <= 1.0
+    assert not list(tmp_path.glob("**/*.png"))
