@@ -6,16 +6,16 @@ subgraph one part induces (the edges with both ends in it), with its own
 
 This is the random node partitioning of :class:`torch_geometric.loader.RandomNodeLoader`
 (pure PyTorch, no compiled extension): each part holds about :math:`N / P` nodes and
-:math:`E / P^2` edges, so a training step needs about :math:`1 / P^2` of the memory of a
-full-graph step, and one epoch visits every target node once and about :math:`E / P` of
-the edges. A node sees only its neighbours inside its part, so the model is trained (and,
+:math:`E / P^2` edges, so a training step holds :math:`1 / P` of the nodes and
+:math:`1 / P^2` of the edges of a full-graph step, and one epoch visits every target node
+once and about :math:`E / P` of the edges. A node sees only its neighbours inside its part, so the model is trained (and,
 when evaluation is partitioned too, evaluated) on sparser neighbourhoods than the whole
 graph's.
 """
 from __future__ import annotations
 
 import copy
-from typing import Iterator, Optional
+from typing import Iterator
 
 import torch
 from torch import Tensor
@@ -102,11 +102,3 @@ class NodeBatches(RandomNodeLoader):
         part.explained = explained[node_kept]
         part.explain_count = torch.tensor([int(node_kept.sum())])
 
-
-def node_batches(graph: Data, num_parts: Optional[int], shuffle: bool = False,
-                 seed: int = 0) -> Optional[NodeBatches]:
-    r""":class:`NodeBatches` of :obj:`graph` in :obj:`num_parts` parts, or :obj:`None` for
-    :obj:`num_parts` :obj:`0` or :obj:`None` (the whole graph in one batch)."""
-    if not num_parts:
-        return None
-    return NodeBatches(graph, num_parts, shuffle=shuffle, seed=seed)
