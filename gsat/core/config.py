@@ -97,6 +97,22 @@ class TrainConfig:
     keep_checkpoints_every: Optional[int] = None
     """Keep the weights of every N-th epoch in ``seed<N>/checkpoints/`` (for training-graph
     influence, ``gsat influence``); off when null."""
+    node_batches: int = 0
+    """Node tasks on the whole graph (``model.readout: node``) only: 0 trains on the whole
+    graph in one step per epoch; :math:`P > 0` cuts the nodes into :math:`P` random parts
+    afresh every epoch and takes one step on the subgraph each part induces, its training
+    nodes as targets (:class:`gsat.data.node.batches.NodeBatches`), for graphs too large for
+    a full-graph step: a step holds :math:`1/P` of the nodes and about :math:`1/P^2` of the
+    edges, and a node sees only its neighbours in its own part (about :math:`1/P` of them).
+    ``batch_size`` does not apply. E.g. ``train: {node_batches: 10}``; measurements in
+    ``benchmarks/results/node_scale.md``."""
+    eval_node_batches: int = 0
+    """Node tasks on the whole graph only: 0 evaluates every split (validation, test,
+    explanations) on the whole graph in one pass without gradients; :math:`P > 0` evaluates
+    it in :math:`P` random parts, the same every epoch, for graphs whose full-graph
+    evaluation does not fit: scores then come from the parts' subgraphs (explanations from
+    the edges of each explained node's computation subgraph inside its part). The pictures
+    of ``num_viz`` still explain the whole graph; set it to 0 for such graphs."""
 
 
 @dataclass
@@ -216,6 +232,8 @@ RANGES: Dict[str, tuple] = {
     "train.pretrain_lr": (0.0, False, 10.0, True),
     "train.pretrain_weight_decay": (0.0, True, 10.0, True),
     "train.keep_checkpoints_every": (1, True, 100_000, True),
+    "train.node_batches": (0, True, 1_000_000, True),
+    "train.eval_node_batches": (0, True, 1_000_000, True),
 }
 
 

@@ -24,8 +24,9 @@ def task_dataset(ds: Any, cfg: Config) -> GraphDataset:
     :func:`gsat.data.node.whole.whole_graph_dataset`); :obj:`cfg.model.n_layers` hops.
 
     Raises:
-        gsat.errors.ConfigError: a node dataset with a config that pools over graphs, or a
-            graph dataset with a node readout.
+        gsat.errors.ConfigError: a node dataset with a config that pools over graphs, a
+            graph dataset with a node readout, or :obj:`train.node_batches` /
+            :obj:`train.eval_node_batches` without :obj:`model.readout: node`.
     """
     node = getattr(ds, "level", "graph") == "node"
     readout = cfg.model.readout
@@ -37,6 +38,11 @@ def task_dataset(ds: Any, cfg: Config) -> GraphDataset:
         raise ConfigError(f"dataset {ds.name!r} is a graph classification dataset, but the "
                           f"config reads nodes (model.readout: {readout}, for node datasets); "
                           "use model.readout: pool")
+    parts = [k for k in ("node_batches", "eval_node_batches") if getattr(cfg.train, k)]
+    if parts and readout != "node":
+        raise ConfigError(f"train.{parts[0]} cuts the whole graph of a node task into parts, "
+                          f"but the config has model.readout: {readout}; use model.readout: "
+                          f"node or leave train.{parts[0]} at 0")
     if not node:
         return ds
     if readout == "center":

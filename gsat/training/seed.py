@@ -18,10 +18,10 @@ from gsat.io.checkpoint import (load_checkpoint, load_state_checked, save_checkp
 from gsat.io.files import remove_stale_temporaries
 from gsat.runs.layout import SeedFolder
 from gsat.runs.store import stamp_differences
-from gsat.core.config import Config
+from gsat.core.config import Config, TrainConfig
 from gsat.core.functional import final_prior
 from gsat.data.base import GraphDataset
-from gsat.errors import CheckpointError
+from gsat.errors import CheckpointError, ConfigError
 from gsat.core.model import ERM, GSAT
 from gsat.core.selection import Selection, Selector
 from gsat.training.engine import PRECISION_K, Engine, EvalResult, Hook, make_loader, set_seed
@@ -63,18 +63,40 @@ def _resume_state(path: Path, cfg: Config, method: str, ds: GraphDataset, model:
     return ckpt
 
 
+def _loader(graphs: Sequence, batch_size: int, parts: int, shuffle: bool = False,
+            seed: int = 0) -> Any:
+    r"""The loader of a split: batches of :obj:`batch_size` graphs
+    (:func:`~gsat.training.engine.make_loader`), or for :obj:`parts` :math:`> 0` the one
+    whole graph of a node task in :obj:`parts` parts
+    (:class:`~gsat.data.node.batches.NodeBatches`; a new partition every epoch with
+    :obj:`shuffle`, else a fixed one)."""
+    if not parts:
+        return make_loader(graphs, batch_size, shuffle=shuffle, seed=seed)
+    from gsat.data.node.batches import NodeBatches
+
+    if len(graphs) != 1:
+        raise ConfigError(f"train.node_batches / train.eval_node_batches cut the one whole "
+                          f"graph of a node task, got a split of {len(graphs)} graphs")
+    return NodeBatches(graphs[0], parts, shuffle=shuffle, seed=seed)
+
+
 def _engine(model: nn.Module, optimizer: torch.optim.Optimizer, ds: GraphDataset,
-            batch_size: int, seed: int, dist: Optional["DistContext"], **kwargs: Any) -> Engine:
-    """The engine over :obj:`ds.train` (shuffled with :obj:`seed`) and :obj:`ds.valid`: an
-    :class:`Engine`, or a :class:`gsat.training.distributed.DistributedEngine` in a process group."""
-    valid = make_loader(ds.valid, batch_size)
+            t: TrainConfig, seed: int, dist: Optional["DistContext"], **kwargs: Any) -> Engine:
+    """The engine over :obj:`ds.train` (shuffled with :obj:`seed`; in
+    :obj:`t.node_batches` parts if set) and :obj:`ds.valid` (in :obj:`t.eval_node_batches`
+    parts if set): an :class:`Engine`, or a
+    :class:`gsat.training.distributed.DistributedEngine` in a process group."""
+    if dist is not None and (t.node_batches or t.eval_node_batches):
+        raise ConfigError("train.node_batches and train.eval_node_batches do not combine with "
+                          "distributed training; train in one process")
+    valid = _loader(ds.valid, t.batch_size, t.eval_node_batches, seed=seed)
     if dist is None:
-        return Engine(model, optimizer, make_loader(ds.train, batch_size, shuffle=True,
-                                                    seed=seed), valid, **kwargs)
+        return Engine(model, optimizer, _loader(ds.train, t.batch_size, t.node_batches,
+                                                shuffle=True, seed=seed), valid, **kwargs)
     from gsat.training.distributed import DistributedEngine, distributed_loader
 
     return DistributedEngine(model, optimizer,
-                             distributed_loader(ds.train, batch_size, dist, seed), valid,
+                             distributed_loader(ds.train, t.batch_size, dist, seed), valid,
                              dist=dist, **kwargs)
 
 
@@ -135,7 +157,7 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
     final_r = final_prior(cfg.gsat.final_r, cfg.gsat.fixed_r)
     selection = Selection(Selector(t.min_select_epoch, final_r))
     meta = {"config": cfg.to_dict(), "method": method, "dataset": ds.name}
-    engine = _engine(model, opt, ds, t.batch_size, seed, dist,
+    engine = _engine(model, opt, ds, t, seed, dist,
                      evaluator=ds.evaluator, device=device,
                      k=PRECISION_K, progress=progress, batch_progress=progress,
                      desc=f"{ds.name} {cfg.model.backbone} {method} seed {seed}")
@@ -177,10 +199,13 @@ def _hooks(engine: Engine, selection: Selection, folder: SeedFolder, cfg: Config
     """The hooks of a seed's run: model selection (``best.pt``), TensorBoard, the run files
     (``metrics.csv``, ``last.pt``) and kept checkpoints."""
     t = cfg.train
-    interp_loader = None if ds.interp_test is None else make_loader(ds.interp_test, t.batch_size)
+    seed = int(meta["seed"])
+    interp_loader = None if ds.interp_test is None else _loader(ds.interp_test, t.batch_size,
+                                                                t.eval_node_batches, seed=seed)
     best_meta = {k: v for k, v in meta.items() if k != "seed"}
-    hooks: List[Hook] = [SelectionHook(selection, make_loader(ds.test, t.batch_size),
-                                       interp_loader, folder.best, best_meta)]
+    test_loader = _loader(ds.test, t.batch_size, t.eval_node_batches, seed=seed)
+    hooks: List[Hook] = [SelectionHook(selection, test_loader, interp_loader, folder.best,
+                                       best_meta)]
     if tensorboard:
         hooks.append(TensorBoardHook(folder.tensorboard))
     hooks.append(RunFilesHook(folder, selection, meta, engine.train_loader.generator))
@@ -239,7 +264,7 @@ def pretrain_backbone(cfg: Config, ds: GraphDataset, model: nn.Module, seed: int
     opt = torch.optim.Adam(erm.parameters(), lr=t.pretrain_lr,
                            weight_decay=t.pretrain_weight_decay)
     best = _BestBackbone(model.backbone)
-    engine = _engine(erm, opt, ds, t.batch_size, seed, dist, evaluator=ds.evaluator,
+    engine = _engine(erm, opt, ds, t, seed, dist, evaluator=ds.evaluator,
                      device=device, hooks=[best], progress=progress,
                      desc=f"{ds.name} pretrain seed {seed}")
     engine.run(t.pretrain_epochs)
@@ -302,6 +327,8 @@ def _draw_nodes(model: GSAT, graphs: Sequence, limit: int, ds: GraphDataset, fol
     from gsat.explain.nodes import explained_nodes
     from gsat.viz import draw_explanation
 
+    # a whole graph without ground truth has no explained nodes to draw
+    graphs = [g for g in graphs if "explain_edges" in g or "node_id" in g]
     for exp in explained_nodes(model, [g.to(device) for g in graphs], limit):
         label = getattr(exp, "edge_label", None)
         draw_explanation(exp.edge_index.cpu(), exp.edge_att, int(exp.node_ids.numel()),
