@@ -74,7 +74,7 @@ def node_task(num_edges: int, seed: int = 0):
 def one_case(num_edges: int, method: str, parts: int, eval_parts: int, epochs: int,
              threads: int) -> Dict:
     """Train one model on one graph (run in a child process)."""
-    from gsat.core.build import task_dataset
+    from gsat.training.build import task_dataset
     from gsat.core.config import Config
     from gsat.training.seed import train_one_seed
 
@@ -111,7 +111,7 @@ def some_parts(num_edges: int, method: str, parts: int, steps: int, threads: int
     own, then the evaluation of as many parts of a fixed :obj:`parts`-part partition of the
     validation graph, for graphs whose whole epoch takes too long to measure (run in a
     child process)."""
-    from gsat.core.build import build_model, task_dataset
+    from gsat.training.build import build_model, task_dataset
     from gsat.core.config import Config
     from gsat.data.node.batches import NodeBatches
     from gsat.training.engine import predict_batches, set_seed, train_epoch

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from gsat.core.build import task_dataset
+from gsat.training.build import task_dataset
 from gsat.core.config import Config, config_from_dict
 from gsat.data import load_dataset
 from gsat.data.node.base import NodeDataset
