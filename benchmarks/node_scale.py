@@ -71,12 +71,11 @@ def node_task(num_edges: int, seed: int = 0):
                        extra={"generator": "benchmarks/scale.py: ba_edge_index, m=2"})
 
 
-def one_case(num_edges: int, method: str, parts: int, eval_parts: int, epochs: int,
-             threads: int) -> Dict:
-    """Train one model on one graph (run in a child process)."""
-    from gsat.training.build import task_dataset
+
+def _setup(num_edges: int, threads: int) -> tuple:
+    """The node task of :obj:`num_edges` edges, the config of a whole-graph GIN (3 layers,
+    width 64, no dropout), the seconds and peak memory of building the task."""
     from gsat.core.config import Config
-    from gsat.training.seed import train_one_seed
 
     torch.set_num_threads(threads)
     start = time.perf_counter()
@@ -85,6 +84,15 @@ def one_case(num_edges: int, method: str, parts: int, eval_parts: int, epochs: i
     cfg = Config()
     cfg.model.readout, cfg.model.n_layers, cfg.model.hidden_size = "node", 3, 64
     cfg.model.dropout_p = 0.0
+    return ds, cfg, build_s, data_gb
+
+def one_case(num_edges: int, method: str, parts: int, eval_parts: int, epochs: int,
+             threads: int) -> Dict:
+    """Train one model on one graph (run in a child process)."""
+    from gsat.training.build import task_dataset
+    from gsat.training.seed import train_one_seed
+
+    ds, cfg, build_s, data_gb = _setup(num_edges, threads)
     t = cfg.train
     t.epochs, t.num_viz, t.min_select_epoch = epochs, 0, 0
     t.node_batches, t.eval_node_batches = parts, eval_parts
@@ -112,17 +120,10 @@ def some_parts(num_edges: int, method: str, parts: int, steps: int, threads: int
     validation graph, for graphs whose whole epoch takes too long to measure (run in a
     child process)."""
     from gsat.training.build import build_model, task_dataset
-    from gsat.core.config import Config
     from gsat.data.node.batches import NodeBatches
     from gsat.training.engine import predict_batches, set_seed, train_epoch
 
-    torch.set_num_threads(threads)
-    start = time.perf_counter()
-    ds = node_task(num_edges)
-    build_s, data_gb = time.perf_counter() - start, _peak_gb()
-    cfg = Config()
-    cfg.model.readout, cfg.model.n_layers, cfg.model.hidden_size = "node", 3, 64
-    cfg.model.dropout_p = 0.0
+    ds, cfg, build_s, data_gb = _setup(num_edges, threads)
     cfg.train.node_batches = cfg.train.eval_node_batches = parts
     graphs = task_dataset(ds, cfg)
     set_seed(0)
