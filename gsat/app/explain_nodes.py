@@ -40,33 +40,25 @@ def node_dataset_of(run: LoadedRun) -> Any:
                         **fields.get("dataset_options", {}))
 
 
-@torch.no_grad()
-def _logits(run: LoadedRun, ds: Any, node: int) -> torch.Tensor:
-    m = run.config.model
-    device = next(run.model.parameters()).device
-    if m.readout == "center":
-        from gsat.data.node.subgraphs import computation_subgraph
-
-        return run.model(computation_subgraph(ds, node, m.n_layers).to(device)).logits[0]
-    from gsat.data.node.whole import targets_graph
-
-    return run.model(targets_graph(ds, [node], m.n_layers).to(device)).logits[node]
-
-
 def _one(run: LoadedRun, ds: Any, node: int, out: Path, pictures: bool) -> Dict[str, Any]:
     from gsat.app.inference import prediction_record
-    from gsat.explain.nodes import explain_node
+    from gsat.data.node.base import SPLITS
+    from gsat.explain.nodes import explained_nodes, node_graph
 
     m = run.config.model
-    exp = explain_node(run.model, ds, node, m.readout, m.n_layers)
+    # one graph for the prediction and the explanation: the node's computation subgraph
+    # (node 0) or the whole graph
+    g = node_graph(ds, node, m.readout, m.n_layers).to(next(run.model.parameters()).device)
+    exp = next(explained_nodes(run.model, [g]))
+    with torch.no_grad():
+        logits = run.model(g).logits[0 if m.readout == "center" else node]
     whole = ds.data.edge_index[:, exp.edge_ids]
     truth = exp.edge_label
     rec: Dict[str, Any] = {
         "node": node, "dataset": ds.name, "label": int(ds.data.y[node]),
-        "split": next((s for s in ("train", "valid", "test")
-                       if bool(getattr(ds.data, {"train": "train_mask", "valid": "val_mask",
-                                                 "test": "test_mask"}[s])[node])), None),
-        **prediction_record(_logits(run, ds, node), str(run.dataset["task"])),
+        "split": next((s for s, mask in SPLITS.items() if bool(getattr(ds.data, mask)[node])),
+                      None),
+        **prediction_record(logits, str(run.dataset["task"])),
         "num_hops": m.n_layers, "design": "subgraphs" if m.readout == "center" else "whole",
         "edges": [{"edge_id": int(e), "source": int(u), "target": int(v),
                    "attention": float(a),

@@ -42,7 +42,7 @@ from gsat.data.node.subgraphs import subgraph_dataset
 from gsat.errors import DataMissingError
 from gsat.explain.gsat import GSATExplainer, WholeGraphGSATExplainer
 from gsat.explain.registry import TUNING_BUDGET, make_explainer
-from gsat.nn.readout import centre_readout
+from gsat.nn.readout import center_readout
 from gsat.io.files import atomic_write, write_json
 from gsat.runs.layout import RunFolder, SeedFolder
 from gsat.runs.records import write_config
@@ -207,7 +207,7 @@ class _BenchmarkRun:
             if whole and isinstance(explainer, GSATExplainer):
                 explainer = WholeGraphGSATExplainer(ds.test[0], **explainer.settings)
             posthoc = whole and kind == "erm"
-            with centre_readout(models[kind][0]) if posthoc else contextlib.nullcontext():
+            with center_readout(models[kind][0]) if posthoc else contextlib.nullcontext():
                 rec = self.piece(seed, name, tuned, explainer, models[kind],
                                  explained if posthoc else ds, graphs)
             self.records.append(rec)

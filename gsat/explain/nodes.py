@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-__all__ = ["NodeExplanation", "explain_node", "explained_nodes", "to_pyg"]
+__all__ = ["NodeExplanation", "node_graph", "explain_node", "explained_nodes", "to_pyg"]
 
 
 @dataclass
@@ -42,11 +42,11 @@ def _local(node: int, edge_ids: Tensor, whole_edge_index: Tensor) -> tuple:
     """The subgraph of :obj:`edge_ids` renumbered with :obj:`node` as node 0."""
     ends = whole_edge_index[:, edge_ids]
     others = ends.unique()
-    others = others[others != node]
-    node_ids = torch.cat([others.new_tensor([node]), others])
-    lookup = {int(v): i for i, v in enumerate(node_ids)}
-    local = ends.clone().apply_(lambda v: lookup[v]) if ends.numel() else ends
-    return node_ids, local
+    node_ids = torch.cat([others.new_tensor([node]), others[others != node]])
+    lookup = torch.full((int(node_ids.max()) + 1,), -1, dtype=torch.long,
+                        device=node_ids.device)
+    lookup[node_ids] = torch.arange(node_ids.numel(), device=node_ids.device)
+    return node_ids, lookup[ends]
 
 
 @torch.no_grad()
@@ -78,20 +78,25 @@ def explained_nodes(model: nn.Module, graphs: List[Data], limit: Optional[int] =
             count += 1
 
 
+def node_graph(ds: "object", node: int, readout: str, num_hops: int) -> Data:
+    r"""The graph a model trained in the design of :obj:`readout` predicts and explains
+    :obj:`node` of the node dataset :obj:`ds` on: its computation subgraph (``center``, the
+    node is node 0) or the whole graph with the node as its one target (``node``)."""
+    if readout == "center":
+        from gsat.data.node.subgraphs import computation_subgraph
+
+        return computation_subgraph(ds, int(node), num_hops)
+    from gsat.data.node.whole import targets_graph
+
+    return targets_graph(ds, [int(node)], num_hops)
+
+
 def explain_node(model: nn.Module, ds: "object", node: int, readout: str, num_hops: int
                  ) -> NodeExplanation:
     r"""Explain :obj:`node` of the node dataset :obj:`ds` with a model trained in the design
     of :obj:`readout` (``node``: the whole graph; ``center``: computation subgraphs)."""
-    if readout == "center":
-        from gsat.data.node.subgraphs import computation_subgraph
-
-        graphs = [computation_subgraph(ds, node, num_hops)]
-    else:
-        from gsat.data.node.whole import targets_graph
-
-        graphs = [targets_graph(ds, [int(node)], num_hops)]
-    device = next(model.parameters()).device
-    return next(explained_nodes(model, [g.to(device) for g in graphs]))
+    g = node_graph(ds, node, readout, num_hops).to(next(model.parameters()).device)
+    return next(explained_nodes(model, [g]))
 
 
 def to_pyg(exp: NodeExplanation, ds: "object", prediction: Optional[Tensor] = None):

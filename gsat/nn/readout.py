@@ -11,7 +11,7 @@ from typing import Callable, Iterator, Literal
 import torch
 from torch import Tensor
 
-__all__ = ["READOUTS", "center_pool", "node_readout", "check_readout", "centre_readout"]
+__all__ = ["READOUTS", "center_pool", "node_readout", "check_readout", "center_readout"]
 
 #: :obj:`"pool"`: the backbone's pooling over all nodes; :obj:`"center"`: node 0 of each
 #: graph; :obj:`"node"`: every node
@@ -48,7 +48,7 @@ def check_readout(readout: str) -> Readout:
 
 
 @contextlib.contextmanager
-def centre_readout(model: "torch.nn.Module") -> Iterator[None]:
+def center_readout(model: "torch.nn.Module") -> Iterator[None]:
     r"""Within the block, every backbone of :obj:`model` that predicts one class per node
     (:obj:`readout="node"`) reads out the centre node of each graph instead
     (:func:`center_pool`). A model trained on a whole graph then predicts a node from its

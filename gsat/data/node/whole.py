@@ -18,11 +18,11 @@ from typing import List
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
-from torch_geometric.utils import k_hop_subgraph
 
 from gsat.data.base import GraphDataset
 from gsat.data.node.base import SPLITS, NodeDataset
-from gsat.data.node.subgraphs import UNKNOWN, explained_truth, graph_dataset
+from gsat.data.node.subgraphs import (UNKNOWN, computation_subgraph, explained_truth,
+                                      graph_dataset)
 
 __all__ = ["whole_graph_dataset", "explained_edges", "targets_graph"]
 
@@ -42,12 +42,10 @@ def explained_edges(ds: NodeDataset, nodes: List[int], num_hops: int) -> tuple:
     has none) and its position in :obj:`nodes`; concatenated over the nodes."""
     edges, labels, groups = [], [], []
     for i, v in enumerate(nodes):
-        _, _, _, mask = k_hop_subgraph(int(v), num_hops, ds.data.edge_index,
-                                       num_nodes=ds.num_nodes)
-        ids = mask.nonzero().view(-1)
-        truth = explained_truth(ds, int(v))
+        sub = computation_subgraph(ds, int(v), num_hops)
+        ids = sub.edge_ids
         edges.append(ids)
-        labels.append(truth[ids].long() if truth is not None
+        labels.append(sub.edge_label if ds.has_ground_truth
                       else torch.full((ids.numel(),), UNKNOWN, dtype=torch.long))
         groups.append(torch.full((ids.numel(),), i, dtype=torch.long))
     if not edges:
