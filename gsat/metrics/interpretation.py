@@ -90,9 +90,7 @@ def score_edges(scores: ArrayLike, labels: ArrayLike, graph: ArrayLike, k: int =
         num_graphs = int(np.unique(_np(graph)).size)
     known = _np(labels).reshape(-1) >= 0  # edges of a graph without ground truth: left out
     if not known.all():
-        keep = torch.from_numpy(np.flatnonzero(known))
-        scores, labels, graph = (torch.as_tensor(_np(a_).reshape(-1))[keep]
-                                 for a_ in (scores, labels, graph))
+        scores, labels, graph = (_np(a_).reshape(-1)[known] for a_ in (scores, labels, graph))
     n_edges = int(_np(scores).size)
     if n_edges == 0:
         return ExplanationScores(math.nan, math.nan, num_graphs, 0)
