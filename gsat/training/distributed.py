@@ -19,6 +19,13 @@ What changes under a launch (and nothing changes without one):
   and DDP's average of the per-process mean losses' gradients is the gradient of the mean
   loss over the global batch. A :obj:`batch_size` that :math:`W` does not divide is refused
   (:class:`~gsat.errors.ConfigError`): any rounding would change the optimisation.
+* **Node tasks** (the whole-graph design, :mod:`gsat.data.node.whole`). Every process
+  runs the whole graph and takes the loss over its share of the training nodes
+  (:func:`target_share`: every :math:`W`-th node); the KL term, over every edge, is the same
+  in every process. DDP's average is the gradient of the mean loss over all training nodes
+  when :math:`W` divides their number (otherwise the shares differ by one node and their
+  nodes weigh slightly differently). This splits the loss, not the graph: each process
+  holds the whole graph.
 * **Random numbers.** All processes build the model from the seed; then rank
   :math:`r > 0` draws attention noise and dropout from the stream of :func:`rank_seed`.
   ``last.pt`` holds every rank's random state.
@@ -59,7 +66,8 @@ from gsat.training.engine import (Engine, EvalResult, predict_batches, score_bat
 log = logging.getLogger(__name__)
 
 __all__ = ["DistContext", "DistributedEngine", "launched", "launch_env", "current",
-           "distributed_loader", "rank_seed", "refuse_launch", "restore_rank_rng"]
+           "distributed_loader", "rank_seed", "refuse_launch", "restore_rank_rng",
+           "target_share"]
 
 #: environment variables torchrun sets for every process
 LAUNCH_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
@@ -276,11 +284,35 @@ def launched(device: str = "cpu", timeout_minutes: float = 30.0
         torch_dist.destroy_process_group()
 
 
+def target_share(graph: Any, dist: DistContext) -> Any:
+    r"""This rank's copy of the whole graph of a node task: the same graph with
+    :obj:`target_mask` keeping the :math:`r`-th, :math:`(r + W)`-th, ... of its target nodes
+    (in node order), so that the :math:`W` shares partition the targets and differ in size
+    by at most one node.
+
+    Raises:
+        gsat.errors.ConfigError: fewer target nodes than processes.
+    """
+    nodes = graph.target_mask.nonzero().view(-1)
+    if nodes.numel() < dist.world_size:
+        raise ConfigError(f"the training split has {nodes.numel()} node(s), fewer than the "
+                          f"{dist.world_size} processes; train in fewer processes")
+    share = graph.clone()
+    share.target_mask = torch.zeros_like(graph.target_mask)
+    share.target_mask[nodes[dist.rank::dist.world_size]] = True
+    return share
+
+
 def distributed_loader(graphs: Sequence, batch_size: int, dist: DistContext,
                        seed: int = 0) -> DataLoader:
     r"""This rank's training loader: a :class:`DistributedSampler` over :obj:`graphs`
     (shuffled with :obj:`seed`; call :obj:`loader.sampler.set_epoch(epoch)` every epoch)
-    and batches of :meth:`DistContext.per_rank_batch_size` graphs."""
+    and batches of :meth:`DistContext.per_rank_batch_size` graphs. For the one whole graph
+    of a node task (a graph with :obj:`target_mask`), every rank takes the whole graph with
+    its share of the target nodes (:func:`target_share`)."""
+    graphs = list(graphs)
+    if len(graphs) == 1 and getattr(graphs[0], "target_mask", None) is not None:
+        return DataLoader([target_share(graphs[0], dist)], batch_size=1)
     sampler = DistributedSampler(list(graphs), num_replicas=dist.world_size, rank=dist.rank,
                                  shuffle=True, seed=seed, drop_last=False)
     return DataLoader(list(graphs), batch_size=dist.per_rank_batch_size(batch_size),

@@ -8,7 +8,10 @@ In one process group it
 2. trains run ``a`` (uninterrupted), gathering every rank's weights and epoch record after
    every epoch;
 3. trains run ``b`` stopped after epoch 1 by a KeyboardInterrupt raised on every rank (the
-   path of Ctrl-C and SIGTERM), then resumes it to the end.
+   path of Ctrl-C and SIGTERM), then resumes it to the end;
+4. on a node task (a small BA-Shapes, whole-graph design, NODE_CONFIG next to CONFIG):
+   reports each rank's share of the training nodes and the DDP-averaged gradient of one step
+   beside the gradient of one process over all training nodes, then trains run ``nodes``.
 Rank 0 writes what it saw to OUT_DIR/report.json; the test checks it.
 """
 import json
@@ -18,13 +21,16 @@ from pathlib import Path
 import torch
 
 import gsat.training.engine
-from gsat.training.build import build_model
+from gsat.training.build import build_model, task_dataset
 from gsat.core.config import load_config
 from gsat.data import load_dataset
 from gsat.training.distributed import distributed_loader, launched
 from gsat.training.driver import RunSpec, TrainingInterrupted, run
+from gsat.training.engine import targets
 
 NUM_GRAPHS = 120
+#: a small BA-Shapes (the options of ``gsat train --dataset-option``)
+NODE_OPTIONS = {"base_nodes": 80, "num_motifs": 20}
 
 
 def flat(module):
@@ -71,6 +77,35 @@ def one_step(dist, cfg, ds, report):
     report["avg_grad_error"] = float((averaged - torch.stack(locals_).mean(0)).abs().max())
     report["step_change"] = float((flat(model) - before).abs().max())
     report["step_rank_diff"] = max_rank_diff(dist, flat(model))
+    del ddp
+
+
+def grads(model):
+    return torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+
+
+def node_step(dist, cfg, ds, report):
+    """One DDP step on the whole graph of a node task, the same attention noise and dropout on
+    every rank, beside one process's step over all training nodes."""
+    gsat.training.engine.set_seed(0)
+    model = build_model(cfg, ds, "gsat")
+    reference = build_model(cfg, ds, "gsat")
+    reference.load_state_dict(model.state_dict())
+    ddp = dist.wrap(model)
+    data = next(iter(distributed_loader(ds.train, cfg.train.batch_size, dist, seed=0)))
+    report["node_shares"] = dist.all_gather_object(data.target_mask.nonzero().view(-1).tolist())
+    report["node_train"] = ds.train[0].target_mask.nonzero().view(-1).tolist()
+    model.train()
+    reference.train()
+    torch.manual_seed(1)
+    out, y = targets(ddp(data), data)
+    ddp.loss(out, y, 0)[0].backward()
+    whole = ds.train[0]
+    torch.manual_seed(1)
+    out, y = targets(reference(whole), whole)
+    reference.loss(out, y, 0)[0].backward()
+    report["node_grad_norm"] = float(grads(reference).abs().max())
+    report["node_grad_error"] = float((grads(model) - grads(reference)).abs().max())
     del ddp
 
 
@@ -124,6 +159,17 @@ def main():
         stop_after["epoch"] = None
         dist.barrier()
         run(RunSpec(dataset="", resume=str(out / "b"), progress=False))
+
+        node_config = str(Path(config).with_name("node.yml"))
+        cfg = load_config(node_config)
+        with dist.main_first():
+            ds = task_dataset(load_dataset("ba_shapes", data_dir, seed=0, **NODE_OPTIONS), cfg)
+        node_step(dist, cfg, ds, report)
+        run_name["name"] = "nodes"
+        results = run(RunSpec(dataset="ba_shapes", config=node_config, out=str(out / "nodes"),
+                              data_dir=data_dir, progress=False, dataset_options=NODE_OPTIONS))
+        every = dist.all_gather_object(same(results))
+        report["node_results_equal_on_ranks"] = all(r == every[0] for r in every)
         if dist.is_main:
             (out / "report.json").write_text(json.dumps(report))
 

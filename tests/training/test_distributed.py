@@ -105,6 +105,11 @@ def ddp(tmp_path_factory):
     cfg["train"].update(epochs=EPOCHS, batch_size=BATCH, min_select_epoch=1, num_viz=0)
     config = base / "tiny.yml"
     config.write_text(yaml.safe_dump(cfg))
+    node = yaml.safe_load((ROOT / "gsat" / "configs" / "GIN-ba_shapes.yml").read_text())
+    node["model"].update(hidden_size=16, n_layers=2)
+    node["gsat"].update(decay_r=0.2, decay_interval=1)
+    node["train"].update(epochs=EPOCHS, min_select_epoch=1, num_viz=0)
+    (base / "node.yml").write_text(yaml.safe_dump(node))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
                OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
@@ -138,7 +143,7 @@ def test_same_initial_weights_and_one_averaged_step(ddp):
 
 
 def test_ranks_stay_identical_every_epoch(ddp):
-    epochs = ddp["report"]["epochs"]
+    epochs = [e for e in ddp["report"]["epochs"] if e["run"] in ("a", "b")]
     # run a: 3 epochs; run b: epochs 0-1, stop, then 2 after the resume
     assert [(e["run"], e["epoch"]) for e in epochs] == [("a", 0), ("a", 1), ("a", 2),
                                                          ("b", 0), ("b", 1), ("b", 2)]
@@ -156,7 +161,7 @@ def _rows(path):
 def test_one_writer(ddp):
     base = ddp["base"]
     assert sorted(p.relative_to(base).as_posix() for p in base.rglob("results.json")) == [
-        "a/results.json", "b/results.json"]
+        "a/results.json", "b/results.json", "nodes/results.json"]
     assert not (base / "runs").exists()
     res = json.loads((base / "a" / "results.json").read_text())
     assert res["world_size"] == 2 and len(res["runs"]) == 1
@@ -246,3 +251,27 @@ def test_seeds_in_parallel_processes_match_a_sequential_run(tmp_path):
         b = torch.load(tmp_path / "par" / f"seed{seed}" / "last.pt", weights_only=True)["model"]
         assert all(torch.equal(a[k], b[k]) for k in a)
     assert json.loads((tmp_path / "par" / "run.json").read_text())["devices"] == ["cpu", "cpu"]
+
+
+def test_node_task_splits_the_training_nodes_and_averages_to_the_whole_gradient(ddp):
+    rep = ddp["report"]
+    shares, train = rep["node_shares"], rep["node_train"]
+    assert len(shares) == 2 and not set(shares[0]) & set(shares[1])
+    assert sorted(shares[0] + shares[1]) == train  # every training node, once
+    assert abs(len(shares[0]) - len(shares[1])) <= 1
+    assert rep["node_grad_norm"] > 1e-3
+    if len(train) % 2 == 0:  # equal shares: DDP's average is the whole mean's gradient
+        assert rep["node_grad_error"] < 1e-6 * max(1.0, rep["node_grad_norm"])
+    else:  # shares of n and n + 1 nodes weigh their nodes slightly differently
+        assert rep["node_grad_error"] < 0.05 * rep["node_grad_norm"]
+
+
+def test_node_task_trains_in_two_processes(ddp):
+    base = ddp["base"]
+    assert ddp["report"]["node_results_equal_on_ranks"]
+    res = json.loads((base / "nodes" / "results.json").read_text())
+    assert res["world_size"] == 2 and len(res["runs"]) == 1
+    assert len(_rows(base / "nodes" / "seed0" / "metrics.csv")) == EPOCHS
+    for e in ddp["report"]["epochs"]:
+        if e["run"] == "nodes":
+            assert e["weight_rank_diff"] == 0.0 and e["records_equal"], e
