@@ -1,6 +1,7 @@
 r"""Node classification on one large graph (the whole-graph design, ``model.readout: node``):
 GSAT against the same backbone trained without attention (ERM), full-graph and in
-mini-batches of random node parts (``train.node_batches``).
+mini-batches of random node parts (``train.node_batches``) or of sampled neighbourhoods
+(``train.num_neighbors``).
 
 The task: one Barabasi-Albert graph (:func:`scale.ba_edge_index`: 2 links per new node, both
 directions stored, so ``E`` directed edges and about ``E / 4`` nodes), 8 random node
@@ -16,7 +17,9 @@ so ``ru_maxrss`` is the case's own peak resident memory.
         --case 1e6 gsat 0 0 3 --case 1e6 erm 0 0 3 --case 1e7 gsat 4 4 1
 
 (each ``--case EDGES METHOD PARTS EVAL_PARTS EPOCHS``; ``PARTS`` is ``train.node_batches``,
-``EVAL_PARTS`` ``train.eval_node_batches``, 0 the whole graph) prints one JSON line per case
+or ``nbK1,K2,K3:B`` for neighbour-sampled batches of ``B`` training nodes
+(``train.num_neighbors: [K1, K2, K3]``, ``train.batch_size: B``), ``EVAL_PARTS``
+``train.eval_node_batches``, 0 the whole graph) prints one JSON line per case
 and the markdown table of ``benchmarks/results/node_scale.md``. For graphs whose epoch
 takes too long to measure, ``--steps-case EDGES METHOD PARTS STEPS`` times ``STEPS`` parts
 of one epoch (cut, training step, evaluation) and extrapolates the epoch from them.
@@ -86,7 +89,16 @@ def _setup(num_edges: int, threads: int) -> tuple:
     cfg.model.dropout_p = 0.0
     return ds, cfg, build_s, data_gb
 
-def one_case(num_edges: int, method: str, parts: int, eval_parts: int, epochs: int,
+def training(parts: str) -> tuple:
+    """:obj:`(node_batches, num_neighbors, batch_size)` of a case's ``PARTS``: a number of
+    random node parts, or ``nbK1,K2,...:B`` (neighbour sampling)."""
+    if parts.startswith("nb"):
+        counts, _, batch = parts[2:].partition(":")
+        return 0, [int(k) for k in counts.split(",")], int(batch or 1024)
+    return int(parts), [], 64
+
+
+def one_case(num_edges: int, method: str, parts: str, eval_parts: int, epochs: int,
              threads: int) -> Dict:
     """Train one model on one graph (run in a child process)."""
     from gsat.training.build import task_dataset
@@ -95,7 +107,8 @@ def one_case(num_edges: int, method: str, parts: int, eval_parts: int, epochs: i
     ds, cfg, build_s, data_gb = _setup(num_edges, threads)
     t = cfg.train
     t.epochs, t.num_viz, t.min_select_epoch = epochs, 0, 0
-    t.node_batches, t.eval_node_batches = parts, eval_parts
+    t.node_batches, t.num_neighbors, t.batch_size = training(parts)
+    t.eval_node_batches = eval_parts
     graphs = task_dataset(ds, cfg)
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as out:
@@ -160,7 +173,7 @@ def run_child(case: List[str], threads: int, timeout: float) -> Dict:
         flag = "--child-steps"
     else:
         edges, method, parts, eval_parts, epochs = case
-        what = {"edges_asked": float(edges), "method": method, "parts": int(parts),
+        what = {"edges_asked": float(edges), "method": method, "parts": parts,
                 "eval_parts": int(eval_parts), "epochs": int(epochs)}
         flag = "--child"
     cmd = [sys.executable, __file__, flag, *case, "--threads", str(threads)]
@@ -176,8 +189,11 @@ def run_child(case: List[str], threads: int, timeout: float) -> Dict:
     return {**what, **json.loads(res.stdout.strip().splitlines()[-1])}
 
 
-def _parts(p: int) -> str:
-    return "whole graph" if p == 0 else f"{p} parts"
+def _parts(p) -> str:
+    if str(p).startswith("nb"):
+        _, counts, batch = training(str(p))
+        return f"neighbours {counts}, {batch} nodes a batch"
+    return "whole graph" if int(p) == 0 else f"{p} parts"
 
 
 def markdown(rows: List[Dict], argv: List[str], threads: int) -> str:
@@ -243,7 +259,7 @@ def main() -> None:
     args = p.parse_args()
     if args.child:
         edges, method, parts, eval_parts, epochs = args.child
-        print(json.dumps(one_case(int(float(edges)), method, int(parts), int(eval_parts),
+        print(json.dumps(one_case(int(float(edges)), method, parts, int(eval_parts),
                                   int(epochs), args.threads)))
         return
     if args.child_steps:

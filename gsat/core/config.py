@@ -106,6 +106,14 @@ class TrainConfig:
     edges, and a node sees only its neighbours in its own part (about :math:`1/P` of them).
     ``batch_size`` does not apply. E.g. ``train: {node_batches: 10}``; measurements in
     ``benchmarks/results/node_scale.md``."""
+    num_neighbors: List[int] = field(default_factory=list)
+    """Node tasks on the whole graph only: empty trains on the whole graph (or in
+    ``node_batches`` parts); one count per message-passing layer (e.g. ``[10, 10, 10]``,
+    ``-1``: every neighbour) trains on neighbour-sampled mini-batches of ``batch_size``
+    training nodes each (:class:`gsat.data.node.neighbors.NeighborBatches`: hop :math:`l`
+    adds up to :math:`k_l` in-neighbours of every node added at hop :math:`l - 1`), PyG's
+    ``NeighborLoader`` where ``pyg-lib`` or ``torch-sparse`` is installed, the same sampling
+    in plain PyTorch otherwise. Not with ``node_batches``."""
     eval_node_batches: int = 0
     """Node tasks on the whole graph only: 0 evaluates every split (validation, test,
     explanations) on the whole graph in one pass without gradients; :math:`P > 0` evaluates
@@ -284,6 +292,18 @@ def validate(cfg: Config, source: str = "config") -> Config:
                                            f"{', '.join(PNA_AGGREGATORS)}")
     if len(set(m.aggregators)) != len(m.aggregators):
         raise bad("model.aggregators", f"lists an aggregator twice: {m.aggregators}")
+    t = cfg.train
+    if t.num_neighbors:
+        if len(t.num_neighbors) != m.n_layers:
+            raise bad("train.num_neighbors", f"must list one count per message-passing layer "
+                                             f"(model.n_layers = {m.n_layers}), got "
+                                             f"{t.num_neighbors}")
+        if any(k == 0 or k < -1 for k in t.num_neighbors):
+            raise bad("train.num_neighbors", f"counts must be >= 1 or -1 (every neighbour), "
+                                             f"got {t.num_neighbors}")
+        if t.node_batches:
+            raise bad("train.num_neighbors", "and train.node_batches are two ways to cut the "
+                                             "training graph; set one of them")
     if m.towers is not None:
         logging.getLogger(__name__).warning(
             "%s: model.towers is deprecated and ignored (the PNA layer has no towers); "

@@ -38,11 +38,12 @@ def task_dataset(ds: Any, cfg: Config) -> GraphDataset:
         raise ConfigError(f"dataset {ds.name!r} is a graph classification dataset, but the "
                           f"config reads nodes (model.readout: {readout}, for node datasets); "
                           "use model.readout: pool")
-    parts = [k for k in ("node_batches", "eval_node_batches") if getattr(cfg.train, k)]
+    parts = [k for k in ("node_batches", "eval_node_batches", "num_neighbors")
+             if getattr(cfg.train, k)]
     if parts and readout != "node":
         raise ConfigError(f"train.{parts[0]} cuts the whole graph of a node task into parts, "
                           f"but the config has model.readout: {readout}; use model.readout: "
-                          f"node or leave train.{parts[0]} at 0")
+                          f"node or leave train.{parts[0]} unset")
     if not node:
         return ds
     if readout == "center":

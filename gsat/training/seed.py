@@ -80,6 +80,19 @@ def _loader(graphs: Sequence, batch_size: int, parts: int, shuffle: bool = False
     return NodeBatches(graphs[0], parts, shuffle=shuffle, seed=seed)
 
 
+def _neighbor_loader(graphs: Sequence, num_neighbors: Sequence[int], batch_size: int,
+                     seed: int) -> Any:
+    """The training loader of :obj:`train.num_neighbors`: neighbour-sampled batches of
+    :obj:`batch_size` training nodes of the one whole graph
+    (:class:`~gsat.data.node.neighbors.NeighborBatches`)."""
+    from gsat.data.node.neighbors import NeighborBatches
+
+    if len(graphs) != 1:
+        raise ConfigError(f"train.num_neighbors samples the one whole graph of a node task, "
+                          f"got a split of {len(graphs)} graphs")
+    return NeighborBatches(graphs[0], num_neighbors, batch_size, shuffle=True, seed=seed)
+
+
 def _engine(model: nn.Module, optimizer: torch.optim.Optimizer, ds: GraphDataset,
             t: TrainConfig, seed: int, dist: Optional["DistContext"], **kwargs: Any) -> Engine:
     """The engine over :obj:`ds.train` (shuffled with :obj:`seed`; in
@@ -89,10 +102,16 @@ def _engine(model: nn.Module, optimizer: torch.optim.Optimizer, ds: GraphDataset
     if dist is not None and (t.node_batches or t.eval_node_batches):
         raise ConfigError("train.node_batches and train.eval_node_batches do not combine with "
                           "distributed training; train in one process")
+    if dist is not None and t.num_neighbors:
+        raise ConfigError("train.num_neighbors does not combine with distributed training; "
+                          "train in one process")
     valid = _loader(ds.valid, t.batch_size, t.eval_node_batches, seed=seed)
     if dist is None:
-        return Engine(model, optimizer, _loader(ds.train, t.batch_size, t.node_batches,
-                                                shuffle=True, seed=seed), valid, **kwargs)
+        if t.num_neighbors:
+            train = _neighbor_loader(ds.train, t.num_neighbors, t.batch_size, seed)
+        else:
+            train = _loader(ds.train, t.batch_size, t.node_batches, shuffle=True, seed=seed)
+        return Engine(model, optimizer, train, valid, **kwargs)
     from gsat.training.distributed import DistributedEngine, distributed_loader
 
     return DistributedEngine(model, optimizer,
