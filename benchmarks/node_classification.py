@@ -43,26 +43,26 @@ OUT = ROOT / "benchmarks" / "results" / "nodes.md"
 
 
 def _config(dataset: str, readout: str, epochs: Optional[int], given: Optional[str],
-            folder: Path) -> str:
+            folder: Path, backbone: str = "GIN") -> str:
     from gsat.core.config import configs_dir
 
-    cfg = yaml.safe_load(Path(given or configs_dir() / f"GIN-{dataset}.yml").read_text())
+    cfg = yaml.safe_load(Path(given or configs_dir() / f"{backbone}-{dataset}.yml").read_text())
     cfg["model"]["readout"] = readout
     if epochs is not None:
         cfg["train"]["epochs"] = epochs
-    path = folder / f"GIN-{dataset}-{readout}.yml"
+    path = folder / f"{backbone}-{dataset}-{readout}.yml"
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return str(path)
 
 
 def _train(dataset: str, method: str, seeds: List[int], config: str, out: Path,
-           data_dir: str) -> Dict[str, Any]:
+           data_dir: str, backbone: str = "GIN") -> Dict[str, Any]:
     folder = RunFolder(out)
     if folder.run_json.is_file():  # continue (finished seeds are kept)
         return run(RunSpec(dataset=dataset, resume=str(out), progress=False))
     return run(RunSpec(dataset=dataset, config=config, seeds=seeds, method=method, out=str(out),
-                       data_dir=data_dir, progress=False))
+                       data_dir=data_dir, progress=False, backbone=backbone))
 
 
 def _row(dataset: str, gsat: Dict[str, Any], erm: Dict[str, Any]) -> List[str]:
@@ -76,7 +76,7 @@ def _row(dataset: str, gsat: Dict[str, Any], erm: Dict[str, Any]) -> List[str]:
             mean_std(erm, "seconds_per_epoch", 1.0, 3, n=n)]
 
 
-def report(rows: List[List[str]], command: str, readout: str) -> str:
+def report(rows: List[List[str]], command: str, readout: str, backbone: str = "GIN") -> str:
     head = ["dataset", "seeds", "ERM test acc", "GSAT test acc", "GSAT interp AUC",
             "GSAT prec@5", "published AUC GNNExplainer / PGExplainer", "GSAT s/epoch",
             "ERM s/epoch"]
@@ -86,7 +86,7 @@ def report(rows: List[List[str]], command: str, readout: str) -> str:
                         "edge, read out at the centre node)"}[readout]
     return "\n".join([
         "# GSAT on node classification", "",
-        f"GIN with GSAT trained on {design}, against the same backbone without attention "
+        f"{backbone} with GSAT trained on {design}, against the same backbone without attention "
         "(ERM). Scores x100, mean ± std over seeds. Interpretation AUC: the edges of the "
         "computation subgraphs of the explained nodes (the motif nodes of the test split; "
         "Infection: test nodes with one shortest path) pooled into one ROC AUC, the protocol "
@@ -100,6 +100,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--datasets", nargs="+", default=list(DATASETS))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--readout", choices=["node", "center"], default="node")
+    p.add_argument("--backbone", choices=["GIN", "PNA"], default="GIN")
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--config", default=None, help="a config for every dataset")
     p.add_argument("--threads", type=int, default=1)
@@ -113,15 +114,18 @@ def main(argv: Optional[List[str]] = None) -> None:
     data_dir = args.data_dir or str(runs / "data")
     rows = []
     for ds in args.datasets:
-        cfg = _config(ds, args.readout, args.epochs, args.config, runs / "configs")
-        res = {m: _train(ds, m, args.seeds, cfg, runs / f"{ds}-{args.readout}-{m}", data_dir)
+        cfg = _config(ds, args.readout, args.epochs, args.config, runs / "configs",
+                      args.backbone)
+        res = {m: _train(ds, m, args.seeds, cfg,
+                         runs / f"{ds}-{args.backbone}-{args.readout}-{m}", data_dir,
+                         args.backbone)
                for m in ("erm", "gsat")}
         rows.append(_row(ds, res["gsat"], res["erm"]))
-        (runs / f"{ds}-{args.readout}.json").write_text(json.dumps(res, indent=2, default=str))
+        (runs / f"{ds}-{args.backbone}-{args.readout}.json").write_text(json.dumps(res, indent=2, default=str))
         print(rows[-1], flush=True)
     command = "python benchmarks/node_classification.py " + " ".join(
         a for a in (argv if argv is not None else sys.argv[1:]))
-    Path(args.out).write_text(report(rows, command, args.readout))
+    Path(args.out).write_text(report(rows, command, args.readout, args.backbone))
     print(Path(args.out).read_text())
 
 
