@@ -7,10 +7,11 @@ import contextlib
 import dataclasses
 import logging
 import os
+import typing
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Literal, Optional
 
 import torch
 
@@ -20,13 +21,15 @@ from gsat.runs.records import (read_results, read_run_json, write_config, write_
                                write_results, write_run_json)
 from gsat.io.checkpoint import load_checkpoint
 from gsat.io.signals import sigterm_as_interrupt
-from gsat.core.config import Config, default_config_path, load_config
+from gsat.core.config import (BACKBONES, Config, check_epochs, default_config_path,
+                              load_config)
 from gsat.data import load_dataset
 from gsat.data.base import dataset_info
 from gsat.data import dataset_label
-from gsat.errors import CheckpointError, ConfigError, Terminated, TrainingDivergedError
+from gsat.errors import (CheckpointError, ConfigError, Terminated, TrainingDivergedError,
+                         UnknownNameError)
 from gsat.metrics.summary import summarize
-from gsat.core.validation import check_device, check_seeds
+from gsat.core.validation import check_choice, check_device, check_path, check_seeds
 from gsat.training.seed import train_one_seed
 from gsat.training.build import Method, task_dataset
 from gsat.training.hooks import write_csv
@@ -88,16 +91,85 @@ class TrainingTerminated(TrainingInterrupted, Terminated):
     r"""SIGTERM stopped a run (exit code 143); otherwise as :class:`TrainingInterrupted`."""
 
 
-def resume_spec(run_dir: str | Path, progress: bool = True) -> RunSpec:
-    r"""The :class:`RunSpec` of the run in :obj:`run_dir` (from its ``run.json``), set to
-    resume it.
+#: the methods of a run (``--method``)
+METHODS = typing.get_args(Method)
+
+
+def check_run_spec(spec: RunSpec, name: Optional[Callable[[str], str]] = None) -> RunSpec:
+    r"""Check every field of :obj:`spec` with the function that checks the command-line flag
+    it comes from (the same checks apply to a :class:`RunSpec` made in Python and to the
+    ``run.json`` of a resumed run); :obj:`name(field)` says where a field came from in
+    messages (default: the flag, e.g. ``--data-dir``). Returns :obj:`spec`.
 
     Raises:
-        gsat.errors.ConfigError: :obj:`run_dir` is missing or holds no readable ``run.json``.
+        gsat.errors.ConfigError: a field of the wrong type or an impossible value.
+        gsat.errors.UnknownNameError: an unknown backbone or method.
+    """
+    name = name or (lambda key: "--" + key.replace("_", "-"))
+    try:
+        _check_fields(spec, name)
+    except UnknownNameError as exc:
+        raise ConfigError(f"{name(exc.kind)}: {exc}") from None
+    return spec
+
+
+def _check_fields(spec: RunSpec, name: Callable[[str], str]) -> None:
+    if not isinstance(spec.dataset, str) or not spec.dataset.strip():
+        raise ConfigError(f"{name('dataset')} must be a dataset name, got {spec.dataset!r}")
+    check_choice(spec.backbone, BACKBONES, "backbone")
+    check_choice(spec.method, METHODS, "method")
+    if spec.config is not None:
+        check_path(spec.config, name("config"))
+    if spec.epochs is not None:
+        check_epochs(spec.epochs, name("epochs"))
+    _named(name("seeds"), check_seeds, spec.seeds)
+    _named(name("device"), check_device, spec.device)
+    if spec.devices is not None:
+        if not isinstance(spec.devices, list) or not spec.devices:
+            raise ConfigError(f"{name('devices')} must list at least one device, got "
+                              f"{spec.devices!r}")
+        for device in spec.devices:
+            _named(name("devices"), check_device, device)
+    if spec.out is not None:
+        check_path(spec.out, name("out"))
+    check_path(spec.data_dir, name("data_dir"))
+    options = spec.dataset_options
+    if not isinstance(options, dict) or not all(
+            isinstance(k, str) and k.isidentifier() for k in options):
+        raise ConfigError(f"{name('dataset_options')} must map option names to values, got "
+                          f"{options!r}")
+    if not isinstance(spec.tensorboard, bool):
+        raise ConfigError(f"{name('tensorboard')} must be true or false, got "
+                          f"{spec.tensorboard!r}")
+
+
+def _named(what: str, check: Callable[[Any], Any], value: Any) -> Any:
+    """:obj:`check(value)`, its :class:`~gsat.errors.ConfigError` prefixed with :obj:`what`."""
+    try:
+        return check(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{what}: {exc}") from None
+
+
+def resume_spec(run_dir: str | Path, progress: bool = True) -> RunSpec:
+    r"""The :class:`RunSpec` of the run in :obj:`run_dir` (from its ``run.json``), set to
+    resume it. Every field is checked as the command line checks the flag it came from
+    (:func:`check_run_spec`), and the data root must exist: it was made when the run
+    started, and a resumed run does not create one where ``run.json`` points.
+
+    Raises:
+        gsat.errors.ConfigError: :obj:`run_dir` is missing, holds no readable ``run.json``,
+            or a field of it has a wrong type or an impossible value (named with the file).
     """
     folder = RunFolder(run_dir)
     args = read_run_json(folder)
-    return RunSpec(**args, progress=progress, resume=str(folder.path))
+    spec = RunSpec(**args, progress=progress, resume=str(folder.path))
+    check_run_spec(spec, lambda key: f"{folder.run_json}: field {key!r}")
+    if not Path(spec.data_dir).is_dir():
+        raise ConfigError(f"{folder.run_json}: field 'data_dir': the run's data root "
+                          f"{spec.data_dir} is not a folder on this machine; a resumed run "
+                          "reads its data where the run started")
+    return spec
 
 
 def _stopped(exc: BaseException, out: Path, seed: int,
@@ -168,9 +240,7 @@ def resolve_config(spec: RunSpec, ds_config_name: str) -> Config:
         raise ConfigError(f"{path}: model.backbone is {cfg.model.backbone} but --backbone "
                           f"{spec.backbone} was asked for")
     if spec.epochs is not None:
-        if spec.epochs < 1:
-            raise ConfigError(f"--epochs must be >= 1, got {spec.epochs}")
-        cfg.train.epochs = spec.epochs
+        cfg.train.epochs = check_epochs(spec.epochs, "--epochs")
     return cfg
 
 
@@ -201,8 +271,8 @@ def run(spec: RunSpec) -> Dict[str, Any]:
 
     if spec.resume is not None:
         spec = resume_spec(spec.resume, spec.progress)
-    check_seeds(spec.seeds)
-    check_device(spec.device)
+    else:
+        check_run_spec(spec)
     dist = current(spec.device)
     with dist.main_first() if dist is not None else contextlib.nullcontext():
         ds = load_dataset(spec.dataset, spec.data_dir, seed=spec.seeds[0],
@@ -245,6 +315,7 @@ def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path,
         write_config(folder, cfg)
         stored = {k: v for k, v in dataclasses.asdict(spec).items() if k not in _NOT_STORED}
         stored["data_dir"] = str(Path(spec.data_dir).resolve())
+        Path(stored["data_dir"]).mkdir(parents=True, exist_ok=True)  # resume reads it there
         write_run_json(folder, stored)
         write_dataset_info(folder, dataset_info(ds))  # for gsat.load_run
         folder.results.unlink(missing_ok=True)
