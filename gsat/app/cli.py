@@ -16,7 +16,7 @@ from gsat.app.flags import (UsageError, add_device, add_own_data, add_progress, 
                             add_training, dataset_option, epochs_flag, own_data_options,
                             path_flag)
 from gsat.data import dataset_names
-from gsat.errors import EXIT_CODES, GSATError, exit_code
+from gsat.errors import EXIT_CODES, GSATError, Terminated, exit_code
 from gsat.metrics.summary import run_table
 
 
@@ -228,11 +228,24 @@ def _train(args: argparse.Namespace) -> int:
         results = run(spec)
     if dist is not None and not dist.is_main:
         return 0
-    print(f"\n{results['method']} on {results['dataset']} with {results['backbone']} "
-          f"(scores x100):\n")
-    print(run_table(results))
-    print(f"\nresults, config, checkpoints and pictures: {results['out_dir']}")
+    out = results["out_dir"]
+    try:
+        print(f"\n{results['method']} on {results['dataset']} with {results['backbone']} "
+              f"(scores x100):\n")
+        print(run_table(results))
+        print(f"\nresults, config, checkpoints and pictures: {out}")
+    except KeyboardInterrupt as exc:  # the run is complete: resuming prints it again
+        raise _interrupted(exc, f"after the run finished; everything is saved in {out}. "
+                                f"Resume with: gsat train --resume {out}") from None
     return 0
+
+
+def _interrupted(exc: KeyboardInterrupt, message: str) -> KeyboardInterrupt:
+    """:obj:`exc`'s kind (Ctrl-C, or SIGTERM as :class:`gsat.errors.Terminated`) with the
+    one line :func:`main` prints."""
+    if isinstance(exc, Terminated):
+        return Terminated(f"terminated (SIGTERM) {message}")
+    return KeyboardInterrupt(f"interrupted {message}")
 
 
 def _benchmark(args: argparse.Namespace) -> int:
@@ -252,9 +265,14 @@ def _benchmark(args: argparse.Namespace) -> int:
                          progress=not args.no_progress, tune=args.tune,
                          tune_graphs=args.tune_graphs,
                          dataset_options=own_data_options(args))
-    result = run_benchmark(spec)
-    print(RunFolder(result["out_dir"]).benchmark_md.read_text())
-    print(f"results: {result['out_dir']}/benchmark.json")
+    try:
+        result = run_benchmark(spec)
+        print(RunFolder(result["out_dir"]).benchmark_md.read_text())
+        print(f"results: {result['out_dir']}/benchmark.json")
+    except KeyboardInterrupt as exc:
+        raise _interrupted(exc, "; finished models, records and tuning trials are kept in "
+                                "the output folder: run the same gsat benchmark command "
+                                "again to continue") from None
     return 0
 
 
@@ -333,12 +351,18 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = build_parser().parse_args(argv)
     args.argv = argv[1:]  # the command's own arguments, for given_flags
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from gsat.io.signals import sigterm_as_interrupt
+
     try:
-        code = {"train": _train, "benchmark": _benchmark,
-                "explain": _explain, "influence": _influence}[args.command](args)
+        # SIGTERM takes the path of Ctrl-C from here to the exit, in every phase
+        with sigterm_as_interrupt():
+            code = {"train": _train, "benchmark": _benchmark,
+                    "explain": _explain, "influence": _influence}[args.command](args)
     except (KeyboardInterrupt, GSATError, FloatingPointError, OSError) as exc:
         if isinstance(exc, KeyboardInterrupt):
-            print(f"gsat: {exc}" if str(exc) else "gsat: interrupted", file=sys.stderr)
+            what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+            print(f"gsat: {exc}" if str(exc) and str(exc) != "terminated by SIGTERM"
+                  else f"gsat: {what}", file=sys.stderr)
         else:
             print(f"gsat: error: {exc}", file=sys.stderr)
         sys.exit(exit_code(exc))

@@ -172,11 +172,32 @@ def resume_spec(run_dir: str | Path, progress: bool = True) -> RunSpec:
     return spec
 
 
+def _interrupt(exc: BaseException, message: str,
+               run_dir: Optional[Path] = None) -> "TrainingInterrupted":
+    """:class:`TrainingInterrupted` (Ctrl-C) or :class:`TrainingTerminated` (SIGTERM, as
+    :obj:`exc` was) with :obj:`message`, which starts with what stopped the run."""
+    if isinstance(exc, Terminated):
+        return TrainingTerminated(f"terminated (SIGTERM) {message}", run_dir)
+    return TrainingInterrupted(f"interrupted {message}", run_dir)
+
+
+def _resume_command(dist: Optional["DistContext"] = None) -> str:
+    if dist is None:
+        return "gsat train"
+    local = os.environ.get("LOCAL_WORLD_SIZE", str(dist.world_size))
+    return (f"torchrun --nproc-per-node {local} -m gsat train"
+            if local == str(dist.world_size) else
+            "torchrun <the launch options of the run> -m gsat train")
+
+
 def _stopped(exc: BaseException, out: Path, seed: int,
-             dist: Optional["DistContext"] = None) -> BaseException:
-    """The exception that ends a run stopped by Ctrl-C or a non-finite loss, after writing
-    ``metrics.csv`` of the complete epochs of :obj:`seed` (rank 0 only under
-    :obj:`dist`)."""
+             dist: Optional["DistContext"] = None, where: Optional[str] = None
+             ) -> BaseException:
+    """The exception that ends a run stopped by Ctrl-C, SIGTERM or a non-finite loss, after
+    writing ``metrics.csv`` of the complete epochs of :obj:`seed` (rank 0 only under
+    :obj:`dist`); :obj:`where` says in which phase (default: during the seed). Every
+    interruption once the run folder is written ends with this one line and its resume
+    command."""
     seed_folder = RunFolder(out).seed(seed)
     last = seed_folder.last
     done = None
@@ -191,22 +212,15 @@ def _stopped(exc: BaseException, out: Path, seed: int,
     kept = (f"{last} holds the last complete epoch ({done})" if done is not None
             else "nothing was saved since no epoch was complete")
     if isinstance(exc, KeyboardInterrupt):
-        cls = TrainingTerminated if isinstance(exc, Terminated) else TrainingInterrupted
-        what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
-        command = "gsat train"
-        if dist is not None:
-            local = os.environ.get("LOCAL_WORLD_SIZE", str(dist.world_size))
-            command = (f"torchrun --nproc-per-node {local} -m gsat train"
-                       if local == str(dist.world_size) else
-                       "torchrun <the launch options of the run> -m gsat train")
-        return cls(f"{what} during seed {seed}; {kept}. Resume with: "
-                   f"{command} --resume {out}", out)
+        return _interrupt(exc, f"{where or f'during seed {seed}'}; {kept}. Resume with: "
+                               f"{_resume_command(dist)} --resume {out}", out)
     return TrainingDivergedError(f"{exc} (seed {seed}); training stopped and {kept}. Lower "
                                  "train.lr or check the data for extreme values")
 
 
 def _run_seeds_parallel(spec: RunSpec, cfg: Config, out: Path, results: Dict[str, Any],
-                        done: Dict[int, Dict[str, Any]]) -> Dict[str, Any]:
+                        done: Dict[int, Dict[str, Any]],
+                        guard: Optional[Callable[[], None]] = None) -> Dict[str, Any]:
     """:func:`_run_seeds` with the seeds trained in parallel on :obj:`spec.devices`."""
     from gsat.training.parallel import train_seeds_in_parallel
 
@@ -219,7 +233,7 @@ def _run_seeds_parallel(spec: RunSpec, cfg: Config, out: Path, results: Dict[str
             records[seed] = record
         results["runs"] = [records[s] for s in spec.seeds if s in records]
         results.update(summarize(results["runs"]))
-        write_results(RunFolder(out), results)
+        _write_results(RunFolder(out), results, guard)
 
     todo = [s for s in spec.seeds if s not in done]
     try:
@@ -267,6 +281,24 @@ def run(spec: RunSpec) -> Dict[str, Any]:
         gsat.errors.TrainingDivergedError: the loss became NaN or infinite (epoch and batch
             named); the last complete epoch's ``last.pt`` is kept.
     """
+    # SIGTERM (e.g. from a scheduler) stops like Ctrl-C, in every phase of the run
+    with sigterm_as_interrupt():
+        try:
+            return _run(spec)
+        except KeyboardInterrupt as exc:
+            if isinstance(exc, TrainingInterrupted):
+                raise
+            if spec.resume is not None:  # its run.json is there: resuming again works
+                raise _interrupt(exc, f"before training started; nothing new was saved. "
+                                      f"Resume with: gsat train --resume {spec.resume}",
+                                 Path(spec.resume)) from None
+            raise _interrupt(exc, "before the run folder was written; nothing was saved, "
+                                  "so there is nothing to resume: start the run again") \
+                from None
+
+
+def _run(spec: RunSpec) -> Dict[str, Any]:
+    """The body of :func:`run`."""
     from gsat.training.distributed import current
 
     if spec.resume is not None:
@@ -297,14 +329,26 @@ def run(spec: RunSpec) -> Dict[str, Any]:
     if dist is not None:
         out = Path(dist.broadcast_object(str(out)))  # rank 0's timestamp
     main = dist is None or dist.is_main
-    # one process per run folder; SIGTERM (e.g. from a scheduler) stops like Ctrl-C
-    with RunLock(out) if main else contextlib.nullcontext(), sigterm_as_interrupt():
-        return _run_seeds(spec, cfg, ds, out, dist)
+    # one process per run folder
+    with RunLock(out) if main else contextlib.nullcontext() as lock:
+        phase = {"seed": spec.seeds[0], "where": None}
+        try:
+            return _run_seeds(spec, cfg, ds, out, dist, lock, phase)
+        except KeyboardInterrupt as exc:
+            if isinstance(exc, TrainingInterrupted):
+                raise
+            raise _stopped(exc, out, phase["seed"], dist, phase["where"]) from None
 
 
 def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path,
-               dist: Optional["DistContext"] = None) -> Dict[str, Any]:
-    """The body of :func:`run` once the run folder :obj:`out` is locked."""
+               dist: Optional["DistContext"] = None, lock: Optional[RunLock] = None,
+               phase: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The body of :func:`run` once the run folder :obj:`out` is locked (by :obj:`lock`,
+    whose :meth:`~gsat.runs.lock.RunLock.check` stops the run when the folder is deleted or
+    replaced); :obj:`phase` follows the seed and what is being done, for the message of an
+    interruption."""
+    phase = {} if phase is None else phase
+    guard = lock.check if lock is not None else None
     main = dist is None or dist.is_main
     folder = RunFolder(out)
     if spec.resume is None and main:
@@ -331,12 +375,13 @@ def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path,
         results["world_size"] = dist.world_size
     if spec.devices:
         results["devices"] = list(spec.devices)
-        return _run_seeds_parallel(spec, cfg, out, results, done)
+        return _run_seeds_parallel(spec, cfg, out, results, done, guard)
     for i, seed in enumerate(spec.seeds):
         if seed in done:
             log.info("seed %d of %s is already finished", seed, out)
             results["runs"].append(done[seed])
             continue
+        phase.update(seed=seed, where=None)
         if i > 0:
             with dist.main_first() if dist is not None else contextlib.nullcontext():
                 ds = task_dataset(load_dataset(spec.dataset, spec.data_dir, seed=seed,
@@ -346,15 +391,24 @@ def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path,
             record = train_one_seed(cfg, ds, seed, folder.seed(seed).path, spec.device,
                                     spec.method, spec.progress and main,
                                     tensorboard=spec.tensorboard,
-                                    resume=spec.resume is not None, **kwargs)
+                                    resume=spec.resume is not None, guard=guard, **kwargs)
         except (KeyboardInterrupt, FloatingPointError) as exc:
             raise _stopped(exc, out, seed, dist) from None
+        phase["where"] = f"after seed {seed} finished, while results.json was written"
         results["runs"].append(record)
         results.update(summarize(results["runs"]))
         if main:
-            write_results(folder, results)
+            _write_results(folder, results, guard)
     results.update(summarize(results["runs"]))
     if main:
-        write_results(folder, results)
+        _write_results(folder, results, guard)
     results["out_dir"] = str(out)
     return results
+
+
+def _write_results(folder: RunFolder, results: Dict[str, Any],
+                   guard: Optional[Callable[[], None]]) -> None:
+    """``results.json``, once :obj:`guard` found the run folder still in place."""
+    if guard is not None:
+        guard()
+    write_results(folder, results)
