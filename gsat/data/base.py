@@ -161,10 +161,6 @@ def load_graphs(path: Path, params: Optional[Mapping[str, Any]] = None
         return None
     try:
         blob = validate_checkpoint(torch.load(path, weights_only=True), "graphs", str(path))
-        problem = _cache_problem(blob, params)
-        if problem is not None:
-            log.warning("cache %s is not used: %s; rebuilding it", path, problem)
-            return None
         n = len(blob["num_nodes"])
         keys = [k for k in _LIST_KEYS if k in blob]
         graphs = []
@@ -176,11 +172,15 @@ def load_graphs(path: Path, params: Optional[Mapping[str, Any]] = None
                                  f"says {int(blob['num_edges'][i])}")
             graphs.append(g)
         check_graphs(graphs, str(path))
-        return graphs
+        problem = _cache_problem(blob, params)
     except Exception as exc:  # a corrupt cache must never stop the user: rebuild it
         log.warning("cache %s is unreadable (%s: %s); rebuilding it", path,
                     type(exc).__name__, exc)
         return None
+    if problem is not None:
+        log.warning("cache %s is not used: %s; rebuilding it", path, problem)
+        return None
+    return graphs
 
 
 #: fractions of the train / valid / test splits of data without a split of its own

@@ -354,7 +354,7 @@ def test_run_lock_check_finds_a_deleted_or_replaced_folder(tmp_path):
         shutil.rmtree(run)
         run.mkdir()  # recreated empty, as a later write would
         with pytest.raises(RunFolderLostError, match=rf"the run folder {run} was deleted, "
-                                                     r"moved or replaced .* \.lock is gone"):
+                                                     r"moved or replaced .*\(\.lock is gone\)"):
             lock.check()
         (run / ".lock").write_text("another\n")  # a new lock file is another file
         with pytest.raises(RunFolderLostError):
