@@ -270,9 +270,9 @@ def _benchmark(args: argparse.Namespace) -> int:
         print(RunFolder(result["out_dir"]).benchmark_md.read_text())
         print(f"results: {result['out_dir']}/benchmark.json")
     except KeyboardInterrupt as exc:
-        raise _interrupted(exc, "; finished models, records and tuning trials are kept in "
-                                "the output folder: run the same gsat benchmark command "
-                                "again to continue") from None
+        raise _interrupted(exc, "during the benchmark; finished models, records and tuning "
+                                "trials are kept in its folder: run the same gsat benchmark "
+                                "command again to continue") from None
     return 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
 
@@ -124,14 +125,20 @@ def builder_errors(name: str) -> Iterator[None]:
     :class:`pickle.UnpicklingError`, become a :class:`~gsat.errors.ConfigError` naming the
     dataset: they are input mistakes (exit code 2), not failures of the program. gsat's own
     errors pass unchanged."""
-    import pickle
-
     try:
         yield
     except GSATError:
         raise
-    except (ValueError, pickle.UnpicklingError) as exc:
+    except pickle.UnpicklingError as exc:
+        raise UnsafeFileError(f"dataset {name!r}: {' '.join(str(exc).split())}") from exc
+    except ValueError as exc:
         raise ConfigError(f"dataset {name!r}: {' '.join(str(exc).split())}") from exc
+
+
+class UnsafeFileError(ConfigError, pickle.UnpicklingError):
+    """A data file that a builder refused to unpickle (it needs a global other than the
+    plain arrays it should hold): an input mistake, still a
+    :class:`pickle.UnpicklingError` for code that catches that."""
 
 
 #: builder arguments that are not dataset options
@@ -205,5 +212,5 @@ def dataset_label(name: str) -> str:
     return f"{prefix}_{Path(path.rstrip('/')).stem or 'data'}"
 
 
-__all__ = ["DATASETS", "FILE_PREFIXES", "builder_errors", "check_options", "dataset_label", "dataset_names",
+__all__ = ["DATASETS", "FILE_PREFIXES", "UnsafeFileError", "builder_errors", "check_options", "dataset_label", "dataset_names",
            "load_dataset", "register_dataset", "split_file_dataset"]

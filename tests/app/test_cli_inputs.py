@@ -138,3 +138,21 @@ def test_a_duplicate_key_in_a_dataset_option_is_refused(capsys):
     code, err = _fails(capsys, ["train", "--dataset", "ba_2motifs", "--dataset-option",
                                 "a={x: 1, x: 2}"])
     assert code == 2 and "found the key 'x' a second time" in err
+
+
+def test_a_released_file_that_needs_foreign_code_is_an_input_error(tmp_path, capsys):
+    import os
+    import pickle
+
+    from gsat.data.ba_2motifs import RELEASED_FILE
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("touch pwned",))
+
+    path = tmp_path / RELEASED_FILE
+    path.parent.mkdir(parents=True)
+    path.write_bytes(pickle.dumps((Evil(),)))
+    code, err = _fails(capsys, ["train", "--dataset", "ba_2motifs", "--data-dir", str(tmp_path)])
+    assert code == 2 and "refusing to load the global" in err
+    assert not (tmp_path / "pwned").exists()
