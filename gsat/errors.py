@@ -11,7 +11,8 @@ code  meaning
 ====  ==========================================================================================
 0     success
 1     the run failed although the input was valid: an I/O failure (disk full, unwritable
-      folder: :class:`DiskWriteError` or another :class:`OSError`), or training diverged (NaN
+      folder, a run folder deleted while the run wrote it: :class:`DiskWriteError` and its
+      :class:`RunFolderLostError`, or another :class:`OSError`), or training diverged (NaN
       or infinite loss: :class:`TrainingDivergedError`); the last complete epoch is kept
 2     an input mistake: bad command-line argument, config value or file
       (:class:`ConfigError`), unknown name (:class:`UnknownNameError`), malformed graph
@@ -80,6 +81,11 @@ class DiskWriteError(GSATError, OSError):
         return str(self.args[0]) if self.args else ""
 
 
+class RunFolderLostError(DiskWriteError):
+    """The run folder was deleted, moved or replaced while a run was writing it; the run
+    stops instead of writing an incomplete folder (exit code 1)."""
+
+
 class RunInUseError(GSATError, RuntimeError):
     """A run folder is locked by another running process (two runs must not write one folder)."""
 
@@ -95,8 +101,8 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 
 #: The exit codes of the ``gsat`` command (see the table in this module's docstring).
 EXIT_CODES: Dict[int, str] = {
     EXIT_OK: "success",
-    EXIT_FAILURE: "failure with valid input: I/O error (e.g. disk full) or training diverged "
-                  "(NaN/inf loss)",
+    EXIT_FAILURE: "failure with valid input: I/O error (e.g. disk full, or the run folder "
+                  "deleted during the run) or training diverged (NaN/inf loss)",
     EXIT_USAGE: "input mistake: bad argument, config, file, name, graph or checkpoint",
     EXIT_INTERRUPTED: "interrupted by Ctrl-C (SIGINT); complete epochs saved, resumable",
     EXIT_TERMINATED: "terminated by SIGTERM; complete epochs saved, resumable",

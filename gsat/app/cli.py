@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from gsat.app.flags import (UsageError, add_device, add_own_data, add_progress, add_threads,
-                            add_training, dataset_option, own_data_options)
+                            add_training, dataset_option, epochs_flag, own_data_options,
+                            path_flag)
 from gsat.data import dataset_names
-from gsat.errors import EXIT_CODES, GSATError, exit_code
+from gsat.errors import EXIT_CODES, GSATError, Terminated, exit_code
 from gsat.metrics.summary import run_table
 
 
@@ -36,7 +37,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                         "(molecules, see --smiles-col) or pyg:PATH (a torch.save'd list of "
                         "PyG Data or an InMemoryDataset folder) (required unless --resume "
                         "is given)")
-    p.add_argument("--resume", metavar="RUN_DIR",
+    p.add_argument("--resume", type=path_flag, metavar="RUN_DIR",
                    help="continue the interrupted run in RUN_DIR with its own settings")
     p.add_argument("--dataset-option", type=dataset_option, action="append", default=[],
                    metavar="KEY=VALUE", help=argparse.SUPPRESS)
@@ -46,7 +47,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="train the seeds in parallel, one process per seed and at most one "
                         "per listed device at a time, e.g. cuda:0 cuda:1 (or cpu cpu); "
                         "replaces --device")
-    p.add_argument("--out", metavar="DIR",
+    p.add_argument("--out", type=path_flag, metavar="DIR",
                    help="run folder (default: runs/<dataset>-<backbone>-<timestamp>)")
     p.add_argument("--method", default="gsat", choices=["gsat", "erm"],
                    help="gsat, or erm: the backbone without attention (default: gsat)")
@@ -114,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_influence_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by 'gsat train'")
+    p.add_argument("run_dir", type=path_flag, metavar="RUN_DIR",
+                   help="a run folder written by 'gsat train'")
     p.add_argument("--graph", type=int, required=True, metavar="I",
                    help="index of the graph in its split")
     p.add_argument("--top", type=int, default=5, metavar="K",
@@ -123,7 +125,7 @@ def _add_influence_args(p: argparse.ArgumentParser) -> None:
                    help="split of the graph (default: test)")
     p.add_argument("--seed", type=int, metavar="SEED",
                    help="which seed's model (default: the run's first)")
-    p.add_argument("--out", metavar="DIR",
+    p.add_argument("--out", type=path_flag, metavar="DIR",
                    help="folder of influence-<split><I>.json/.png (default: RUN_DIR/seed<N>)")
 
 
@@ -137,11 +139,11 @@ def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--explainers", nargs="+", default=None, metavar="NAME",
                    help="registered explainers (gsat.explain.explainer_names(); an unknown "
                         "name lists them) (default: all registered)")
-    p.add_argument("--out", metavar="DIR",
+    p.add_argument("--out", type=path_flag, metavar="DIR",
                    help="output folder; trained models found there are reused "
                         "(default: runs/benchmark-<dataset>-<backbone>)")
     add_device(p)
-    p.add_argument("--explainer-epochs", type=int, metavar="N",
+    p.add_argument("--explainer-epochs", type=epochs_flag, metavar="N",
                    help="epochs of GNNExplainer, GraphMask and PGExplainer (default: their "
                         "published defaults 100, 100, 30)")
     p.add_argument("--max-graphs", type=int, metavar="N", help="explain only N test graphs")
@@ -158,15 +160,16 @@ def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_explain_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by 'gsat train'")
+    p.add_argument("run_dir", type=path_flag, metavar="RUN_DIR",
+                   help="a run folder written by 'gsat train'")
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--input", metavar="FILE",
+    what.add_argument("--input", type=path_flag, metavar="FILE",
                       help="graphs to explain: a CSV of SMILES (runs on molecules) or a "
                            "torch.save'd list of PyG Data / InMemoryDataset folder")
     what.add_argument("--node", type=int, nargs="+", metavar="V",
                       help="nodes of the graph a node-classification run was trained on "
                            "(writes node_<V>.json and .png)")
-    p.add_argument("--out", metavar="DIR",
+    p.add_argument("--out", type=path_flag, metavar="DIR",
                    help="output folder (default: RUN_DIR/explain-<input name>)")
     p.add_argument("--seed", type=int, metavar="SEED",
                    help="which seed's model (default: the best validation metric)")
@@ -180,16 +183,27 @@ def _add_explain_args(p: argparse.ArgumentParser) -> None:
 
 
 #: options of ``gsat train`` that may accompany ``--resume``
-_RESUME_COMPATIBLE = ("resume", "no_progress", "command", "threads")
+_RESUME_COMPATIBLE = ("resume", "no_progress", "threads")
+
+
+def given_flags(argv: Sequence[str]) -> List[str]:
+    r"""The options of ``gsat train`` present in :obj:`argv` (its arguments after the
+    subcommand), by their destination, whatever their values: the parser is built again
+    with every default replaced by :data:`argparse.SUPPRESS`, so an option appears in the
+    result only when it was given (``--seeds 0`` too, although 0 is the default)."""
+    p = _Parser(prog="gsat train")
+    _add_train_args(p)
+    for action in p._actions:
+        action.default = argparse.SUPPRESS
+    return sorted(vars(p.parse_args(list(argv))))
 
 
 def _train(args: argparse.Namespace) -> int:
     from gsat.training.driver import RunSpec, resume_spec, run
 
     if args.resume is not None:
-        defaults = vars(build_parser().parse_args(["train", "--resume", args.resume]))
-        extra = sorted(k for k, v in vars(args).items()
-                       if k not in _RESUME_COMPATIBLE and v != defaults.get(k))
+        extra = [k for k in given_flags(getattr(args, "argv", []))
+                 if k not in _RESUME_COMPATIBLE]
         if extra:
             raise UsageError("--resume continues a run with its own settings; drop "
                              + ", ".join("--" + k.replace("_", "-") for k in extra))
@@ -214,11 +228,24 @@ def _train(args: argparse.Namespace) -> int:
         results = run(spec)
     if dist is not None and not dist.is_main:
         return 0
-    print(f"\n{results['method']} on {results['dataset']} with {results['backbone']} "
-          f"(scores x100):\n")
-    print(run_table(results))
-    print(f"\nresults, config, checkpoints and pictures: {results['out_dir']}")
+    out = results["out_dir"]
+    try:
+        print(f"\n{results['method']} on {results['dataset']} with {results['backbone']} "
+              f"(scores x100):\n")
+        print(run_table(results))
+        print(f"\nresults, config, checkpoints and pictures: {out}")
+    except KeyboardInterrupt as exc:  # the run is complete: resuming prints it again
+        raise _interrupted(exc, f"after the run finished; everything is saved in {out}. "
+                                f"Resume with: gsat train --resume {out}") from None
     return 0
+
+
+def _interrupted(exc: KeyboardInterrupt, message: str) -> KeyboardInterrupt:
+    """:obj:`exc`'s kind (Ctrl-C, or SIGTERM as :class:`gsat.errors.Terminated`) with the
+    one line :func:`main` prints."""
+    if isinstance(exc, Terminated):
+        return Terminated(f"terminated (SIGTERM) {message}")
+    return KeyboardInterrupt(f"interrupted {message}")
 
 
 def _benchmark(args: argparse.Namespace) -> int:
@@ -238,9 +265,14 @@ def _benchmark(args: argparse.Namespace) -> int:
                          progress=not args.no_progress, tune=args.tune,
                          tune_graphs=args.tune_graphs,
                          dataset_options=own_data_options(args))
-    result = run_benchmark(spec)
-    print(RunFolder(result["out_dir"]).benchmark_md.read_text())
-    print(f"results: {result['out_dir']}/benchmark.json")
+    try:
+        result = run_benchmark(spec)
+        print(RunFolder(result["out_dir"]).benchmark_md.read_text())
+        print(f"results: {result['out_dir']}/benchmark.json")
+    except KeyboardInterrupt as exc:
+        raise _interrupted(exc, "during the benchmark; finished models, records and tuning "
+                                "trials are kept in its folder: run the same gsat benchmark "
+                                "command again to continue") from None
     return 0
 
 
@@ -317,13 +349,20 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                                                                     "--version")):
         argv = ["train"] + argv
     args = build_parser().parse_args(argv)
+    args.argv = argv[1:]  # the command's own arguments, for given_flags
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from gsat.io.signals import sigterm_as_interrupt
+
     try:
-        code = {"train": _train, "benchmark": _benchmark,
-                "explain": _explain, "influence": _influence}[args.command](args)
+        # SIGTERM takes the path of Ctrl-C from here to the exit, in every phase
+        with sigterm_as_interrupt():
+            code = {"train": _train, "benchmark": _benchmark,
+                    "explain": _explain, "influence": _influence}[args.command](args)
     except (KeyboardInterrupt, GSATError, FloatingPointError, OSError) as exc:
         if isinstance(exc, KeyboardInterrupt):
-            print(f"gsat: {exc}" if str(exc) else "gsat: interrupted", file=sys.stderr)
+            what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+            print(f"gsat: {exc}" if str(exc) and str(exc) != "terminated by SIGTERM"
+                  else f"gsat: {what}", file=sys.stderr)
         else:
             print(f"gsat: error: {exc}", file=sys.stderr)
         sys.exit(exit_code(exc))

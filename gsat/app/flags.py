@@ -18,6 +18,46 @@ class UsageError(GSATError, ValueError):
     """Command-line arguments that do not go together."""
 
 
+def _checked(check: Any) -> Any:
+    """An argparse type from one of the library's checks (the same function checks the
+    value when it comes from a config, a ``run.json`` or Python), its error as argparse's."""
+    def convert(text: str) -> Any:
+        try:
+            return check(text)
+        except GSATError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    convert.__name__ = getattr(check, "__name__", "value")
+    return convert
+
+
+def path_flag(text: str) -> str:
+    """The type of every flag naming a file or folder: refused when empty or blank
+    (:func:`gsat.core.validation.check_path`)."""
+    from gsat.core.validation import check_path
+
+    return _checked(lambda t: check_path(t, "the path"))(text)
+
+
+def epochs_flag(text: str) -> int:
+    """The type of ``--epochs`` and ``--explainer-epochs``: the one rule for epochs
+    (:func:`gsat.core.config.check_epochs`)."""
+    from gsat.core.config import check_epochs
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    return _checked(lambda v: check_epochs(v, "the number of epochs"))(value)
+
+
+def backbone_flag(text: str) -> str:
+    """The type of ``--backbone`` (:data:`gsat.core.config.BACKBONES`)."""
+    from gsat.core.config import BACKBONES
+    from gsat.core.validation import check_choice
+
+    return _checked(lambda t: check_choice(t, BACKBONES, "backbone"))(text)
+
+
 def add_device(p: argparse.ArgumentParser) -> None:
     """``--device`` (train, benchmark, explain)."""
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
@@ -49,23 +89,33 @@ def add_threads(p: argparse.ArgumentParser) -> None:
 def add_training(p: argparse.ArgumentParser) -> None:
     """What trains the models of a run (train, benchmark): ``--backbone``, ``--config``,
     ``--epochs``, ``--seeds`` and ``--data-dir``."""
-    p.add_argument("--backbone", default="GIN", choices=["GIN", "PNA"], help="(default: GIN)")
-    p.add_argument("--config", metavar="FILE",
+    p.add_argument("--backbone", default="GIN", type=backbone_flag, metavar="GIN|PNA",
+                   help="(default: GIN)")
+    p.add_argument("--config", type=path_flag, metavar="FILE",
                    help="YAML config overriding the shipped one (default: "
                         "gsat/configs/<BACKBONE>-<dataset>.yml in the package)")
-    p.add_argument("--epochs", type=int, metavar="N", help="override train.epochs")
+    p.add_argument("--epochs", type=epochs_flag, metavar="N",
+                   help="override train.epochs (1 to 100000, as in a config)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
                    help="seeds, run in turn (default: 0)")
-    p.add_argument("--data-dir", default="data", metavar="DIR", help="data root (default: data)")
+    p.add_argument("--data-dir", default="data", type=path_flag, metavar="DIR",
+                   help="data root (default: data)")
 
 
 def dataset_option(text: str) -> tuple:
     """The type of ``--dataset-option KEY=VALUE``: :obj:`(KEY, VALUE)`, the value read as
     YAML."""
+    from gsat.core.config import load_yaml
+
     key, sep, value = text.partition("=")
     if not sep or not key.isidentifier():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key, yaml.safe_load(value)
+    try:
+        return key, load_yaml(value)
+    except yaml.YAMLError as exc:
+        what = getattr(exc, "problem", None) or " ".join(str(exc).split())[:120]
+        raise argparse.ArgumentTypeError(f"{key}: invalid YAML value {value!r}: {what}"
+                                         ) from None
 
 
 def add_own_data(p: argparse.ArgumentParser) -> None:

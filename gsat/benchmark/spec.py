@@ -9,7 +9,8 @@ from typing import Any, Dict, Iterator, List, Optional
 
 import torch
 
-from gsat.core.validation import check_device, check_seeds
+from gsat.core.config import BACKBONES, check_epochs
+from gsat.core.validation import check_choice, check_device, check_path, check_seeds
 from gsat.errors import ConfigError
 from gsat.explain.registry import (TUNING_BUDGET, default_explainers, make_explainer,
                                    optimised_names, tuning_grid)
@@ -62,12 +63,21 @@ def base_method(method: str) -> str:
 
 
 def check_spec(spec: BenchmarkSpec) -> None:
-    """Refuse a spec that cannot run, before anything is trained: unknown explainers, bad
-    seeds or device, graph counts below 1."""
+    """Refuse a spec that cannot run, before anything is trained: unknown explainers or
+    backbone, bad seeds or device, empty paths, epochs outside the one rule of
+    :func:`gsat.core.config.check_epochs`, graph counts below 1."""
+    if spec.explainer_epochs is not None:  # refused even where no explainer optimises
+        check_epochs(spec.explainer_epochs, "--explainer-epochs")
     for name in spec.explainers:
         make_explainer(name, **explainer_settings(name, spec))  # unknown names fail early
     check_seeds(spec.seeds)
     check_device(spec.device)
+    check_choice(spec.backbone, BACKBONES, "backbone")
+    check_path(spec.data_dir, "--data-dir")
+    if spec.out is not None:
+        check_path(spec.out, "--out")
+    if spec.epochs is not None:
+        check_epochs(spec.epochs, "--epochs")
     if spec.max_graphs is not None and spec.max_graphs < 1:
         raise ConfigError(f"--max-graphs must be >= 1, got {spec.max_graphs}")
     if spec.tune_graphs is not None and spec.tune_graphs < 1:

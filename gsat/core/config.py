@@ -214,6 +214,9 @@ def _build(cls: type, raw: Any, where: str) -> Any:
 #: Aggregators a PNA backbone may use (PyG aggregation names).
 PNA_AGGREGATORS = ("sum", "mean", "min", "max", "var", "std")
 
+#: the range of every number of epochs (:func:`check_epochs`)
+EPOCHS_RANGE = (1, True, 100_000, True)
+
 #: Allowed range of every numeric config value: ``key: (low, low_inclusive, high,
 #: high_inclusive)``. Upper bounds keep a typo from exhausting the machine (memory, time).
 RANGES: Dict[str, tuple] = {
@@ -230,13 +233,13 @@ RANGES: Dict[str, tuple] = {
     "gsat.decay_r": (0.0, True, 1.0, True),
     "gsat.decay_interval": (1, True, 100_000, True),
     "gsat.fixed_r": (0.0, False, 1.0, False),
-    "train.epochs": (1, True, 100_000, True),
+    "train.epochs": EPOCHS_RANGE,
     "train.lr": (0.0, False, 10.0, True),
     "train.weight_decay": (0.0, True, 10.0, True),
     "train.batch_size": (1, True, 1_000_000, True),
     "train.min_select_epoch": (0, True, 100_000, True),
     "train.num_viz": (0, True, 1000, True),
-    "train.pretrain_epochs": (1, True, 100_000, True),
+    "train.pretrain_epochs": EPOCHS_RANGE,
     "train.pretrain_lr": (0.0, False, 10.0, True),
     "train.pretrain_weight_decay": (0.0, True, 10.0, True),
     "train.keep_checkpoints_every": (1, True, 100_000, True),
@@ -311,6 +314,59 @@ def validate(cfg: Config, source: str = "config") -> Config:
     return cfg
 
 
+#: the backbones a config (``model.backbone``) and the command line (``--backbone``) name
+BACKBONES = typing.get_args(typing.get_type_hints(ModelConfig)["backbone"])
+
+
+def check_epochs(value: Any, what: str = "train.epochs") -> int:
+    r"""The one rule for a number of epochs, wherever it comes from (``train.epochs`` and
+    ``train.pretrain_epochs`` of a config, ``--epochs``, ``--explainer-epochs``, the
+    ``epochs`` of a resumed run's ``run.json``): a whole number within the range of
+    :data:`EPOCHS_RANGE`; raises :class:`~gsat.errors.ConfigError` naming
+    :obj:`what` otherwise."""
+    lo, lo_in, hi, hi_in = EPOCHS_RANGE
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{what} must be a whole number, got {_short(value)}")
+    if not ((lo <= value if lo_in else lo < value) and (value <= hi if hi_in else value < hi)):
+        raise ConfigError(f"{what} must {_range_text(lo, lo_in, hi, hi_in)}, got "
+                          f"{_short(value)}")
+    return value
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader that refuses a key given twice in one mapping (YAML 1.2 requires
+    keys to be unique; PyYAML would keep the last one silently)."""
+
+
+def _unique_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: Dict[Any, Any] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # '<<: *base' may be overridden
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.setdefault(key, key_node.start_mark)
+        except TypeError:  # an unhashable key: construct_mapping names it
+            continue
+        if first is not key_node.start_mark:
+            raise yaml.constructor.ConstructorError(
+                f"while reading a mapping (first {key!r} at line {first.line + 1})",
+                node.start_mark, f"found the key {key!r} a second time",
+                key_node.start_mark)
+    loader.flatten_mapping(node)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def load_yaml(text: str) -> Any:
+    r"""Parse YAML text as :func:`yaml.safe_load` does, but refuse a key given twice in one
+    mapping (a repeated key or a repeated section of a config) with a
+    :class:`yaml.MarkedYAMLError` pointing at the second one."""
+    return yaml.load(text, Loader=_StrictLoader)
+
+
 def config_from_dict(raw: Dict[str, Any], source: str = "config") -> Config:
     """Build and validate a :class:`Config` from a nested dict."""
     try:
@@ -330,7 +386,7 @@ def load_config(path: Union[str, Path]) -> Config:
     Raises:
         gsat.errors.ConfigError: one line for every way a file can be wrong: missing, a
             folder, unreadable, empty, too large, not UTF-8 text, invalid YAML (with
-            ``file:line:column``), nested too deeply, not a mapping of sections, an unknown
+            ``file:line:column``; a key or section given twice is one), nested too deeply, not a mapping of sections, an unknown
             key, a wrong type or an out-of-range value; the message names the file (and key).
     """
     path = Path(path)
@@ -352,7 +408,7 @@ def load_config(path: Union[str, Path]) -> Config:
         raise ConfigError(f"config file {path} is not UTF-8 text (byte {data[exc.start]:#04x} at "
                           f"offset {exc.start}); give a YAML file") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

@@ -108,6 +108,10 @@ class _Classifier(nn.Module):
         checks the batches of its first epoch), so a training loop of one's own over
         unchecked graphs should call it once per graph or batch."""
         check_graph(data, **self._expects())
+        param = next(self.parameters(), None)
+        if param is not None and data.x.device != param.device:
+            raise GraphInputError(f"the graph is on {data.x.device} but the model on "
+                                  f"{param.device}; move one of them with .to(device)")
 
     def _inputs(self, data, check: bool) -> Tuple[Tensor, Tensor, Tensor, Optional[Tensor]]:
         """:obj:`(x, edge_index, batch, edge_attr)` of :obj:`data` converted to the model's

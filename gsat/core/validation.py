@@ -33,7 +33,8 @@ from torch_geometric.data import Data
 from gsat.errors import GraphInputError
 
 __all__ = ["check_graph", "check_graphs", "check_dataset", "model_inputs",
-           "check_finite_output", "is_index_dtype"]
+           "check_finite_output", "is_index_dtype", "check_seeds", "check_device",
+           "check_path", "check_choice"]
 
 
 def is_index_dtype(dtype: torch.dtype) -> bool:
@@ -42,11 +43,29 @@ def is_index_dtype(dtype: torch.dtype) -> bool:
     return dtype != torch.bool and not dtype.is_floating_point and not dtype.is_complex
 
 
+#: how to sort the nodes of a batch by graph, as the message of an unsorted batch says
+SORT_BATCH = ("sort its nodes by graph with data = data.subgraph(data.batch.argsort("
+              "stable=True)) (edges, their order and attributes are kept), or build batches "
+              "with torch_geometric.data.Batch.from_data_list")
+
+
+def _check_tensor(t: Tensor, name: str, device: Optional[torch.device] = None) -> None:
+    """:obj:`t` (an attribute of the graph) holds values on a real device, the device of
+    the node features :obj:`device` when given, before any of its values is read."""
+    if t.is_meta:
+        raise GraphInputError(f"{name} is on the meta device, which holds shapes but no "
+                              "values; make the graph's tensors on cpu or cuda")
+    if device is not None and t.device != device:
+        raise GraphInputError(f"{name} is on {t.device} but the node features 'x' on "
+                              f"{device}; move the whole graph with data.to(device)")
+
+
 def _check_batch(batch: Any, ei: Tensor, n: int) -> None:
     if not isinstance(batch, Tensor) or batch.dim() != 1 or batch.numel() != n:
         shape = list(batch.shape) if isinstance(batch, Tensor) else type(batch).__name__
         raise GraphInputError(f"batch must be a vector with one entry per node ([{n}]), "
                               f"got {shape}")
+    _check_tensor(batch, "batch", ei.device)
     if not is_index_dtype(batch.dtype) or int(batch.min()) < 0:
         raise GraphInputError(f"batch must hold non-negative graph indices (torch.long), "
                               f"got dtype {batch.dtype}")
@@ -57,8 +76,7 @@ def _check_batch(batch: Any, ei: Tensor, n: int) -> None:
             i = int((step < 0).nonzero()[0]) + 1
             raise GraphInputError(f"batch must be sorted (the nodes of graph 0 first, then "
                                   f"graph 1, ...), but node {i} belongs to graph {int(b[i])} "
-                                  f"after a node of graph {int(b[i - 1])}; build batches with "
-                                  "torch_geometric.data.Batch.from_data_list")
+                                  f"after a node of graph {int(b[i - 1])}; {SORT_BATCH}")
         gaps = step > 1
     else:
         gaps = b.new_zeros(0, dtype=torch.bool)
@@ -88,12 +106,15 @@ def check_graph(data: Any, in_channels: Optional[int] = None, edge_dim: Optional
     only when the model encodes categories itself, :obj:`in_channels=None`), finite, of width
     :obj:`in_channels` (if known); :obj:`edge_index` a tensor of any integer dtype of shape
     :obj:`[2, E]` with indices in :obj:`[0, num_nodes)`; :obj:`batch` (if present) an integer
-    vector with one entry per node, sorted, numbering the graphs :math:`0..B-1` without gaps,
+    vector with one entry per node, sorted (the message of an unsorted one says how to sort
+    it, :data:`SORT_BATCH`), numbering the graphs :math:`0..B-1` without gaps,
     and no edge joining two graphs; an explicit :obj:`num_nodes` equal to the rows of
     :obj:`x` (PyG's :meth:`~torch_geometric.data.Data.validate`); :obj:`edge_attr` (if present,
     or required by :obj:`needs_edge_attr`) one finite row per edge, of width :obj:`edge_dim`
     (if known). Graphs without edges, isolated nodes, self-loops, duplicate and one-way edges
-    are valid. Nothing is converted here; :func:`model_inputs` converts dtypes.
+    are valid. Every tensor must hold values (not the ``meta`` device) on the device of
+    :obj:`x`, and a list of graphs is refused with a message saying how to batch it. Nothing
+    is converted here; :func:`model_inputs` converts dtypes.
 
     Args:
         data (torch_geometric.data.Data or Batch): the graph(s).
@@ -103,8 +124,14 @@ def check_graph(data: Any, in_channels: Optional[int] = None, edge_dim: Optional
         needs_edge_attr (bool, optional): the model uses edge features.
             (default: :obj:`False`)
     """
+    if isinstance(data, (list, tuple)):
+        raise GraphInputError(
+            f"expected one graph or a batch (torch_geometric.data.Data or Batch), got a "
+            f"{type(data).__name__} of {len(data)} graphs; "
+            + ("batch them with torch_geometric.data.Batch.from_data_list(graphs)" if data
+               else "there is no graph to run: give at least one"))
     x = _check_x(getattr(data, "x", None), in_channels)
-    ei = _check_edge_index(getattr(data, "edge_index", None), x.size(0))
+    ei = _check_edge_index(getattr(data, "edge_index", None), x.size(0), x.device)
     if isinstance(data, Data):
         _check_num_nodes(data, x.size(0))
     batch = getattr(data, "batch", None)
@@ -122,6 +149,7 @@ def _check_x(x: Any, in_channels: Optional[int]) -> Tensor:
     if not isinstance(x, Tensor):
         raise GraphInputError(f"node features 'x' must be a torch.Tensor, got "
                               f"{type(x).__name__}")
+    _check_tensor(x, "node features 'x'")
     if x.dim() != 2:
         raise GraphInputError(f"node features 'x' must have shape [num_nodes, num_features], "
                               f"got {list(x.shape)}")
@@ -141,15 +169,16 @@ def _check_x(x: Any, in_channels: Optional[int]) -> Tensor:
     return x
 
 
-def _check_edge_index(ei: Any, n: int) -> Tensor:
+def _check_edge_index(ei: Any, n: int, device: Optional[torch.device] = None) -> Tensor:
     """:obj:`edge_index` checked: an integer :obj:`[2, E]` tensor of indices in
-    :obj:`[0, n)`."""
+    :obj:`[0, n)` (on :obj:`device`, that of the node features, when given)."""
     if ei is None:
         raise GraphInputError("the graph has no 'edge_index'; use an empty tensor of shape "
                               "[2, 0] (dtype torch.long) for a graph without edges")
     if not isinstance(ei, Tensor):
         raise GraphInputError(f"edge_index must be a torch.Tensor of shape [2, num_edges], "
                               f"got {type(ei).__name__}")
+    _check_tensor(ei, "edge_index", device)
     if not is_index_dtype(ei.dtype):
         raise GraphInputError(f"edge_index must be an integer tensor (torch.long), got {ei.dtype}")
     if ei.dim() != 2 or ei.size(0) != 2:
@@ -188,6 +217,7 @@ def _check_edge_attr(ea: Any, ei: Tensor, edge_dim: Optional[int],
         shape = list(ea.shape) if isinstance(ea, Tensor) else type(ea).__name__
         raise GraphInputError(f"edge_attr must have one row per edge ({ei.size(1)}), got "
                               f"{shape}")
+    _check_tensor(ea, "edge features 'edge_attr'", ei.device)
     if ea.is_floating_point() and not bool(torch.isfinite(ea).all()):
         raise GraphInputError("edge features 'edge_attr' must be finite, but contain NaN or "
                               "infinite values")
@@ -228,6 +258,11 @@ def model_inputs(data: Any, dtype: Optional[torch.dtype] = None,
     """
     if check:
         check_graph(data, in_channels, edge_dim, needs_edge_attr)
+    else:  # not checked again, but never read values that do not exist
+        for name in ("x", "edge_index"):
+            t = getattr(data, name, None)
+            if isinstance(t, Tensor):
+                _check_tensor(t, name)
     x, edge_index = data.x, data.edge_index
     if edge_index.dtype != torch.long:
         edge_index = edge_index.long()
@@ -340,3 +375,31 @@ def check_device(device: Any) -> str:
             raise ConfigError(f"device {text!r}: this machine has {torch.cuda.device_count()} "
                               "CUDA device(s)")
     return text
+
+
+def check_path(value: Any, what: str = "path") -> str:
+    r"""Return :obj:`value` as a string if it can name a file or folder: a non-empty string
+    (or :class:`os.PathLike`) that is not only blanks and holds no NUL byte; raise
+    :class:`~gsat.errors.ConfigError` naming :obj:`what` otherwise. An empty ``--out`` or
+    ``--data-dir`` would otherwise mean the current folder."""
+    import os
+
+    from gsat.errors import ConfigError
+
+    text = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError(f"{what} must name a file or folder, got {value!r}; use '.' for "
+                          "the current folder")
+    if "\0" in text:
+        raise ConfigError(f"{what} must not contain a NUL byte, got {value!r}")
+    return text
+
+
+def check_choice(value: Any, choices: Sequence[str], kind: str) -> str:
+    r"""Return :obj:`value` if it is one of :obj:`choices`; raise
+    :class:`~gsat.errors.UnknownNameError` (listing them) otherwise."""
+    from gsat.errors import UnknownNameError
+
+    if not isinstance(value, str) or value not in choices:
+        raise UnknownNameError(kind, value, choices)
+    return value

@@ -10,12 +10,14 @@ molecules in :mod:`gsat.data.ogb`, and the user's own files in :mod:`gsat.data.m
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
+import pickle
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from gsat.data.names import OGB_MOL_DATASETS
-from gsat.errors import ConfigError, UnknownNameError
+from gsat.errors import ConfigError, GSATError, UnknownNameError
 
 if TYPE_CHECKING:  # pragma: no cover
     from gsat.data.base import GraphDataset
@@ -103,13 +105,40 @@ def load_dataset(name: str, data_dir: str | Path = "data", seed: int = 0,
         prefix, path = file_dataset
         builder = FILE_PREFIXES[prefix]
         check_options(name, builder.target(), options, skip=1)
-        return _checked(name, builder(path, data_dir=data_dir, seed=seed, **options))
+        with builder_errors(name):
+            ds = builder(path, data_dir=data_dir, seed=seed, **options)
+        return _checked(name, ds)
     if name not in DATASETS:
         raise UnknownNameError("dataset", name, [*DATASETS, "csv:PATH", "pyg:PATH"])
     builder = DATASETS[name]
     if isinstance(builder, _LazyBuilder):
         check_options(name, builder.target(), options, skip=len(builder.bound))
-    return _checked(name, builder(data_dir=data_dir, seed=seed, **options))
+    with builder_errors(name):
+        ds = builder(data_dir=data_dir, seed=seed, **options)
+    return _checked(name, ds)
+
+
+@contextlib.contextmanager
+def builder_errors(name: str) -> Iterator[None]:
+    r"""Within the block (a dataset builder at work), the builder's own refusals of its
+    arguments or files, a :class:`ValueError` (e.g. ``num_graphs must be >= 2``) or a
+    :class:`pickle.UnpicklingError`, become a :class:`~gsat.errors.ConfigError` naming the
+    dataset: they are input mistakes (exit code 2), not failures of the program. gsat's own
+    errors pass unchanged."""
+    try:
+        yield
+    except GSATError:
+        raise
+    except pickle.UnpicklingError as exc:
+        raise UnsafeFileError(f"dataset {name!r}: {' '.join(str(exc).split())}") from exc
+    except ValueError as exc:
+        raise ConfigError(f"dataset {name!r}: {' '.join(str(exc).split())}") from exc
+
+
+class UnsafeFileError(ConfigError, pickle.UnpicklingError):
+    """A data file that a builder refused to unpickle (it needs a global other than the
+    plain arrays it should hold): an input mistake, still a
+    :class:`pickle.UnpicklingError` for code that catches that."""
 
 
 #: builder arguments that are not dataset options
@@ -183,5 +212,5 @@ def dataset_label(name: str) -> str:
     return f"{prefix}_{Path(path.rstrip('/')).stem or 'data'}"
 
 
-__all__ = ["DATASETS", "FILE_PREFIXES", "check_options", "dataset_label", "dataset_names",
+__all__ = ["DATASETS", "FILE_PREFIXES", "UnsafeFileError", "builder_errors", "check_options", "dataset_label", "dataset_names",
            "load_dataset", "register_dataset", "split_file_dataset"]

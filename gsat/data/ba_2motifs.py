@@ -209,7 +209,9 @@ def load_ba_2motifs(data_dir: str | Path = "data", seed: int = 0, num_graphs: in
                     source: str = "auto", **_: object) -> GraphDataset:
     r"""BA-2Motifs, from the released file or the generator (see the module docstring).
 
-    Generated graphs are cached under :obj:`<data_dir>/ba_2motifs/` and made with seed 0, so
+    Generated graphs are cached under :obj:`<data_dir>/ba_2motifs/` with their digest and the
+    generator's parameters (a cache that does not match them is made again) and made with
+    seed 0, so
     every split seed sees the same dataset; the split is a random 80/10/10 one by
     :obj:`seed`. The released file is split as GSAT's code splits it
     (:func:`released_split`).
@@ -240,10 +242,13 @@ def load_ba_2motifs(data_dir: str | Path = "data", seed: int = 0, num_graphs: in
         used = "released"
     else:
         path = Path(data_dir) / "ba_2motifs" / f"graphs_n{num_graphs}.pt"
-        graphs = load_graphs(path)
+        params = {"generator": "generate_ba_2motifs", "num_graphs": num_graphs, "seed": 0,
+                  "base_nodes": 20, "num_features": 10}
+        graphs = load_graphs(path, params)
         if graphs is None or len(graphs) != num_graphs:
-            graphs = generate_ba_2motifs(num_graphs=num_graphs, seed=0)
-            save_graphs(graphs, path)
+            graphs = generate_ba_2motifs(**{k: v for k, v in params.items()
+                                            if k != "generator"})
+            save_graphs(graphs, path, params)
         train, valid, test = random_split(len(graphs), [0.8, 0.1, 0.1], seed)
         used = "generated"
     return GraphDataset(name="ba_2motifs", train=[graphs[int(i)] for i in train],

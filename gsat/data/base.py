@@ -1,10 +1,12 @@
 r"""What every dataset builder returns, and a safe on-disk cache for lists of graphs."""
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Dict, List, Literal, Optional, Sequence
+from typing import Any, ClassVar, Dict, List, Literal, Mapping, Optional, Sequence
 
 import torch
 from torch_geometric.data import Data
@@ -84,9 +86,38 @@ _LIST_KEYS = ("x", "edge_index", "y", "edge_label", "edge_attr", "node_label", "
               "base_type")
 
 
-def save_graphs(graphs: Sequence[Data], path: Path) -> None:
+#: the key of a cache file holding its digest and the parameters it was made with
+_CACHE_KEY = "cache"
+
+
+def _params_text(params: Optional[Mapping[str, Any]]) -> str:
+    return json.dumps(dict(params or {}), sort_keys=True, default=str)
+
+
+def cache_digest(blob: Mapping[str, Any]) -> str:
+    r"""SHA-256 of the graphs of a cache (every key but the digest itself, in sorted order,
+    each tensor by its dtype, shape and bytes), so that any change of a value, e.g. a
+    flipped label or an edited :obj:`edge_label`, changes the digest."""
+    h = hashlib.sha256()
+    for key in sorted(k for k in blob if k != _CACHE_KEY):
+        value = blob[key]
+        tensors = value if isinstance(value, list) else [value]
+        h.update(f"{key}:{len(tensors)};".encode())
+        for t in tensors:
+            if not isinstance(t, torch.Tensor):
+                raise ValueError(f"{key} holds a {type(t).__name__}, not a tensor")
+            t = t.detach().cpu().contiguous()
+            h.update(f"{t.dtype}{list(t.shape)};".encode())
+            h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def save_graphs(graphs: Sequence[Data], path: Path,
+                params: Optional[Mapping[str, Any]] = None) -> None:
     r"""Store graphs as plain tensors (loadable with :obj:`weights_only=True`), atomically
-    (:func:`gsat.io.checkpoint.save_checkpoint`: on failure no temporary file is left behind).
+    (:func:`gsat.io.checkpoint.save_checkpoint`: on failure no temporary file is left behind),
+    with the digest of its content (:func:`cache_digest`) and the parameters that made it
+    (e.g. the generator's), which :func:`load_graphs` checks.
 
     Raises:
         gsat.errors.DiskWriteError: the cache could not be written (e.g. disk full).
@@ -96,16 +127,32 @@ def save_graphs(graphs: Sequence[Data], path: Path) -> None:
                                "num_edges": torch.tensor([g.edge_index.size(1) for g in graphs])}
     for k in keys:
         blob[k] = [getattr(g, k) for g in graphs]
+    blob[_CACHE_KEY] = {"digest": cache_digest(blob), "params": _params_text(params)}
     from gsat.io.checkpoint import save_checkpoint
 
     save_checkpoint(blob, path)
 
 
-def load_graphs(path: Path) -> Optional[List[Data]]:
+def _cache_problem(blob: Mapping[str, Any], params: Optional[Mapping[str, Any]]
+                   ) -> Optional[str]:
+    """Why a cache read back cannot be used as it is, or :obj:`None`."""
+    stamp = blob.get(_CACHE_KEY)
+    if not isinstance(stamp, dict) or not isinstance(stamp.get("digest"), str):
+        return "it has no digest (written by an older version)"
+    if stamp["digest"] != cache_digest(blob):
+        return "its content does not match its digest: it was changed after it was written"
+    if params is not None and stamp.get("params") != _params_text(params):
+        return (f"it was made with {stamp.get('params')}, not {_params_text(params)}")
+    return None
+
+
+def load_graphs(path: Path, params: Optional[Mapping[str, Any]] = None
+                ) -> Optional[List[Data]]:
     r"""Read graphs written by :func:`save_graphs`; :obj:`None` (with a log line) if the file
-    is missing, truncated or otherwise unreadable, so the caller rebuilds it. Temporary files
-    of writers that were killed (``<name>.tmp<PID>`` of a process no longer running) are
-    removed first."""
+    is missing, truncated or otherwise unreadable, if its content does not match the digest
+    kept with it (tampered or damaged), or if it was made with other :obj:`params` than
+    these (when given), so the caller rebuilds it. Temporary files of writers that were
+    killed (``<name>.tmp<PID>`` of a process no longer running) are removed first."""
     from gsat.io.files import remove_stale_temporaries
     from gsat.io.checkpoint import validate_checkpoint
 
@@ -125,11 +172,15 @@ def load_graphs(path: Path) -> Optional[List[Data]]:
                                  f"says {int(blob['num_edges'][i])}")
             graphs.append(g)
         check_graphs(graphs, str(path))
-        return graphs
+        problem = _cache_problem(blob, params)
     except Exception as exc:  # a corrupt cache must never stop the user: rebuild it
         log.warning("cache %s is unreadable (%s: %s); rebuilding it", path,
                     type(exc).__name__, exc)
         return None
+    if problem is not None:
+        log.warning("cache %s is not used: %s; rebuilding it", path, problem)
+        return None
+    return graphs
 
 
 #: fractions of the train / valid / test splits of data without a split of its own

@@ -26,6 +26,7 @@ import torch
 from torch_geometric.data import Data
 
 from gsat.core.task import Task
+from gsat.io.files import read_json, write_json
 from gsat.data.base import SPLIT_FRACTIONS, GraphDataset, load_graphs, random_split, save_graphs
 from gsat.errors import ConfigError, DataMissingError
 
@@ -174,14 +175,13 @@ def _featurised(path: Path, data_dir: PathLike, smiles_col: str, label_cols: Lis
         key.update(path.read_bytes())
     key.update(json.dumps([smiles_col, label_cols, CSV_CACHE_VERSION]).encode())
     cache = Path(data_dir) / f"csv-{path.stem}-{key.hexdigest()[:12]}"
-    graphs = load_graphs(cache / "graphs.pt")
+    params = {"csv": key.hexdigest()}
+    graphs = load_graphs(cache / "graphs.pt", params)
     meta: Optional[Dict[str, Any]] = None
-    if graphs is not None and (cache / "molecules.json").is_file():
-        try:
-            meta = json.loads((cache / "molecules.json").read_text())
-        except ValueError:
-            meta = None
-    if graphs is None or meta is None or len(meta.get("smiles", [])) != len(graphs):
+    if graphs is not None:
+        meta = read_json(cache / "molecules.json")
+    if graphs is None or not isinstance(meta, dict) or \
+            len(meta.get("smiles", [])) != len(graphs):
         smiles, labels, rows = _read_csv(path, smiles_col, label_cols)
         graphs, kept, failed = [], [], []
         from tqdm.auto import tqdm
@@ -200,8 +200,8 @@ def _featurised(path: Path, data_dir: PathLike, smiles_col: str, label_cols: Lis
                               f"(column {smiles_col!r})")
         meta = {"source": str(path.resolve()), "smiles_col": smiles_col,
                 "label_cols": label_cols, "smiles": kept, "unparseable": failed}
-        save_graphs(graphs, cache / "graphs.pt")
-        (cache / "molecules.json").write_text(json.dumps(meta))
+        save_graphs(graphs, cache / "graphs.pt", params)
+        write_json(meta, cache / "molecules.json")
     else:
         log.info("csv:%s: read %d featurised molecules from the cache %s", path, len(graphs),
                  cache)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
 import zipfile
 from pathlib import Path
@@ -36,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch_geometric.data import Data
 
+from gsat.io.files import read_json, write_json
 from gsat.data.base import GraphDataset, load_graphs, random_split, save_graphs
 from gsat.errors import DataMissingError
 
@@ -191,11 +191,12 @@ def load_mutag(data_dir: str | Path = "data", seed: int = 0, download: bool = Tr
     raw = root / "raw"
     cache = root / "processed" / "graphs.pt"
     info_path = root / "processed" / "counts.json"
-    graphs: Optional[List[Data]] = load_graphs(cache)
+    params = {"reader": "read_mutagenicity", "files": required_files()}
+    graphs: Optional[List[Data]] = load_graphs(cache, params)
     counts: Dict[str, int] = {}
-    if graphs is not None and info_path.is_file():
-        counts = json.loads(info_path.read_text())
-        if counts.get("num_kept") != len(graphs):
+    if graphs is not None:
+        counts = read_json(info_path) or {}
+        if not isinstance(counts, dict) or counts.get("num_kept") != len(graphs):
             graphs = None
     if graphs is None:
         if not _have_files(raw):
@@ -204,8 +205,8 @@ def load_mutag(data_dir: str | Path = "data", seed: int = 0, download: bool = Tr
             log.info("downloading %s into %s", URL, raw)
             download_mutagenicity(raw)
         graphs, counts = read_mutagenicity(raw)
-        save_graphs(graphs, cache)
-        info_path.write_text(json.dumps(counts, indent=2))
+        save_graphs(graphs, cache, params)
+        write_json(counts, info_path)
     if max_graphs is not None:
         if max_graphs < 2:
             raise ValueError(f"max_graphs must be >= 2, got {max_graphs}")

@@ -335,7 +335,11 @@ def load_spmotif(b: float, data_dir: str | Path = "data", seed: int = 0,
     folder = Path(data_dir) / name
     sizes = {"train": num_train, "valid": num_valid, "test": num_test}
     paths = cache_paths(folder, sizes, data_seed, variant)
-    splits: Dict[str, Optional[List[Data]]] = {k: load_graphs(p) for k, p in paths.items()}
+    params = {k: {"generator": "generate_spmotif", "b": b, "split": k, "num_graphs": n,
+                  "data_seed": data_seed, "variant": variant, "version": CACHE_VERSION}
+              for k, n in sizes.items()}
+    splits: Dict[str, Optional[List[Data]]] = {k: load_graphs(p, params[k])
+                                               for k, p in paths.items()}
     if any(splits[k] is None or len(splits[k]) != sizes[k] for k in sizes):
         log.info("generating %s, variant %s (%d / %d / %d graphs) into %s", name, variant,
                  num_train, num_valid, num_test, folder)
@@ -343,7 +347,7 @@ def load_spmotif(b: float, data_dir: str | Path = "data", seed: int = 0,
                                        variant=variant))
         for k, p in paths.items():
             if splits[k]:
-                save_graphs(splits[k], p)
+                save_graphs(splits[k], p, params[k])
     for k in SHUFFLED_SPLITS:
         splits[k] = in_fixed_order(splits[k], data_seed, k)
     return GraphDataset(name=name, train=splits["train"], valid=splits["valid"],

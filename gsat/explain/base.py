@@ -33,8 +33,9 @@ from torch_geometric.utils import is_undirected
 from tqdm.auto import tqdm
 
 from gsat.core.functional import symmetrize_edge_att
+from gsat.core.validation import check_graph
 from gsat.nn.utils import batch_vector
-from gsat.errors import ConfigError
+from gsat.errors import ConfigError, GraphInputError
 
 __all__ = ["BackboneAdapter", "EdgeExplainer", "ExplainerEntry", "PyGEdgeExplainer",
            "model_config_for", "explained_copy", "has_masks", "symmetric_scores", "edge_scores",
@@ -140,13 +141,27 @@ def edge_scores(fn: Callable[[Data], Tensor], g: Data, symmetrize: bool = True) 
 
 def graphs_one_by_one(graphs: Sequence[Data], fn: Callable[[Data], Tensor], desc: str,
                       device: torch.device | str, progress: bool,
-                      symmetrize: bool = True) -> List[Tensor]:
+                      symmetrize: bool = True, model: Optional[nn.Module] = None
+                      ) -> List[Tensor]:
     """:obj:`fn(graph)` for every graph on :obj:`device` (zero scores for a graph without
     edges), flattened to float on the CPU and, if :obj:`symmetrize`, symmetric on undirected
-    graphs (:func:`symmetric_scores`), with a progress bar."""
-    return [edge_scores(fn, g.to(device), symmetrize)
-            for g in tqdm(graphs, desc=desc, disable=not progress, leave=False,
-                          dynamic_ncols=True)]
+    graphs (:func:`symmetric_scores`), with a progress bar. Each graph is checked first
+    (:obj:`model.check_input` where the model has one, else
+    :func:`gsat.core.validation.check_graph`), so a malformed graph raises a
+    :class:`~gsat.errors.GraphInputError` naming it, whatever the explainer."""
+    check = getattr(model, "check_input", None)
+    out = []
+    for i, g in enumerate(tqdm(graphs, desc=desc, disable=not progress, leave=False,
+                               dynamic_ncols=True)):
+        try:
+            check_graph(g)  # before it is moved: a graph on the meta device cannot be
+            g = g.to(device)
+            if check is not None:
+                check(g)  # the model's own widths, on its device
+        except GraphInputError as exc:
+            raise GraphInputError(f"graph {i}: {exc}") from None
+        out.append(edge_scores(fn, g, symmetrize))
+    return out
 
 
 def adapter_kwargs(data: Data) -> Dict[str, Tensor]:
@@ -214,7 +229,8 @@ class EdgeExplainer:
         :func:`explained_copy` of :obj:`model`, which is left untouched."""
         work = explained_copy(model)
         return graphs_one_by_one(graphs, lambda g: self.explain_graph(work, g, task),
-                                 f"explain {self.name}", device, progress, self.symmetrize)
+                                 f"explain {self.name}", device, progress, self.symmetrize,
+                                 model)
 
 
 class PyGEdgeExplainer(EdgeExplainer):
@@ -254,7 +270,8 @@ class PyGEdgeExplainer(EdgeExplainer):
                 device: torch.device | str = "cpu", progress: bool = False) -> List[Tensor]:
         explainer = self._explainer(explained_copy(model), task)
         return graphs_one_by_one(graphs, lambda g: self.explain_with(explainer, g),
-                                 f"explain {self.name}", device, progress, self.symmetrize)
+                                 f"explain {self.name}", device, progress, self.symmetrize,
+                                 model)
 
     def explain_graph(self, model: nn.Module, data: Data, task: str) -> Tensor:
         explainer = self._explainer(explained_copy(model), task)

@@ -268,7 +268,8 @@ class GraphMaskEdgeExplainer(EdgeExplainer):
                 device: torch.device | str = "cpu", progress: bool = False) -> List[Tensor]:
         adapter, rec, gm = self._check_fitted(model)
         return graphs_one_by_one(graphs, lambda g: graphmask_scores(adapter, rec, gm, g),
-                                 f"explain {self.name}", device, progress, self.symmetrize)
+                                 f"explain {self.name}", device, progress, self.symmetrize,
+                                 model)
 
     def explain_graph(self, model: nn.Module, data: Data, task: str) -> Tensor:
         adapter, rec, gm = self._check_fitted(model)

@@ -17,6 +17,8 @@ from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
 from gsat.core.model import GSAT
+from gsat.core.validation import check_graph
+from gsat.errors import GraphInputError
 from gsat.explain.base import (EdgeExplainer, ExplainerEntry, explained_copy,
                                graphs_one_by_one, has_masks)
 
@@ -50,6 +52,11 @@ class GSATExplainer(EdgeExplainer):
                                      device, progress, symmetrize=False)
         out: List[Tensor] = []
         graphs = list(graphs)
+        for i, g in enumerate(graphs):  # each graph as it is, before collation
+            try:
+                check_graph(g)
+            except GraphInputError as exc:
+                raise GraphInputError(f"graph {i}: {exc}") from None
         # only what GSAT.explain reads is collated (labels and ground truth are not)
         unread = sorted(set(graphs[0].keys()) - {"x", "edge_index", "edge_attr"}) \
             if graphs else []

@@ -128,7 +128,8 @@ class PGEdgeExplainer(PyGEdgeExplainer):
                                "model first: call fit(model, train_graphs, task)")
         explainer = self._fitted
         return graphs_one_by_one(graphs, lambda g: self.explain_with(explainer, g),
-                                 f"explain {self.name}", device, progress, self.symmetrize)
+                                 f"explain {self.name}", device, progress, self.symmetrize,
+                                 model)
 
     def explain_graph(self, model: nn.Module, data: Data, task: str) -> Tensor:
         if self._fitted is None or self._model is not model:

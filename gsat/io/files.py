@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 
 PathLike = Union[str, Path]
 
-__all__ = ["atomic_write", "write_json", "json_safe", "is_write_failure", "disk_error",
-           "remove_stale_temporaries", "pid_alive"]
+__all__ = ["atomic_write", "write_json", "read_json", "json_safe", "is_write_failure",
+           "disk_error", "remove_stale_temporaries", "pid_alive"]
 
 
 _WRITE_FAILED = re.compile(r"file write failed|unexpected pos|iostream error|No space left|"
@@ -111,6 +111,8 @@ def atomic_write(path: PathLike, data: Union[bytes, bytearray, memoryview, str,
         except (OSError, RuntimeError) as exc:
             if not is_write_failure(exc):
                 raise
+            with contextlib.suppress(OSError):  # first, so the free space it held counts
+                tmp.unlink(missing_ok=True)
             raise disk_error(exc, path, needed) from None
         finally:
             with contextlib.suppress(OSError):
@@ -171,3 +173,18 @@ def write_json(obj: Any, path: PathLike) -> None:
     """Write :obj:`obj` as JSON with :func:`atomic_write` (NaN and infinities become
     :obj:`null`, :func:`json_safe`)."""
     atomic_write(path, json.dumps(json_safe(obj), indent=2))
+
+
+def read_json(path: PathLike) -> Any:
+    """The content of a JSON file written by :func:`write_json`, or :obj:`None` when it is
+    absent, or unreadable or cut short (logged as a warning, so that the caller makes it
+    again instead of failing)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        log.warning("%s is unreadable (%s); it is made again", path,
+                    " ".join(str(exc).split())[:160])
+        return None

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from gsat.errors import RunInUseError
+from gsat.errors import RunFolderLostError, RunInUseError
 from gsat.io.files import disk_error
 from gsat.runs.layout import RunFolder
 
@@ -66,6 +66,25 @@ class RunLock:
             os.ftruncate(fd, 0)
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+    def check(self) -> None:
+        r"""Raise :class:`~gsat.errors.RunFolderLostError` if the folder this object locked
+        is no longer at its path: deleted, moved or replaced (its lock file is gone or is
+        another file), so a run stops instead of writing its files into a folder that lacks
+        ``config.yml``, ``run.json`` and ``dataset.json``. Nothing happens when the lock is
+        not held."""
+        if self._fd is None:
+            return
+        held = os.fstat(self._fd)
+        try:
+            now = os.stat(self.path)
+        except OSError:
+            now = None
+        if now is None or (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino):
+            raise RunFolderLostError(
+                f"the run folder {self.folder} was deleted, moved or replaced while the run "
+                f"was writing it ({self.path.name} is gone); the run stopped and wrote "
+                "nothing more. Start it again", folder=str(self.folder))
 
     @property
     def locked(self) -> bool:

@@ -7,10 +7,11 @@ import contextlib
 import dataclasses
 import logging
 import os
+import typing
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Literal, Optional
 
 import torch
 
@@ -20,13 +21,15 @@ from gsat.runs.records import (read_results, read_run_json, write_config, write_
                                write_results, write_run_json)
 from gsat.io.checkpoint import load_checkpoint
 from gsat.io.signals import sigterm_as_interrupt
-from gsat.core.config import Config, default_config_path, load_config
+from gsat.core.config import (BACKBONES, Config, check_epochs, default_config_path,
+                              load_config)
 from gsat.data import load_dataset
 from gsat.data.base import dataset_info
 from gsat.data import dataset_label
-from gsat.errors import CheckpointError, ConfigError, Terminated, TrainingDivergedError
+from gsat.errors import (CheckpointError, ConfigError, Terminated, TrainingDivergedError,
+                         UnknownNameError)
 from gsat.metrics.summary import summarize
-from gsat.core.validation import check_device, check_seeds
+from gsat.core.validation import check_choice, check_device, check_path, check_seeds
 from gsat.training.seed import train_one_seed
 from gsat.training.build import Method, task_dataset
 from gsat.training.hooks import write_csv
@@ -88,23 +91,113 @@ class TrainingTerminated(TrainingInterrupted, Terminated):
     r"""SIGTERM stopped a run (exit code 143); otherwise as :class:`TrainingInterrupted`."""
 
 
-def resume_spec(run_dir: str | Path, progress: bool = True) -> RunSpec:
-    r"""The :class:`RunSpec` of the run in :obj:`run_dir` (from its ``run.json``), set to
-    resume it.
+#: the methods of a run (``--method``)
+METHODS = typing.get_args(Method)
+
+
+def check_run_spec(spec: RunSpec, name: Optional[Callable[[str], str]] = None) -> RunSpec:
+    r"""Check every field of :obj:`spec` with the function that checks the command-line flag
+    it comes from (the same checks apply to a :class:`RunSpec` made in Python and to the
+    ``run.json`` of a resumed run); :obj:`name(field)` says where a field came from in
+    messages (default: the flag, e.g. ``--data-dir``). Returns :obj:`spec`.
 
     Raises:
-        gsat.errors.ConfigError: :obj:`run_dir` is missing or holds no readable ``run.json``.
+        gsat.errors.ConfigError: a field of the wrong type or an impossible value.
+        gsat.errors.UnknownNameError: an unknown backbone or method.
+    """
+    name = name or (lambda key: "--" + key.replace("_", "-"))
+    try:
+        _check_fields(spec, name)
+    except UnknownNameError as exc:
+        raise ConfigError(f"{name(exc.kind)}: {exc}") from None
+    return spec
+
+
+def _check_fields(spec: RunSpec, name: Callable[[str], str]) -> None:
+    if not isinstance(spec.dataset, str) or not spec.dataset.strip():
+        raise ConfigError(f"{name('dataset')} must be a dataset name, got {spec.dataset!r}")
+    check_choice(spec.backbone, BACKBONES, "backbone")
+    check_choice(spec.method, METHODS, "method")
+    if spec.config is not None:
+        check_path(spec.config, name("config"))
+    if spec.epochs is not None:
+        check_epochs(spec.epochs, name("epochs"))
+    _named(name("seeds"), check_seeds, spec.seeds)
+    _named(name("device"), check_device, spec.device)
+    if spec.devices is not None:
+        if not isinstance(spec.devices, list) or not spec.devices:
+            raise ConfigError(f"{name('devices')} must list at least one device, got "
+                              f"{spec.devices!r}")
+        for device in spec.devices:
+            _named(name("devices"), check_device, device)
+    if spec.out is not None:
+        check_path(spec.out, name("out"))
+    check_path(spec.data_dir, name("data_dir"))
+    options = spec.dataset_options
+    if not isinstance(options, dict) or not all(
+            isinstance(k, str) and k.isidentifier() for k in options):
+        raise ConfigError(f"{name('dataset_options')} must map option names to values, got "
+                          f"{options!r}")
+    if not isinstance(spec.tensorboard, bool):
+        raise ConfigError(f"{name('tensorboard')} must be true or false, got "
+                          f"{spec.tensorboard!r}")
+
+
+def _named(what: str, check: Callable[[Any], Any], value: Any) -> Any:
+    """:obj:`check(value)`, its :class:`~gsat.errors.ConfigError` prefixed with :obj:`what`."""
+    try:
+        return check(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{what}: {exc}") from None
+
+
+def resume_spec(run_dir: str | Path, progress: bool = True) -> RunSpec:
+    r"""The :class:`RunSpec` of the run in :obj:`run_dir` (from its ``run.json``), set to
+    resume it. Every field is checked as the command line checks the flag it came from
+    (:func:`check_run_spec`), and the data root must exist: it was made when the run
+    started, and a resumed run does not create one where ``run.json`` points.
+
+    Raises:
+        gsat.errors.ConfigError: :obj:`run_dir` is missing, holds no readable ``run.json``,
+            or a field of it has a wrong type or an impossible value (named with the file).
     """
     folder = RunFolder(run_dir)
     args = read_run_json(folder)
-    return RunSpec(**args, progress=progress, resume=str(folder.path))
+    spec = RunSpec(**args, progress=progress, resume=str(folder.path))
+    check_run_spec(spec, lambda key: f"{folder.run_json}: field {key!r}")
+    if not Path(spec.data_dir).is_dir():
+        raise ConfigError(f"{folder.run_json}: field 'data_dir': the run's data root "
+                          f"{spec.data_dir} is not a folder on this machine; a resumed run "
+                          "reads its data where the run started")
+    return spec
+
+
+def _interrupt(exc: BaseException, message: str,
+               run_dir: Optional[Path] = None) -> "TrainingInterrupted":
+    """:class:`TrainingInterrupted` (Ctrl-C) or :class:`TrainingTerminated` (SIGTERM, as
+    :obj:`exc` was) with :obj:`message`, which starts with what stopped the run."""
+    if isinstance(exc, Terminated):
+        return TrainingTerminated(f"terminated (SIGTERM) {message}", run_dir)
+    return TrainingInterrupted(f"interrupted {message}", run_dir)
+
+
+def _resume_command(dist: Optional["DistContext"] = None) -> str:
+    if dist is None:
+        return "gsat train"
+    local = os.environ.get("LOCAL_WORLD_SIZE", str(dist.world_size))
+    return (f"torchrun --nproc-per-node {local} -m gsat train"
+            if local == str(dist.world_size) else
+            "torchrun <the launch options of the run> -m gsat train")
 
 
 def _stopped(exc: BaseException, out: Path, seed: int,
-             dist: Optional["DistContext"] = None) -> BaseException:
-    """The exception that ends a run stopped by Ctrl-C or a non-finite loss, after writing
-    ``metrics.csv`` of the complete epochs of :obj:`seed` (rank 0 only under
-    :obj:`dist`)."""
+             dist: Optional["DistContext"] = None, where: Optional[str] = None
+             ) -> BaseException:
+    """The exception that ends a run stopped by Ctrl-C, SIGTERM or a non-finite loss, after
+    writing ``metrics.csv`` of the complete epochs of :obj:`seed` (rank 0 only under
+    :obj:`dist`); :obj:`where` says in which phase (default: during the seed). Every
+    interruption once the run folder is written ends with this one line and its resume
+    command."""
     seed_folder = RunFolder(out).seed(seed)
     last = seed_folder.last
     done = None
@@ -119,22 +212,15 @@ def _stopped(exc: BaseException, out: Path, seed: int,
     kept = (f"{last} holds the last complete epoch ({done})" if done is not None
             else "nothing was saved since no epoch was complete")
     if isinstance(exc, KeyboardInterrupt):
-        cls = TrainingTerminated if isinstance(exc, Terminated) else TrainingInterrupted
-        what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
-        command = "gsat train"
-        if dist is not None:
-            local = os.environ.get("LOCAL_WORLD_SIZE", str(dist.world_size))
-            command = (f"torchrun --nproc-per-node {local} -m gsat train"
-                       if local == str(dist.world_size) else
-                       "torchrun <the launch options of the run> -m gsat train")
-        return cls(f"{what} during seed {seed}; {kept}. Resume with: "
-                   f"{command} --resume {out}", out)
+        return _interrupt(exc, f"{where or f'during seed {seed}'}; {kept}. Resume with: "
+                               f"{_resume_command(dist)} --resume {out}", out)
     return TrainingDivergedError(f"{exc} (seed {seed}); training stopped and {kept}. Lower "
                                  "train.lr or check the data for extreme values")
 
 
 def _run_seeds_parallel(spec: RunSpec, cfg: Config, out: Path, results: Dict[str, Any],
-                        done: Dict[int, Dict[str, Any]]) -> Dict[str, Any]:
+                        done: Dict[int, Dict[str, Any]],
+                        guard: Optional[Callable[[], None]] = None) -> Dict[str, Any]:
     """:func:`_run_seeds` with the seeds trained in parallel on :obj:`spec.devices`."""
     from gsat.training.parallel import train_seeds_in_parallel
 
@@ -147,7 +233,7 @@ def _run_seeds_parallel(spec: RunSpec, cfg: Config, out: Path, results: Dict[str
             records[seed] = record
         results["runs"] = [records[s] for s in spec.seeds if s in records]
         results.update(summarize(results["runs"]))
-        write_results(RunFolder(out), results)
+        _write_results(RunFolder(out), results, guard)
 
     todo = [s for s in spec.seeds if s not in done]
     try:
@@ -168,9 +254,7 @@ def resolve_config(spec: RunSpec, ds_config_name: str) -> Config:
         raise ConfigError(f"{path}: model.backbone is {cfg.model.backbone} but --backbone "
                           f"{spec.backbone} was asked for")
     if spec.epochs is not None:
-        if spec.epochs < 1:
-            raise ConfigError(f"--epochs must be >= 1, got {spec.epochs}")
-        cfg.train.epochs = spec.epochs
+        cfg.train.epochs = check_epochs(spec.epochs, "--epochs")
     return cfg
 
 
@@ -197,12 +281,30 @@ def run(spec: RunSpec) -> Dict[str, Any]:
         gsat.errors.TrainingDivergedError: the loss became NaN or infinite (epoch and batch
             named); the last complete epoch's ``last.pt`` is kept.
     """
+    # SIGTERM (e.g. from a scheduler) stops like Ctrl-C, in every phase of the run
+    with sigterm_as_interrupt():
+        try:
+            return _run(spec)
+        except KeyboardInterrupt as exc:
+            if isinstance(exc, TrainingInterrupted):
+                raise
+            if spec.resume is not None:  # its run.json is there: resuming again works
+                raise _interrupt(exc, f"before training started; nothing new was saved. "
+                                      f"Resume with: gsat train --resume {spec.resume}",
+                                 Path(spec.resume)) from None
+            raise _interrupt(exc, "before the run folder was written; nothing was saved, "
+                                  "so there is nothing to resume: start the run again") \
+                from None
+
+
+def _run(spec: RunSpec) -> Dict[str, Any]:
+    """The body of :func:`run`."""
     from gsat.training.distributed import current
 
     if spec.resume is not None:
         spec = resume_spec(spec.resume, spec.progress)
-    check_seeds(spec.seeds)
-    check_device(spec.device)
+    else:
+        check_run_spec(spec)
     dist = current(spec.device)
     with dist.main_first() if dist is not None else contextlib.nullcontext():
         ds = load_dataset(spec.dataset, spec.data_dir, seed=spec.seeds[0],
@@ -227,14 +329,26 @@ def run(spec: RunSpec) -> Dict[str, Any]:
     if dist is not None:
         out = Path(dist.broadcast_object(str(out)))  # rank 0's timestamp
     main = dist is None or dist.is_main
-    # one process per run folder; SIGTERM (e.g. from a scheduler) stops like Ctrl-C
-    with RunLock(out) if main else contextlib.nullcontext(), sigterm_as_interrupt():
-        return _run_seeds(spec, cfg, ds, out, dist)
+    # one process per run folder
+    with RunLock(out) if main else contextlib.nullcontext() as lock:
+        phase = {"seed": spec.seeds[0], "where": None}
+        try:
+            return _run_seeds(spec, cfg, ds, out, dist, lock, phase)
+        except KeyboardInterrupt as exc:
+            if isinstance(exc, TrainingInterrupted):
+                raise
+            raise _stopped(exc, out, phase["seed"], dist, phase["where"]) from None
 
 
 def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path,
-               dist: Optional["DistContext"] = None) -> Dict[str, Any]:
-    """The body of :func:`run` once the run folder :obj:`out` is locked."""
+               dist: Optional["DistContext"] = None, lock: Optional[RunLock] = None,
+               phase: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The body of :func:`run` once the run folder :obj:`out` is locked (by :obj:`lock`,
+    whose :meth:`~gsat.runs.lock.RunLock.check` stops the run when the folder is deleted or
+    replaced); :obj:`phase` follows the seed and what is being done, for the message of an
+    interruption."""
+    phase = {} if phase is None else phase
+    guard = lock.check if lock is not None else None
     main = dist is None or dist.is_main
     folder = RunFolder(out)
     if spec.resume is None and main:
@@ -245,6 +359,7 @@ def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path,
         write_config(folder, cfg)
         stored = {k: v for k, v in dataclasses.asdict(spec).items() if k not in _NOT_STORED}
         stored["data_dir"] = str(Path(spec.data_dir).resolve())
+        Path(stored["data_dir"]).mkdir(parents=True, exist_ok=True)  # resume reads it there
         write_run_json(folder, stored)
         write_dataset_info(folder, dataset_info(ds))  # for gsat.load_run
         folder.results.unlink(missing_ok=True)
@@ -260,12 +375,13 @@ def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path,
         results["world_size"] = dist.world_size
     if spec.devices:
         results["devices"] = list(spec.devices)
-        return _run_seeds_parallel(spec, cfg, out, results, done)
+        return _run_seeds_parallel(spec, cfg, out, results, done, guard)
     for i, seed in enumerate(spec.seeds):
         if seed in done:
             log.info("seed %d of %s is already finished", seed, out)
             results["runs"].append(done[seed])
             continue
+        phase.update(seed=seed, where=None)
         if i > 0:
             with dist.main_first() if dist is not None else contextlib.nullcontext():
                 ds = task_dataset(load_dataset(spec.dataset, spec.data_dir, seed=seed,
@@ -275,15 +391,24 @@ def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path,
             record = train_one_seed(cfg, ds, seed, folder.seed(seed).path, spec.device,
                                     spec.method, spec.progress and main,
                                     tensorboard=spec.tensorboard,
-                                    resume=spec.resume is not None, **kwargs)
+                                    resume=spec.resume is not None, guard=guard, **kwargs)
         except (KeyboardInterrupt, FloatingPointError) as exc:
             raise _stopped(exc, out, seed, dist) from None
+        phase["where"] = f"after seed {seed} finished, while results.json was written"
         results["runs"].append(record)
         results.update(summarize(results["runs"]))
         if main:
-            write_results(folder, results)
+            _write_results(folder, results, guard)
     results.update(summarize(results["runs"]))
     if main:
-        write_results(folder, results)
+        _write_results(folder, results, guard)
     results["out_dir"] = str(out)
     return results
+
+
+def _write_results(folder: RunFolder, results: Dict[str, Any],
+                   guard: Optional[Callable[[], None]]) -> None:
+    """``results.json``, once :obj:`guard` found the run folder still in place."""
+    if guard is not None:
+        guard()
+    write_results(folder, results)

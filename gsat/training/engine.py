@@ -209,6 +209,9 @@ def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Opt
         n_graphs += data.num_graphs
         logits.append(out.logits.detach().cpu())
         ys.append(y.cpu())
+    if n_graphs == 0:
+        raise GraphInputError("the training loader gave no batch; give at least one "
+                              "training graph")
     res = {f"train_{k_}" if k_ != "loss" else "train_loss": v / max(n_graphs, 1)
            for k_, v in sums.items()}
     res["train_metric"] = (float(evaluator(torch.cat(logits), torch.cat(ys))) if logits

@@ -8,9 +8,11 @@ from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Tuple,
 
 import torch
 from torch import nn
+from torch_geometric.data import Batch, Data
 
+from gsat.core.config import check_epochs
 from gsat.core.validation import check_device
-from gsat.errors import ConfigError
+from gsat.errors import ConfigError, GraphInputError
 from gsat.core.functional import check_r_schedule, final_prior
 from gsat.core.model import GSAT
 from gsat.core.selection import Selection, Selector
@@ -133,8 +135,10 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
             training batch.
         FloatingPointError: the training loss became NaN or infinite.
     """
-    if int(epochs) < 1:
-        raise ConfigError(f"epochs must be >= 1, got {epochs}")
+    check_epochs(epochs if isinstance(epochs, int) else int(epochs), "epochs")
+    _check_loader(train_loader, "train_loader")
+    if val_loader is not None:
+        _check_loader(val_loader, "val_loader")
     evaluator = _evaluator(model, metric, "fit")
     device, optimizer = _prepare(model, r_schedule, device, optimizer, lr, weight_decay)
     selection = None if val_loader is None else _selection(model, min_select_epoch)
@@ -145,6 +149,23 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
     _keep_selected(model, selection, history)
     model.eval()
     return history
+
+
+def _check_loader(loader: Any, what: str) -> None:
+    r"""Refuse a loader that cannot give batches of graphs: an empty one, or a plain list of
+    :class:`~torch_geometric.data.Data` (not batched), with a
+    :class:`~gsat.errors.GraphInputError` saying what to pass instead."""
+    if isinstance(loader, (list, tuple)) and any(
+            isinstance(g, Data) and not isinstance(g, Batch) for g in loader):
+        raise GraphInputError(f"{what} must give batches of graphs, got a "
+                              f"{type(loader).__name__} of {len(loader)} graphs; wrap them "
+                              "in torch_geometric.loader.DataLoader(graphs, batch_size=...)")
+    try:
+        size = len(loader)
+    except TypeError:  # an iterable without a length: checked as its batches arrive
+        return
+    if size == 0:
+        raise GraphInputError(f"{what} holds no graphs; give at least one graph")
 
 
 def _prepare(model: nn.Module, r_schedule: RSchedule, device: Device,
@@ -214,6 +235,7 @@ def evaluate(model: nn.Module, loader: Iterable, metric: Metric = None,
     """
     from gsat.training.engine import evaluate as _evaluate
 
+    _check_loader(loader, "loader")
     evaluator = _evaluator(model, metric, "evaluate")
     if device is None:
         device = next(model.parameters()).device

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import torch
 
@@ -17,7 +17,7 @@ from gsat.runs.layout import SeedFolder
 from gsat.training.engine import Engine, EvalResult, Hook
 
 __all__ = ["CHECKPOINT_FORMAT", "write_csv", "TensorBoardHook", "SelectionHook",
-           "RunFilesHook", "KeepCheckpointsHook"]
+           "GuardHook", "RunFilesHook", "KeepCheckpointsHook"]
 
 
 #: version of the layout of ``last.pt``
@@ -94,6 +94,20 @@ class SelectionHook(Hook):
         chosen, _ = sel.chosen()
         if self.best_path is not None and engine.is_main and chosen["epoch"] == epoch:
             save_checkpoint({"model": state, "epoch": epoch, **self.best_meta}, self.best_path)
+
+
+class GuardHook(Hook):
+    r"""Calls :obj:`guard()` at the end of every epoch, before the hooks after it write
+    anything (it goes first): e.g. :meth:`gsat.runs.lock.RunLock.check`, which stops the
+    run when its folder was deleted or replaced."""
+
+    def __init__(self, guard: Callable[[], None]):
+        self.guard = guard
+
+    def on_epoch_end(self, engine: Engine, epoch: int, rec: Dict[str, Any],
+                     val: Optional[EvalResult]) -> None:
+        if engine.is_main:
+            self.guard()
 
 
 class RunFilesHook(Hook):

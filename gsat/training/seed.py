@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -25,8 +25,8 @@ from gsat.errors import CheckpointError, ConfigError
 from gsat.core.model import ERM, GSAT
 from gsat.core.selection import Selection, Selector
 from gsat.training.engine import PRECISION_K, Engine, EvalResult, Hook, make_loader, set_seed
-from gsat.training.hooks import (CHECKPOINT_FORMAT, KeepCheckpointsHook, RunFilesHook,
-                                 SelectionHook, TensorBoardHook)
+from gsat.training.hooks import (CHECKPOINT_FORMAT, GuardHook, KeepCheckpointsHook,
+                                 RunFilesHook, SelectionHook, TensorBoardHook)
 
 if TYPE_CHECKING:  # pragma: no cover
     from gsat.training.distributed import DistContext
@@ -122,8 +122,8 @@ def _engine(model: nn.Module, optimizer: torch.optim.Optimizer, ds: GraphDataset
 def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
                    device: str | torch.device = "cpu", method: Method = "gsat",
                    progress: bool = True, tensorboard: bool = False,
-                   resume: bool = False, dist: Optional["DistContext"] = None
-                   ) -> Dict[str, Any]:
+                   resume: bool = False, dist: Optional["DistContext"] = None,
+                   guard: Optional[Callable[[], None]] = None) -> Dict[str, Any]:
     r"""Train one model and return its record for ``results.json``.
 
     Model selection (the paper's protocol, :class:`gsat.core.selection.Selector`): among epochs
@@ -148,6 +148,10 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
             group: train with DistributedDataParallel on :obj:`dist.device` (which replaces
             :obj:`device`), only rank 0 writes files (see :mod:`gsat.training.distributed`).
             (default: :obj:`None`, one process)
+        guard (callable, optional): called before every epoch's files and the pictures are
+            written; raises to stop the run, e.g. :meth:`gsat.runs.lock.RunLock.check` when
+            the run folder was deleted (:class:`gsat.training.hooks.GuardHook`).
+            (default: :obj:`None`)
 
     Raises:
         FloatingPointError: the loss became NaN or infinite (see :func:`train_epoch`);
@@ -185,7 +189,11 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
         start_epoch = _resume(engine, selection, folder, cfg, method, ds, seed, dist)
     engine.hooks = _hooks(engine, selection, folder, cfg, ds, {"seed": seed, **meta},
                           tensorboard and main)
+    if guard is not None:
+        engine.hooks.insert(0, GuardHook(guard))
     engine.run(t.epochs, start_epoch)
+    if guard is not None:
+        guard()
 
     record = {**_selected(engine, selection, cfg, seed, final_r), **pretrain_record}
     if isinstance(model, GSAT) and t.num_viz > 0 and main:

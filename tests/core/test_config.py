@@ -84,3 +84,23 @@ def test_cli_unknown_dataset_lists_choices(tmp_path):
 def test_cli_unknown_backbone_lists_choices(tmp_path):
     res = _cli("--dataset", "ba_2motifs", "--backbone", "GAT", cwd=tmp_path)
     assert res.returncode == 2 and "GIN" in res.stderr and "PNA" in res.stderr
+
+
+@pytest.mark.parametrize("text,line,key", [
+    ("train:\n  lr: 1.0e-3\n  lr: 1.0e-2\n", 3, "lr"),
+    ("train:\n  lr: 1.0e-3\ntrain:\n  epochs: 3\n", 3, "train"),
+    ("model: {hidden_size: 8, hidden_size: 16}\n", 1, "hidden_size"),
+])
+def test_a_key_or_section_given_twice_is_refused(tmp_path, text, line, key):
+    path = tmp_path / "dup.yml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=rf"dup\.yml:{line}:\d+: invalid YAML: found the key "
+                                          rf"'{key}' a second time"):
+        load_config(path)
+
+
+def test_a_merge_key_may_still_be_overridden():
+    from gsat.core.config import load_yaml
+
+    assert load_yaml("b: &b {lr: 1, epochs: 5}\ntrain:\n  <<: *b\n  lr: 2\n")["train"] == \
+        {"lr": 2, "epochs": 5}

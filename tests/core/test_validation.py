@@ -261,3 +261,64 @@ def test_corrupt_ba_2motifs_cache_is_rebuilt_with_a_log_line(tmp_path, caplog, d
     assert f"cache {path} is unreadable" in caplog.text and "rebuilding it" in caplog.text
     assert _same(again.train + again.valid + again.test, ds.train + ds.valid + ds.test)
     assert _same(load_graphs(path), original)  # the rebuilt cache is whole again
+
+
+def _ring_graph(n=4):
+    src = torch.arange(n)
+    ei = torch.stack([src, (src + 1) % n])
+    return Data(x=torch.randn(n, FEAT), edge_index=torch.cat([ei, ei.flip(0)], 1),
+                y=torch.tensor([1]))
+
+
+@pytest.mark.parametrize("data,match", [
+    ([], r"got a list of 0 graphs; there is no graph to run: give at least one"),
+    ([Data()], r"got a list of 1 graphs; batch them with .*Batch\.from_data_list"),
+    (Data(x=torch.ones(4, FEAT, device="meta"), edge_index=torch.zeros(2, 3, dtype=torch.long)),
+     r"node features 'x' is on the meta device, which holds shapes but no values"),
+    (Data(x=torch.ones(4, FEAT), edge_index=torch.zeros(2, 3, dtype=torch.long, device="meta")),
+     r"edge_index is on the meta device"),
+    (Batch(x=torch.ones(4, FEAT), edge_index=torch.zeros(2, 3, dtype=torch.long),
+           batch=torch.zeros(4, dtype=torch.long, device="meta")), r"batch is on the meta device"),
+    (Data(x=torch.ones(4, FEAT), edge_index=torch.zeros(2, 3, dtype=torch.long),
+          edge_attr=torch.ones(3, 2, device="meta")), r"'edge_attr' is on the meta device"),
+    (Data(x=torch.ones(4, FEAT), edge_index=torch.zeros(2, 4, 1, dtype=torch.long)),
+     r"edge_index must have shape \[2, num_edges\], got \[2, 4, 1\]"),
+])
+def test_inputs_that_are_no_graph_say_what_was_expected(data, match):
+    model = _model("GIN", True).eval()
+    with pytest.raises(GraphInputError, match=match):
+        model.explain(data)
+    with pytest.raises(GraphInputError, match=match):
+        model(data)
+
+
+def test_a_training_step_on_meta_tensors_is_a_graph_input_error():
+    model = _model("GIN", True).train()
+    g = _ring_graph()
+    with pytest.raises(GraphInputError, match="x is on the meta device"):
+        model(Data(x=g.x.to("meta"), edge_index=g.edge_index.to("meta")))
+
+
+def test_a_graph_and_a_model_on_different_devices():
+    model = _model("GIN", True).to("meta").eval()
+    with pytest.raises(GraphInputError, match="the graph is on cpu but the model on meta"):
+        model.explain(_ring_graph())
+
+
+def test_an_unsorted_batch_is_refused_with_a_recipe_that_works():
+    model = _model("GIN", True).eval()
+    graphs = [_ring_graph(4), _ring_graph(5), _ring_graph(3)]
+    b = Batch.from_data_list(graphs)
+    perm = torch.randperm(b.num_nodes, generator=torch.Generator().manual_seed(3))
+    inverse = torch.empty_like(perm)
+    inverse[perm] = torch.arange(perm.numel())
+    shuffled = Data(x=b.x[perm], edge_index=inverse[b.edge_index], batch=b.batch[perm])
+    with pytest.raises(GraphInputError, match="batch must be sorted") as exc:
+        model.explain(shuffled)
+    recipe = "data = data.subgraph(data.batch.argsort(stable=True))"
+    assert recipe in str(exc.value)
+    scope = {"data": shuffled}
+    exec(recipe, scope)  # the message's own words, run as written
+    fixed = scope["data"]
+    assert torch.allclose(model.explain(fixed), model.explain(b))  # the same edges, in order
+    assert torch.allclose(model(fixed).logits, model(b).logits)

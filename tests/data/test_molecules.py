@@ -89,3 +89,15 @@ def test_csv_labels_must_be_binary(tmp_path):
     path = write_csv(tmp_path / "m.csv", [["CCO", 2.5, 0]])
     with pytest.raises(ConfigError, match=r"row 1, column 'active': labels must be 0 or 1"):
         load_dataset(f"csv:{path}", tmp_path / "data", label_cols=["active"])
+
+
+def test_a_truncated_metadata_file_beside_the_cache_is_made_again(mol_csv, tmp_path, caplog):
+    ds = load_dataset(f"csv:{mol_csv}", tmp_path / "data", label_cols=["active"])
+    (meta,) = (tmp_path / "data").glob("csv-*/molecules.json")
+    meta.write_text(meta.read_text()[:30])  # cut short by a kill or a full disk
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        again = load_dataset(f"csv:{mol_csv}", tmp_path / "data", label_cols=["active"])
+    assert "molecules.json is unreadable" in caplog.text and "from the cache" not in caplog.text
+    assert [g.x.tolist() for g in again.train] == [g.x.tolist() for g in ds.train]
+    assert meta.read_text().startswith("{") and meta.read_text().rstrip().endswith("}")

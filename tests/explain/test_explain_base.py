@@ -40,3 +40,21 @@ def test_scores_closer_than_float32_resolution_keep_their_order_up_to_the_auc():
     scores = graphs_one_by_one(graphs, near_half, "t", "cpu", False, symmetrize=False)
     assert score_explanations(scores, graphs).interp_auc == 1.0
 
+
+
+def test_every_explainer_checks_each_graph_first():
+    import pytest
+    from torch_geometric.data import Data
+
+    from gsat.errors import GraphInputError
+    from gsat.explain.registry import make_explainer
+
+    graphs = make_graphs()
+    model = make_model("GIN", "erm", graphs).eval()
+    good = graphs[0]
+    bad = Data(x=good.x, edge_index=good.edge_index.unsqueeze(-1), y=good.y)
+    for name in ("saliency", "ig", "gnnexplainer"):
+        explainer = make_explainer(name, **({"epochs": 1} if name == "gnnexplainer" else {}))
+        with pytest.raises(GraphInputError, match=r"graph 1: edge_index must have shape "
+                                                  r"\[2, num_edges\], got \[2, \d+, 1\]"):
+            explainer.explain(model, [good, bad], "binary")

@@ -21,8 +21,8 @@ from gsat.io.files import atomic_write, remove_stale_temporaries
 from gsat.io.signals import sigterm_as_interrupt
 from gsat.data.base import load_graphs, save_graphs
 from gsat.errors import (EXIT_CODES, CheckpointError, ConfigError, DiskWriteError,
-                         GraphInputError, RunInUseError, Terminated, TrainingDivergedError,
-                         exit_code)
+                         GraphInputError, RunFolderLostError, RunInUseError, Terminated,
+                         TrainingDivergedError, exit_code)
 
 
 def _last_state():
@@ -322,3 +322,53 @@ def test_exit_code_table():
     for exc in (ConfigError("x"), GraphInputError("x"), CheckpointError("x"),
                 RunInUseError("x")):
         assert exit_code(exc) == 2
+
+
+def test_full_disk_message_measures_free_space_after_the_temporary_is_removed(
+        tmp_path, monkeypatch):
+    import collections
+    import shutil
+
+    path = tmp_path / "results.json"
+    temporaries_seen = []
+    usage = collections.namedtuple("usage", "total used free")
+
+    def disk_usage(folder):  # what the message reports is measured here
+        temporaries_seen.extend(p.name for p in tmp_path.iterdir() if ".tmp" in p.name)
+        return usage(10 ** 9, 10 ** 9 - 12345, 12345)
+
+    monkeypatch.setattr("gsat.io.files.os.fsync", _enospc)  # the temporary is written
+    monkeypatch.setattr(shutil, "disk_usage", disk_usage)
+    with pytest.raises(DiskWriteError, match="12,345 bytes are free"):
+        atomic_write(path, b"x" * 100_000)
+    assert temporaries_seen == []  # its 100 kB were counted as free again
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_lock_check_finds_a_deleted_or_replaced_folder(tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    with RunLock(run) as lock:
+        lock.check()  # in place: nothing happens
+        shutil.rmtree(run)
+        run.mkdir()  # recreated empty, as a later write would
+        with pytest.raises(RunFolderLostError, match=rf"the run folder {run} was deleted, "
+                                                     r"moved or replaced .*\(\.lock is gone\)"):
+            lock.check()
+        (run / ".lock").write_text("another\n")  # a new lock file is another file
+        with pytest.raises(RunFolderLostError):
+            lock.check()
+    assert exit_code(RunFolderLostError("x")) == 1
+    RunLock(run).check()  # a lock not held checks nothing
+
+
+def test_read_json_of_a_truncated_file_is_none_with_a_warning(tmp_path, caplog):
+    from gsat.io.files import read_json, write_json
+
+    path = tmp_path / "counts.json"
+    write_json({"num_kept": 3}, path)
+    assert read_json(path) == {"num_kept": 3}
+    path.write_text('{"num_kept": ')  # cut short by a kill or a full disk
+    assert read_json(path) is None and "counts.json is unreadable" in caplog.text
+    assert read_json(tmp_path / "absent.json") is None

@@ -122,3 +122,103 @@ def test_backbone_must_match_config(tmp_path):
         run(RunSpec(dataset="ba_2motifs", backbone="PNA",
                     config=str(ROOT / "gsat" / "configs" / "GIN-ba_2motifs.yml"),
                     data_dir=str(tmp_path / "d"), dataset_options={"num_graphs": 20}))
+
+
+# ------------------------------------------------------------- faults in every phase
+
+def _fake_seed(cfg, ds, seed, out_dir, *args, **kwargs):
+    """train_one_seed without training: a record of the shape a seed returns."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return {"seed": seed, "best_epoch": 0, "valid_metric": 0.5, "test_metric": 0.5,
+            "test_interp_auc": 0.5, "test_precision_at_5": 0.5, "seconds_per_epoch": 0.1}
+
+
+def _main(capsys, argv):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    return exc.value.code, err
+
+
+def _train_args(tmp_path, *extra, epochs=1):
+    return ["train", "--dataset", "ba_2motifs", "--dataset-option", "num_graphs=20",
+            "--epochs", str(epochs), "--out", str(tmp_path / "run"), "--data-dir",
+            str(tmp_path / "data"), "--no-progress", *extra]
+
+
+@pytest.mark.parametrize("signal_kind,code", [("ctrl-c", 130), ("sigterm", 143)])
+def test_an_interrupt_while_results_json_is_written_prints_the_resume_line(
+        tmp_path, monkeypatch, capsys, signal_kind, code):
+    from gsat.errors import Terminated
+
+    def interrupted_write(folder, results):
+        raise Terminated("terminated by SIGTERM") if signal_kind == "sigterm" \
+            else KeyboardInterrupt
+
+    monkeypatch.setattr("gsat.training.driver.train_one_seed", _fake_seed)
+    monkeypatch.setattr("gsat.training.driver.write_results", interrupted_write)
+    got, err = _main(capsys, _train_args(tmp_path))
+    out = tmp_path / "run"
+    assert got == code
+    assert err.startswith("gsat: interrupted" if code == 130 else "gsat: terminated (SIGTERM)")
+    assert "after seed 0 finished, while results.json was written" in err
+    assert err.endswith(f"Resume with: gsat train --resume {out}")
+
+
+def test_an_interrupt_before_the_run_folder_exists_says_nothing_was_saved(
+        tmp_path, monkeypatch, capsys):
+    def interrupted_load(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("gsat.training.driver.load_dataset", interrupted_load)
+    got, err = _main(capsys, _train_args(tmp_path))
+    assert got == 130 and err == ("gsat: interrupted before the run folder was written; "
+                                  "nothing was saved, so there is nothing to resume: start "
+                                  "the run again")
+    assert not (tmp_path / "run").exists()
+
+
+def test_sigterm_just_after_training_prints_the_resume_line(tmp_path, monkeypatch, capsys):
+    """SIGTERM once the run is complete, while its table is printed: the handler in place
+    then is gsat's (the default action would kill the process without a word), and its
+    delivery ends the command with the resume line."""
+    import signal
+
+    def table(results):
+        handler = signal.getsignal(signal.SIGTERM)
+        assert callable(handler), handler  # SIG_DFL: the process would just die
+        handler(signal.SIGTERM, None)  # the signal arrives now
+        return ""
+
+    monkeypatch.setattr("gsat.training.driver.train_one_seed", _fake_seed)
+    monkeypatch.setattr("gsat.app.cli.run_table", table)
+    got, err = _main(capsys, _train_args(tmp_path))
+    out = tmp_path / "run"
+    assert got == 143
+    assert err == (f"gsat: terminated (SIGTERM) after the run finished; everything is saved "
+                   f"in {out}. Resume with: gsat train --resume {out}")
+    assert (out / "results.json").is_file()
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # restored on the way out
+
+
+def test_a_run_folder_deleted_during_training_stops_the_run(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from gsat.training.engine import Engine
+
+    out = tmp_path / "run"
+    train_pass = Engine.train_pass
+
+    def deleted_during_second_epoch(self, epoch):
+        if epoch == 1:
+            shutil.rmtree(out)
+        return train_pass(self, epoch)
+
+    monkeypatch.setattr(Engine, "train_pass", deleted_during_second_epoch)
+    got, err = _main(capsys, _train_args(tmp_path, epochs=3))
+    assert got == 1
+    assert err == (f"gsat: error: the run folder {out} was deleted, moved or replaced while "
+                   "the run was writing it (.lock is gone); the run stopped and wrote nothing "
+                   "more. Start it again")
+    assert not out.exists()  # nothing written into a folder without run.json, config.yml

@@ -111,3 +111,24 @@ def test_fit_on_cuda_without_cuda_is_a_clean_error(loaders, monkeypatch):
     with pytest.raises(gsat.ConfigError, match="device='cuda' was asked for but CUDA is not "
                                                "available"):
         gsat.fit(model, loaders[0], epochs=1, device="cuda", progress=False)
+
+
+def test_fit_refuses_loaders_without_batches_of_graphs():
+    from torch_geometric.data import Data
+
+    from gsat.errors import GraphInputError
+
+    model = gsat.GSAT(gsat.GIN(10, 1), task="binary")
+    graphs = generate_ba_2motifs(num_graphs=4)
+    with pytest.raises(GraphInputError, match="train_loader holds no graphs"):
+        gsat.fit(model, DataLoader([]), epochs=1, progress=False)
+    with pytest.raises(GraphInputError, match="val_loader holds no graphs"):
+        gsat.fit(model, DataLoader(graphs), DataLoader([]), epochs=1, progress=False)
+    with pytest.raises(GraphInputError, match=r"got a list of 4 graphs; wrap them in "
+                                              r"torch_geometric\.loader\.DataLoader"):
+        gsat.fit(model, graphs, epochs=1, progress=False)
+    with pytest.raises(GraphInputError, match="the training loader gave no batch"):
+        gsat.fit(model, iter([]), epochs=1, progress=False)  # no length to ask first
+    with pytest.raises(ConfigError, match="epochs must be >= 1 and <= 100000"):
+        gsat.fit(model, DataLoader(graphs), epochs=10 ** 6, progress=False)
+    assert isinstance(graphs[0], Data)

@@ -218,9 +218,12 @@ def test_resume_of_a_finished_run_and_of_a_changed_config(setup, tmp_path):
 
 @pytest.mark.parametrize("args,expected", [
     (["--dataset", "ba2motif"], "unknown dataset 'ba2motif'; choose one of: ba_2motifs"),
-    (["--dataset", "ba_2motifs", "--epochs", "0"], "--epochs must be >= 1, got 0"),
-    (["--dataset", "ba_2motifs", "--epochs", "ten"], "argument --epochs: invalid int value"),
-    (["--dataset", "ba_2motifs", "--backbone", "GAT"], "invalid choice: 'GAT' (choose from 'GIN', 'PNA')"),
+    (["--dataset", "ba_2motifs", "--epochs", "0"],
+     "argument --epochs: the number of epochs must be >= 1 and <= 100000, got 0"),
+    (["--dataset", "ba_2motifs", "--epochs", "ten"],
+     "argument --epochs: expected a whole number, got 'ten'"),
+    (["--dataset", "ba_2motifs", "--backbone", "GAT"],
+     "argument --backbone: unknown backbone 'GAT'; choose one of: GIN, PNA"),
     (["--resume", "{tmp}/nowhere"], "--resume {tmp}/nowhere: no such run folder"),
     (["--resume", "{tmp}"], "the folder holds no run.json"),
     (["--resume", "{tmp}", "--epochs", "3"], "drop --epochs"),
