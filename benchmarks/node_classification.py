@@ -80,8 +80,10 @@ def report(rows: List[List[str]], command: str, readout: str, backbone: str = "G
     head = ["dataset", "seeds", "ERM test acc", "GSAT test acc", "GSAT interp AUC",
             "GSAT prec@5", "published AUC GNNExplainer / PGExplainer", "GSAT s/epoch",
             "ERM s/epoch"]
-    design = {"node": "the whole graph (one attention per edge, the loss on the training "
-                      "nodes, the KL over every edge)",
+    design = {"node": "the whole graph (one attention per edge, or per node where the "
+                      "config says extractor.learn_edge_att: false, gating every layer; the "
+                      "loss on the training nodes, the KL over every attention value; the "
+                      "shipped config of each dataset)",
               "center": "each node's computation subgraph (one attention per subgraph and "
                         "edge, read out at the centre node)"}[readout]
     return "\n".join([
