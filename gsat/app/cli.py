@@ -305,6 +305,10 @@ def _explain_nodes(args: argparse.Namespace) -> int:
         print(f"node {r['node']} ({r['split']} split): label {r['label']}, predicted "
               f"{r['prediction']} (p = {r['probability']:.3f}); highest attention: "
               + ", ".join(f"{e['source']}-{e['target']} {e['attention']:.2f}" for e in top))
+    fid = [r["fidelity"] for r in records]
+    print(f"fidelity (top 20 % of each subgraph's edges): fid+ "
+          f"{sum(f['fid_plus'] for f in fid) / len(fid):.2f}, fid- "
+          f"{sum(f['fid_minus'] for f in fid) / len(fid):.2f} ({out}/fidelity.json)")
     print(f"{len(records)} node(s) explained: {out}/node_<V>.json, node_<V>.png")
     return 0
 

@@ -11,7 +11,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-__all__ = ["NodeExplanation", "node_graph", "explain_node", "explained_nodes", "to_pyg"]
+__all__ = ["NodeExplanation", "node_graph", "explain_node", "explained_nodes", "to_pyg",
+           "node_fidelity"]
 
 
 @dataclass
@@ -112,3 +113,67 @@ def to_pyg(exp: NodeExplanation, ds: "object", prediction: Optional[Tensor] = No
     if prediction is not None:
         out.prediction = prediction
     return out
+
+
+@torch.no_grad()
+def node_fidelity(model: nn.Module, g: Data, exp: NodeExplanation, position: int,
+                  keep: float = 0.2) -> dict:
+    r"""Fidelity of a node's explanation without ground truth, in the sense of PyG's
+    :func:`torch_geometric.explain.metric.fidelity` (model mode, Amara et al., 2022): the
+    top :obj:`keep` share of the edges of the node's computation subgraph by attention (at
+    least one) is the explanation; the GSAT model predicts the node with a hard mask in place
+    of its attention (:func:`gsat.core.model.edge_mask` on the gated pass) keeping only the
+    explanation (:obj:`fid_minus`: 1 if the predicted class changes) or only the rest of the
+    subgraph (:obj:`fid_plus`: 1 if it changes). Edges outside the subgraph cannot reach the
+    node in :math:`L` layers and keep their mask at 1. :obj:`prob_full`,
+    :obj:`prob_explanation` and :obj:`prob_complement` are the probabilities of the
+    originally predicted class. Average :obj:`fid_plus` / :obj:`fid_minus` over nodes and
+    pass them to :func:`torch_geometric.explain.metric.characterization_score`.
+
+    Args:
+        model (gsat.GSAT): a GSAT model of either node design.
+        g (Data): the graph :obj:`exp` was computed on (:func:`node_graph`).
+        exp (NodeExplanation): the node's explanation.
+        position (int): the node's position among :obj:`g`'s predictions (0 for a computation
+            subgraph, the node itself for the whole graph).
+        keep (float, optional): the share of the subgraph's edges kept. (default: :obj:`0.2`)
+    """
+    from gsat.core.model import edge_mask
+    from gsat.core.task import Task
+
+    if not 0.0 < keep < 1.0:
+        raise ValueError(f"keep must lie in (0, 1), got {keep}")
+    model.eval()
+    task = Task.parse(model.task)
+    x, ei, batch, edge_attr = model._inputs(g, check=True)
+
+    def probs(mask=None) -> Tensor:
+        if mask is None:
+            logits = model(g).logits[position]
+        else:
+            with edge_mask(model.backbone, mask.to(x.dtype), ei):
+                logits = model.gated_forward(x, ei, batch, edge_attr)[position]
+        if task == Task.MULTICLASS:
+            return logits.softmax(-1)
+        p1 = logits.sigmoid().view(-1)[:1]
+        return torch.cat([1 - p1, p1])
+
+    full = probs()
+    cls = int(full.argmax())
+    n = exp.edge_ids.numel()
+    # the subgraph's edges among g's: those of the whole graph, or all of a subgraph's own
+    ids = exp.edge_ids if getattr(g, "explain_edges", None) is not None else torch.arange(n)
+    ids = ids.to(ei.device)
+    k = max(1, int(round(keep * n))) if n else 0
+    top = ids[exp.edge_att.to(ei.device).argsort(descending=True)[:k]]
+    inside = torch.zeros(ei.size(1), dtype=torch.bool, device=ei.device)
+    inside[ids] = True
+    explanation = torch.zeros_like(inside)
+    explanation[top] = True
+    with_expl = probs((~inside | explanation).float())  # the explanation (and what is far)
+    without = probs((~explanation).float())  # everything but the explanation
+    return {"kept_edges": k, "subgraph_edges": n, "predicted": cls,
+            "prob_full": float(full[cls]), "prob_explanation": float(with_expl[cls]),
+            "prob_complement": float(without[cls]),
+            "fid_minus": float(int(with_expl.argmax()) != cls),
+            "fid_plus": float(int(without.argmax()) != cls)}

@@ -51,7 +51,12 @@ def test_train_then_explain_a_node(tmp_path, readout, capsys):
     assert sum(e.get("ground_truth", 0) for e in edges) >= 6
     base = json.loads((out / "explain-nodes" / f"node_{BASE}.json").read_text())
     assert all("ground_truth" not in e for e in base["edges"])  # a base node has none
-    assert f"node {HOUSE}" in capsys.readouterr().out
+    assert set(rec["fidelity"]) >= {"fid_plus", "fid_minus", "prob_explanation"}
+    summary = json.loads((out / "explain-nodes" / "fidelity.json").read_text())
+    assert summary["nodes"] == 2 and summary["fid_plus"] == (
+        rec["fidelity"]["fid_plus"] + base["fidelity"]["fid_plus"]) / 2
+    printed = capsys.readouterr().out
+    assert f"node {HOUSE}" in printed and "fid+" in printed
 
 
 def test_explaining_nodes_is_refused_clearly(tmp_path, capsys):
