@@ -18,7 +18,7 @@ from gsat.io.checkpoint import (load_checkpoint, load_state_checked, save_checkp
 from gsat.io.files import remove_stale_temporaries
 from gsat.runs.layout import SeedFolder
 from gsat.runs.store import stamp_differences
-from gsat.core.config import Config, TrainConfig
+from gsat.core.config import Config, TrainConfig, schedule_advice
 from gsat.core.functional import final_prior
 from gsat.data.base import GraphDataset
 from gsat.errors import CheckpointError, ConfigError
@@ -249,8 +249,9 @@ def _selected(engine: Engine, selection: Selection, cfg: Config, seed: int,
     chosen, how = selection.chosen()
     if how == "all_epochs":
         log.warning("no epoch after epoch %d had r at its final value %.2f (run of %d epochs); "
-                    "selected the best validation epoch over all epochs", t.min_select_epoch,
-                    final_r, t.epochs)
+                    "selected the best validation epoch over all epochs. To select as the "
+                    "paper does: %s", t.min_select_epoch, final_r, t.epochs,
+                    schedule_advice(cfg))
     engine.model.load_state_dict(chosen["state"])
     return {
         "seed": seed, "best_epoch": chosen["epoch"], "selection": how,
