@@ -267,8 +267,10 @@ def _train(args: argparse.Namespace) -> int:
         return 0
     out = results["out_dir"]
     try:
+        scale = ("scores x100; RMSE and MAE in the target's unit"
+                 if results.get("metric_name") in ("rmse", "mae") else "scores x100")
         print(f"\n{results['method']} on {results['dataset']} with {results['backbone']} "
-              f"(scores x100):\n")
+              f"({scale}):\n")
         print(run_table(results))
         print(f"\nresults, config, checkpoints and pictures: {out}")
     except KeyboardInterrupt as exc:  # the run is complete: resuming prints it again

@@ -76,6 +76,9 @@ def _prepare_input(g: Data, run: LoadedRun) -> Data:
 def prediction_record(logits: torch.Tensor, task: str) -> Dict[str, Any]:
     """The prediction of one graph (or node) from its logits: class and probability."""
     lg = logits.detach().double().view(-1)
+    if task == "regression":  # the predicted values themselves
+        values = [float(v) for v in lg]
+        return {"prediction": values[0] if len(values) == 1 else values, "probability": None}
     if task == "binary":
         p = float(torch.sigmoid(lg[0]))
         return {"prediction": int(p > 0.5), "probability": p}
@@ -207,8 +210,13 @@ def _draw(run: LoadedRun, g: Data, att: torch.Tensor, mol: Any, out: Path, gid: 
     from gsat.viz import draw_explanation, draw_molecule_explanation
 
     p = rec["probability"]
-    shown = f"{p:.2f}" if isinstance(p, float) else ", ".join(f"{v:.2f}" for v in p)
-    title = f"{gid}: prediction {rec['prediction']} (probability {shown})"
+    if p is None:  # regression
+        v = rec["prediction"]
+        title = f"{gid}: predicted " + (f"{v:.3g}" if isinstance(v, float)
+                                         else ", ".join(f"{x:.3g}" for x in v))
+    else:
+        shown = f"{p:.2f}" if isinstance(p, float) else ", ".join(f"{v:.2f}" for v in p)
+        title = f"{gid}: prediction {rec['prediction']} (probability {shown})"
     path = out / f"graph_{_safe_id(gid)}.png"
     if mol is not None:
         bond_att: Dict[int, float] = {}
@@ -261,7 +269,8 @@ def _summary_md(summary: Dict[str, Any], records: List[Dict[str, Any]], top: int
                           else f"{e['source']}-{e['target']}") + f" ({e['attention']:.2f})"
                          for e in ranked)
         p = r["probability"]
-        shown = f"{p:.3f}" if isinstance(p, float) else ", ".join(f"{v:.2f}" for v in p)
+        shown = ("-" if p is None else f"{p:.3f}" if isinstance(p, float)
+                 else ", ".join(f"{v:.2f}" for v in p))
         lines.append(f"| {r['id']} | {r['prediction']} | {shown} | {text} |")
     if summary["skipped"]:
         lines += ["", "Skipped:", ""] + [f"- {s['id']}: {s['reason']}"

@@ -84,6 +84,9 @@ class TrainConfig:
     batch_size: int = 128
     min_select_epoch: int = 10
     """Model selection considers epochs > this (and with r at its final value)."""
+    regression_loss: Literal["mse", "mae"] = "mse"
+    """Regression tasks only: the prediction loss, mean squared (``mse``) or mean absolute
+    (``mae``) error; model selection takes the lowest validation RMSE either way."""
     num_viz: int = 6
     """Test graphs drawn as PNG at the end of a run."""
     from_scratch: bool = True

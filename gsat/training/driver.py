@@ -28,7 +28,7 @@ from gsat.data.base import dataset_info
 from gsat.data import dataset_label
 from gsat.errors import (CheckpointError, ConfigError, Terminated, TrainingDivergedError,
                          UnknownNameError)
-from gsat.metrics.summary import summarize
+from gsat.metrics.summary import ERROR_METRICS, METRIC_LABELS, summarize
 from gsat.core.validation import check_choice, check_device, check_path, check_seeds
 from gsat.training.seed import train_one_seed
 from gsat.training.build import Method, task_dataset
@@ -369,10 +369,12 @@ def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path,
         folder.results.unlink(missing_ok=True)
     done: Dict[int, Dict[str, Any]] = {}
     if spec.resume is not None:
-        done = read_results(folder, cfg.train.epochs)
+        done = read_results(folder, cfg.train.epochs, ds.metric in ERROR_METRICS)
     results: Dict[str, Any] = {
         "dataset": spec.dataset, "backbone": spec.backbone,
         "method": "GSAT" if spec.method == "gsat" else "ERM", "metric_name": ds.metric,
+        "metric_label": METRIC_LABELS.get(ds.metric, ds.metric),
+        "higher_is_better": ds.metric not in ERROR_METRICS,
         "device": spec.device, "seeds": spec.seeds, "epochs": cfg.train.epochs,
         "torch_version": torch.__version__, "runs": []}
     if dist is not None:

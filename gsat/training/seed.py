@@ -178,7 +178,9 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
     opt = torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     test_graphs = ds.interp_test if ds.interp_test is not None else ds.test
     final_r = final_prior(cfg.gsat.final_r, cfg.gsat.fixed_r)
-    selection = Selection(Selector(t.min_select_epoch, final_r))
+    selection = Selection(Selector(t.min_select_epoch, final_r,
+                                   higher_is_better=getattr(ds.evaluator, "higher_is_better",
+                                                            True)))
     meta = {"config": cfg.to_dict(), "method": method, "dataset": ds.name}
     engine = _engine(model, opt, ds, t, seed, dist,
                      evaluator=ds.evaluator, device=device,
@@ -325,7 +327,7 @@ class _BestBackbone(Hook):
                      val: Optional[EvalResult]) -> None:
         rec = {"epoch": epoch, "valid_metric": rec["valid_metric"],
                "valid_loss": rec["valid_loss"]}
-        if Selector.better(rec, self.best):
+        if Selector.better(rec, self.best, getattr(engine.evaluator, "higher_is_better", True)):
             self.best = dict(rec, state={k_: v.detach().clone()
                                          for k_, v in self.backbone.state_dict().items()})
 
