@@ -42,7 +42,26 @@ class UnknownNameError(GSATError, ValueError):
 
     def __init__(self, kind: str, name: str, choices: Iterable[str]):
         self.kind, self.name, self.choices = kind, name, sorted(choices)
-        super().__init__(f"unknown {kind} {name!r}; choose one of: {', '.join(self.choices)}")
+        self.suggestion = closest_name(name, self.choices)
+        hint = f" (did you mean {self.suggestion!r}?)" if self.suggestion else ""
+        super().__init__(f"unknown {kind} {name!r}{hint}; choose one of: "
+                         f"{', '.join(self.choices)}")
+
+
+def closest_name(name: object, choices: Iterable[str]) -> Optional[str]:
+    """The choice closest to :obj:`name` (a typo such as ``ba2motifs`` for ``ba_2motifs``,
+    or another case), :obj:`None` when none is close."""
+    import difflib
+
+    if not isinstance(name, str):
+        return None
+    choices = list(choices)
+    folded = {c.lower().replace("-", "_"): c for c in choices}
+    key = name.lower().replace("-", "_")
+    if key in folded and folded[key] != name:
+        return folded[key]
+    match = difflib.get_close_matches(key, list(folded), n=1, cutoff=0.75)
+    return folded[match[0]] if match else None
 
 
 class DataMissingError(GSATError, FileNotFoundError):

@@ -57,3 +57,17 @@ def test_version_and_help_examples(capsys):
     out = capsys.readouterr().out
     assert "examples:" in out and "gsat train --dataset ba_2motifs --epochs 2" in out
     assert (ROOT / "gsat" / "__main__.py").read_text().count("main()") == 1
+
+
+def test_the_notebook_extra_installs_jupyter_and_nbconvert():
+    """``pip install .[notebook]`` gives what opens and runs the notebooks: a Jupyter front
+    end, nbconvert for a headless run, and the kernel."""
+    import configparser
+    import re
+
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    extra = {re.split(r"[<>=!~\[ ]", line.strip())[0].lower()
+             for line in cfg["options.extras_require"]["notebook"].splitlines() if line.strip()}
+    assert {"nbconvert", "ipykernel"} <= extra
+    assert extra & {"jupyterlab", "notebook"}

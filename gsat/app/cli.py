@@ -15,8 +15,9 @@ from typing import Dict, List, Optional, Sequence
 from gsat.app.flags import (UsageError, add_device, add_own_data, add_progress, add_threads,
                             add_training, dataset_option, epochs_flag, own_data_options,
                             path_flag)
-from gsat.data import dataset_names
-from gsat.errors import EXIT_CODES, GSATError, Terminated, exit_code
+from gsat.data import check_dataset_name, dataset_names
+from gsat.errors import (EXIT_CODES, EXIT_INTERRUPTED, EXIT_TERMINATED, GSATError,
+                         Terminated, exit_code)
 from gsat.metrics.summary import run_table
 
 
@@ -40,7 +41,10 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", type=path_flag, metavar="RUN_DIR",
                    help="continue the interrupted run in RUN_DIR with its own settings")
     p.add_argument("--dataset-option", type=dataset_option, action="append", default=[],
-                   metavar="KEY=VALUE", help=argparse.SUPPRESS)
+                   metavar="KEY=VALUE",
+                   help="an option of the dataset's builder, the value read as YAML; repeat "
+                        "for several (e.g. --dataset-option num_graphs=200); an unknown key "
+                        "lists the dataset's options")
     add_training(p)
     add_device(p)
     p.add_argument("--devices", nargs="+", metavar="DEVICE",
@@ -59,9 +63,24 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     add_threads(p)
 
 
-def _exit_codes_epilog() -> str:
+#: what 130 and 143 mean for the commands that train nothing (``explain``, ``influence``)
+_NOT_RESUMABLE = {EXIT_INTERRUPTED: "interrupted by Ctrl-C (SIGINT); nothing to resume: run "
+                                    "the command again",
+                  EXIT_TERMINATED: "terminated by SIGTERM; nothing to resume: run the command "
+                                   "again"}
+
+
+def _exit_codes_epilog(command: Optional[str] = None) -> str:
+    """The exit codes of :obj:`command` (all commands when :obj:`None`): interrupted
+    ``explain`` and ``influence`` have no epochs to keep or resume."""
+    codes = dict(EXIT_CODES)
+    if command in ("explain", "influence"):
+        codes.update(_NOT_RESUMABLE)
+    elif command is None:
+        codes = {k: v + (" (train, benchmark)" if k in _NOT_RESUMABLE else "")
+                 for k, v in codes.items()}
     return "exit codes:\n" + "\n".join(f"  {code:<4} {meaning}"
-                                        for code, meaning in EXIT_CODES.items())
+                                        for code, meaning in codes.items())
 
 
 #: examples shown by ``--help`` (per subcommand, and all of them for ``gsat --help``)
@@ -87,7 +106,7 @@ EXAMPLES: Dict[str, List[str]] = {
 def _epilog(*commands: str) -> str:
     lines = [line for c in commands for line in EXAMPLES.get(c, [])]
     examples = "examples:\n" + "\n".join(f"  {line}" for line in lines) + "\n\n" if lines else ""
-    return examples + _exit_codes_epilog()
+    return examples + _exit_codes_epilog(commands[0] if len(commands) == 1 else None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,6 +178,20 @@ def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
     add_own_data(p)
 
 
+#: pictures ``gsat explain`` draws unless --max-pictures says otherwise
+DEFAULT_MAX_PICTURES = 20
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {n}")
+    return n
+
+
 def _add_explain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", type=path_flag, metavar="RUN_DIR",
                    help="a run folder written by 'gsat train'")
@@ -179,6 +212,10 @@ def _add_explain_args(p: argparse.ArgumentParser) -> None:
                    help="CSV column of graph ids, if present (default: id; else row numbers)")
     add_device(p)
     p.add_argument("--no-pictures", action="store_true", help="do not draw PNGs")
+    p.add_argument("--max-pictures", type=_count, default=DEFAULT_MAX_PICTURES, metavar="N",
+                   help="draw the first N explained graphs only (default: "
+                        f"{DEFAULT_MAX_PICTURES}; drawing takes about ten times as long as "
+                        "explaining)")
     add_progress(p)
 
 
@@ -230,8 +267,10 @@ def _train(args: argparse.Namespace) -> int:
         return 0
     out = results["out_dir"]
     try:
+        scale = ("scores x100; RMSE and MAE in the target's unit"
+                 if results.get("metric_name") in ("rmse", "mae") else "scores x100")
         print(f"\n{results['method']} on {results['dataset']} with {results['backbone']} "
-              f"(scores x100):\n")
+              f"({scale}):\n")
         print(run_table(results))
         print(f"\nresults, config, checkpoints and pictures: {out}")
     except KeyboardInterrupt as exc:  # the run is complete: resuming prints it again
@@ -278,19 +317,16 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     from gsat.training.distributed import refuse_launch
-    from gsat.app.inference import explain_file
+    from gsat.app.inference import explain_file, stdout_summary
 
     refuse_launch("explain")
     if args.node is not None:
         return _explain_nodes(args)
     summary = explain_file(args.run_dir, args.input, args.out, seed=args.seed,
                            smiles_col=args.smiles_col, id_col=args.id_col, device=args.device,
-                           pictures=not args.no_pictures, progress=not args.no_progress)
-    folder = summary["files"]["folder"]
-    print(Path(folder, "summary.md").read_text())
-    print(f"{summary['explained']} of {summary['graphs']} graphs explained "
-          f"({len(summary['skipped'])} skipped): {folder}/explanations.jsonl, summary.json, "
-          "graph_*.png")
+                           pictures=not args.no_pictures, progress=not args.no_progress,
+                           max_pictures=args.max_pictures)
+    print(stdout_summary(summary))
     return 0
 
 
@@ -338,6 +374,23 @@ def use_huge_pages() -> None:
         os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 
+def _check_dataset_first(argv: Sequence[str]) -> None:
+    """Refuse an unknown ``--dataset`` of ``train`` or ``benchmark`` (one line, the closest
+    name, exit code 2) before the full parser runs: its flag types load PyTorch, which takes
+    seconds."""
+    if not argv or argv[0] not in ("train", "benchmark"):
+        return
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--dataset")
+    known, _ = p.parse_known_args(list(argv[1:]))
+    if isinstance(known.dataset, str) and known.dataset:
+        try:
+            check_dataset_name(known.dataset)
+        except GSATError as exc:
+            print(f"gsat: error: {exc}", file=sys.stderr)
+            sys.exit(exit_code(exc))
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     r"""Entry point of the ``gsat`` console script and of ``run_gsat.py``.
 
@@ -352,6 +405,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help",
                                                                     "--version")):
         argv = ["train"] + argv
+    _check_dataset_first(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv[1:]  # the command's own arguments, for given_flags
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

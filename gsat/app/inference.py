@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 PathLike = Union[str, Path]
 
-__all__ = ["explain_graphs", "explain_file", "read_smiles_csv"]
+__all__ = ["explain_graphs", "explain_file", "read_smiles_csv", "stdout_summary"]
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -76,6 +76,9 @@ def _prepare_input(g: Data, run: LoadedRun) -> Data:
 def prediction_record(logits: torch.Tensor, task: str) -> Dict[str, Any]:
     """The prediction of one graph (or node) from its logits: class and probability."""
     lg = logits.detach().double().view(-1)
+    if task == "regression":  # the predicted values themselves
+        values = [float(v) for v in lg]
+        return {"prediction": values[0] if len(values) == 1 else values, "probability": None}
     if task == "binary":
         p = float(torch.sigmoid(lg[0]))
         return {"prediction": int(p > 0.5), "probability": p}
@@ -93,7 +96,7 @@ def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
                    ids: Optional[Sequence[str]] = None, mols: Optional[Sequence[Any]] = None,
                    pictures: bool = True, progress: bool = True,
                    skipped: Optional[List[Dict[str, str]]] = None,
-                   source: str = "") -> Dict[str, Any]:
+                   source: str = "", max_pictures: Optional[int] = None) -> Dict[str, Any]:
     r"""Predict and explain :obj:`graphs` with a run's GSAT model and write into
     :obj:`out_dir`:
 
@@ -102,7 +105,7 @@ def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
       multi-class; per label for multi-label), :obj:`edges` (per edge :obj:`source`,
       :obj:`target`, :obj:`attention`; for molecules also :obj:`bond_index`, RDKit's bond
       number, and :obj:`atoms`, the symbols of both ends) and :obj:`picture`;
-    * ``graph_<id>.png`` per graph: RDKit depictions with bonds highlighted by attention for
+    * ``graph_<id>.png`` for the first :obj:`max_pictures` explained graphs: RDKit depictions with bonds highlighted by attention for
       molecules, the networkx drawing of :func:`gsat.viz.draw_explanation` otherwise;
     * ``summary.json`` and ``summary.md``: counts, predicted classes, the skipped graphs with
       their reasons, and per graph the edges of highest attention.
@@ -118,6 +121,9 @@ def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
         mols (list of rdkit.Chem.Mol, optional): the molecule of each graph (atoms numbered
             as its nodes) for chemical pictures and bond annotations. (default: :obj:`None`)
         pictures (bool, optional): draw PNGs. (default: :obj:`True`)
+        max_pictures (int, optional): draw at most this many (the first explained graphs);
+            drawing takes about ten times as long as explaining. (default: :obj:`None`, one
+            per graph)
         progress (bool, optional): show a progress bar. (default: :obj:`True`)
         skipped (list of dict, optional): graphs already rejected while reading
             (:obj:`{"id", "reason"}`), reported in the summary.
@@ -142,6 +148,7 @@ def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
     device = next(run.model.parameters()).device
     task = str(run.dataset["task"])
     records: List[Dict[str, Any]] = []
+    drawn = 0
     run.model.eval()
     with open(out / "explanations.jsonl", "w") as f:
         for k, (gid, g) in enumerate(tqdm(list(zip(ids, graphs)), desc="explaining",
@@ -160,11 +167,13 @@ def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
             att = o.edge_att.detach().cpu().view(-1)
             mol = mols[k] if mols is not None else None
             rec = _record(gid, o.logits, task, g, att, mol)
-            if pictures:
+            if pictures and (max_pictures is None or drawn < max_pictures):
                 rec["picture"] = _draw(run, g, att, mol, out, gid, rec).name
+                drawn += 1
             f.write(json.dumps(json_safe(rec)) + "\n")
             records.append(rec)
     summary = _summary(run, records, skipped, source, out)
+    summary["pictures"] = drawn
     write_json(summary, out / "summary.json")
     atomic_write(out / "summary.md", _summary_md(summary, records))
     return summary
@@ -201,8 +210,13 @@ def _draw(run: LoadedRun, g: Data, att: torch.Tensor, mol: Any, out: Path, gid: 
     from gsat.viz import draw_explanation, draw_molecule_explanation
 
     p = rec["probability"]
-    shown = f"{p:.2f}" if isinstance(p, float) else ", ".join(f"{v:.2f}" for v in p)
-    title = f"{gid}: prediction {rec['prediction']} (probability {shown})"
+    if p is None:  # regression
+        v = rec["prediction"]
+        title = f"{gid}: predicted " + (f"{v:.3g}" if isinstance(v, float)
+                                         else ", ".join(f"{x:.3g}" for x in v))
+    else:
+        shown = f"{p:.2f}" if isinstance(p, float) else ", ".join(f"{v:.2f}" for v in p)
+        title = f"{gid}: prediction {rec['prediction']} (probability {shown})"
     path = out / f"graph_{_safe_id(gid)}.png"
     if mol is not None:
         bond_att: Dict[int, float] = {}
@@ -255,7 +269,8 @@ def _summary_md(summary: Dict[str, Any], records: List[Dict[str, Any]], top: int
                           else f"{e['source']}-{e['target']}") + f" ({e['attention']:.2f})"
                          for e in ranked)
         p = r["probability"]
-        shown = f"{p:.3f}" if isinstance(p, float) else ", ".join(f"{v:.2f}" for v in p)
+        shown = ("-" if p is None else f"{p:.3f}" if isinstance(p, float)
+                 else ", ".join(f"{v:.2f}" for v in p))
         lines.append(f"| {r['id']} | {r['prediction']} | {shown} | {text} |")
     if summary["skipped"]:
         lines += ["", "Skipped:", ""] + [f"- {s['id']}: {s['reason']}"
@@ -266,7 +281,7 @@ def _summary_md(summary: Dict[str, Any], records: List[Dict[str, Any]], top: int
 def explain_file(run_dir: PathLike, input_path: PathLike, out_dir: Optional[PathLike] = None,
                  seed: Optional[int] = None, smiles_col: str = "smiles",
                  id_col: Optional[str] = "id", device: str = "cpu", pictures: bool = True,
-                 progress: bool = True) -> Dict[str, Any]:
+                 progress: bool = True, max_pictures: Optional[int] = None) -> Dict[str, Any]:
     r"""``gsat explain``: load the run (:func:`load_run`), read :obj:`input_path` (a CSV of
     SMILES for runs on molecules, else a :func:`torch.save` file or InMemoryDataset folder of
     PyG graphs, read safely by :func:`gsat.data.files.read_graph_file`) and
@@ -305,9 +320,34 @@ def explain_file(run_dir: PathLike, input_path: PathLike, out_dir: Optional[Path
             ids.append(gid)
             mols.append(Chem.MolFromSmiles(smi))
         return explain_graphs(run, graphs, out, ids=ids, mols=mols, pictures=pictures,
-                              progress=progress, skipped=skipped, source=str(src))
+                              progress=progress, skipped=skipped, source=str(src),
+                              max_pictures=max_pictures)
     graphs = read_graph_file(src)
     ids = [str(getattr(g, "id", i)) if isinstance(g, Data) and isinstance(
         getattr(g, "id", None), (str, int)) else str(i) for i, g in enumerate(graphs)]
     return explain_graphs(run, graphs, out, ids=ids, pictures=pictures, progress=progress,
-                          source=str(src))
+                          source=str(src), max_pictures=max_pictures)
+
+
+def stdout_summary(summary: Dict[str, Any], top: int = 5) -> str:
+    r"""The few lines ``gsat explain`` prints: counts, predicted classes, where the table,
+    the explanations and the pictures are (the per-graph table is in ``summary.md``)."""
+    folder = Path(summary["files"]["folder"])
+    classes = ", ".join(f"{k}: {v}" for k, v in summary["predicted_classes"].items())
+    lines = [f"{summary['explained']} of {summary['graphs']} graphs explained "
+             f"({len(summary['skipped'])} skipped) by {summary['run']} (seed {summary['seed']})",
+             f"predicted classes (graphs): {classes or 'none'}"]
+    for s in summary["skipped"][:top]:
+        lines.append(f"skipped {s['id']}: {s['reason']}")
+    if len(summary["skipped"]) > top:
+        lines.append(f"... {len(summary['skipped']) - top} more skipped graphs in summary.md")
+    drawn = int(summary.get("pictures", 0))
+    lines += [f"table of every graph: {folder / 'summary.md'}",
+              f"explanations: {folder / 'explanations.jsonl'}, summary: "
+              f"{folder / 'summary.json'}"]
+    if drawn:
+        more = summary["explained"] - drawn
+        lines.append(f"pictures: {drawn} in {folder}/graph_*.png"
+                     + (f" (the first {drawn}; {more} not drawn: raise --max-pictures)"
+                        if more > 0 else ""))
+    return "\n".join(lines)

@@ -17,8 +17,9 @@ from typing import Any, Dict, List, Literal, Optional, Union
 
 import yaml
 
-from gsat.core.functional import R_KEYS, check_r_schedule
 from gsat.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -83,6 +84,9 @@ class TrainConfig:
     batch_size: int = 128
     min_select_epoch: int = 10
     """Model selection considers epochs > this (and with r at its final value)."""
+    regression_loss: Literal["mse", "mae"] = "mse"
+    """Regression tasks only: the prediction loss, mean squared (``mse``) or mean absolute
+    (``mae``) error; model selection takes the lowest validation RMSE either way."""
     num_viz: int = 6
     """Test graphs drawn as PNG at the end of a run."""
     from_scratch: bool = True
@@ -249,8 +253,12 @@ RANGES: Dict[str, tuple] = {
 
 
 #: the config keys that are a keep probability :math:`r`: :data:`RANGES` states their range
-#: (for messages), :func:`gsat.core.functional.check_r_schedule` checks them
-_R_CONFIG_KEYS = tuple(f"gsat.{key}" for key in R_KEYS)
+#: (for messages), :func:`gsat.core.functional.check_r_schedule` checks them (imported where
+#: used: this module is read by the command line's flags before PyTorch loads)
+def _r_config_keys() -> tuple:
+    from gsat.core.functional import R_KEYS
+
+    return tuple(f"gsat.{key}" for key in R_KEYS)
 
 
 def _range_text(lo: float, lo_in: bool, hi: float, hi_in: bool) -> str:
@@ -264,8 +272,12 @@ def validate(cfg: Config, source: str = "config") -> Config:
     :func:`gsat.core.functional.check_r_schedule`), the choices of list values and the
     relations between values; raises :class:`~gsat.errors.ConfigError` naming the source,
     the key, the value and what is allowed."""
+    from gsat.core.functional import check_r_schedule
+
     def bad(key: str, msg: str) -> ConfigError:
         return ConfigError(f"{source}: {key} {msg}")
+
+    r_keys = _r_config_keys()
 
     for key, (lo, lo_in, hi, hi_in) in RANGES.items():
         section, name = key.split(".")
@@ -273,7 +285,7 @@ def validate(cfg: Config, source: str = "config") -> Config:
         if not hasattr(sec, name):  # a value this version does not have
             continue
         value = getattr(sec, name)
-        if value is None or key in _R_CONFIG_KEYS:
+        if value is None or key in r_keys:
             continue
         inside = (math.isfinite(value) and (lo <= value if lo_in else lo < value)
                   and (value <= hi if hi_in else value < hi))
@@ -427,9 +439,94 @@ def load_config(path: Union[str, Path]) -> Config:
     return config_from_dict(raw, str(path))
 
 
+#: keys of :class:`ModelConfig` that only a PNA backbone reads
+PNA_ONLY_KEYS = ("aggregators", "scalers", "towers")
+
+
 def config_text(cfg: Config) -> str:
-    """:obj:`cfg` as YAML, as ``config.yml`` holds it (:func:`load_config` reads it back)."""
-    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+    """:obj:`cfg` as YAML, as ``config.yml`` holds it (:func:`load_config` reads it back).
+    A GIN config leaves out the keys only PNA reads (:data:`PNA_ONLY_KEYS`; reading the file
+    back gives their defaults), and the deprecated ``towers`` appears only when set. The
+    notes of :func:`fit_schedule_to_epochs` (``cfg.notes``) head the file as comments."""
+    data = cfg.to_dict()
+    model = data["model"]
+    for key in PNA_ONLY_KEYS:
+        if model.get("backbone") != "PNA" or (key == "towers" and model.get(key) is None):
+            model.pop(key, None)
+    head = "".join(f"# {line}\n" for line in getattr(cfg, "notes", []))
+    return head + yaml.safe_dump(data, sort_keys=False)
+
+
+def first_final_epoch(g: GSATConfig, epochs: int) -> Optional[int]:
+    r"""The first (0-based) epoch below :obj:`epochs` whose :math:`r`
+    (:func:`gsat.core.functional.r_schedule` of the section :obj:`g`) is its final value,
+    :obj:`None` when the schedule does not get there within :obj:`epochs` epochs."""
+    from gsat.core.functional import final_prior, r_schedule
+
+    final = final_prior(g.final_r, g.fixed_r)
+    kwargs = {k: getattr(g, k) for k in ("init_r", "final_r", "decay_r", "decay_interval",
+                                         "fixed_r")}
+    return next((e for e in range(epochs) if abs(r_schedule(e, **kwargs) - final) < 1e-9),
+                None)
+
+
+def selectable_epochs(cfg: Config) -> int:
+    r"""How many epochs of a run of :obj:`cfg` qualify for model selection
+    (:class:`gsat.core.selection.Selector`: after :obj:`train.min_select_epoch`, with
+    :math:`r` at its final value)."""
+    t = cfg.train
+    first = first_final_epoch(cfg.gsat, t.epochs)
+    if first is None:
+        return 0
+    return max(0, t.epochs - max(first, t.min_select_epoch + 1))
+
+
+def schedule_advice(cfg: Config) -> str:
+    r"""What to do about a run of :obj:`cfg` in which no epoch qualifies for model selection:
+    the number of epochs that would give the schedule room, or a fixed :math:`r`."""
+    g, t = cfg.gsat, cfg.train
+    first = first_final_epoch(g, 10 * max(t.epochs, 1) + 100_000)
+    need = max(first if first is not None else 0, t.min_select_epoch + 1) + 1
+    return (f"the r schedule reaches its final value {g.final_r} at epoch {first} (r decays "
+            f"by {g.decay_r} every {g.decay_interval} epochs from {g.init_r}) and model "
+            f"selection starts after epoch {t.min_select_epoch}: train at least {need} epochs "
+            f"(--epochs {need}), or set gsat.decay_interval / train.min_select_epoch lower or "
+            "gsat.fixed_r in a config (--config FILE)")
+
+
+def fit_schedule_to_epochs(cfg: Config, epochs: int, flag: str = "--epochs") -> Config:
+    r"""Set :obj:`train.epochs` of :obj:`cfg` to :obj:`epochs` (a command-line override of
+    the config's own number) and, when that is fewer epochs than the config's, scale the
+    :math:`r` schedule with it: :obj:`gsat.decay_interval` and
+    :obj:`train.min_select_epoch` shrink by the same factor (at least 1 and 0), so that
+    :math:`r` still reaches its final value part-way through the run and model selection
+    (:class:`gsat.core.selection.Selector`) has epochs to choose from, as in the full
+    schedule. A fixed :math:`r` is left alone. What changed is kept in :obj:`cfg.notes`,
+    which :func:`config_text` writes at the head of ``config.yml``; when even the scaled
+    schedule leaves no epoch to select, a warning says what to do
+    (:func:`schedule_advice`). Returns :obj:`cfg`."""
+    old = cfg.train.epochs
+    cfg.train.epochs = check_epochs(epochs, flag)
+    g, t = cfg.gsat, cfg.train
+    notes: List[str] = []
+    if epochs < old and g.fixed_r is None:
+        factor = epochs / old
+        interval = max(1, int(g.decay_interval * factor))
+        min_select = max(0, int(t.min_select_epoch * factor))
+        if (interval, min_select) != (g.decay_interval, t.min_select_epoch):
+            notes.append(f"{flag} {epochs} (the config's train.epochs: {old}) scaled the r "
+                         f"schedule by {epochs}/{old}: gsat.decay_interval {g.decay_interval} "
+                         f"-> {interval}, train.min_select_epoch {t.min_select_epoch} -> "
+                         f"{min_select}")
+            g.decay_interval, t.min_select_epoch = interval, min_select
+    cfg.notes = list(getattr(cfg, "notes", [])) + notes  # type: ignore[attr-defined]
+    for note in notes:
+        log.info("%s", note)
+    if selectable_epochs(cfg) == 0:
+        log.warning("with %d epochs no epoch can be selected under the paper's rule: %s; "
+                    "the best validation epoch over all epochs will be reported", epochs,
+                    schedule_advice(cfg))
+    return cfg
 
 
 def configs_dir() -> Path:

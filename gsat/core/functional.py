@@ -130,20 +130,43 @@ def symmetrize_edge_att(edge_att: Tensor, edge_index: Tensor,
     return (sums / counts).index_select(0, group).reshape(edge_att.shape)
 
 
-def prediction_loss(logits: Tensor, y: Tensor, task: str) -> Tensor:
-    r"""Prediction loss of a graph classifier.
+#: the losses of a regression task (:func:`prediction_loss`)
+REGRESSION_LOSSES = ("mse", "mae")
+
+
+def prediction_loss(logits: Tensor, y: Tensor, task: str,
+                    regression_loss: str = "mse") -> Tensor:
+    r"""Prediction loss of a graph model.
 
     - :obj:`"binary"`: binary cross-entropy on one logit per graph.
     - :obj:`"multiclass"`: cross-entropy on :math:`C` logits.
     - :obj:`"multilabel"`: binary cross-entropy per task, averaged over the labels that are
       present (NaN labels are ignored).
+    - :obj:`"regression"`: the mean squared error :math:`\frac{1}{n}\sum (\hat y - y)^2`
+      (:obj:`regression_loss="mse"`) or the mean absolute error
+      :math:`\frac{1}{n}\sum |\hat y - y|` (:obj:`"mae"`) over the values that are present
+      (NaN targets are ignored).
 
     Args:
-        logits (torch.Tensor): shape :obj:`[B, 1]` (binary) or :obj:`[B, C]`.
-        y (torch.Tensor): labels, shape :obj:`[B]` / :obj:`[B, 1]` or :obj:`[B, C]` (multilabel).
-        task (str or Task): :obj:`"binary"`, :obj:`"multiclass"` or :obj:`"multilabel"`.
+        logits (torch.Tensor): shape :obj:`[B, 1]` (binary) or :obj:`[B, C]`; for regression
+            the predicted values :obj:`[B, T]`.
+        y (torch.Tensor): labels, shape :obj:`[B]` / :obj:`[B, 1]` or :obj:`[B, C]`
+            (multilabel, regression).
+        task (str or Task): :obj:`"binary"`, :obj:`"multiclass"`, :obj:`"multilabel"` or
+            :obj:`"regression"`.
+        regression_loss (str, optional): :obj:`"mse"` or :obj:`"mae"`, regression only.
+            (default: :obj:`"mse"`)
     """
     task = Task.parse(task)
+    if task == Task.REGRESSION:
+        if regression_loss not in REGRESSION_LOSSES:
+            raise ValueError(f"regression_loss must be 'mse' or 'mae', got {regression_loss!r}")
+        target = y.reshape(logits.shape).to(logits.dtype)
+        present = ~torch.isnan(target)
+        if not bool(present.any()):
+            return logits.sum() * 0.0
+        diff = logits[present] - target[present]
+        return diff.pow(2).mean() if regression_loss == "mse" else diff.abs().mean()
     bce = torch.nn.functional.binary_cross_entropy_with_logits
     if task == Task.BINARY and logits.dim() == 2 and logits.size(1) != 1:
         raise ValueError(f"task='binary' needs one logit per graph, the model gives "

@@ -130,7 +130,8 @@ class _Classifier(nn.Module):
         return inputs
 
     def prediction_loss(self, logits: Tensor, y: Tensor) -> Tensor:
-        return F.prediction_loss(logits, y, self.task)
+        return F.prediction_loss(logits, y, self.task,
+                                 getattr(self, "regression_loss", "mse"))
 
 
 class GSAT(_Classifier):

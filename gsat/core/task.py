@@ -15,6 +15,8 @@ class Task(str, enum.Enum):
     - :obj:`MULTICLASS` (:obj:`"multiclass"`): one of :math:`C` classes, :math:`C` logits.
     - :obj:`MULTILABEL` (:obj:`"multilabel"`): :math:`T` yes/no labels per graph (missing
       labels are NaN), :math:`T` logits.
+    - :obj:`REGRESSION` (:obj:`"regression"`): :math:`T \ge 1` real values per graph
+      (missing values are NaN), :math:`T` outputs.
 
     A :class:`Task` is a :class:`str`: it compares equal to its value
     (:obj:`Task.BINARY == "binary"`), hashes like it, and prints, formats and serialises to
@@ -25,6 +27,7 @@ class Task(str, enum.Enum):
     BINARY = "binary"
     MULTICLASS = "multiclass"
     MULTILABEL = "multilabel"
+    REGRESSION = "regression"
 
     def __str__(self) -> str:
         return self.value
@@ -41,8 +44,8 @@ class Task(str, enum.Enum):
         r"""The :class:`Task` named by :obj:`value` (a :class:`Task` or its string).
 
         Args:
-            value: :obj:`"binary"`, :obj:`"multiclass"`, :obj:`"multilabel"` or a
-                :class:`Task`.
+            value: :obj:`"binary"`, :obj:`"multiclass"`, :obj:`"multilabel"`,
+                :obj:`"regression"` or a :class:`Task`.
             where (str, optional): prefix of the error message (e.g. the dataset).
                 (default: none)
             error (type, optional): the exception raised for any other value.

@@ -78,6 +78,16 @@ def dataset_names() -> List[str]:
     return sorted(DATASETS)
 
 
+def check_dataset_name(name: str) -> str:
+    r"""Refuse a dataset name that is neither registered nor ``csv:PATH`` / ``pyg:PATH``
+    (:class:`~gsat.errors.UnknownNameError`, with the closest name when there is one);
+    imports nothing heavy, so the command line checks it before PyTorch loads. Returns
+    :obj:`name`."""
+    if split_file_dataset(name) is None and name not in DATASETS:
+        raise UnknownNameError("dataset", name, [*DATASETS, "csv:PATH", "pyg:PATH"])
+    return name
+
+
 def load_dataset(name: str, data_dir: str | Path = "data", seed: int = 0,
                  **options: object) -> "GraphDataset":
     r"""Build (or read from the cache in :obj:`data_dir`) the dataset :obj:`name` with the
@@ -108,8 +118,7 @@ def load_dataset(name: str, data_dir: str | Path = "data", seed: int = 0,
         with builder_errors(name):
             ds = builder(path, data_dir=data_dir, seed=seed, **options)
         return _checked(name, ds)
-    if name not in DATASETS:
-        raise UnknownNameError("dataset", name, [*DATASETS, "csv:PATH", "pyg:PATH"])
+    check_dataset_name(name)
     builder = DATASETS[name]
     if isinstance(builder, _LazyBuilder):
         check_options(name, builder.target(), options, skip=len(builder.bound))
@@ -212,5 +221,6 @@ def dataset_label(name: str) -> str:
     return f"{prefix}_{Path(path.rstrip('/')).stem or 'data'}"
 
 
-__all__ = ["DATASETS", "FILE_PREFIXES", "UnsafeFileError", "builder_errors", "check_options", "dataset_label", "dataset_names",
+__all__ = ["DATASETS", "FILE_PREFIXES", "UnsafeFileError", "builder_errors", "check_dataset_name",
+           "check_options", "dataset_label", "dataset_names",
            "load_dataset", "register_dataset", "split_file_dataset"]

@@ -30,9 +30,10 @@ class GraphDataset:
             :obj:`edge_index`, :obj:`y` and, when ground truth exists, :obj:`edge_label`.
         num_features (int): node feature width.
         num_outputs (int): logits of the classifier (1 for binary).
-        task (str or Task): :obj:`"binary"`, :obj:`"multiclass"` or :obj:`"multilabel"`;
-            stored as a :class:`~gsat.core.task.Task`.
-        metric (str): :obj:`"acc"` or :obj:`"rocauc"`.
+        task (str or Task): :obj:`"binary"`, :obj:`"multiclass"`, :obj:`"multilabel"` or
+            :obj:`"regression"`; stored as a :class:`~gsat.core.task.Task`.
+        metric (str): :obj:`"acc"` or :obj:`"rocauc"`; :obj:`"rmse"` or :obj:`"mae"` for
+            regression.
         edge_dim (int, optional): edge feature width, :obj:`None` without edge features.
         has_ground_truth (bool): graphs carry :obj:`edge_label`.
         undirected (bool): every edge comes with its reverse.
@@ -59,7 +60,7 @@ class GraphDataset:
     num_features: int
     num_outputs: int
     task: Task
-    metric: Literal["acc", "rocauc"]
+    metric: Literal["acc", "rocauc", "rmse", "mae"]
     edge_dim: Optional[int] = None
     has_ground_truth: bool = True
     undirected: bool = True

@@ -139,9 +139,10 @@ def read_csv_rows(path: Path, columns: Sequence[str], label: str, hint: str
         raise ConfigError(f"{label}: not a readable CSV file ({exc})") from None
 
 
-def _read_csv(path: Path, smiles_col: str, label_cols: Sequence[str]
-              ) -> Tuple[List[str], List[List[float]], List[int]]:
-    """SMILES, labels (NaN for missing) and 1-based data row numbers of a CSV file."""
+def _read_csv(path: Path, smiles_col: str, label_cols: Sequence[str],
+              regression: bool = False) -> Tuple[List[str], List[List[float]], List[int]]:
+    """SMILES, labels (NaN for missing; 0/1, or any finite number for :obj:`regression`)
+    and 1-based data row numbers of a CSV file."""
     table = read_csv_rows(path, [smiles_col, *label_cols], f"csv:{path}",
                           "choose with --smiles-col / --label-col")
     smiles, labels, rows = [], [], []
@@ -152,11 +153,16 @@ def _read_csv(path: Path, smiles_col: str, label_cols: Sequence[str]
             try:
                 value = float(cell) if cell else math.nan
             except ValueError:
+                expected = "a number or empty" if regression else "0, 1 or empty"
                 raise ConfigError(f"csv:{path}: row {row_no}, column {c!r}: expected "
-                                  f"0, 1 or empty, got {cell[:20]!r}") from None
-            if not math.isnan(value) and value not in (0.0, 1.0):
+                                  f"{expected}, got {cell[:20]!r}") from None
+            if regression and math.isinf(value):
+                raise ConfigError(f"csv:{path}: row {row_no}, column {c!r}: expected a "
+                                  f"finite number or empty, got {cell!r}")
+            if not regression and not math.isnan(value) and value not in (0.0, 1.0):
                 raise ConfigError(f"csv:{path}: row {row_no}, column {c!r}: labels "
-                                  f"must be 0 or 1 (or empty if missing), got {cell!r}")
+                                  f"must be 0 or 1 (or empty if missing), got {cell!r}; for "
+                                  "a numeric target use --dataset-option task=regression")
             ys.append(value)
         smiles.append((row.get(smiles_col) or "").strip())
         labels.append(ys)
@@ -166,14 +172,15 @@ def _read_csv(path: Path, smiles_col: str, label_cols: Sequence[str]
     return smiles, labels, rows
 
 
-def _featurised(path: Path, data_dir: PathLike, smiles_col: str, label_cols: List[str]
-                ) -> Tuple[List[Data], Dict[str, Any], Path]:
+def _featurised(path: Path, data_dir: PathLike, smiles_col: str, label_cols: List[str],
+                regression: bool = False) -> Tuple[List[Data], Dict[str, Any], Path]:
     r"""The featurised molecules of a CSV file, their metadata (kept SMILES, unparseable
     rows) and the cache folder: read from the cache, or featurised and cached."""
     key = hashlib.sha256()
     if path.is_file():
         key.update(path.read_bytes())
-    key.update(json.dumps([smiles_col, label_cols, CSV_CACHE_VERSION]).encode())
+    key.update(json.dumps([smiles_col, label_cols, CSV_CACHE_VERSION]
+                          + (["regression"] if regression else [])).encode())
     cache = Path(data_dir) / f"csv-{path.stem}-{key.hexdigest()[:12]}"
     params = {"csv": key.hexdigest()}
     graphs = load_graphs(cache / "graphs.pt", params)
@@ -182,7 +189,7 @@ def _featurised(path: Path, data_dir: PathLike, smiles_col: str, label_cols: Lis
         meta = read_json(cache / "molecules.json")
     if graphs is None or not isinstance(meta, dict) or \
             len(meta.get("smiles", [])) != len(graphs):
-        smiles, labels, rows = _read_csv(path, smiles_col, label_cols)
+        smiles, labels, rows = _read_csv(path, smiles_col, label_cols, regression)
         graphs, kept, failed = [], [], []
         from tqdm.auto import tqdm
 
@@ -210,10 +217,13 @@ def _featurised(path: Path, data_dir: PathLike, smiles_col: str, label_cols: Lis
 
 def load_csv_molecules(path: PathLike, data_dir: PathLike = "data", seed: int = 0,
                        smiles_col: str = "smiles", label_cols: Union[str, Sequence[str]] = "y",
-                       split: Split = "scaffold", **_: object) -> GraphDataset:
+                       split: Split = "scaffold", task: str = "classification",
+                       **_: object) -> GraphDataset:
     r"""Molecules from a CSV file as a :class:`~gsat.data.base.GraphDataset` (see the module
     docstring): binary with one label column, multi-label (missing labels allowed) with
-    several; the metric is ROC AUC per task over the labelled molecules.
+    several; the metric is ROC AUC per task over the labelled molecules. With
+    :obj:`task="regression"` the label columns hold numbers (empty: missing), the model
+    predicts each, and the metric is RMSE (lower is better).
 
     Args:
         path (str or Path): the CSV file (a header row, then one molecule per row).
@@ -224,6 +234,9 @@ def load_csv_molecules(path: PathLike, data_dir: PathLike = "data", seed: int = 
         label_cols (str or list of str, optional): label column(s). (default: :obj:`"y"`)
         split (str, optional): :obj:`"scaffold"` or :obj:`"random"` (80/10/10).
             (default: :obj:`"scaffold"`)
+        task (str, optional): :obj:`"classification"` (0/1 labels) or :obj:`"regression"`
+            (numeric labels; ``--dataset-option task=regression``).
+            (default: :obj:`"classification"`)
 
     Raises:
         gsat.errors.DataMissingError: the file is missing, or RDKit / ogb are not installed.
@@ -236,8 +249,12 @@ def load_csv_molecules(path: PathLike, data_dir: PathLike = "data", seed: int = 
         raise ConfigError(f"csv:{path}: give at least one --label-col")
     if split not in ("scaffold", "random"):
         raise ConfigError(f"csv:{path}: split must be 'scaffold' or 'random', got {split!r}")
+    if task not in ("classification", "regression"):
+        raise ConfigError(f"csv:{path}: task must be 'classification' or 'regression', got "
+                          f"{task!r}")
+    regression = task == "regression"
     _rdkit()
-    graphs, meta, cache = _featurised(path, data_dir, smiles_col, label_cols)
+    graphs, meta, cache = _featurised(path, data_dir, smiles_col, label_cols, regression)
     failed = meta["unparseable"]
     if failed:
         shown = "; ".join(f"row {f['row']}: {f['smiles'][:40]!r}" for f in failed[:10])
@@ -258,18 +275,21 @@ def load_csv_molecules(path: PathLike, data_dir: PathLike = "data", seed: int = 
                               f"({len(graphs)} molecules); give more molecules or --split "
                               "random")
     num_tasks = len(label_cols)
-    task = Task.BINARY if num_tasks == 1 else Task.MULTILABEL
+    kind = (Task.REGRESSION if regression else Task.BINARY if num_tasks == 1
+            else Task.MULTILABEL)
+    metric = "rmse" if regression else "rocauc"
     log.info("csv:%s: %d molecules (%d train / %d valid / %d test, %s split), %s task%s "
-             "(%s), metric ROC AUC", path, len(graphs), len(train), len(valid), len(test),
-             split, task, "" if num_tasks == 1 else f" with {num_tasks} labels",
-             ", ".join(label_cols))
+             "(%s), metric %s", path, len(graphs), len(train), len(valid), len(test),
+             split, kind, "" if num_tasks == 1 else f" with {num_tasks} labels",
+             ", ".join(label_cols), "RMSE" if regression else "ROC AUC")
     from gsat.data.ogb import ELEMENT_SYMBOLS
 
     return GraphDataset(
         name=f"csv_{path.stem}", train=train, valid=valid, test=test,
-        num_features=graphs[0].x.size(1), num_outputs=num_tasks, task=task, metric="rocauc",
+        num_features=graphs[0].x.size(1), num_outputs=num_tasks, task=kind, metric=metric,
         edge_dim=graphs[0].edge_attr.size(1), has_ground_truth=False, undirected=True,
         node_names=list(ELEMENT_SYMBOLS), config_name="ogbg_mol",
         extra={"featurisation": "ogb_smiles2graph", "source": str(path.resolve()),
                "smiles_col": smiles_col, "label_cols": label_cols, "split": split,
+               "task": task,
                "unparseable": len(failed), "cache": str(cache)})

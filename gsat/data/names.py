@@ -12,4 +12,8 @@ OGB_MOL_DATASETS: Dict[str, str] = {
     "ogbg_molbbbp": "ogbg-molbbbp",
     "ogbg_molclintox": "ogbg-molclintox",
     "ogbg_molsider": "ogbg-molsider",
+    # regression (RMSE, ogb's evaluator)
+    "ogbg_molesol": "ogbg-molesol",
+    "ogbg_molfreesolv": "ogbg-molfreesolv",
+    "ogbg_mollipo": "ogbg-mollipo",
 }

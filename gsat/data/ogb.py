@@ -233,7 +233,9 @@ def load_ogbg_mol(name: str = "ogbg-molhiv", data_dir: str | Path = "data", seed
     Node features are ogb's 9 categorical atom features (the first is the atomic number - 1),
     edge features its 3 bond features; models encode them with ogb's ``AtomEncoder`` /
     ``BondEncoder`` (config key :obj:`model.atom_encoder`). Labels have shape
-    :obj:`[1, num_tasks]`, missing labels are NaN. The metric is computed by ogb's
+    :obj:`[1, num_tasks]`, missing labels are NaN; the regression sets (``ogbg-molesol``,
+    ``ogbg-molfreesolv``, ``ogbg-mollipo``) hold real values, scored by RMSE (lower is
+    better). The metric is computed by ogb's
     :class:`~ogb.graphproppred.Evaluator`
     (:class:`~gsat.metrics.prediction.OGBEvaluator`). There is no ground truth for
     explanations; :obj:`node_names` holds element symbols for pictures.
@@ -273,18 +275,22 @@ def load_ogbg_mol(name: str = "ogbg-molhiv", data_dir: str | Path = "data", seed
 
 def save_ogb_mol_dataset(smiles: Sequence[str], labels: np.ndarray,
                          split: Mapping[str, Sequence[int]], root: str | Path,
-                         name: str = "ogbg-molcustom") -> Dict[str, Any]:
+                         name: str = "ogbg-molcustom", regression: bool = False
+                         ) -> Dict[str, Any]:
     r"""Write molecules in OGB's on-disk format with ogb's own tools
     (:func:`ogb.utils.smiles2graph`, which needs RDKit, and :class:`ogb.io.DatasetSaver`),
     ready for :func:`load_ogbg_mol` with :obj:`meta_dict`.
 
     Args:
         smiles (list of str): one SMILES string per molecule.
-        labels (numpy.ndarray): shape :obj:`[num_molecules, num_tasks]`, 0/1 or NaN (missing).
+        labels (numpy.ndarray): shape :obj:`[num_molecules, num_tasks]`, 0/1 or NaN (missing);
+            real values with :obj:`regression`.
         split (dict): :obj:`"train"`, :obj:`"valid"`, :obj:`"test"` index lists.
         root (str or Path): folder to write into (ogb adds ``submission_<name>/``).
         name (str, optional): an ogb-style name starting with :obj:`ogbg-`.
             (default: :obj:`"ogbg-molcustom"`)
+        regression (bool, optional): the labels are real values (ogb's task type
+            ``regression``, metric RMSE), as in ``ogbg-molesol``. (default: :obj:`False`)
 
     Returns:
         dict: ogb's metadata (:meth:`ogb.io.DatasetSaver.get_meta_dict`).
@@ -307,7 +313,10 @@ def save_ogb_mol_dataset(smiles: Sequence[str], labels: np.ndarray,
                              root=str(root / "submission"))
         saver.save_graph_list([smiles2graph(s) for s in smiles])
         saver.save_target_labels(labels)
-        saver.save_task_info("binary classification", "rocauc", num_classes=2)
+        if regression:
+            saver.save_task_info("regression", "rmse")
+        else:
+            saver.save_task_info("binary classification", "rocauc", num_classes=2)
         saver.save_split({k: np.asarray(v, dtype=np.int64) for k, v in split.items()},
                          "scaffold")
         mapping = root / "mapping"

@@ -6,7 +6,9 @@ Training (:mod:`gsat.training.engine`), :func:`gsat.fit`, :func:`gsat.evaluate` 
 :class:`~gsat.data.base.GraphDataset` (its :attr:`evaluator`) score predictions with one.
 
 - :class:`Evaluator`: accuracy (:obj:`"acc"`) or ROC AUC (:obj:`"rocauc"`) of a
-  :class:`~gsat.core.task.Task`.
+  classification :class:`~gsat.core.task.Task`, root mean squared error (:obj:`"rmse"`) or
+  mean absolute error (:obj:`"mae"`) of a regression one (lower is better:
+  :attr:`Evaluator.higher_is_better`).
 - :class:`OGBEvaluator`: ogb's own evaluator of an OGB dataset behind the same interface.
 """
 from __future__ import annotations
@@ -24,16 +26,31 @@ from gsat.core.task import Task
 from gsat.errors import ConfigError
 from gsat.metrics.interpretation import interp_auc
 
-__all__ = ["METRICS", "default_metric", "Evaluator", "OGBEvaluator"]
+__all__ = ["METRICS", "METRIC_NAMES", "default_metric", "higher_is_better", "Evaluator",
+           "OGBEvaluator"]
 
 #: the built-in prediction metrics
-METRICS = ("acc", "rocauc")
+METRICS = ("acc", "rocauc", "rmse", "mae")
+
+#: how tables and messages name a metric
+METRIC_NAMES = {"acc": "accuracy", "rocauc": "ROC AUC", "rmse": "RMSE", "mae": "MAE",
+                "ap": "AP"}
+
+#: the metrics of which a lower value is better (errors)
+LOWER_IS_BETTER = ("rmse", "mae")
+
+
+def higher_is_better(metric: str) -> bool:
+    """Is a larger value of :obj:`metric` the better one (accuracy, ROC AUC), or a smaller
+    one (an error: RMSE, MAE)?"""
+    return metric not in LOWER_IS_BETTER
 
 
 def default_metric(task: Any) -> str:
     r"""The metric of a task unless one is chosen: :obj:`"rocauc"` for
-    :obj:`"multilabel"`, :obj:`"acc"` otherwise."""
-    return "rocauc" if Task.parse(task) == Task.MULTILABEL else "acc"
+    :obj:`"multilabel"`, :obj:`"rmse"` for :obj:`"regression"`, :obj:`"acc"` otherwise."""
+    task = Task.parse(task)
+    return {Task.MULTILABEL: "rocauc", Task.REGRESSION: "rmse"}.get(task, "acc")
 
 
 class Evaluator:
@@ -47,7 +64,9 @@ class Evaluator:
       that are present (multi-label, NaN labels are ignored);
     - :obj:`"rocauc"`: ROC AUC per label column over the graphs where it is present (NaN
       labels ignored), averaged over the columns that hold both classes; :obj:`nan` if none
-      does.
+      does;
+    - :obj:`"rmse"` / :obj:`"mae"` (regression): root mean squared / mean absolute error
+      over the values that are present (NaN targets ignored); lower is better.
 
     Args:
         task (str or Task): :obj:`"binary"`, :obj:`"multiclass"` or :obj:`"multilabel"`.
@@ -62,12 +81,24 @@ class Evaluator:
         self.task = Task.parse(task, error=ConfigError)
         self.metric = default_metric(self.task) if metric is None else metric
         if self.metric not in METRICS:
-            raise ConfigError(f"metric must be 'acc' or 'rocauc', got {self.metric!r}")
+            raise ConfigError(f"metric must be one of {', '.join(METRICS)}, got "
+                              f"{self.metric!r}")
+        regression = self.task == Task.REGRESSION
+        if regression != (self.metric in LOWER_IS_BETTER):
+            raise ConfigError(f"metric {self.metric!r} does not score a {self.task} task; "
+                              f"use {default_metric(self.task)!r}")
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Is a larger metric the better one? False for the errors of regression."""
+        return higher_is_better(self.metric)
 
     def __call__(self, logits: Tensor, y: Tensor) -> float:
         r"""The metric of :obj:`logits` (shape :obj:`[B, out]`) against :obj:`y`."""
         if self.metric == "acc":
             return _accuracy(logits, y, self.task)
+        if self.metric in LOWER_IS_BETTER:
+            return _error(logits, y, self.metric)
         return _rocauc(logits, y)
 
     def __repr__(self) -> str:
@@ -83,6 +114,16 @@ def _accuracy(logits: Tensor, y: Tensor, task: Task) -> float:
     y2 = y.view(logits.shape)
     ok = ~torch.isnan(y2)
     return float(((logits > 0).float() == y2)[ok].float().mean())
+
+
+def _error(pred: Tensor, y: Tensor, metric: str) -> float:
+    """RMSE or MAE of :obj:`pred` against :obj:`y` over the present (not NaN) targets."""
+    target = y.reshape(pred.shape).double()
+    ok = ~torch.isnan(target)
+    if not bool(ok.any()):
+        return math.nan
+    diff = pred.double()[ok] - target[ok]
+    return float(diff.pow(2).mean().sqrt()) if metric == "rmse" else float(diff.abs().mean())
 
 
 def _rocauc(logits: Tensor, y: Tensor) -> float:
@@ -104,11 +145,13 @@ class OGBEvaluator(Evaluator):
 
     For the molecular datasets this is ROC AUC per task over the labelled graphs (NaN labels
     are skipped), averaged over the tasks that have both classes. A split where no task has
-    both classes gives :obj:`nan` instead of ogb's error.
+    both classes gives :obj:`nan` instead of ogb's error. For the regression sets
+    (``ogbg-molesol``, ``ogbg-molfreesolv``, ``ogbg-mollipo``) it is ogb's RMSE.
 
     Args:
         name (str): an ogb dataset name such as :obj:`"ogbg-molhiv"`; it fixes the metric and
-            the number of tasks (one task: :obj:`"binary"`, several: :obj:`"multilabel"`).
+            the number of tasks (RMSE: :obj:`"regression"`; else one task: :obj:`"binary"`,
+            several: :obj:`"multilabel"`).
 
     Raises:
         gsat.errors.ConfigError: ogb has no evaluator of that name.
@@ -125,8 +168,9 @@ class OGBEvaluator(Evaluator):
                 raise ConfigError(f"ogb has no evaluator for {name!r}; use one of the ogbg "
                                   "dataset names (e.g. ogbg-molhiv)") from None
         self.num_tasks = int(self.evaluator.num_tasks)
-        self.task = Task.BINARY if self.num_tasks == 1 else Task.MULTILABEL
         self.metric = str(self.evaluator.eval_metric)
+        self.task = (Task.REGRESSION if self.metric in LOWER_IS_BETTER
+                     else Task.BINARY if self.num_tasks == 1 else Task.MULTILABEL)
 
     def __call__(self, logits: Tensor, y: Tensor) -> float:
         n = logits.size(0)

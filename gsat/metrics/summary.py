@@ -13,6 +13,13 @@ RUN_FIELDS = ("best_epoch", "valid_metric", "test_metric", "test_interp_auc",
 
 Summary = Dict[str, Dict[str, float]]
 
+#: prediction metrics that are errors of a regression (lower is better; shown unscaled)
+ERROR_METRICS = ("rmse", "mae")
+
+#: how tables name a prediction metric (``results.json`` keeps the short name as
+#: ``metric_name`` and this one as ``metric_label``)
+METRIC_LABELS = {"acc": "acc", "rocauc": "rocauc", "rmse": "RMSE", "mae": "MAE"}
+
 
 def summarize(records: Iterable[Mapping[str, Any]], fields: Sequence[str] = RUN_FIELDS,
               by: Optional[str] = None) -> Any:
@@ -89,14 +96,19 @@ def _fmt(v: Any, pct: bool = False) -> str:
 def run_table(results: Mapping[str, Any]) -> str:
     """The markdown table of a ``results.json`` (one row per seed, plus mean ± std)."""
     metric = results["metric_name"]
-    head = ["seed", "best epoch", f"test {metric}", "test interp AUC", "test prec@5", "s/epoch"]
+    # an error (RMSE, MAE: lower is better) in the target's own unit, the scores x100
+    error = metric in ERROR_METRICS
+    shown = METRIC_LABELS.get(metric, metric) + (" (lower is better)" if error else "")
+    head = ["seed", "best epoch", f"test {shown}", "test interp AUC", "test prec@5", "s/epoch"]
     rows: List[List[str]] = [
-        [str(r["seed"]), str(r["best_epoch"]), _fmt(r["test_metric"], True),
+        [str(r["seed"]), str(r["best_epoch"]),
+         _fmt(float(r["test_metric"])) if error else _fmt(r["test_metric"], True),
          _fmt(r["test_interp_auc"], True), _fmt(r["test_precision_at_5"], True),
          _fmt(r["seconds_per_epoch"])] for r in results["runs"]]
     if len(results["runs"]) > 1:
         rows.append(["mean ± std", mean_std(results, "best_epoch", 1.0),
-                     mean_std(results, "test_metric"), mean_std(results, "test_interp_auc"),
+                     mean_std(results, "test_metric", 1.0 if error else 100.0,
+                              3 if error else 2), mean_std(results, "test_interp_auc"),
                      mean_std(results, "test_precision_at_5"),
                      mean_std(results, "seconds_per_epoch", 1.0)])
     return markdown_table(head, rows)

@@ -96,9 +96,15 @@ def write_results(folder: RunFolder, results: Mapping[str, Any]) -> None:
 _SCORES = ("valid_metric", "test_metric", "test_interp_auc", "test_precision_at_5")
 
 
-def record_problem(rec: Any, epochs: int) -> Optional[str]:
+#: record fields that hold the prediction metric, an error >= 0 in a regression run
+_PREDICTION = ("valid_metric", "test_metric")
+
+
+def record_problem(rec: Any, epochs: int, error_metric: bool = False) -> Optional[str]:
     """Why a seed's record read back from ``results.json`` cannot be a training result, or
-    None when it can (scores in [0, 1] or NaN, a best epoch within the run)."""
+    None when it can (scores in [0, 1] or NaN, a best epoch within the run; with
+    :obj:`error_metric`, the prediction metric is an error such as RMSE, any number
+    >= 0)."""
     if not isinstance(rec, dict):
         return "not a record"
     epoch = rec.get("best_epoch")
@@ -108,13 +114,17 @@ def record_problem(rec: Any, epochs: int) -> Optional[str]:
         value = rec.get(key)
         if value is None:
             continue
+        error = error_metric and key in _PREDICTION
         if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-                not (math.isnan(value) or 0.0 <= value <= 1.0):
-            return f"{key} = {value!r} is not a score in [0, 1]"
+                not (math.isnan(value) or (0.0 <= value < math.inf if error
+                                           else 0.0 <= value <= 1.0)):
+            return (f"{key} = {value!r} is not an error >= 0" if error
+                    else f"{key} = {value!r} is not a score in [0, 1]")
     return None
 
 
-def read_results(folder: RunFolder, epochs: Optional[int] = None) -> Dict[int, Dict[str, Any]]:
+def read_results(folder: RunFolder, epochs: Optional[int] = None,
+                 error_metric: bool = False) -> Dict[int, Dict[str, Any]]:
     r"""The finished seeds' records of ``results.json`` by seed; empty when the file is
     absent or unreadable (logged). With :obj:`epochs`, a record that cannot be a result of a
     run of that many epochs (:func:`record_problem`) is left out with a warning, so its seed
@@ -130,7 +140,7 @@ def read_results(folder: RunFolder, epochs: Optional[int] = None) -> Dict[int, D
         return {}
     if epochs is not None:
         for seed, rec in list(done.items()):
-            problem = record_problem(rec, epochs)
+            problem = record_problem(rec, epochs, error_metric)
             if problem is not None:
                 log.warning("%s: the record of seed %s is not a training result (%s); the "
                             "seed is rebuilt from its checkpoints", path, seed, problem)

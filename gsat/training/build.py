@@ -81,6 +81,13 @@ def build_backbone(cfg: Config, ds: GraphDataset) -> nn.Module:
 
 def build_model(cfg: Config, ds: GraphDataset, method: Method = "gsat") -> nn.Module:
     r"""A :class:`~gsat.GSAT` (or :class:`~gsat.core.model.ERM`) model for :obj:`ds` from :obj:`cfg`."""
+    model = _build_model(cfg, ds, method)
+    if ds.task == "regression":  # MSE or MAE (train.regression_loss)
+        model.regression_loss = cfg.train.regression_loss
+    return model
+
+
+def _build_model(cfg: Config, ds: GraphDataset, method: Method) -> nn.Module:
     backbone = build_backbone(cfg, ds)
     if method == "erm":
         return ERM(backbone, task=ds.task)

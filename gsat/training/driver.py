@@ -22,13 +22,13 @@ from gsat.runs.records import (read_results, read_run_json, write_config, write_
 from gsat.io.checkpoint import load_checkpoint
 from gsat.io.signals import sigterm_as_interrupt
 from gsat.core.config import (BACKBONES, Config, check_epochs, default_config_path,
-                              load_config)
+                              fit_schedule_to_epochs, load_config)
 from gsat.data import load_dataset
 from gsat.data.base import dataset_info
 from gsat.data import dataset_label
 from gsat.errors import (CheckpointError, ConfigError, Terminated, TrainingDivergedError,
                          UnknownNameError)
-from gsat.metrics.summary import summarize
+from gsat.metrics.summary import ERROR_METRICS, METRIC_LABELS, summarize
 from gsat.core.validation import check_choice, check_device, check_path, check_seeds
 from gsat.training.seed import train_one_seed
 from gsat.training.build import Method, task_dataset
@@ -200,17 +200,20 @@ def _stopped(exc: BaseException, out: Path, seed: int,
     command."""
     seed_folder = RunFolder(out).seed(seed)
     last = seed_folder.last
-    done = None
+    done, total = None, None
     try:
         ckpt = load_checkpoint(last, kind="last") if last.exists() else None
     except CheckpointError:
         ckpt = None
     if ckpt is not None and ckpt.get("seed", seed) == seed:
-        done = int(ckpt["epoch"])
+        done = int(ckpt["epoch"]) + 1  # epochs are numbered from 0; the bar counts from 1
+        total = ckpt.get("config", {}).get("train", {}).get("epochs")
         if dist is None or dist.is_main:
             write_csv(list(ckpt["history"]), seed_folder.metrics)
-    kept = (f"{last} holds the last complete epoch ({done})" if done is not None
-            else "nothing was saved since no epoch was complete")
+    # counted as the progress bar counts them ("3/25" when the fourth epoch was stopped)
+    of = f" (of {total})" if isinstance(total, int) else ""
+    kept = (f"{last} holds {done} complete epoch{'s' if done != 1 else ''}{of}"
+            if done is not None else "nothing was saved since no epoch was complete")
     if isinstance(exc, KeyboardInterrupt):
         return _interrupt(exc, f"{where or f'during seed {seed}'}; {kept}. Resume with: "
                                f"{_resume_command(dist)} --resume {out}", out)
@@ -247,14 +250,15 @@ def _run_seeds_parallel(spec: RunSpec, cfg: Config, out: Path, results: Dict[str
 
 
 def resolve_config(spec: RunSpec, ds_config_name: str) -> Config:
-    """The config of a run: the file (given or default) with command-line overrides."""
+    """The config of a run: the file (given or default) with command-line overrides
+    (:obj:`spec.epochs` through :func:`gsat.core.config.fit_schedule_to_epochs`)."""
     path = Path(spec.config) if spec.config else default_config_path(spec.backbone, ds_config_name)
     cfg = load_config(path)
     if cfg.model.backbone != spec.backbone:
         raise ConfigError(f"{path}: model.backbone is {cfg.model.backbone} but --backbone "
                           f"{spec.backbone} was asked for")
-    if spec.epochs is not None:
-        cfg.train.epochs = check_epochs(spec.epochs, "--epochs")
+    if spec.epochs is not None:  # fewer epochs than the config's: a scaled r schedule
+        fit_schedule_to_epochs(cfg, spec.epochs)
     return cfg
 
 
@@ -365,10 +369,12 @@ def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path,
         folder.results.unlink(missing_ok=True)
     done: Dict[int, Dict[str, Any]] = {}
     if spec.resume is not None:
-        done = read_results(folder, cfg.train.epochs)
+        done = read_results(folder, cfg.train.epochs, ds.metric in ERROR_METRICS)
     results: Dict[str, Any] = {
         "dataset": spec.dataset, "backbone": spec.backbone,
         "method": "GSAT" if spec.method == "gsat" else "ERM", "metric_name": ds.metric,
+        "metric_label": METRIC_LABELS.get(ds.metric, ds.metric),
+        "higher_is_better": ds.metric not in ERROR_METRICS,
         "device": spec.device, "seeds": spec.seeds, "epochs": cfg.train.epochs,
         "torch_version": torch.__version__, "runs": []}
     if dist is not None:

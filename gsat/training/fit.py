@@ -141,7 +141,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
         _check_loader(val_loader, "val_loader")
     evaluator = _evaluator(model, metric, "fit")
     device, optimizer = _prepare(model, r_schedule, device, optimizer, lr, weight_decay)
-    selection = None if val_loader is None else _selection(model, min_select_epoch)
+    selection = (None if val_loader is None
+                 else _selection(model, min_select_epoch, evaluator.higher_is_better))
     engine = Engine(model, optimizer, train_loader, val_loader, evaluator=evaluator,
                     device=device, k=k, hooks=_hooks(tensorboard, selection),
                     progress=progress, batch_progress=progress, desc="fit", check_inputs=True)
@@ -189,11 +190,13 @@ def _hooks(tensorboard: Optional[Union[str, Path]], selection: Optional[Selectio
     return hooks
 
 
-def _selection(model: nn.Module, min_select_epoch: int) -> Selection:
-    """The model selection of ``gsat train`` for :obj:`model`'s final :math:`r`."""
+def _selection(model: nn.Module, min_select_epoch: int,
+               higher_is_better: bool = True) -> Selection:
+    """The model selection of ``gsat train`` for :obj:`model`'s final :math:`r` (the lowest
+    validation error where :obj:`higher_is_better` is false)."""
     rk = getattr(model, "r_kwargs", None) or {}
     final_r = final_prior(rk.get("final_r"), rk.get("fixed_r"))
-    return Selection(Selector(min_select_epoch, final_r))
+    return Selection(Selector(min_select_epoch, final_r, higher_is_better))
 
 
 def _keep_selected(model: nn.Module, selection: Optional[Selection],

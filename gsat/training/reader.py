@@ -120,11 +120,14 @@ def load_selected(seed_folder: SeedFolder, model: nn.Module,
 
 
 def _choose_seed(folder: RunFolder, seeds: Dict[int, SeedFolder],
-                 results: Dict[int, Dict[str, Any]], seed: Optional[int]) -> int:
+                 results: Dict[int, Dict[str, Any]], seed: Optional[int],
+                 higher_is_better: bool = True) -> int:
     if seed is None:
+        sign = 1.0 if higher_is_better else -1.0  # the lowest RMSE of a regression
+
         def score(s: int) -> float:
             value = results.get(s, {}).get("valid_metric")
-            return -math.inf if value is None or value != value else float(value)
+            return -math.inf if value is None or value != value else sign * float(value)
         seed = max(seeds, key=lambda s: (score(s), -s))
         if len(seeds) > 1:
             log.info("%s: loading seed %d, the best validation metric of seeds %s",
@@ -166,8 +169,9 @@ def load_run(run_dir: PathLike, seed: Optional[int] = None,
         raise CheckpointError(f"{run_dir}: no seed<N>/best.pt; the run has not selected a "
                               "model yet (it stops before its first epoch ended?)")
     results = read_results(folder)
-    seed = _choose_seed(folder, seeds, results, seed)
     info = _dataset_info(folder)
+    seed = _choose_seed(folder, seeds, results, seed,
+                        higher_is_better=info.get("metric") not in ("rmse", "mae"))
     best = load_checkpoint(seeds[seed].best, kind="best")
     method = str(best["method"]).lower()
     model = _build(cfg, info, method)

@@ -18,7 +18,7 @@ from gsat.io.checkpoint import (load_checkpoint, load_state_checked, save_checkp
 from gsat.io.files import remove_stale_temporaries
 from gsat.runs.layout import SeedFolder
 from gsat.runs.store import stamp_differences
-from gsat.core.config import Config, TrainConfig
+from gsat.core.config import Config, TrainConfig, schedule_advice
 from gsat.core.functional import final_prior
 from gsat.data.base import GraphDataset
 from gsat.errors import CheckpointError, ConfigError
@@ -178,7 +178,9 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
     opt = torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     test_graphs = ds.interp_test if ds.interp_test is not None else ds.test
     final_r = final_prior(cfg.gsat.final_r, cfg.gsat.fixed_r)
-    selection = Selection(Selector(t.min_select_epoch, final_r))
+    selection = Selection(Selector(t.min_select_epoch, final_r,
+                                   higher_is_better=getattr(ds.evaluator, "higher_is_better",
+                                                            True)))
     meta = {"config": cfg.to_dict(), "method": method, "dataset": ds.name}
     engine = _engine(model, opt, ds, t, seed, dist,
                      evaluator=ds.evaluator, device=device,
@@ -249,8 +251,9 @@ def _selected(engine: Engine, selection: Selection, cfg: Config, seed: int,
     chosen, how = selection.chosen()
     if how == "all_epochs":
         log.warning("no epoch after epoch %d had r at its final value %.2f (run of %d epochs); "
-                    "selected the best validation epoch over all epochs", t.min_select_epoch,
-                    final_r, t.epochs)
+                    "selected the best validation epoch over all epochs. To select as the "
+                    "paper does: %s", t.min_select_epoch, final_r, t.epochs,
+                    schedule_advice(cfg))
     engine.model.load_state_dict(chosen["state"])
     return {
         "seed": seed, "best_epoch": chosen["epoch"], "selection": how,
@@ -324,7 +327,7 @@ class _BestBackbone(Hook):
                      val: Optional[EvalResult]) -> None:
         rec = {"epoch": epoch, "valid_metric": rec["valid_metric"],
                "valid_loss": rec["valid_loss"]}
-        if Selector.better(rec, self.best):
+        if Selector.better(rec, self.best, getattr(engine.evaluator, "higher_is_better", True)):
             self.best = dict(rec, state={k_: v.detach().clone()
                                          for k_, v in self.backbone.state_dict().items()})
 

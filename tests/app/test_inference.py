@@ -105,6 +105,31 @@ def test_explain_cli_on_molecules(tmp_path, capsys):
     assert "1 of 2 graphs explained (1 skipped)" in capsys.readouterr().out
 
 
+def test_explain_caps_pictures_and_prints_a_short_summary(graph_run, tmp_path, capsys):
+    torch.save(generate_ba_2motifs(num_graphs=12, base_nodes=8, seed=5), tmp_path / "new.pt")
+    with pytest.raises(SystemExit) as exc:
+        main(["explain", str(graph_run / "run"), "--input", str(tmp_path / "new.pt"), "--out",
+              str(tmp_path / "ex"), "--no-progress", "--max-pictures", "3"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert len(sorted((tmp_path / "ex").glob("graph_*.png"))) == 3
+    assert len(out.strip().splitlines()) <= 8 and "| 11 |" not in out  # no per-graph table
+    assert "12 of 12 graphs explained" in out and str(tmp_path / "ex" / "summary.md") in out
+    assert "pictures: 3 in" in out and "9 not drawn: raise --max-pictures" in out
+    assert (tmp_path / "ex" / "summary.md").read_text().count("\n| ") == 13  # the table
+    assert json.loads((tmp_path / "ex" / "summary.json").read_text())["pictures"] == 3
+    with pytest.raises(SystemExit) as exc:
+        main(["explain", str(graph_run / "run"), "--input", str(tmp_path / "new.pt"), "--out",
+              str(tmp_path / "np"), "--no-progress", "--no-pictures"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert not list((tmp_path / "np").glob("*.png")) and "png" not in out
+    with pytest.raises(SystemExit) as exc:
+        main(["explain", str(graph_run / "run"), "--input", str(tmp_path / "new.pt"),
+              "--max-pictures", "-1"])
+    assert exc.value.code == 2 and "must be 0 or more" in capsys.readouterr().err
+
+
 def test_explain_refuses_erm_runs_and_bad_flags(graph_run, tmp_path, capsys):
     run(RunSpec(dataset=f"pyg:{graph_run / 'graphs.pt'}", epochs=1, out=str(tmp_path / "erm"),
                 data_dir=str(tmp_path), progress=False, method="erm"))

@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from gsat.core.config import Config, config_from_dict, load_config
 from gsat.errors import ConfigError
@@ -77,7 +78,7 @@ def test_cli_config_error_exit_code_2(tmp_path):
 def test_cli_unknown_dataset_lists_choices(tmp_path):
     res = _cli("--dataset", "ba2motif", cwd=tmp_path)
     assert res.returncode == 2
-    assert "unknown dataset 'ba2motif'; choose one of: " in res.stderr
+    assert "unknown dataset 'ba2motif' (did you mean 'ba_2motifs'?); choose one of: " in res.stderr
     assert "ba_2motifs" in res.stderr and "Traceback" not in res.stderr
 
 
@@ -104,3 +105,38 @@ def test_a_merge_key_may_still_be_overridden():
 
     assert load_yaml("b: &b {lr: 1, epochs: 5}\ntrain:\n  <<: *b\n  lr: 2\n")["train"] == \
         {"lr": 2, "epochs": 5}
+
+
+def test_a_shorter_run_scales_the_r_schedule_and_says_so(caplog):
+    from gsat.core.config import (config_text, default_config_path, fit_schedule_to_epochs,
+                                  selectable_epochs)
+
+    full = load_config(default_config_path("GIN", "ba_2motifs"))
+    assert selectable_epochs(full) == 60  # r final from epoch 40, selection after 10
+    cfg = fit_schedule_to_epochs(load_config(default_config_path("GIN", "ba_2motifs")), 10)
+    assert (cfg.train.epochs, cfg.gsat.decay_interval, cfg.train.min_select_epoch) == (10, 1, 1)
+    assert selectable_epochs(cfg) == 6  # epochs 4..9 have r = 0.5
+    text = config_text(cfg)
+    assert text.startswith("# --epochs 10 (the config's train.epochs: 100) scaled the r "
+                           "schedule by 10/100: gsat.decay_interval 10 -> 1")
+    again = config_from_dict(yaml.safe_load(text))
+    assert (again.gsat.decay_interval, again.train.min_select_epoch) == (1, 1)
+    assert "no epoch can be selected" not in caplog.text
+    # too short even when scaled: the warning names the epochs it takes
+    fit_schedule_to_epochs(load_config(default_config_path("GIN", "ba_2motifs")), 3)
+    assert "train at least 5 epochs (--epochs 5)" in caplog.text
+    # more epochs than the config's, or a fixed r: the schedule is the config's
+    longer = fit_schedule_to_epochs(load_config(default_config_path("GIN", "ba_2motifs")), 300)
+    assert (longer.gsat.decay_interval, longer.train.min_select_epoch) == (10, 10)
+    assert not config_text(longer).startswith("#")
+
+
+def test_a_gin_config_file_holds_no_pna_keys():
+    from gsat.core.config import PNA_ONLY_KEYS, config_text, default_config_path
+
+    gin = yaml.safe_load(config_text(load_config(default_config_path("GIN", "ba_2motifs"))))
+    assert not set(PNA_ONLY_KEYS) & set(gin["model"])
+    pna_cfg = load_config(default_config_path("PNA", "ba_2motifs"))
+    pna = yaml.safe_load(config_text(pna_cfg))
+    assert {"aggregators", "scalers"} <= set(pna["model"]) and "towers" not in pna["model"]
+    assert config_from_dict(pna) == pna_cfg

@@ -112,4 +112,4 @@ def test_prediction_loss_tasks():
     expected = torch.nn.functional.binary_cross_entropy_with_logits(ml[mask], yl[mask])
     assert torch.allclose(F.prediction_loss(ml, yl, "multilabel"), expected)
     with pytest.raises(ValueError, match="unknown task"):
-        F.prediction_loss(ml, yl, "regression")
+        F.prediction_loss(ml, yl, "ranking")

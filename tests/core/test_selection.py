@@ -48,3 +48,38 @@ def test_selection_prefers_qualifying_epochs_and_falls_back_to_all():
         if early.candidate(r_)[1]:
             early.best_any = r_
     assert early.chosen() == (history[0], "all_epochs")
+
+
+def test_an_error_metric_selects_the_lowest_value():
+    from gsat.core.selection import Selection, Selector
+
+    low, high = {"valid_metric": 0.4, "valid_loss": 1.0}, {"valid_metric": 0.9, "valid_loss": 1.0}
+    nan = {"valid_metric": float("nan"), "valid_loss": 0.0}
+    assert Selector.better(high, low) and not Selector.better(low, high)
+    assert Selector.better(low, high, higher_is_better=False)
+    assert Selector.better(low, nan, higher_is_better=False)
+    assert not Selector.better(nan, low, higher_is_better=False)
+    sel = Selection(Selector(0, None, higher_is_better=False))
+    for epoch, value in enumerate([0.9, 0.4, 0.6]):
+        rec = {"epoch": epoch + 1, "valid_metric": value, "valid_loss": 1.0}
+        qual, _ = sel.candidate(rec)
+        if qual:
+            sel.best_qual = rec
+    assert sel.chosen()[0]["epoch"] == 2
+
+
+def test_regression_loss_and_metrics():
+    import math
+
+    import torch
+
+    from gsat.core.functional import prediction_loss
+    from gsat.metrics.prediction import Evaluator
+
+    pred = torch.tensor([[1.0], [2.0], [4.0]])
+    y = torch.tensor([[0.0], [float("nan")], [2.0]])
+    assert float(prediction_loss(pred, y, "regression")) == 2.5  # (1 + 4) / 2
+    assert float(prediction_loss(pred, y, "regression", "mae")) == 1.5
+    assert Evaluator("regression")(pred, y) == math.sqrt(2.5)
+    assert Evaluator("regression", "mae")(pred, y) == 1.5
+    assert not Evaluator("regression").higher_is_better and Evaluator("binary").higher_is_better

@@ -10,7 +10,7 @@ from gsat.core.task import Task
 from gsat.data.base import GraphDataset
 from gsat.errors import ConfigError
 
-NAMES = ["binary", "multiclass", "multilabel"]
+NAMES = ["binary", "multiclass", "multilabel", "regression"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -28,13 +28,13 @@ def test_a_task_is_its_string(name):
 
 def test_members_and_order():
     assert [t.value for t in Task] == NAMES
-    assert (Task.BINARY, Task.MULTICLASS, Task.MULTILABEL) == tuple(NAMES)
+    assert (Task.BINARY, Task.MULTICLASS, Task.MULTILABEL, Task.REGRESSION) == tuple(NAMES)
 
 
-@pytest.mark.parametrize("value", ["regression", "Binary", "", None, 1, ["binary"], b"binary"])
+@pytest.mark.parametrize("value", ["ranking", "Binary", "", None, 1, ["binary"], b"binary"])
 def test_unknown_tasks_are_refused_with_the_choices(value):
     with pytest.raises(ValueError, match=r"unknown task .*; choose one of: binary, "
-                                         r"multiclass, multilabel$"):
+                                         r"multiclass, multilabel, regression$"):
         Task.parse(value)
 
 

@@ -101,3 +101,34 @@ def test_a_truncated_metadata_file_beside_the_cache_is_made_again(mol_csv, tmp_p
     assert "molecules.json is unreadable" in caplog.text and "from the cache" not in caplog.text
     assert [g.x.tolist() for g in again.train] == [g.x.tolist() for g in ds.train]
     assert meta.read_text().startswith("{") and meta.read_text().rstrip().endswith("}")
+
+
+def test_csv_with_a_numeric_label_is_a_regression_scored_by_rmse(tmp_path, capsys):
+    import json
+
+    from gsat.app.cli import main
+
+    rows = [[s, f"{0.5 * len(s) - 3.25:.2f}", ""] for s in SMILES]  # e.g. a log solubility
+    path = write_csv(tmp_path / "sol.csv", rows)
+    with pytest.raises(ConfigError, match="use --dataset-option task=regression"):
+        load_dataset(f"csv:{path}", tmp_path / "data", label_cols=["active"])
+    ds = load_dataset(f"csv:{path}", tmp_path / "data", label_cols=["active"],
+                      task="regression", split="random")
+    assert (ds.task, ds.metric, ds.num_outputs) == ("regression", "rmse", 1)
+    values = sorted(float(g.y) for g in [*ds.train, *ds.valid, *ds.test])
+    assert values == pytest.approx(sorted(0.5 * len(s) - 3.25 for s in SMILES), abs=1e-5)
+    with pytest.raises(ConfigError, match="task must be 'classification' or 'regression'"):
+        load_dataset(f"csv:{path}", tmp_path / "data", label_cols=["active"], task="ranking")
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--dataset", f"csv:{path}", "--label-col", "active", "--split",
+              "random", "--dataset-option", "task=regression", "--epochs", "2", "--out",
+              str(tmp_path / "run"), "--data-dir", str(tmp_path / "data"), "--no-progress"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "test RMSE (lower is better)" in out and "RMSE and MAE in the target's unit" in out
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert (results["metric_name"], results["metric_label"], results["higher_is_better"]) == \
+        ("rmse", "RMSE", False)
+    (rec,) = results["runs"]
+    assert rec["test_metric"] > 0
+    assert f"{rec['test_metric']:.3f}" in out  # unscaled, in the target's unit

@@ -329,3 +329,39 @@ def test_unsafe_processed_file_is_rebuilt_not_unpickled(tmp_path, caplog):
     assert "rebuilding it from the raw files" in caplog.text
     data, _ = torch.load(processed, weights_only=False)
     assert not isinstance(data, _Opaque)
+
+
+@pytest.fixture(scope="module")
+def regression_meta(tmp_path_factory):
+    values = np.linspace(-3.0, 2.0, len(SMILES)).reshape(-1, 1)  # e.g. log solubility
+    return save_ogb_mol_dataset(SMILES, values, SPLIT, tmp_path_factory.mktemp("reg"),
+                                name="ogbg-moltinyesol", regression=True)
+
+
+@pytest.mark.parametrize("name", ["ogbg_molesol", "ogbg_molfreesolv", "ogbg_mollipo"])
+def test_regression_sets_are_registered_with_ogbs_rmse(name):
+    assert name in DATASETS
+    evaluator = OGBEvaluator(name.replace("_", "-"))
+    assert (evaluator.task, evaluator.metric, evaluator.higher_is_better) == \
+        ("regression", "rmse", False)
+
+
+def test_regression_trains_on_mse_and_selects_the_lowest_validation_rmse(regression_meta,
+                                                                          tmp_path):
+    ds = load_dataset("ogbg_molesol", "unused", meta_dict=regression_meta)
+    assert (ds.task, ds.metric, ds.num_outputs) == ("regression", "rmse", 1)
+    assert ds.train[0].y.dtype == torch.float32
+    cfg = _config("GIN", epochs=4, min_select_epoch=0)
+    cfg.gsat.decay_interval = 1  # r final (0.7) from epoch 2
+    rec = gseed.train_one_seed(cfg, ds, 0, tmp_path, progress=False)
+    rows = [r.split(",") for r in (tmp_path / "metrics.csv").read_text().splitlines()]
+    col = rows[0].index("valid_metric")
+    valid = {int(r[0]): float(r[col]) for r in rows[1:]}
+    assert rec["valid_metric"] == pytest.approx(min(valid[e] for e in (2, 3)))  # lowest
+    model = gbuild.build_model(cfg, ds)
+    assert model.regression_loss == "mse"
+    model.load_state_dict(torch.load(tmp_path / "best.pt", weights_only=True)["model"])
+    logits, y = _logits(model, ds.test)
+    ref = Evaluator("ogbg-molesol").eval({"y_true": y.view(-1, 1).numpy(),
+                                          "y_pred": logits.numpy()})["rmse"]
+    assert rec["test_metric"] == pytest.approx(ref) and rec["test_metric"] > 0

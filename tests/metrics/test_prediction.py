@@ -75,7 +75,7 @@ def test_the_metric_defaults_to_the_tasks():
 
 
 def test_the_task_and_the_metric_are_checked_when_made():
-    with pytest.raises(ConfigError, match="metric must be 'acc' or 'rocauc', got 'f1'"):
+    with pytest.raises(ConfigError, match="metric must be one of acc, rocauc, rmse, mae, got 'f1'"):
         Evaluator("binary", "f1")
     with pytest.raises(ConfigError, match="unknown task 'ranking'"):
         Evaluator("ranking")

@@ -131,6 +131,12 @@ def ddp(tmp_path_factory):
             "stderr": stderr}
 
 
+def test_no_warning_about_unused_parameters(ddp):
+    """find_unused_parameters is on for batches without edges; DDP's warning that a step
+    found none unused is not shown to the user."""
+    assert "find_unused_parameters=True was specified" not in ddp["stderr"]
+
+
 def test_same_initial_weights_and_one_averaged_step(ddp):
     rep = ddp["report"]
     assert rep["world_size"] == 2
@@ -275,3 +281,22 @@ def test_node_task_trains_in_two_processes(ddp):
     for e in ddp["report"]["epochs"]:
         if e["run"] == "nodes":
             assert e["weight_rank_diff"] == 0.0 and e["records_equal"], e
+
+
+def test_every_graph_has_edges_reads_lists_and_datasets():
+    from torch_geometric.data import Data, InMemoryDataset
+
+    from gsat.training.distributed import every_graph_has_edges
+
+    two = Data(x=torch.ones(2, 1), edge_index=torch.tensor([[0, 1], [1, 0]]))
+    alone = Data(x=torch.ones(1, 1), edge_index=torch.zeros(2, 0, dtype=torch.long))
+    assert every_graph_has_edges([two, two]) and not every_graph_has_edges([two, alone])
+
+    class Graphs(InMemoryDataset):
+        def __init__(self, graphs):
+            super().__init__()
+            self.data, self.slices = self.collate(graphs)
+
+    assert every_graph_has_edges(Graphs([two, two]))
+    assert not every_graph_has_edges(Graphs([two, alone, two]))
+    assert not every_graph_has_edges(Graphs([two, alone, two])[1:2])  # a subset

@@ -68,7 +68,10 @@ def test_short_run_selects_over_all_epochs_and_multi_seed_summary(tmp_path, capl
                       dataset_options={"num_graphs": 60}))
     assert [r["seed"] for r in res["runs"]] == [0, 1]
     assert all(r["selection"] == "all_epochs" for r in res["runs"])
-    assert "no epoch after epoch 10" in caplog.text
+    # --epochs 2 scaled the schedule (decay every epoch, selection after epoch 0); r still
+    # reaches 0.5 only at epoch 4, and the warning says how many epochs that takes
+    assert "no epoch after epoch 0" in caplog.text and "--epochs 5" in caplog.text
+    assert "scaled the r schedule by 2/100" in (tmp_path / "r" / "config.yml").read_text()
     vals = [r["test_interp_auc"] for r in res["runs"]]
     assert res["mean"]["test_interp_auc"] == pytest.approx(sum(vals) / 2)
     assert res["std"]["test_interp_auc"] == pytest.approx(abs(vals[0] - vals[1]) / 2)

@@ -152,8 +152,9 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(setup, tmp_path):
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     lines = [ln for ln in err.splitlines() if ln.startswith("gsat:")]
-    assert lines == [f"gsat: interrupted during seed 0; {out / 'seed0' / 'last.pt'} holds the "
-                     f"last complete epoch (0). Resume with: gsat train --resume {out}"]
+    # epochs counted as the progress bar counts them: epoch 0 is the first of 4
+    assert lines == [f"gsat: interrupted during seed 0; {out / 'seed0' / 'last.pt'} holds 1 "
+                     f"complete epoch (of 4). Resume with: gsat train --resume {out}"]
     assert _epoch_of(out / "seed0" / "last.pt") == 0
     assert len(_rows(out / "seed0" / "metrics.csv")) == 1
     assert not (out / "results.json").exists()
@@ -190,7 +191,7 @@ def test_non_finite_loss_stops_with_one_line_and_keeps_last_checkpoint(
     (line,) = [ln for ln in err.splitlines() if ln.startswith("gsat:")]
     assert line.startswith(f"gsat: error: the training loss became {bad} at epoch 1, batch 1 "
                            f"(seed 0); training stopped and {out / 'seed0' / 'last.pt'} holds "
-                           "the last complete epoch (0)")
+                           "1 complete epoch (of 4)")
     last = out / "seed0" / "last.pt"
     assert hashlib.sha256(last.read_bytes()).hexdigest() == seen["hash"]
     assert _epoch_of(last) == 0
@@ -217,7 +218,8 @@ def test_resume_of_a_finished_run_and_of_a_changed_config(setup, tmp_path):
 
 
 @pytest.mark.parametrize("args,expected", [
-    (["--dataset", "ba2motif"], "unknown dataset 'ba2motif'; choose one of: ba_2motifs"),
+    (["--dataset", "ba2motif"], "unknown dataset 'ba2motif' (did you mean 'ba_2motifs'?); choose "
+                                   "one of: ba_2motifs"),
     (["--dataset", "ba_2motifs", "--epochs", "0"],
      "argument --epochs: the number of epochs must be >= 1 and <= 100000, got 0"),
     (["--dataset", "ba_2motifs", "--epochs", "ten"],
