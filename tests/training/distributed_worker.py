@@ -88,8 +88,10 @@ def node_step(dist, cfg, ds, report):
     """One DDP step on the whole graph of a node task, the same attention noise and dropout on
     every rank, beside one process's step over all training nodes."""
     gsat.training.engine.set_seed(0)
-    model = build_model(cfg, ds, "gsat")
-    reference = build_model(cfg, ds, "gsat")
+    # in float64, so that the two summation orders (two half means averaged, one whole mean)
+    # agree far below the size of any real difference
+    model = build_model(cfg, ds, "gsat").double()
+    reference = build_model(cfg, ds, "gsat").double()
     reference.load_state_dict(model.state_dict())
     ddp = dist.wrap(model, find_unused=False)  # graphs with edges: none unused
     data = next(iter(distributed_loader(ds.train, cfg.train.batch_size, dist, seed=0)))

@@ -267,7 +267,7 @@ def test_node_task_splits_the_training_nodes_and_averages_to_the_whole_gradient(
     assert abs(len(shares[0]) - len(shares[1])) <= 1
     assert rep["node_grad_norm"] > 1e-3
     if len(train) % 2 == 0:  # equal shares: DDP's average is the whole mean's gradient
-        assert rep["node_grad_error"] < 1e-6 * max(1.0, rep["node_grad_norm"])
+        assert rep["node_grad_error"] < 1e-10 * max(1.0, rep["node_grad_norm"])  # float64
     else:  # shares of n and n + 1 nodes weigh their nodes slightly differently
         assert rep["node_grad_error"] < 0.05 * rep["node_grad_norm"]
 
