@@ -80,8 +80,11 @@ class GraphDataset:
     level: ClassVar[str] = "graph"
 
 
+#: per-graph attributes a cache keeps (besides the counts): tensors, and the words of a
+#: sentence graph (:obj:`tokens`, a list of str); :obj:`sp_map` is a superpixel graph's
+#: pixel-to-node map
 _LIST_KEYS = ("x", "edge_index", "y", "edge_label", "edge_attr", "node_label", "node_type",
-              "base_type")
+              "base_type", "sp_map", "tokens")
 
 
 def save_graphs(graphs: Sequence[Data], path: Path) -> None:
