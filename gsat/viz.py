@@ -241,12 +241,12 @@ def draw_token_explanation(tokens: Sequence[str], node_att: Sequence[float],
         used += width
     norm = colors.Normalize(vmin=0.0, vmax=1.0)
     cmap = matplotlib.colormaps["Reds"]
-    char_w = 0.105  # inches per character of the 10-point monospace font
-    width_in = max(4.0, min(line_chars, max(sum(len(t) + 2 for _, t, _ in ln)
-                                            for ln in lines)) * char_w + 1.6)
+    char_w = 0.09  # inches per character cell of the 10-point monospace font, with padding
+    span = max(sum(len(t) + 2 for _, t, _ in ln) for ln in lines) if tokens else 1
+    width_in = max(4.0, span * char_w / 0.8 + 0.4)
     fig = Figure(figsize=(width_in, 0.55 * len(lines) + 1.1))
     ax = fig.add_axes((0.02, 0.08, 0.8, 0.72 if title else 0.84))
-    ax.set_xlim(0, max(line_chars, 1))
+    ax.set_xlim(0, 0.8 * width_in / char_w)  # one unit is one character cell
     ax.set_ylim(len(lines), 0)
     for row, ln in enumerate(lines):
         for i, tok, col in ln:
@@ -261,7 +261,7 @@ def draw_token_explanation(tokens: Sequence[str], node_att: Sequence[float],
     fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), cax=cax, label="attention")
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     return path
 
 

