@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from gsat.app.flags import (UsageError, add_device, add_own_data, add_progress, add_threads,
-                            add_training, dataset_option, own_data_options)
+from gsat.app.flags import (UsageError, add_dataset_option, add_device, add_own_data,
+                            add_progress, add_threads, add_training, own_data_options)
 from gsat.data import dataset_names
 from gsat.errors import EXIT_CODES, GSATError, exit_code
 from gsat.metrics.summary import run_table
@@ -38,8 +38,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                         "is given)")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the interrupted run in RUN_DIR with its own settings")
-    p.add_argument("--dataset-option", type=dataset_option, action="append", default=[],
-                   metavar="KEY=VALUE", help=argparse.SUPPRESS)
+    add_dataset_option(p)
     add_training(p)
     add_device(p)
     p.add_argument("--devices", nargs="+", metavar="DEVICE",
@@ -131,6 +130,7 @@ def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, metavar="NAME",
                    help=f"dataset, one of: {', '.join(dataset_names())}; or pyg:PATH (graphs "
                         "with edge_label ground truth)")
+    add_dataset_option(p)
     add_training(p)
     # names checked when the command runs (gsat.explain.registry): listing them here would
     # import PyG for --help
@@ -237,7 +237,8 @@ def _benchmark(args: argparse.Namespace) -> int:
                          max_graphs=args.max_graphs, threads=args.threads,
                          progress=not args.no_progress, tune=args.tune,
                          tune_graphs=args.tune_graphs,
-                         dataset_options=own_data_options(args))
+                         dataset_options={**dict(args.dataset_option),
+                                          **own_data_options(args)})
     result = run_benchmark(spec)
     print(RunFolder(result["out_dir"]).benchmark_md.read_text())
     print(f"results: {result['out_dir']}/benchmark.json")

