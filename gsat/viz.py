@@ -150,11 +150,13 @@ def node_attention(edge_att: torch.Tensor, edge_index: torch.Tensor,
 def draw_superpixel_explanation(sp_map: torch.Tensor, node_att: Sequence[float],
                                 path: Union[str, Path], intensity: Optional[Sequence[float]] = None,
                                 node_label: Optional[torch.Tensor] = None,
-                                title: Optional[str] = None) -> Path:
+                                title: Optional[str] = None, graph_scale: bool = True) -> Path:
     r"""Draw an image graph (e.g. an MNIST-75sp digit) as its superpixels, to a PNG file: on
     the left the digit, each superpixel filled with its mean intensity; on the right each
     superpixel filled with its node's attention (a colour bar gives the scale). The outline of
     the ground-truth superpixels, when :obj:`node_label` is given, is drawn in blue on both.
+    With :obj:`graph_scale` the colours span this graph's lowest to highest attention (the
+    released code's ``viz_norm_att``), else 0 to 1.
 
     Args:
         sp_map (torch.Tensor): the node of every pixel, shape :obj:`[H, W]`.
@@ -164,6 +166,8 @@ def draw_superpixel_explanation(sp_map: torch.Tensor, node_att: Sequence[float],
             (default: no digit panel)
         node_label (torch.Tensor, optional): 0/1 ground truth per node.
         title (str, optional): figure title.
+        graph_scale (bool, optional): colours from the graph's lowest to highest attention.
+            (default: :obj:`True`)
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -186,7 +190,8 @@ def draw_superpixel_explanation(sp_map: torch.Tensor, node_att: Sequence[float],
         px = np.append(np.asarray(intensity, dtype=np.float64).reshape(-1), 0.0)[pix]
         axes[0].imshow(px, cmap="gray", vmin=0.0, vmax=1.0)
         axes[0].set_title("superpixels (mean intensity)", fontsize=8)
-    norm = colors.Normalize(vmin=0.0, vmax=1.0)
+    lo, hi = (float(att.min()), float(att.max())) if graph_scale and att.size else (0.0, 1.0)
+    norm = colors.Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1e-6)
     cmap = matplotlib.colormaps["Reds"]
     axes[-1].imshow(att_img, cmap=cmap, norm=norm)
     axes[-1].set_title("attention per superpixel" + ("\nblue: ground truth (on the digit)"
