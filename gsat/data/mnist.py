@@ -345,6 +345,8 @@ def superpixel_graph(mean_px: np.ndarray, coord: np.ndarray, sp_order: np.ndarra
     """
     mean_px = np.asarray(mean_px, np.float32).reshape(-1, 1)
     n = mean_px.shape[0]
+    if n > 255:  # sp_map holds node numbers as uint8
+        raise GraphInputError(f"a digit has {n} superpixels; at most 255 are supported")
     coord = (np.asarray(coord, np.float32) / IMG_SIZE).reshape(n, 2)
     a = adjacency(coord).astype(np.float32)
     keep = a > EDGE_THRESHOLD
