@@ -195,7 +195,8 @@ def _pm(mean: Dict[str, float], std: Dict[str, float], key: str, scale: float = 
 def _published(dataset: str, backbone: str) -> Tuple[str, str]:
     auc = PUBLISHED.get(dataset, {}).get(f"gsat:{backbone}")
     acc = PUBLISHED_PREDICTION.get(dataset, {}).get(f"gsat:{backbone}")
-    return (f"{auc[0]:.2f} ± {auc[1]:.2f}" if auc else "n/a",
+    return ((f"{auc[0]:.2f}" if auc[1] is None else f"{auc[0]:.2f} ± {auc[1]:.2f}")
+            if auc else "n/a",
             f"{acc:.2f}" if acc is not None else "n/a")
 
 

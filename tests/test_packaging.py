@@ -20,7 +20,7 @@ def test_configs_resolve_inside_the_package():
     package = Path(gsat.__file__).resolve().parent
     assert configs_dir() == package / "configs"
     assert len(SHIPPED) >= 8
-    for stem in ("ba_2motifs", "mutag", "spmotif", "ogbg_mol"):
+    for stem in ("ba_2motifs", "mutag", "spmotif", "ogbg_mol", "mnist_75sp", "graph_sst2"):
         for backbone in ("GIN", "PNA"):
             path = default_config_path(backbone, stem)
             assert path.is_file() and path.parent == package / "configs"

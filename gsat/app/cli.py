@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from gsat.app.flags import (UsageError, add_device, add_own_data, add_progress, add_threads,
-                            add_training, dataset_option, epochs_flag, own_data_options,
-                            path_flag)
+from gsat.app.flags import (UsageError, add_dataset_option, add_device, add_own_data,
+                            add_progress, add_threads, add_training, epochs_flag,
+                            own_data_options, path_flag)
 from gsat.data import check_dataset_name, dataset_names
 from gsat.errors import (EXIT_CODES, EXIT_INTERRUPTED, EXIT_TERMINATED, GSATError,
                          Terminated, exit_code)
@@ -40,11 +40,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                         "is given)")
     p.add_argument("--resume", type=path_flag, metavar="RUN_DIR",
                    help="continue the interrupted run in RUN_DIR with its own settings")
-    p.add_argument("--dataset-option", type=dataset_option, action="append", default=[],
-                   metavar="KEY=VALUE",
-                   help="an option of the dataset's builder, the value read as YAML; repeat "
-                        "for several (e.g. --dataset-option num_graphs=200); an unknown key "
-                        "lists the dataset's options")
+    add_dataset_option(p)
     add_training(p)
     add_device(p)
     p.add_argument("--devices", nargs="+", metavar="DEVICE",
@@ -152,6 +148,7 @@ def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, metavar="NAME",
                    help=f"dataset, one of: {', '.join(dataset_names())}; or pyg:PATH (graphs "
                         "with edge_label ground truth)")
+    add_dataset_option(p)
     add_training(p)
     # names checked when the command runs (gsat.explain.registry): listing them here would
     # import PyG for --help
@@ -303,7 +300,8 @@ def _benchmark(args: argparse.Namespace) -> int:
                          max_graphs=args.max_graphs, threads=args.threads,
                          progress=not args.no_progress, tune=args.tune,
                          tune_graphs=args.tune_graphs,
-                         dataset_options=own_data_options(args))
+                         dataset_options={**dict(args.dataset_option),
+                                          **own_data_options(args)})
     try:
         result = run_benchmark(spec)
         print(RunFolder(result["out_dir"]).benchmark_md.read_text())

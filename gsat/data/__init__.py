@@ -4,7 +4,8 @@ Importing this package imports no dataset module (nor PyTorch Geometric, RDKit o
 that the command line lists the names quickly; a builder imports its module when it is first
 called. The datasets themselves live in their modules: :class:`~gsat.data.base.GraphDataset`
 and the cache in :mod:`gsat.data.base`, BA-2Motifs in :mod:`gsat.data.ba_2motifs`,
-Mutagenicity in :mod:`gsat.data.mutag`, Spurious-Motif in :mod:`gsat.data.spmotif`, the OGB
+Mutagenicity in :mod:`gsat.data.mutag`, Spurious-Motif in :mod:`gsat.data.spmotif`,
+MNIST-75sp in :mod:`gsat.data.mnist`, Graph-SST2 in :mod:`gsat.data.graph_sst2`, the OGB
 molecules in :mod:`gsat.data.ogb`, and the user's own files in :mod:`gsat.data.molecules`
 (``csv:PATH``) and :mod:`gsat.data.files` (``pyg:PATH``).
 """
@@ -47,6 +48,8 @@ class _LazyBuilder:
 DATASETS: Dict[str, Callable[..., "GraphDataset"]] = {
     "ba_2motifs": _LazyBuilder("gsat.data.ba_2motifs", "load_ba_2motifs"),
     "mutag": _LazyBuilder("gsat.data.mutag", "load_mutag"),
+    "mnist_75sp": _LazyBuilder("gsat.data.mnist", "load_mnist_75sp"),
+    "graph_sst2": _LazyBuilder("gsat.data.graph_sst2", "load_graph_sst2"),
     **{f"spmotif_{b}": _LazyBuilder("gsat.data.spmotif", "load_spmotif", b)
        for b in (0.5, 0.7, 0.9)},
     # ogbg_molhiv, ogbg_moltox21, ogbg_molbace, ogbg_molbbbp, ...

@@ -23,9 +23,7 @@ ignores it.
 """
 from __future__ import annotations
 
-import io
 import logging
-import pickle
 import random
 from pathlib import Path
 from typing import List, Tuple
@@ -108,43 +106,6 @@ def generate_ba_2motifs(num_graphs: int = 1000, base_nodes: int = 20, num_featur
     return graphs
 
 
-def _numpy_globals() -> dict:
-    try:  # NumPy >= 2
-        from numpy._core import multiarray, numeric
-    except ImportError:  # pragma: no cover - NumPy 1.x
-        from numpy.core import multiarray, numeric  # type: ignore[no-redef]
-    import codecs
-
-    # _codecs.encode turns text into bytes; protocol-2 pickles written by Python 3 store the
-    # raw array bytes that way
-    allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
-               ("_codecs", "encode"): codecs.encode}
-    for pkg in ("numpy.core", "numpy._core"):  # pickles name either, whatever NumPy wrote them
-        allowed[(f"{pkg}.multiarray", "_reconstruct")] = multiarray._reconstruct  # protocol < 5
-        allowed[(f"{pkg}.numeric", "_frombuffer")] = numeric._frombuffer  # protocol 5
-    return allowed
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    r"""An unpickler that rebuilds plain NumPy arrays and builtin containers and refuses every
-    other global, so a tampered file cannot run code."""
-
-    def __init__(self, file: io.BufferedIOBase, source: str):
-        super().__init__(file, encoding="latin1")  # latin1: also reads Python 2 pickles
-        self.source = source
-        self.allowed = _numpy_globals()
-
-    def find_class(self, module: str, name: str) -> object:
-        try:
-            return self.allowed[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(
-                f"{self.source}: refusing to load the global {module}.{name}; the released "
-                f"BA-2Motifs file holds only NumPy arrays (allowed: "
-                f"{', '.join(sorted({m + '.' + n for m, n in self.allowed}))}). Use the "
-                f"file published with PGExplainer, or delete it to use the generator") from None
-
-
 def read_released_ba_2motifs(path: str | Path) -> List[Data]:
     r"""Read the released BA-2Motifs pickle (see the module docstring) into graphs with
     :obj:`x` (:obj:`[25, 10]`), :obj:`edge_index` (the nonzero entries of the adjacency, as
@@ -156,13 +117,16 @@ def read_released_ba_2motifs(path: str | Path) -> List[Data]:
         path (str or Path): the :obj:`BA_2Motifs.pkl` file.
 
     Raises:
-        pickle.UnpicklingError: the file needs a global other than NumPy's array
-            reconstruction (it is not the released file, or it was tampered with).
+        gsat.io.pickles.UnsafePickleError: the file needs a global other than NumPy's array
+            reconstruction (it is not the released file, or it was tampered with); a
+            :class:`pickle.UnpicklingError`.
         ValueError: the file is not a tuple of arrays of the released layout.
     """
+    from gsat.io.pickles import load_array_pickle
+
     path = Path(path)
-    with open(path, "rb") as f:
-        blob = _ArrayUnpickler(f, str(path)).load()
+    blob = load_array_pickle(path, hint="Use the file published with PGExplainer, or delete "
+                                        "it to use the generator")
     if not (isinstance(blob, tuple) and len(blob) == 3
             and all(isinstance(a, np.ndarray) for a in blob)):
         raise ValueError(f"{path}: expected a tuple (adjacency, features, labels) of NumPy "

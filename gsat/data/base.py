@@ -83,8 +83,11 @@ class GraphDataset:
     level: ClassVar[str] = "graph"
 
 
+#: per-graph attributes a cache keeps (besides the counts): tensors, and the words of a
+#: sentence graph (:obj:`tokens`, a list of str); :obj:`sp_map` is a superpixel graph's
+#: pixel-to-node map
 _LIST_KEYS = ("x", "edge_index", "y", "edge_label", "edge_attr", "node_label", "node_type",
-              "base_type")
+              "base_type", "sp_map", "tokens")
 
 
 #: the key of a cache file holding its digest and the parameters it was made with
@@ -97,7 +100,7 @@ def _params_text(params: Optional[Mapping[str, Any]]) -> str:
 
 def cache_digest(blob: Mapping[str, Any]) -> str:
     r"""SHA-256 of the graphs of a cache (every key but the digest itself, in sorted order,
-    each tensor by its dtype, shape and bytes), so that any change of a value, e.g. a
+    each tensor by its dtype, shape and bytes, a list of words by its text), so that any change of a value, e.g. a
     flipped label or an edited :obj:`edge_label`, changes the digest."""
     h = hashlib.sha256()
     for key in sorted(k for k in blob if k != _CACHE_KEY):
@@ -105,6 +108,9 @@ def cache_digest(blob: Mapping[str, Any]) -> str:
         tensors = value if isinstance(value, list) else [value]
         h.update(f"{key}:{len(tensors)};".encode())
         for t in tensors:
+            if isinstance(t, (list, tuple)) and all(isinstance(w, str) for w in t):
+                h.update(f"words{json.dumps(list(t))};".encode())  # a sentence's tokens
+                continue
             if not isinstance(t, torch.Tensor):
                 raise ValueError(f"{key} holds a {type(t).__name__}, not a tensor")
             t = t.detach().cpu().contiguous()

@@ -334,7 +334,7 @@ class _BestBackbone(Hook):
 
 def _draw(model: GSAT, graphs: Sequence, limit: int, ds: GraphDataset, folder: Path,
           device: torch.device) -> None:
-    from gsat.viz import draw_explanation
+    from gsat.viz import draw_graph_explanation
 
     if ds.extra.get("level") == "node":
         _draw_nodes(model, graphs, limit, ds, folder, device)
@@ -345,9 +345,8 @@ def _draw(model: GSAT, graphs: Sequence, limit: int, ds: GraphDataset, folder: P
         if ds.node_names is not None and getattr(g, "node_type", None) is not None:
             names = [ds.node_names[int(t)] for t in g.node_type.view(-1)]
         label = int(g.y.view(-1)[0]) if g.y.numel() == 1 else None
-        draw_explanation(g.edge_index.cpu(), att, g.num_nodes, folder / f"graph_{i:03d}.png",
-                         edge_label=getattr(g, "edge_label", None), node_names=names,
-                         title=f"{ds.name} test graph {i} (label {label})")
+        draw_graph_explanation(g.cpu(), att, folder / f"graph_{i:03d}.png", node_names=names,
+                               title=f"{ds.name} test graph {i} (label {label})")
 
 
 def _draw_nodes(model: GSAT, graphs: Sequence, limit: int, ds: GraphDataset, folder: Path,

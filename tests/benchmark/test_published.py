@@ -10,3 +10,19 @@ def test_published_values_follow_the_paper():
     # the paper ran the post-hoc explainers on GIN: a PNA table shows no value for them
     assert published_value("ba_2motifs", "PNA", "gnnexplainer") is None
     assert published_value("ba_2motifs", "PNA", "gsat") == (93.77, 3.90)
+
+
+def test_mnist_and_graph_sst2_numbers_of_the_paper_and_its_successor():
+    from gsat.benchmark.published import (PUBLISHED_GMT, PUBLISHED_GMT_PREDICTION,
+                                          PUBLISHED_PREDICTION)
+
+    assert published_value("mnist_75sp", "GIN", "gsat") == (83.36, 1.02)
+    assert published_value("mnist_75sp", "PNA", "gsat") == (84.68, None)
+    assert published_value("graph_sst2", "GIN", "gsat") is None  # no ground truth
+    assert PUBLISHED_PREDICTION["mnist_75sp"] == {"gsat:GIN": 96.24}
+    assert PUBLISHED_PREDICTION["graph_sst2"] == {"gsat:GIN": 82.95, "gsat:PNA": 80.92}
+    assert PUBLISHED_GMT["mnist_75sp"] == {"gmt_sam:GIN": 86.50, "gmt_sam:PNA": 87.34}
+    assert PUBLISHED_GMT_PREDICTION["mnist_75sp"]["gmt_sam:GIN"] == 96.50
+    assert PUBLISHED_GMT_PREDICTION["graph_sst2"] == {"gmt_sam:GIN": 83.62,
+                                                      "gmt_sam:PNA": 82.36}
+

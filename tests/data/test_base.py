@@ -55,3 +55,13 @@ def test_load_dataset_rebuilds_a_tampered_cache(tmp_path):
     after = load_dataset("ba_2motifs", tmp_path, num_graphs=20)
     assert [int(g.y) for g in after.train] == [int(g.y) for g in before.train]
     assert load_graphs(tmp_path / "ba_2motifs" / "graphs_n20.pt") is not None  # rewritten
+
+
+def test_the_digest_covers_the_words_of_sentence_graphs():
+    from gsat.data.base import cache_digest
+
+    blob = {"x": [torch.ones(2, 1)], "tokens": [["a", "good", "film"]]}
+    edited = {"x": [torch.ones(2, 1)], "tokens": [["a", "bad", "film"]]}
+    assert cache_digest(blob) != cache_digest(edited)
+    assert cache_digest(blob) == cache_digest({"x": [torch.ones(2, 1)],
+                                               "tokens": [["a", "good", "film"]]})

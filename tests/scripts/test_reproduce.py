@@ -78,3 +78,8 @@ def test_run_skips_finished_seeds(reproduce, tmp_path, monkeypatch):
     assert [c.seeds for c in calls] == [[1]] and calls[0].dataset == "mutag"
     assert written == [runs / "mutag-GIN-seed1"]
     assert "--seeds 1" in json.loads((written[0] / "reproduce.json").read_text())["command"]
+
+
+def test_published_value_without_spread_is_shown_alone(reproduce):
+    assert reproduce._published("mnist_75sp", "PNA") == ("84.68", "n/a")
+    assert reproduce._published("mnist_75sp", "GIN") == ("83.36 ± 1.02", "96.24")
