@@ -6,9 +6,10 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Dict, List, Literal, Mapping, Optional, Sequence
+from typing import Any, ClassVar, Dict, List, Literal, Mapping, Optional, Sequence, Tuple
 
 import torch
+from torch import Tensor
 from torch_geometric.data import Data
 
 from gsat.core.task import Task
@@ -117,6 +118,30 @@ def cache_digest(blob: Mapping[str, Any]) -> str:
             h.update(f"{t.dtype}{list(t.shape)};".encode())
             h.update(t.numpy().tobytes())
     return h.hexdigest()
+
+
+def split_edges_by_graph(edge_index: Tensor, graph_of_node: Tensor, num_graphs: int,
+                         mixed: Exception) -> Tuple[Tensor, List[int], Tuple[Tensor, ...]]:
+    r"""Cut one edge list over the nodes of many graphs (numbered graph after graph, as in
+    the TU format) into one :obj:`edge_index` per graph in that graph's own numbering.
+
+    Returns:
+        :obj:`(order, edges_per_graph, parts)`: the permutation that groups the edges by
+        graph (for edge attributes), the number of edges of each graph and the per-graph
+        edge indices.
+
+    Raises:
+        :obj:`mixed`: an edge joins nodes of two graphs.
+    """
+    graph_of_edge = graph_of_node[edge_index[0]]
+    if not torch.equal(graph_of_edge, graph_of_node[edge_index[1]]):
+        raise mixed
+    nodes_per_graph = torch.bincount(graph_of_node, minlength=num_graphs)
+    first_node = torch.cumsum(nodes_per_graph, 0) - nodes_per_graph
+    order = torch.argsort(graph_of_edge, stable=True)
+    counts = torch.bincount(graph_of_edge, minlength=num_graphs).tolist()
+    parts = (edge_index[:, order] - first_node[graph_of_edge[order]]).split(counts, 1)
+    return order, counts, parts
 
 
 def save_graphs(graphs: Sequence[Data], path: Path,

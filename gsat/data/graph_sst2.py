@@ -43,7 +43,8 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from gsat.data.base import GraphDataset, load_graphs, save_graphs
+from gsat.data.base import (GraphDataset, load_graphs, save_graphs,
+                            split_edges_by_graph)
 from gsat.errors import DataMissingError, GraphInputError
 
 log = logging.getLogger(__name__)
@@ -138,15 +139,10 @@ def read_sentigraph(raw: str | Path, prefix: str = NAME) -> List[Data]:
         raise GraphInputError(f"{paths['edge_index.txt']}: node numbers must lie in "
                               f"0..{num_nodes - 1}")
     graph_of_node = torch.from_numpy(indicator)
-    ei = torch.from_numpy(edges).t()
-    graph_of_edge = graph_of_node[ei[0]]
-    if not torch.equal(graph_of_edge, graph_of_node[ei[1]]):
-        raise GraphInputError(f"{paths['edge_index.txt']}: an edge joins two sentences")
+    _, _, parts = split_edges_by_graph(
+        torch.from_numpy(edges).t(), graph_of_node, num_graphs,
+        GraphInputError(f"{paths['edge_index.txt']}: an edge joins two sentences"))
     nodes_per = torch.bincount(graph_of_node, minlength=num_graphs)
-    first = torch.cumsum(nodes_per, 0) - nodes_per
-    order = torch.argsort(graph_of_edge, stable=True)
-    parts = (ei[:, order] - first[graph_of_edge[order]]).split(
-        torch.bincount(graph_of_edge, minlength=num_graphs).tolist(), 1)
     feats = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).split(
         nodes_per.tolist())
     graphs: List[Data] = []

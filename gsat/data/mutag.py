@@ -36,7 +36,8 @@ import torch.nn.functional as F
 from torch_geometric.data import Data
 
 from gsat.io.files import read_json, write_json
-from gsat.data.base import GraphDataset, load_graphs, random_split, save_graphs
+from gsat.data.base import (GraphDataset, load_graphs, random_split, save_graphs,
+                            split_edges_by_graph)
 from gsat.errors import DataMissingError
 
 log = logging.getLogger(__name__)
@@ -133,15 +134,10 @@ def read_mutagenicity(raw: str | Path) -> Tuple[List[Data], Dict[str, int]]:
                          f"{PREFIX}graph_indicator.txt has {len(indicator)}")
     graph_of_node = torch.from_numpy(indicator - 1)
     num_graphs = len(labels)
-    ei = torch.from_numpy(edges).t()
-    graph_of_edge = graph_of_node[ei[0]]
-    if not torch.equal(graph_of_edge, graph_of_node[ei[1]]):
-        raise ValueError(f"{PREFIX}A.txt has edges joining nodes of different graphs")
+    order, edges_per_graph, ei_parts = split_edges_by_graph(
+        torch.from_numpy(edges).t(), graph_of_node, num_graphs,
+        ValueError(f"{PREFIX}A.txt has edges joining nodes of different graphs"))
     nodes_per_graph = torch.bincount(graph_of_node, minlength=num_graphs)
-    first_node = torch.cumsum(nodes_per_graph, 0) - nodes_per_graph
-    order = torch.argsort(graph_of_edge, stable=True)
-    edges_per_graph = torch.bincount(graph_of_edge, minlength=num_graphs).tolist()
-    ei_parts = (ei[:, order] - first_node[graph_of_edge[order]]).split(edges_per_graph, 1)
     gt_parts = torch.from_numpy(gt)[order].split(edges_per_graph)
     x_all = F.one_hot(torch.from_numpy(types), len(ATOMS)).float()
     type_parts = torch.from_numpy(types).split(nodes_per_graph.tolist())
