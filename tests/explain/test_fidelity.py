@@ -10,7 +10,6 @@ from torch_geometric.nn import MessagePassing, global_add_pool
 
 from gsat.core.config import Config
 from gsat.core.model import ERM
-from gsat.data.ba_2motifs import generate_ba_2motifs
 from gsat.errors import ConfigError
 from gsat.explain.fidelity import (class_probabilities, edge_ranks, graph_fidelity,
                                    top_counts)
