@@ -213,6 +213,10 @@ def _add_explain_args(p: argparse.ArgumentParser) -> None:
                    help="draw the first N explained graphs only (default: "
                         f"{DEFAULT_MAX_PICTURES}; drawing takes about ten times as long as "
                         "explaining)")
+    p.add_argument("--no-fidelity", action="store_true",
+                   help="do not compute fidelity.json and fidelity_curves.csv (fid+/fid-, "
+                        "unfaithfulness, deletion/insertion curves of the attention; about 25 "
+                        "extra forward passes per batch of graphs)")
     add_progress(p)
 
 
@@ -323,7 +327,7 @@ def _explain(args: argparse.Namespace) -> int:
     summary = explain_file(args.run_dir, args.input, args.out, seed=args.seed,
                            smiles_col=args.smiles_col, id_col=args.id_col, device=args.device,
                            pictures=not args.no_pictures, progress=not args.no_progress,
-                           max_pictures=args.max_pictures)
+                           max_pictures=args.max_pictures, fidelity=not args.no_fidelity)
     print(stdout_summary(summary))
     return 0
 
