@@ -219,3 +219,28 @@ def test_explain_writes_fidelity_of_the_attention(graph_run, tmp_path, capsys):
     assert exc.value.code == 0
     assert not (tmp_path / "ex2" / "fidelity.json").exists()
     assert "fid+" not in capsys.readouterr().out
+
+
+def test_explain_of_a_regression_run_says_why_there_is_no_fidelity(tmp_path, capsys):
+    pytest.importorskip("rdkit")
+    pytest.importorskip("ogb")
+    smiles = ["CCO", "CCN", "c1ccccc1", "c1ccccc1N", "c1ccccc1O", "CC(=O)O", "CC(=O)N",
+              "c1ccncc1", "C1CCCCC1", "C1CCCCC1N", "CCCC", "CCCN", "OCCO", "NCCN"]
+    with open(tmp_path / "sol.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["smiles", "logs"])
+        w.writerows([[s, f"{0.5 * len(s) - 3.25:.2f}"] for s in smiles])
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--dataset", f"csv:{tmp_path / 'sol.csv'}", "--label-col", "logs",
+              "--split", "random", "--dataset-option", "task=regression", "--epochs", "1",
+              "--out", str(tmp_path / "run"), "--data-dir", str(tmp_path / "data"),
+              "--no-progress"])
+    assert exc.value.code == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["explain", str(tmp_path / "run"), "--input", str(tmp_path / "sol.csv"), "--out",
+              str(tmp_path / "ex"), "--no-progress", "--no-pictures"])
+    assert exc.value.code == 0
+    assert "fidelity: not computed: a regression model has no predicted class" in \
+        capsys.readouterr().out
+    assert not (tmp_path / "ex" / "fidelity.json").exists()
