@@ -236,19 +236,22 @@ class GraphFidelity:
         return curve_auc(self.insertion, self.shares)
 
     def summary(self) -> Dict[str, Any]:
-        r"""Means over the graphs: :obj:`fid_plus`, :obj:`fid_minus` (PyG's model-mode
+        r"""Means over the graphs: :obj:`prob_full` (the probability of the predicted class
+        on the whole graph, the height the curves start from), :obj:`fid_plus`,
+        :obj:`fid_minus` (PyG's model-mode
         fidelity), :obj:`characterization_score` (:func:`characterization` of the two),
         :obj:`unfaithfulness`, :obj:`deletion_auc`, :obj:`insertion_auc`, the mean curves
         (:obj:`deletion_curve`, :obj:`insertion_curve` at :obj:`curve_shares`), and
         :obj:`higher_is_better` for every metric. Means are NaN-free: with no graph they
         are :obj:`None`."""
         if self.num_graphs == 0:
-            values: Dict[str, Any] = {k: None for k in METRIC_DIRECTIONS}
+            values: Dict[str, Any] = {k: None for k in ("prob_full", *METRIC_DIRECTIONS)}
             curves: Dict[str, Any] = {"deletion_curve": None, "insertion_curve": None}
         else:
             plus = float(self.fid_plus_per_graph.mean())
             minus = float(self.fid_minus_per_graph.mean())
-            values = {"fid_plus": plus, "fid_minus": minus,
+            values = {"prob_full": float(self.prob_full.mean()),
+                      "fid_plus": plus, "fid_minus": minus,
                       "characterization_score": characterization(plus, minus),
                       "unfaithfulness": 1.0 - math.exp(-float(self.kl.mean())),
                       "deletion_auc": float(self.deletion_auc.mean()),
