@@ -146,8 +146,10 @@ def _add_influence_args(p: argparse.ArgumentParser) -> None:
 
 def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, metavar="NAME",
-                   help=f"dataset, one of: {', '.join(dataset_names())}; or pyg:PATH (graphs "
-                        "with edge_label ground truth)")
+                   help=f"dataset, one of: {', '.join(dataset_names())}; or pyg:PATH / "
+                        "csv:PATH. Graphs with edge_label ground truth are scored by "
+                        "interpretation AUC and fidelity; graphs without (csv:, OGB) by "
+                        "fidelity alone")
     add_dataset_option(p)
     add_training(p)
     # names checked when the command runs (gsat.explain.registry): listing them here would
