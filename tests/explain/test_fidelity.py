@@ -228,3 +228,27 @@ def test_batches_do_not_change_the_result_and_bad_input_is_refused(gin, count_mo
         graph_fidelity(gsat_model, graphs[:1], [torch.zeros(3)], "binary")
     empty = graph_fidelity(gsat_model, [], [], "binary").summary()
     assert empty["graphs"] == 0 and empty["fid_plus"] is None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_a_gpu_the_numbers_are_the_cpus(gin):
+    import copy
+
+    graphs, gsat_model, _ = gin
+    scores = [torch.rand(g.edge_index.size(1)) for g in graphs]
+    cpu = graph_fidelity(gsat_model, graphs, scores, "binary")
+    gpu_model = copy.deepcopy(gsat_model).to("cuda")
+    gpu = graph_fidelity(gpu_model, graphs, scores, "binary", device="cuda")
+    assert torch.allclose(cpu.deletion, gpu.deletion, atol=1e-4)
+    assert torch.equal(cpu.kept, gpu.kept)
+
+
+def test_a_graph_without_edges_has_flat_curves(count_model):
+    empty = Data(x=torch.ones(3, 1), edge_index=torch.zeros(2, 0, dtype=torch.long))
+    res = graph_fidelity(count_model, [empty, _graph(4, 1)], [torch.zeros(0), torch.arange(4.)],
+                         "binary", steps=4)
+    assert res.kept.tolist() == [0, 1]
+    assert res.deletion[0].tolist() == pytest.approx([1 - sig(-2)] * 5)
+    assert res.fid_plus_per_graph[0] == 0 and res.fid_minus_per_graph[0] == 0
+    # the important edge ranked last: only removing every edge changes the prediction
+    assert res.deletion[1].tolist() == pytest.approx([sig(2)] * 4 + [sig(-2)])
