@@ -216,9 +216,9 @@ def _add_explain_args(p: argparse.ArgumentParser) -> None:
                         f"{DEFAULT_MAX_PICTURES}; drawing takes about ten times as long as "
                         "explaining)")
     p.add_argument("--no-fidelity", action="store_true",
-                   help="do not compute fidelity.json and fidelity_curves.csv (fid+/fid-, "
-                        "unfaithfulness, deletion/insertion curves of the attention; about 25 "
-                        "extra forward passes per batch of graphs)")
+                   help="--input: do not compute fidelity.json and fidelity_curves.csv "
+                        "(fid+/fid-, unfaithfulness, deletion/insertion curves of the "
+                        "attention; about 25 extra forward passes per batch of graphs)")
     add_progress(p)
 
 
