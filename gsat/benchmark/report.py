@@ -9,7 +9,8 @@ from gsat.benchmark.scoring import FIDELITY_FIELDS
 from gsat.benchmark.spec import TUNED, base_method
 from gsat.metrics.summary import markdown_table, mean_std, summarize
 
-__all__ = ["SUMMARY_FIELDS", "FIDELITY_COLUMNS", "summarize_records", "fidelity_table", "throughput_ratio", "expected_methods",
+__all__ = ["SUMMARY_FIELDS", "FIDELITY_COLUMNS", "summarize_records", "fidelity_table",
+           "throughput_ratio", "expected_methods",
            "finished_seeds", "gsat_against_best_baseline", "format_markdown"]
 
 #: per-(method, seed) fields summarised by mean and std
@@ -18,7 +19,8 @@ SUMMARY_FIELDS = ("test_interp_auc", "test_precision_at_5", "test_metric", "expl
                   "graphs_per_second_batch1", "test_interp_auc_unseen") + tuple(FIDELITY_FIELDS)
 
 #: the fidelity columns of ``benchmark.md``: (record field, heading with its direction)
-FIDELITY_COLUMNS = (("test_prob_full", "P(predicted class)"), ("test_fid_plus", "fid+ ↑"), ("test_fid_minus", "fid- ↓"),
+FIDELITY_COLUMNS = (("test_prob_full", "P(predicted class)"), ("test_fid_plus", "fid+ ↑"),
+                    ("test_fid_minus", "fid- ↓"),
                     ("test_characterization", "characterization ↑"),
                     ("test_unfaithfulness", "unfaithfulness ↓"),
                     ("test_deletion_auc", "deletion AUC ↓"),

@@ -26,7 +26,8 @@ __all__ = ["MIN_TIMED_SECONDS", "FIDELITY_FIELDS", "explain_and_score", "fidelit
 MIN_TIMED_SECONDS = 2.0
 
 #: record field -> summary key of :meth:`gsat.explain.fidelity.GraphFidelity.summary`
-FIDELITY_FIELDS = {"test_prob_full": "prob_full", "test_fid_plus": "fid_plus", "test_fid_minus": "fid_minus",
+FIDELITY_FIELDS = {"test_prob_full": "prob_full", "test_fid_plus": "fid_plus",
+                   "test_fid_minus": "fid_minus",
                    "test_characterization": "characterization_score",
                    "test_unfaithfulness": "unfaithfulness",
                    "test_deletion_auc": "deletion_auc", "test_insertion_auc": "insertion_auc"}
