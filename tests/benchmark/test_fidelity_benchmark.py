@@ -89,3 +89,34 @@ def test_ground_truth_datasets_get_fidelity_beside_the_auc(tmp_path, monkeypatch
                                         epochs=1, out=str(tmp_path / "b"), max_graphs=4,
                                         data_dir=str(tmp_path / "data"), progress=False))
     assert all(r["test_deletion_auc"] is not None for r in again["records"])
+
+
+def test_what_a_dataset_without_ground_truth_cannot_give_is_refused(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from gsat.benchmark.pipeline import _check_without_truth
+    from gsat.errors import ConfigError, DataMissingError
+
+    spec = BenchmarkSpec(dataset="planetoid:Cora")
+    with pytest.raises(DataMissingError, match="computed for graph classification"):
+        _check_without_truth(spec, SimpleNamespace(task="multiclass"), "node")
+    spec = BenchmarkSpec(dataset="ogbg_molesol")
+    with pytest.raises(ConfigError, match="is a regression task"):
+        _check_without_truth(spec, SimpleNamespace(task="regression"), "graph")
+    _check_without_truth(BenchmarkSpec(dataset="x"), SimpleNamespace(task="binary"), "graph")
+
+    pytest.importorskip("rdkit")
+    pytest.importorskip("ogb")
+    path = tmp_path / "sol.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["smiles", "logs"])
+        w.writerows([[s, f"{0.5 * len(s):.2f}"] for s in SMILES])
+    with pytest.raises(SystemExit) as exc:
+        main(["benchmark", "--dataset", f"csv:{path}", "--label-col", "logs", "--split",
+              "random", "--dataset-option", "task=regression", "--epochs", "1", "--out",
+              str(tmp_path / "b"), "--data-dir", str(tmp_path / "data"), "--no-progress"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "is a regression task" in err and "Traceback" not in err
+    assert not (tmp_path / "b" / "erm").exists()  # refused before any training
