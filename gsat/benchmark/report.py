@@ -118,10 +118,10 @@ def fidelity_table(result: Dict[str, Any]) -> List[str]:
     truth = any("test_interp_auc" in v["mean"] for v in summary.values())
     keep = fid.get("kept_share", 0.2)
     steps = fid.get("steps", 10)
-    lines = ["", "## Fidelity without ground truth", "",
-             f"Each method's edge scores ranked per graph; the explanation is the top "
-             f"{keep:.0%} of a graph's edges (at least one edge). fid+: share of graphs whose "
-             f"predicted class changes when the explanation is removed; fid-: when only the "
+    # a bold title, not a heading: reports that embed benchmark.md keep their sections
+    lines = ["", f"**Fidelity without ground truth.** Each method's edge scores ranked per "
+             f"graph; the explanation is the top {keep:.0%} of a graph's edges (at least "
+             f"one edge). fid+: share of graphs whose predicted class changes when the explanation is removed; fid-: when only the "
              f"explanation is kept (PyG's model-mode fidelity); characterization: PyG's "
              f"harmonic mean of fid+ and 1 - fid-; unfaithfulness: 1 - exp(-KL) between the "
              f"class probabilities on the whole graph and on the explanation. Deletion / "

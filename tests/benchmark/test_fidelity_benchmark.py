@@ -54,12 +54,13 @@ def test_a_csv_dataset_is_compared_by_fidelity(tmp_path, mol_csv, capsys):
         assert curves["deletion"][0] == pytest.approx(curves["insertion"][-1])
         assert curves["deletion"][-1] == pytest.approx(curves["insertion"][0])
     md = (out / "benchmark.md").read_text()
-    assert "has no ground-truth edges" in md and "## Fidelity without ground truth" in md
+    assert "has no ground-truth edges" in md and "**Fidelity without ground truth.**" in md
+    assert "\n#" not in md.split("\n", 1)[1]  # one heading: it embeds into other reports
     assert "| method | explains | P(predicted class) | fid+ ↑ | fid- ↓ | characterization ↑" \
         " | unfaithfulness ↓ | deletion AUC ↓ | insertion AUC ↑ |" in md
-    assert "interp AUC" not in md.split("## Fidelity")[0]  # no column needing ground truth
+    assert "interp AUC" not in md.split("**Fidelity")[0]  # no column needing ground truth
     assert "| gnnexplainer | erm |" in md
-    assert "## Fidelity without ground truth" in capsys.readouterr().out
+    assert "**Fidelity without ground truth.**" in capsys.readouterr().out
 
     with pytest.raises(SystemExit) as exc:  # tuning needs ground truth: one line, code 2
         main(argv + ["--tune"])
