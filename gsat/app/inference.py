@@ -96,7 +96,8 @@ def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
                    ids: Optional[Sequence[str]] = None, mols: Optional[Sequence[Any]] = None,
                    pictures: bool = True, progress: bool = True,
                    skipped: Optional[List[Dict[str, str]]] = None,
-                   source: str = "", max_pictures: Optional[int] = None) -> Dict[str, Any]:
+                   source: str = "", max_pictures: Optional[int] = None,
+                   fidelity: bool = True) -> Dict[str, Any]:
     r"""Predict and explain :obj:`graphs` with a run's GSAT model and write into
     :obj:`out_dir`:
 
@@ -113,7 +114,16 @@ def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
       e.g. MNIST-75sp), a strip of words coloured by the attention lifted to nodes for
       sentence graphs (:obj:`tokens`, e.g. Graph-SST2), nodes and edges for the rest;
     * ``summary.json`` and ``summary.md``: counts, predicted classes, the skipped graphs with
-      their reasons, and per graph the edges of highest attention.
+      their reasons, and per graph the edges of highest attention;
+    * with :obj:`fidelity` (binary and multi-class runs), how faithful the attention is,
+      without ground truth or labels (:func:`gsat.explain.fidelity.graph_fidelity`, the
+      predicted class): ``fidelity.json`` (means over the graphs of fid+, fid-, PyG's
+      characterization score, unfaithfulness, the areas under the deletion and insertion
+      curves and which direction is better, the mean curves, and the same per graph by id)
+      and ``fidelity_curves.csv`` (per graph and share of its top edges the probability of
+      the predicted class with them removed, ``deletion``, or only them kept,
+      ``insertion``; the means as graph ``mean``). A regression or multi-label run has no
+      predicted class to follow: the files are not written and ``summary.json`` says why.
 
     A graph that fails validation (:func:`gsat.core.validation.check_graph`) is reported by id in
     one log line and skipped; the others are explained.
@@ -133,6 +143,8 @@ def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
         skipped (list of dict, optional): graphs already rejected while reading
             (:obj:`{"id", "reason"}`), reported in the summary.
         source (str, optional): the input's name for the summary.
+        fidelity (bool, optional): write ``fidelity.json`` and ``fidelity_curves.csv``.
+            (default: :obj:`True`)
 
     Returns:
         dict: the content of ``summary.json``.
@@ -153,6 +165,7 @@ def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
     device = next(run.model.parameters()).device
     task = str(run.dataset["task"])
     records: List[Dict[str, Any]] = []
+    explained: List[Tuple[Data, torch.Tensor]] = []
     drawn = 0
     run.model.eval()
     with open(out / "explanations.jsonl", "w") as f:
@@ -177,11 +190,50 @@ def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
                 drawn += 1
             f.write(json.dumps(json_safe(rec)) + "\n")
             records.append(rec)
+            explained.append((g.cpu(), att))
     summary = _summary(run, records, skipped, source, out)
     summary["pictures"] = drawn
+    if fidelity:
+        summary["fidelity"] = _write_fidelity(run, explained, [r["id"] for r in records],
+                                              out, progress)
     write_json(summary, out / "summary.json")
     atomic_write(out / "summary.md", _summary_md(summary, records))
     return summary
+
+
+def _write_fidelity(run: LoadedRun, explained: List[Tuple[Data, torch.Tensor]],
+                    ids: List[str], out: Path, progress: bool) -> Dict[str, Any]:
+    """``fidelity.json`` and ``fidelity_curves.csv`` of the explained graphs; returns the
+    means (or why there are none) for ``summary.json``."""
+    import csv
+    import io
+
+    from gsat.explain.fidelity import graph_fidelity
+
+    task = str(run.dataset["task"])
+    if task not in ("binary", "multiclass"):
+        reason = (f"not computed: a {task} model has no predicted class whose probability "
+                  "the edges could be removed from")
+        log.info("fidelity %s", reason)
+        return {"skipped": reason}
+    if not explained:
+        return {"skipped": "not computed: no graph was explained"}
+    device = next(run.model.parameters()).device
+    res = graph_fidelity(run.model, [g for g, _ in explained], [a for _, a in explained], task,
+                         device=device, progress=progress)
+    summary = res.summary()
+    write_json({**summary, "model": "gsat", "scores": "attention",
+                "per_graph": [{"id": gid, **rec} for gid, rec in zip(ids, res.per_graph())]},
+               out / "fidelity.json")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["graph", "share", "deletion", "insertion"])
+    w.writerows(res.curve_rows(ids))
+    atomic_write(out / "fidelity_curves.csv", buf.getvalue())
+    keys = ("fid_plus", "fid_minus", "characterization_score", "unfaithfulness",
+            "deletion_auc", "insertion_auc", "kept_share", "higher_is_better")
+    return {**{k: summary[k] for k in keys}, "file": "fidelity.json",
+            "curves": "fidelity_curves.csv"}
 
 
 def _record(gid: str, logits: torch.Tensor, task: str, g: Data, att: torch.Tensor,
@@ -291,11 +343,13 @@ def _summary_md(summary: Dict[str, Any], records: List[Dict[str, Any]], top: int
 def explain_file(run_dir: PathLike, input_path: PathLike, out_dir: Optional[PathLike] = None,
                  seed: Optional[int] = None, smiles_col: str = "smiles",
                  id_col: Optional[str] = "id", device: str = "cpu", pictures: bool = True,
-                 progress: bool = True, max_pictures: Optional[int] = None) -> Dict[str, Any]:
+                 progress: bool = True, max_pictures: Optional[int] = None,
+                 fidelity: bool = True) -> Dict[str, Any]:
     r"""``gsat explain``: load the run (:func:`load_run`), read :obj:`input_path` (a CSV of
     SMILES for runs on molecules, else a :func:`torch.save` file or InMemoryDataset folder of
     PyG graphs, read safely by :func:`gsat.data.files.read_graph_file`) and
-    :func:`explain_graphs` into :obj:`out_dir` (default ``<run_dir>/explain-<input stem>``).
+    :func:`explain_graphs` into :obj:`out_dir` (default ``<run_dir>/explain-<input stem>``),
+    with ``fidelity.json`` and ``fidelity_curves.csv`` unless :obj:`fidelity` is false.
 
     Raises:
         gsat.errors.ConfigError: a SMILES file for a run that was not trained on molecules
@@ -331,12 +385,12 @@ def explain_file(run_dir: PathLike, input_path: PathLike, out_dir: Optional[Path
             mols.append(Chem.MolFromSmiles(smi))
         return explain_graphs(run, graphs, out, ids=ids, mols=mols, pictures=pictures,
                               progress=progress, skipped=skipped, source=str(src),
-                              max_pictures=max_pictures)
+                              max_pictures=max_pictures, fidelity=fidelity)
     graphs = read_graph_file(src)
     ids = [str(getattr(g, "id", i)) if isinstance(g, Data) and isinstance(
         getattr(g, "id", None), (str, int)) else str(i) for i, g in enumerate(graphs)]
     return explain_graphs(run, graphs, out, ids=ids, pictures=pictures, progress=progress,
-                          source=str(src), max_pictures=max_pictures)
+                          source=str(src), max_pictures=max_pictures, fidelity=fidelity)
 
 
 def stdout_summary(summary: Dict[str, Any], top: int = 5) -> str:
@@ -355,6 +409,18 @@ def stdout_summary(summary: Dict[str, Any], top: int = 5) -> str:
     lines += [f"table of every graph: {folder / 'summary.md'}",
               f"explanations: {folder / 'explanations.jsonl'}, summary: "
               f"{folder / 'summary.json'}"]
+    fid = summary.get("fidelity")
+    if fid and "skipped" in fid:
+        lines.append(f"fidelity: {fid['skipped']}")
+    elif fid:
+        lines.append(f"fidelity (top {fid['kept_share']:.0%} of each graph's edges kept or "
+                     f"removed): fid+ {fid['fid_plus']:.2f} (higher is better), fid- "
+                     f"{fid['fid_minus']:.2f} (lower), characterization "
+                     f"{fid['characterization_score']:.2f} (higher), unfaithfulness "
+                     f"{fid['unfaithfulness']:.3f} (lower); deletion AUC "
+                     f"{fid['deletion_auc']:.3f} (lower), insertion AUC "
+                     f"{fid['insertion_auc']:.3f} (higher): {folder / fid['file']}, curves "
+                     f"{folder / fid['curves']}")
     if drawn:
         more = summary["explained"] - drawn
         lines.append(f"pictures: {drawn} in {folder}/graph_*.png"

@@ -5,7 +5,12 @@ function, and write ``benchmark.json`` and ``benchmark.md``.
 The comparison is the one of Table 1 of `Miao, Liu & Li (ICML 2022)
 <https://arxiv.org/abs/2201.12987>`_: post-hoc explainers read a backbone trained without
 attention (ERM); GSAT reads its own attention; both are scored by the interpretation ROC AUC
-over all test edges pooled and by precision@5 against the same ground truth.
+over all test edges pooled and by precision@5 against the same ground truth. On graph
+classification every method is also scored without ground truth, by the fidelity of its
+edge ranking to the model it explains (:func:`gsat.explain.fidelity.graph_fidelity`: fid+,
+fid-, characterization score, unfaithfulness, deletion and insertion curves), so that a
+dataset without ground-truth edges (a ``csv:`` file of molecules, OGB) is compared on those
+alone.
 
 Everything a later run may reuse lies in the run folder (:mod:`gsat.runs.layout`): the
 trained models (:mod:`gsat.benchmark.models`), the finished (method, seed) records in
@@ -39,7 +44,8 @@ from gsat.benchmark.tuning import earlier_trials, load_fit, save_fit, save_trial
 from gsat.training.build import task_dataset
 from gsat.data import load_dataset
 from gsat.data.node.subgraphs import subgraph_dataset
-from gsat.errors import DataMissingError
+from gsat.errors import ConfigError, DataMissingError
+from gsat.explain.fidelity import DEFAULT_KEEP, DEFAULT_STEPS, METRIC_DIRECTIONS
 from gsat.explain.gsat import GSATExplainer, WholeGraphGSATExplainer
 from gsat.explain.registry import TUNING_BUDGET, make_explainer
 from gsat.nn.readout import center_readout
@@ -162,6 +168,9 @@ class _BenchmarkRun:
         self.result: Dict[str, Any] = {}
         # (seed, kind) of the models this run trained again: records of the old ones go
         self.retrained: set = set()
+        # whether records carry fidelity without ground truth (graph classification)
+        self.fidelity = False
+        self.has_truth = True
         # default-setting explainers fitted by this run, per (name, seed), until their tuning
         self.fitted: Dict[tuple, tuple] = {}
 
@@ -179,9 +188,12 @@ class _BenchmarkRun:
     def run_seed(self, seed: int, bar: Any) -> None:
         spec = self.spec
         ds = load_dataset(spec.dataset, spec.data_dir, seed=seed, **spec.dataset_options)
+        level = str(ds.extra.get("level", "graph"))
+        # fidelity follows the probability of a predicted class, on whole graphs
+        self.fidelity = level == "graph" and ds.task in ("binary", "multiclass")
+        self.has_truth = bool(ds.has_ground_truth)
         if not ds.has_ground_truth:
-            raise DataMissingError(f"dataset {spec.dataset} has no ground-truth edges to "
-                                   "score explanations against")
+            _check_without_truth(spec, ds, level)
         run_spec = RunSpec(dataset=spec.dataset, backbone=spec.backbone, config=spec.config,
                            epochs=spec.epochs, device=spec.device)
         cfg = resolve_config(run_spec, ds.config_name)
@@ -229,7 +241,8 @@ class _BenchmarkRun:
         old = [r for r in self.earlier.records if r.get("method") == method
                and r.get("seed") == seed and r.get("piece_key") == key and reused
                and r.get("model_best_epoch") == train_rec.get("best_epoch")
-               and all(r.get(k, v) == v for k, v in same_graphs.items())]
+               and all(r.get(k, v) == v for k, v in same_graphs.items())
+               and (not self.fidelity or "test_deletion_auc" in r)]
         folder = self.folder.model(kind, seed)
         if old:
             rec = old[-1]
@@ -266,7 +279,8 @@ class _BenchmarkRun:
         torch.manual_seed(seed)
         rec = {"method": name, "seed": seed, "model": explainer.model_kind,
                **explain_and_score(explainer, model, ds, graphs.test, spec.device,
-                                   spec.progress, unseen=graphs.unseen)}
+                                   spec.progress, unseen=graphs.unseen,
+                                   fidelity=self.fidelity)}
         if explainer.needs_fit and name in self.grids:  # its tuning may reuse the fit ...
             self.fitted[(name, seed)] = (explainer, rec["fit_seconds"])
             # ... also after an interruption: the fit is saved until then
@@ -300,7 +314,8 @@ class _BenchmarkRun:
         torch.manual_seed(seed)
         return {"method": name + TUNED, "seed": seed, "model": explainer.model_kind,
                 **explain_and_score(explainer, model, ds, graphs.test, spec.device,
-                                    spec.progress, fit=False, unseen=graphs.unseen),
+                                    spec.progress, fit=False, unseen=graphs.unseen,
+                                    fidelity=self.fidelity),
                 "fit_seconds": best["fit_seconds"], "valid_interp_auc": best["valid_interp_auc"],
                 "tuning_seconds": tuning_seconds, "tuning_graphs": len(graphs.valid),
                 "tuning": trials, "chosen": chosen}, explainer
@@ -336,7 +351,10 @@ class _BenchmarkRun:
             tuning = earlier.tuning
         self.result = {
             "dataset": spec.dataset, "backbone": spec.backbone, "metric_name": metric_name,
-            "level": level,
+            "level": level, "has_ground_truth": self.has_truth,
+            "fidelity": ({"kept_share": DEFAULT_KEEP, "steps": DEFAULT_STEPS,
+                          "removal": "delete", "higher_is_better": dict(METRIC_DIRECTIONS)}
+                         if self.fidelity else None),
             "explainers": self.names if others else spec.explainers,
             "seeds": sorted(set(earlier.seeds + spec.seeds)) if others else spec.seeds,
             "epochs": epochs, "device": spec.device, "torch_threads": torch.get_num_threads(),
@@ -350,11 +368,36 @@ class _BenchmarkRun:
         write_json(self.result, self.folder.benchmark_json)
 
 
+def _check_without_truth(spec: BenchmarkSpec, ds: Any, level: str) -> None:
+    """Refuse, in one line, what a dataset without ground-truth edges cannot give: node
+    explanations (fidelity is computed on whole graphs), a regression or multi-label task
+    (no predicted class to follow), tuning (it picks settings by interpretation AUC)."""
+    name = spec.dataset
+    if level != "graph":
+        raise DataMissingError(f"dataset {name} has no ground-truth edges to score node "
+                               "explanations against (fidelity without ground truth is "
+                               "computed for graph classification)")
+    if ds.task not in ("binary", "multiclass"):
+        raise ConfigError(f"dataset {name} has no ground-truth edges and is a {ds.task} task: "
+                          "explanations are then compared by fidelity to the predicted "
+                          "class, which needs binary or multiclass classification")
+    if spec.tune:
+        raise ConfigError(f"--tune picks each explainer's setting by interpretation AUC on "
+                          f"validation graphs with ground-truth edges; dataset {name} has "
+                          "none: drop --tune (every method then runs its default setting)")
+
+
 def run_benchmark(spec: BenchmarkSpec) -> Dict[str, Any]:
     r"""Train or reuse GSAT and ERM models per seed, explain the interpretation test graphs
     (:attr:`GraphDataset.interp_test` if set, else :attr:`GraphDataset.test`) with every
     explainer, and write ``benchmark.json`` (one record per method and seed, plus summary
     and settings) and ``benchmark.md`` into :obj:`spec.out`.
+
+    On graph classification (binary, multiclass) every record also holds the fidelity of
+    the method's edge ranking without ground truth
+    (:func:`gsat.benchmark.scoring.fidelity_fields`); a dataset without ground-truth edges
+    (``csv:``, OGB) is compared on those alone, with the same backbone, models and default
+    settings for every method (no tuning: it needs ground truth).
 
     With :obj:`spec.tune`, every post-hoc explainer is also tuned per seed
     (:func:`gsat.benchmark.tuning.tune_explainer`): the setting of its grid with the best

@@ -1,6 +1,7 @@
 r"""One (explainer, model) piece of the benchmark: fit if it learns, explain, time, and score
-with the same function every method is scored with
-(:func:`gsat.metrics.interpretation.score_explanations`)."""
+with the same functions every method is scored with: against the ground truth
+(:func:`gsat.metrics.interpretation.score_explanations`) where the graphs have it, and without
+(:func:`gsat.explain.fidelity.graph_fidelity`)."""
 from __future__ import annotations
 
 import math
@@ -14,23 +15,49 @@ from torch_geometric.data import Data
 
 from gsat.data.base import GraphDataset
 from gsat.explain.base import EdgeExplainer
+from gsat.explain.fidelity import graph_fidelity
 from gsat.explain.gsat import GSATExplainer
 from gsat.metrics.interpretation import score_explanations
 from gsat.training.engine import PRECISION_K, evaluate, make_loader
 
-__all__ = ["MIN_TIMED_SECONDS", "explain_and_score"]
+__all__ = ["MIN_TIMED_SECONDS", "FIDELITY_FIELDS", "explain_and_score", "fidelity_fields"]
 
 #: explanation passes are repeated until this many seconds were timed (median pass reported)
 MIN_TIMED_SECONDS = 2.0
+
+#: record field -> summary key of :meth:`gsat.explain.fidelity.GraphFidelity.summary`
+FIDELITY_FIELDS = {"test_prob_full": "prob_full", "test_fid_plus": "fid_plus",
+                   "test_fid_minus": "fid_minus",
+                   "test_characterization": "characterization_score",
+                   "test_unfaithfulness": "unfaithfulness",
+                   "test_deletion_auc": "deletion_auc", "test_insertion_auc": "insertion_auc"}
+
+
+def fidelity_fields(model: nn.Module, graphs: Sequence[Data], scores: Sequence[torch.Tensor],
+                    task: str, device: str = "cpu", progress: bool = False) -> Dict[str, Any]:
+    r"""The record fields of the fidelity of :obj:`scores` without ground truth
+    (:func:`gsat.explain.fidelity.graph_fidelity` with its defaults: the top 20 % of each
+    graph's edges kept or removed, curves in steps of 10 %): :data:`FIDELITY_FIELDS` and
+    :obj:`fidelity_curves` (the mean deletion and insertion curves at their shares)."""
+    res = graph_fidelity(model, graphs, scores, task, device=device, progress=progress)
+    summ = res.summary()
+    return {**{field: summ[key] for field, key in FIDELITY_FIELDS.items()},
+            "fidelity_kept_share": summ["kept_share"],
+            "fidelity_curves": {"shares": summ["curve_shares"],
+                                "deletion": summ["deletion_curve"],
+                                "insertion": summ["insertion_curve"]}}
 
 
 def explain_and_score(explainer: EdgeExplainer, model: nn.Module, ds: GraphDataset,
                       graphs: Sequence[Data], device: str = "cpu",
                       progress: bool = False, fit: bool = True,
-                      unseen: Optional[Sequence[bool]] = None) -> Dict[str, Any]:
+                      unseen: Optional[Sequence[bool]] = None,
+                      fidelity: bool = True) -> Dict[str, Any]:
     r"""Fit :obj:`explainer` if it learns (on :obj:`ds.train`), explain :obj:`graphs`, and
-    score the explanations (:func:`score_explanations`) and the explained model's prediction
-    metric on the test split (:func:`gsat.training.engine.evaluate`).
+    score the explanations (:func:`score_explanations`, where the graphs have ground-truth
+    :obj:`edge_label`; else the interpretation scores are :obj:`None`), their fidelity
+    without ground truth (:func:`fidelity_fields`, with :obj:`fidelity`) and the explained
+    model's prediction metric on the test split (:func:`gsat.training.engine.evaluate`).
 
     Returns:
         dict: :obj:`test_interp_auc`, :obj:`test_precision_at_5`, :obj:`test_metric`,
@@ -41,7 +68,8 @@ def explain_and_score(explainer: EdgeExplainer, model: nn.Module, ds: GraphDatas
         one graph at a time, as the post-hoc explainers run. :obj:`fit=False` uses an
         explainer fitted already (e.g. while tuning). With :obj:`unseen` (one flag per
         graph), also :obj:`test_interp_auc_unseen` and :obj:`num_graphs_unseen`: the scores
-        on the flagged graphs only (e.g. those not used for tuning).
+        on the flagged graphs only (e.g. those not used for tuning). With :obj:`fidelity`,
+        also the fields of :func:`fidelity_fields`.
     """
     fit_seconds = 0.0
     if explainer.needs_fit and fit:
@@ -60,15 +88,21 @@ def explain_and_score(explainer: EdgeExplainer, model: nn.Module, ds: GraphDatas
         explainer.explain(model, graphs, ds.task, device, False)
         timings.append(time.perf_counter() - start)
     seconds = statistics.median(timings)
-    sc = score_explanations(scores, graphs, PRECISION_K)
+    truth = all(getattr(g, "edge_label", None) is not None for g in graphs)
+    sc = score_explanations(scores, graphs, PRECISION_K) if truth else None
     pred = evaluate(model, make_loader(ds.test, 128), ds.evaluator, torch.device(device),
                     PRECISION_K)
-    out = {"test_interp_auc": sc.interp_auc, "test_precision_at_5": sc.precision_at_k,
+    num_graphs = len(graphs)
+    out = {"test_interp_auc": sc.interp_auc if sc else None,
+           "test_precision_at_5": sc.precision_at_k if sc else None,
            "test_metric": pred.metric, "explain_seconds": seconds,
-           "graphs_per_second": sc.num_graphs / seconds if seconds > 0 else math.inf,
-           "fit_seconds": fit_seconds, "num_graphs": sc.num_graphs, "num_edges": sc.num_edges,
+           "graphs_per_second": num_graphs / seconds if seconds > 0 else math.inf,
+           "fit_seconds": fit_seconds, "num_graphs": num_graphs,
+           "num_edges": sc.num_edges if sc else sum(int(g.edge_index.size(1)) for g in graphs),
            "timed_passes": len(timings)}
-    if unseen is not None:
+    if fidelity:
+        out.update(fidelity_fields(model, graphs, scores, ds.task, device, progress))
+    if unseen is not None and truth:
         keep = [i for i, flag in enumerate(unseen) if flag]
         sub = score_explanations([scores[i] for i in keep], [graphs[i] for i in keep],
                                  PRECISION_K) if keep else None
@@ -82,5 +116,5 @@ def explain_and_score(explainer: EdgeExplainer, model: nn.Module, ds: GraphDatas
             one.explain(model, graphs, ds.task, device, False)
             timings.append(time.perf_counter() - start)
         t1 = statistics.median(timings)
-        out["graphs_per_second_batch1"] = sc.num_graphs / t1 if t1 > 0 else math.inf
+        out["graphs_per_second_batch1"] = num_graphs / t1 if t1 > 0 else math.inf
     return out

@@ -359,13 +359,29 @@ class ERM(_Classifier):
         """Graph logits of the backbone (no attention); :obj:`data` is checked in evaluation
         mode, as in :meth:`GSAT.forward`."""
         x, edge_index, batch, edge_attr = self._inputs(data, check=not self.training)
-        if self._split:  # the backbone contract is enough: forward() is not needed
-            logits = self.backbone.get_pred_from_emb(
-                self._embed(x, edge_index, batch, edge_attr), batch)
-        else:
-            logits = self.backbone(x, edge_index, batch, edge_attr)
+        logits = self.backbone_logits(x, edge_index, batch, edge_attr)
         check_finite_output(self, x, logits)
         return GSATOutput(logits, None, None, None)
+
+    def backbone_logits(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
+                        edge_attr: Optional[Tensor] = None) -> Tensor:
+        r"""Graph logits of the backbone on tensors already converted to the model's dtypes
+        (what :meth:`forward` computes, without its checks); the counterpart of
+        :meth:`GSAT.gated_forward`, gated by whatever edge mask is set on the backbone's
+        message-passing layers.
+
+        Args:
+            x (torch.Tensor): node features, shape :obj:`[N, F]`.
+            edge_index (torch.Tensor): edges, shape :obj:`[2, E]`.
+            batch (torch.Tensor, optional): graph of each node, shape :obj:`[N]`.
+                (default: one graph)
+            edge_attr (torch.Tensor, optional): edge features. (default: :obj:`None`)
+        """
+        batch = batch_vector(batch, x.size(0), edge_index)
+        if self._split:  # the backbone contract is enough: forward() is not needed
+            return self.backbone.get_pred_from_emb(
+                self._embed(x, edge_index, batch, edge_attr), batch)
+        return self.backbone(x, edge_index, batch, edge_attr)
 
     def loss(self, out: GSATOutput, y: Tensor, epoch: int) -> Tuple[Tensor, Dict[str, float]]:
         pred = self.prediction_loss(out.logits, y)

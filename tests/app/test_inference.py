@@ -103,6 +103,10 @@ def test_explain_cli_on_molecules(tmp_path, capsys):
     assert summary["skipped"] == [{"id": "broken",
                                    "reason": "RDKit cannot parse SMILES 'C1CC('"}]
     assert "1 of 2 graphs explained (1 skipped)" in capsys.readouterr().out
+    # molecules too (atom and bond encoders): the bonds' features go with the kept bonds
+    fid = json.loads((tmp_path / "ex" / "fidelity.json").read_text())
+    assert fid["graphs"] == 1 and fid["per_graph"][0]["id"] == "aspirin"
+    assert fid["per_graph"][0]["edges"] == 26 and fid["per_graph"][0]["kept_edges"] == 6
 
 
 def test_explain_caps_pictures_and_prints_a_short_summary(graph_run, tmp_path, capsys):
@@ -172,3 +176,71 @@ def test_read_smiles_csv_ids_and_errors(tmp_path):
     bad.write_bytes(b"smiles\n\xff\xfe\n")
     with pytest.raises(ConfigError, match="not UTF-8 text"):
         read_smiles_csv(bad)
+
+
+def test_explain_writes_fidelity_of_the_attention(graph_run, tmp_path, capsys):
+    import csv as csv_module
+
+    from gsat.explain.fidelity import graph_fidelity
+
+    new = generate_ba_2motifs(num_graphs=5, base_nodes=8, seed=4)
+    for g in new:  # inputs without labels: the predicted class is followed
+        del g.y
+        del g.edge_label
+    torch.save(new, tmp_path / "new.pt")
+    with pytest.raises(SystemExit) as exc:
+        main(["explain", str(graph_run / "run"), "--input", str(tmp_path / "new.pt"), "--out",
+              str(tmp_path / "ex"), "--no-progress", "--no-pictures"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "fidelity (top 20% of each graph's edges kept or removed): fid+" in out
+    assert str(tmp_path / "ex" / "fidelity.json") in out and "insertion AUC" in out
+    fid = json.loads((tmp_path / "ex" / "fidelity.json").read_text())
+    loaded = gsat.load_run(graph_run / "run")
+    direct = graph_fidelity(loaded.model, new, [loaded.model.explain(g) for g in new],
+                            "binary").summary()
+    for key in ("fid_plus", "fid_minus", "unfaithfulness", "deletion_auc", "insertion_auc"):
+        assert fid[key] == pytest.approx(direct[key], abs=1e-9), key
+    assert fid["higher_is_better"] == {"fid_plus": True, "fid_minus": False,
+                                       "characterization_score": True, "unfaithfulness": False,
+                                       "deletion_auc": False, "insertion_auc": True}
+    assert [r["id"] for r in fid["per_graph"]] == ["0", "1", "2", "3", "4"]
+    rows = list(csv_module.reader((tmp_path / "ex" / "fidelity_curves.csv").open()))
+    assert rows[0] == ["graph", "share", "deletion", "insertion"]
+    assert len(rows) == 1 + 6 * 11  # 5 graphs and the mean, 11 shares each
+    assert rows[-1][0] == "mean" and float(rows[-1][1]) == 1.0
+    assert float(rows[-1][2]) == pytest.approx(fid["deletion_curve"][-1])
+    summary = json.loads((tmp_path / "ex" / "summary.json").read_text())
+    assert summary["fidelity"]["file"] == "fidelity.json"
+
+    with pytest.raises(SystemExit) as exc:
+        main(["explain", str(graph_run / "run"), "--input", str(tmp_path / "new.pt"), "--out",
+              str(tmp_path / "ex2"), "--no-progress", "--no-pictures", "--no-fidelity"])
+    assert exc.value.code == 0
+    assert not (tmp_path / "ex2" / "fidelity.json").exists()
+    assert "fid+" not in capsys.readouterr().out
+
+
+def test_explain_of_a_regression_run_says_why_there_is_no_fidelity(tmp_path, capsys):
+    pytest.importorskip("rdkit")
+    pytest.importorskip("ogb")
+    smiles = ["CCO", "CCN", "c1ccccc1", "c1ccccc1N", "c1ccccc1O", "CC(=O)O", "CC(=O)N",
+              "c1ccncc1", "C1CCCCC1", "C1CCCCC1N", "CCCC", "CCCN", "OCCO", "NCCN"]
+    with open(tmp_path / "sol.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["smiles", "logs"])
+        w.writerows([[s, f"{0.5 * len(s) - 3.25:.2f}"] for s in smiles])
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--dataset", f"csv:{tmp_path / 'sol.csv'}", "--label-col", "logs",
+              "--split", "random", "--dataset-option", "task=regression", "--epochs", "1",
+              "--out", str(tmp_path / "run"), "--data-dir", str(tmp_path / "data"),
+              "--no-progress"])
+    assert exc.value.code == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["explain", str(tmp_path / "run"), "--input", str(tmp_path / "sol.csv"), "--out",
+              str(tmp_path / "ex"), "--no-progress", "--no-pictures"])
+    assert exc.value.code == 0
+    assert "fidelity: not computed: a regression model has no predicted class" in \
+        capsys.readouterr().out
+    assert not (tmp_path / "ex" / "fidelity.json").exists()
