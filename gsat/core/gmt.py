@@ -31,6 +31,8 @@ from torch_geometric.explain.algorithm.utils import clear_masks, set_masks
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import scatter
 
+from gsat.core.model import GSAT, GSATOutput, edge_mask
+from gsat.core.validation import check_finite_output
 from gsat.errors import ConfigError
 
 Estimator = Literal["gsat", "gmt_lin", "gmt_sam"]
@@ -176,10 +178,7 @@ class GMTEstimator(nn.Module):
         self.stage.fill_(2)
 
     # -- forward -------------------------------------------------------------------------
-    def forward(self, model: nn.Module, data) -> "GSATOutput":  # noqa: F821
-        from gsat.core.model import GSATOutput, edge_mask
-        from gsat.core.validation import check_finite_output
-
+    def forward(self, model: nn.Module, data) -> GSATOutput:
         x, edge_index, batch, edge_attr = model._inputs(data, check=not model.training)
         if self.in_stage2:
             return self._stage2(model, x, edge_index, batch, edge_attr)
@@ -208,10 +207,7 @@ class GMTEstimator(nn.Module):
         return edge_att * keep
 
     def _stage2(self, model: nn.Module, x: Tensor, edge_index: Tensor, batch: Tensor,
-                edge_attr: Optional[Tensor]) -> "GSATOutput":  # noqa: F821
-        from gsat.core.model import GSATOutput, edge_mask
-        from gsat.core.validation import check_finite_output
-
+                edge_attr: Optional[Tensor]) -> GSATOutput:
         with frozen(model), torch.no_grad():
             att_logits, att, edge_att = model._attention(x, edge_index, batch, edge_attr)
         weights = self.stage2_weights(edge_att, edge_index, batch)
@@ -292,8 +288,6 @@ def use_estimator(model: nn.Module, method: str = "gsat", samples: int = 1,
         gsat.errors.ConfigError: an unknown method or impossible settings.
         TypeError: :obj:`model` is not a :class:`~gsat.GSAT`.
     """
-    from gsat.core.model import GSAT
-
     if not isinstance(model, GSAT):
         raise TypeError(f"the estimator {method!r} needs a gsat.GSAT model, got "
                         f"{type(model).__name__}")
