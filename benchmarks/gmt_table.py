@@ -1,8 +1,9 @@
 r"""Rows of ``benchmarks/results/gmt.md`` from finished ``gsat train`` run folders.
 
-    python benchmarks/gmt_table.py RUN_DIR [RUN_DIR ...]
+    python benchmarks/gmt_table.py RUN_DIR [RUN_DIR+RUN_DIR ...]
 
-prints, per run folder, one markdown row: the method and config (``results.json``,
+prints, per run folder (or per ``+``-joined group of run folders of the same cell, e.g. seed
+0 in one and seeds 1 and 2 in another), one markdown row: the method and config (``results.json``,
 ``config.yml``), the seeds finished so far, test interpretation ROC AUC, test prediction
 metric and the seconds of a training epoch (mean ± population std over seeds, x100 for the
 scores), and the selected epochs.
@@ -18,9 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gsat.metrics.summary import mean_std, summarize  # noqa: E402
 
 
-def row(folder: Path) -> str:
-    res = json.loads((folder / "results.json").read_text())
-    runs = res["runs"]
+def row(folders: str) -> str:
+    results = [json.loads((Path(f) / "results.json").read_text()) for f in folders.split("+")]
+    res = results[0]
+    runs = sorted((r for one in results for r in one["runs"]), key=lambda r: r["seed"])
     summary = summarize(runs)
     n = len(runs)
     seeds = " ".join(str(r["seed"]) for r in runs)
@@ -34,14 +36,14 @@ def row(folder: Path) -> str:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("runs", nargs="+", type=Path)
+    p.add_argument("runs", nargs="+")
     args = p.parse_args(argv)
     print("| method | backbone | dataset | test interp AUC | test acc | s/epoch | seeds | "
           "selected epochs | epochs |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for folder in args.runs:
-        if (folder / "results.json").is_file():
-            print(row(folder))
+    for folders in args.runs:
+        if all((Path(f) / "results.json").is_file() for f in folders.split("+")):
+            print(row(folders))
 
 
 if __name__ == "__main__":
