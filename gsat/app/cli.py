@@ -49,8 +49,11 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                         "replaces --device")
     p.add_argument("--out", type=path_flag, metavar="DIR",
                    help="run folder (default: runs/<dataset>-<backbone>-<timestamp>)")
-    p.add_argument("--method", default="gsat", choices=["gsat", "erm"],
-                   help="gsat, or erm: the backbone without attention (default: gsat)")
+    p.add_argument("--method", default="gsat", choices=["gsat", "erm", "gmt_lin", "gmt_sam"],
+                   help="gsat (with the config's gsat.method), erm: the backbone without "
+                        "attention, or GMT's estimators gmt_lin (the first layer gated) and "
+                        "gmt_sam (K sampled subgraphs; K and the second stage in the config's "
+                        "gmt section) (default: gsat)")
     add_progress(p)
     p.add_argument("--tensorboard", action="store_true",
                    help="write TensorBoard scalars and attention histograms per epoch to "
@@ -161,6 +164,9 @@ def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
                    help="output folder; trained models found there are reused "
                         "(default: runs/benchmark-<dataset>-<backbone>)")
     add_device(p)
+    p.add_argument("--method", default="gsat", choices=["gsat", "gmt_lin", "gmt_sam"],
+                   help="the estimator GSAT's model trains with: gsat (the config's "
+                        "gsat.method), gmt_lin or gmt_sam (default: gsat)")
     p.add_argument("--explainer-epochs", type=epochs_flag, metavar="N",
                    help="epochs of GNNExplainer, GraphMask and PGExplainer (default: their "
                         "published defaults 100, 100, 30)")
@@ -312,7 +318,7 @@ def _benchmark(args: argparse.Namespace) -> int:
                          config=args.config, explainer_epochs=args.explainer_epochs,
                          max_graphs=args.max_graphs, threads=args.threads,
                          progress=not args.no_progress, tune=args.tune,
-                         tune_graphs=args.tune_graphs,
+                         tune_graphs=args.tune_graphs, method=args.method,
                          dataset_options={**dict(args.dataset_option),
                                           **own_data_options(args)})
     try:

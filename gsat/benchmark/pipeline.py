@@ -195,7 +195,7 @@ class _BenchmarkRun:
         if not ds.has_ground_truth:
             _check_without_truth(spec, ds, level)
         run_spec = RunSpec(dataset=spec.dataset, backbone=spec.backbone, config=spec.config,
-                           epochs=spec.epochs, device=spec.device)
+                           epochs=spec.epochs, device=spec.device, method=spec.method)
         cfg = resolve_config(run_spec, ds.config_name)
         raw, ds = ds, task_dataset(ds, cfg)  # a node dataset: the graph(s) trained on
         # A model of the whole graph of a node task explains its nodes through their

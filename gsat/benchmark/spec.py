@@ -55,6 +55,10 @@ class BenchmarkSpec:
     tuning_grids: Optional[Dict[str, List[Dict[str, Any]]]] = None
     """Grids replacing those of :func:`gsat.explain.registry.tuning_grid` (library use,
     tests)."""
+    method: str = "gsat"
+    """The estimator the attention model trains with: ``gsat`` (the config's
+    ``gsat.method``), ``gmt_lin`` or ``gmt_sam`` (:mod:`gsat.core.gmt`); post-hoc explainers
+    always explain the ERM backbone."""
 
 
 def base_method(method: str) -> str:
@@ -73,6 +77,7 @@ def check_spec(spec: BenchmarkSpec) -> None:
     check_seeds(spec.seeds)
     check_device(spec.device)
     check_choice(spec.backbone, BACKBONES, "backbone")
+    check_choice(spec.method, ("gsat", "gmt_lin", "gmt_sam"), "method")
     check_path(spec.data_dir, "--data-dir")
     if spec.out is not None:
         check_path(spec.out, "--out")

@@ -72,6 +72,31 @@ class GSATConfig:
     separate_bn_stats: bool = False
     """Separate batch-norm running statistics for the ungated and the gated backbone pass
     (false: one shared set, as in the paper's code, which explains BA-2Motifs far better)."""
+    method: Literal["gsat", "gmt_lin", "gmt_sam"] = "gsat"
+    """How the attention reaches the prediction: ``gsat`` (every layer gated by the sampled
+    attention), or GMT's estimators (Chen et al., ICML 2024; :mod:`gsat.core.gmt`):
+    ``gmt_lin`` (the first message-passing layer gated only) or ``gmt_sam`` (K hard
+    subgraphs sampled per step, logits averaged; settings in the ``gmt`` section)."""
+
+
+@dataclass
+class GMTConfig:
+    """Settings of ``gsat.method: gmt_sam`` (:class:`gsat.core.gmt.GMTEstimator`)."""
+
+    samples: int = 1
+    """K: Bernoulli subgraphs drawn from the attention per step (and per evaluation); the
+    cost of an epoch grows about linearly with K."""
+    stage2_epochs: int = 0
+    """The last this many of ``train.epochs`` are the second stage: backbone and extractor
+    frozen, a fresh classifier trained on the attended graphs (0: no second stage)."""
+    stage2_input: Literal["soft", "top"] = "soft"
+    """What the stage-2 classifier reads: every edge weighted by its attention (``soft``) or
+    the top ``stage2_top_ratio`` of each graph's edges with their attention (``top``)."""
+    stage2_top_ratio: float = 0.5
+    """The share of each graph's edges ``top`` keeps."""
+    stage2_init: Literal["fresh", "copy"] = "fresh"
+    """The stage-2 classifier starts newly initialised (``fresh``) or as a copy of the
+    trained backbone (``copy``)."""
 
 
 @dataclass
@@ -135,6 +160,7 @@ class Config:
     extractor: ExtractorConfig = field(default_factory=ExtractorConfig)
     gsat: GSATConfig = field(default_factory=GSATConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    gmt: GMTConfig = field(default_factory=GMTConfig)
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -249,6 +275,9 @@ RANGES: Dict[str, tuple] = {
     "train.keep_checkpoints_every": (1, True, 100_000, True),
     "train.node_batches": (0, True, 1_000_000, True),
     "train.eval_node_batches": (0, True, 1_000_000, True),
+    "gmt.samples": (1, True, 10_000, True),
+    "gmt.stage2_epochs": (0, True, 100_000, True),
+    "gmt.stage2_top_ratio": (0.0, False, 1.0, True),
 }
 
 
@@ -319,11 +348,31 @@ def validate(cfg: Config, source: str = "config") -> Config:
         if t.node_batches:
             raise bad("train.num_neighbors", "and train.node_batches are two ways to cut the "
                                              "training graph; set one of them")
+    check_gmt(cfg, source)
     if m.towers is not None:
         logging.getLogger(__name__).warning(
             "%s: model.towers is deprecated and ignored (the PNA layer has no towers); "
             "remove it from the config", source)
     return cfg
+
+
+def check_gmt(cfg: Config, source: str = "config") -> None:
+    r"""The relations of ``gsat.method`` and the ``gmt`` section: samples and a second stage
+    only with ``gmt_sam``, and a second stage shorter than ``train.epochs``; raises
+    :class:`~gsat.errors.ConfigError` naming the keys."""
+    method, x, epochs = cfg.gsat.method, cfg.gmt, cfg.train.epochs
+    if method != "gmt_sam":
+        for key, default in (("samples", 1), ("stage2_epochs", 0)):
+            if getattr(x, key) != default:
+                raise ConfigError(f"{source}: gmt.{key} ({getattr(x, key)}) applies to "
+                                  f"gsat.method gmt_sam only, but gsat.method is {method}; "
+                                  f"set gsat.method: gmt_sam (--method gmt_sam) or remove "
+                                  f"gmt.{key}")
+    if x.stage2_epochs and x.stage2_epochs >= epochs:
+        raise ConfigError(f"{source}: gmt.stage2_epochs ({x.stage2_epochs}) must be fewer than "
+                          f"train.epochs ({epochs}), which counts both stages; e.g. "
+                          f"train.epochs: {epochs + x.stage2_epochs} for {epochs} epochs of "
+                          "the first stage")
 
 
 #: the backbones a config (``model.backbone``) and the command line (``--backbone``) name
@@ -519,6 +568,14 @@ def fit_schedule_to_epochs(cfg: Config, epochs: int, flag: str = "--epochs") -> 
                          f"-> {interval}, train.min_select_epoch {t.min_select_epoch} -> "
                          f"{min_select}")
             g.decay_interval, t.min_select_epoch = interval, min_select
+    x = getattr(cfg, "gmt", None)
+    if x is not None and x.stage2_epochs and epochs < old:
+        stage2 = max(1, round(x.stage2_epochs * epochs / old)) if epochs > 1 else 0
+        if stage2 != x.stage2_epochs:
+            notes.append(f"{flag} {epochs} (the config's train.epochs: {old}) scaled the "
+                         f"second stage by {epochs}/{old}: gmt.stage2_epochs "
+                         f"{x.stage2_epochs} -> {stage2}")
+            x.stage2_epochs = stage2
     cfg.notes = list(getattr(cfg, "notes", [])) + notes  # type: ignore[attr-defined]
     for note in notes:
         log.info("%s", note)

@@ -221,6 +221,16 @@ class GSAT(_Classifier):
         self.symmetrize = symmetrize
         self.gated_stats = PassStatistics(backbone) if separate_bn_stats else None
         self.recompute_embed = recompute_embed
+        #: another estimator (GMT-lin, GMT-sam: :func:`gsat.core.gmt.use_estimator`) that
+        #: :meth:`forward`, :meth:`loss` and :meth:`start_epoch` hand over to; None: GSAT's
+        self.estimator: Optional[nn.Module] = None
+
+    def start_epoch(self, epoch: int) -> None:
+        """Called by the training loop before the training pass of a 0-based :obj:`epoch`
+        (the estimator of :func:`gsat.core.gmt.use_estimator` enters its second stage
+        there); GSAT's own estimator does nothing."""
+        if self.estimator is not None:
+            self.estimator.start_epoch(self, epoch)
 
     def _gated(self) -> contextlib.AbstractContextManager:
         return self.gated_stats.swapped() if self.gated_stats is not None else \
@@ -298,6 +308,8 @@ class GSAT(_Classifier):
             gsat.errors.GraphInputError: a malformed graph (evaluation mode), features that
                 do not fit the model's dtype, or logits that overflow on finite input.
         """
+        if self.estimator is not None:
+            return self.estimator(self, data)
         x, edge_index, batch, edge_attr = self._inputs(data, check=not self.training)
         att_logits, att, edge_att = self._attention(x, edge_index, batch, edge_attr)
         with edge_mask(self.backbone, edge_att, edge_index), self._gated():
@@ -313,6 +325,10 @@ class GSAT(_Classifier):
             (torch.Tensor, dict): the total loss and its parts (:obj:`pred`, :obj:`info`,
             :obj:`loss`, :obj:`r`) as floats.
         """
+        if self.estimator is not None:
+            own = self.estimator.loss(self, out, y, epoch)
+            if own is not None:
+                return own
         r = self.get_r(epoch)
         pred = self.prediction_loss(out.logits, y)
         info = F.bernoulli_kl(out.att, r).mean() if out.att.numel() else pred.new_zeros(())

@@ -12,7 +12,10 @@ from gsat.errors import ConfigError
 from gsat.core.model import ERM, GSAT
 from gsat.nn import GIN, PNA, degree_histogram
 
-Method = Literal["gsat", "erm"]
+Method = Literal["gsat", "erm", "gmt_lin", "gmt_sam"]
+"""What a run trains: ``erm`` the backbone alone; ``gsat`` a :class:`~gsat.GSAT` model with
+the config's estimator (``gsat.method``); ``gmt_lin`` / ``gmt_sam`` the same model with that
+estimator (:mod:`gsat.core.gmt`), whatever the config says."""
 
 
 def task_dataset(ds: Any, cfg: Config) -> GraphDataset:
@@ -79,9 +82,24 @@ def build_backbone(cfg: Config, ds: GraphDataset) -> nn.Module:
                **common)
 
 
+def estimator_of(cfg: Config, method: str) -> str:
+    """The estimator a model of :obj:`method` uses: the method itself for ``gmt_lin`` and
+    ``gmt_sam``, else the config's ``gsat.method``."""
+    return method if method in ("gmt_lin", "gmt_sam") else cfg.gsat.method
+
+
 def build_model(cfg: Config, ds: GraphDataset, method: Method = "gsat") -> nn.Module:
-    r"""A :class:`~gsat.GSAT` (or :class:`~gsat.core.model.ERM`) model for :obj:`ds` from :obj:`cfg`."""
+    r"""A :class:`~gsat.GSAT` (or :class:`~gsat.core.model.ERM`) model for :obj:`ds` from
+    :obj:`cfg`, with the estimator of :func:`estimator_of` (GMT-sam's second stage covers
+    the last :obj:`gmt.stage2_epochs` of :obj:`train.epochs`)."""
     model = _build_model(cfg, ds, method)
+    if method != "erm":
+        from gsat.core.gmt import use_estimator
+
+        est, x = estimator_of(cfg, method), cfg.gmt
+        stage2 = cfg.train.epochs - x.stage2_epochs if x.stage2_epochs else None
+        use_estimator(model, est, x.samples, stage2, x.stage2_input, x.stage2_top_ratio,
+                      x.stage2_init)
     if ds.task == "regression":  # MSE or MAE (train.regression_loss)
         model.regression_loss = cfg.train.regression_loss
     return model

@@ -365,8 +365,13 @@ class DistributedEngine(Engine):
         # a batch without edges leaves the extractor unused; none has one where every
         # training graph has an edge
         graphs = getattr(train_loader, "dataset", None)
+        # GMT-sam's second stage leaves the backbone and extractor unused, and the first
+        # stage its stage-2 classifier
+        from gsat.core.gmt import stage2_start
+
         self.ddp_model = dist.wrap(model, find_unused=graphs is None
-                                   or not every_graph_has_edges(graphs))
+                                   or not every_graph_has_edges(graphs)
+                                   or stage2_start(model) > 0)
         self._shards: Dict[int, Tuple[Any, DataLoader, List[int]]] = {}
 
     def train_pass(self, epoch: int) -> Dict[str, float]:

@@ -21,7 +21,7 @@ from gsat.runs.records import (read_results, read_run_json, write_config, write_
                                write_results, write_run_json)
 from gsat.io.checkpoint import load_checkpoint
 from gsat.io.signals import sigterm_as_interrupt
-from gsat.core.config import (BACKBONES, Config, check_epochs, default_config_path,
+from gsat.core.config import (BACKBONES, Config, check_epochs, check_gmt, default_config_path,
                               fit_schedule_to_epochs, load_config)
 from gsat.data import load_dataset
 from gsat.data.base import dataset_info
@@ -257,6 +257,9 @@ def resolve_config(spec: RunSpec, ds_config_name: str) -> Config:
     if cfg.model.backbone != spec.backbone:
         raise ConfigError(f"{path}: model.backbone is {cfg.model.backbone} but --backbone "
                           f"{spec.backbone} was asked for")
+    if spec.method in ("gmt_lin", "gmt_sam"):  # --method sets the config's estimator
+        cfg.gsat.method = spec.method
+        check_gmt(cfg, f"{path} with --method {spec.method}")
     if spec.epochs is not None:  # fewer epochs than the config's: a scaled r schedule
         fit_schedule_to_epochs(cfg, spec.epochs)
     return cfg
@@ -372,7 +375,7 @@ def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path,
         done = read_results(folder, cfg.train.epochs, ds.metric in ERROR_METRICS)
     results: Dict[str, Any] = {
         "dataset": spec.dataset, "backbone": spec.backbone,
-        "method": "GSAT" if spec.method == "gsat" else "ERM", "metric_name": ds.metric,
+        "method": _method_label(spec.method, cfg), "metric_name": ds.metric,
         "metric_label": METRIC_LABELS.get(ds.metric, ds.metric),
         "higher_is_better": ds.metric not in ERROR_METRICS,
         "device": spec.device, "seeds": spec.seeds, "epochs": cfg.train.epochs,
@@ -410,6 +413,14 @@ def _run_seeds(spec: RunSpec, cfg: Config, ds: Any, out: Path,
         _write_results(folder, results, guard)
     results["out_dir"] = str(out)
     return results
+
+
+def _method_label(method: str, cfg: Config) -> str:
+    """The method of a run as ``results.json`` names it: ERM, GSAT, GMT-lin or GMT-sam."""
+    from gsat.core.gmt import LABELS
+    from gsat.training.build import estimator_of
+
+    return "ERM" if method == "erm" else LABELS[estimator_of(cfg, method)]
 
 
 def _write_results(folder: RunFolder, results: Dict[str, Any],

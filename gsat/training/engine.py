@@ -334,6 +334,9 @@ class Engine:
     def run_epoch(self, epoch: int) -> Dict[str, Any]:
         """Train and validate one 0-based :obj:`epoch`, call the hooks, return its record."""
         model = self.model
+        start = getattr(model, "start_epoch", None)
+        if callable(start):  # e.g. GMT-sam enters its second stage
+            start(epoch)
         for h in self.hooks:
             h.on_epoch_start(self, epoch)
         ep = self.train_pass(epoch)

@@ -72,7 +72,9 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
         weight_decay: float = 0.0, optimizer: Optional[torch.optim.Optimizer] = None,
         device: Device = "cpu", metric: Metric = None, start_epoch: int = 0,
         progress: bool = True, tensorboard: Optional[Union[str, Path]] = None,
-        k: int = PRECISION_K, min_select_epoch: int = 10) -> List[Dict[str, Any]]:
+        k: int = PRECISION_K, min_select_epoch: int = 10, method: Optional[str] = None,
+        samples: int = 1, stage2_epochs: int = 0, stage2_input: str = "soft",
+        stage2_top_ratio: float = 0.5, stage2_init: str = "fresh") -> List[Dict[str, Any]]:
     r"""Train :obj:`model` for :obj:`epochs` epochs and return its history.
 
     Each epoch is one :func:`gsat.training.engine.train_epoch` pass over :obj:`train_loader`,
@@ -119,7 +121,19 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
             :class:`gsat.training.tensorboard.TensorBoardLogger`). (default: :obj:`None`)
         k (int, optional): the :math:`k` of the validation precision@k. (default: :obj:`5`)
         min_select_epoch (int, optional): model selection considers epochs after this one
-            (as :obj:`train.min_select_epoch` of the config). (default: :obj:`10`)
+            (as :obj:`train.min_select_epoch` of the config; with a second stage, counted
+            from its start). (default: :obj:`10`)
+        method (str, optional): the estimator of a :class:`~gsat.GSAT` model
+            (:func:`gsat.core.gmt.use_estimator`): :obj:`"gsat"`, :obj:`"gmt_lin"` or
+            :obj:`"gmt_sam"`; :obj:`None` keeps the model's. (default: :obj:`None`)
+        samples (int, optional): GMT-sam's :math:`K`. (default: :obj:`1`)
+        stage2_epochs (int, optional): GMT-sam: the last this many of :obj:`epochs` train a
+            fresh classifier on the frozen attention (0: no second stage). (default: :obj:`0`)
+        stage2_input (str, optional): :obj:`"soft"` or :obj:`"top"` (see
+            :class:`gsat.core.gmt.GMTEstimator`). (default: :obj:`"soft"`)
+        stage2_top_ratio (float, optional): the share of edges :obj:`"top"` keeps.
+            (default: :obj:`0.5`)
+        stage2_init (str, optional): :obj:`"fresh"` or :obj:`"copy"`. (default: :obj:`"fresh"`)
 
     Returns:
         list of dict: one record per epoch: :obj:`epoch`, :obj:`r` (GSAT only),
@@ -140,6 +154,9 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
     if val_loader is not None:
         _check_loader(val_loader, "val_loader")
     evaluator = _evaluator(model, metric, "fit")
+    if method is not None:
+        _apply_method(model, method, samples, stage2_epochs, stage2_input, stage2_top_ratio,
+                      stage2_init, int(epochs), start_epoch, optimizer)
     device, optimizer = _prepare(model, r_schedule, device, optimizer, lr, weight_decay)
     selection = (None if val_loader is None
                  else _selection(model, min_select_epoch, evaluator.higher_is_better))
@@ -150,6 +167,31 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
     _keep_selected(model, selection, history)
     model.eval()
     return history
+
+
+def _apply_method(model: nn.Module, method: str, samples: int, stage2_epochs: int,
+                  stage2_input: str, stage2_top_ratio: float, stage2_init: str, epochs: int,
+                  start_epoch: int, optimizer: Optional[torch.optim.Optimizer]) -> None:
+    """Attach the estimator :obj:`method` to :obj:`model` for :func:`fit`, with a
+    :class:`~gsat.errors.ConfigError` for settings that cannot work."""
+    from gsat.core.gmt import ESTIMATORS, use_estimator
+
+    if not isinstance(model, GSAT):
+        raise ConfigError(f"method applies to gsat.GSAT models only, got "
+                          f"{type(model).__name__}; leave method=None")
+    if method not in ESTIMATORS:
+        raise ConfigError(f"method must be one of {', '.join(ESTIMATORS)}, got {method!r}")
+    if isinstance(stage2_epochs, bool) or not isinstance(stage2_epochs, int) or \
+            not 0 <= stage2_epochs < epochs:
+        raise ConfigError(f"stage2_epochs must be a whole number from 0 to epochs - 1 "
+                          f"({epochs - 1}), got {stage2_epochs!r}")
+    if stage2_epochs and optimizer is not None:
+        raise ConfigError("a second stage (stage2_epochs) trains a classifier made here, "
+                          "which a given optimizer does not hold; leave optimizer=None")
+    if method == "gsat" and (samples != 1 or stage2_epochs):
+        raise ConfigError("samples and stage2_epochs belong to method='gmt_sam'")
+    stage2 = start_epoch + epochs - stage2_epochs if stage2_epochs else None
+    use_estimator(model, method, samples, stage2, stage2_input, stage2_top_ratio, stage2_init)
 
 
 def _check_loader(loader: Any, what: str) -> None:
@@ -194,9 +236,12 @@ def _selection(model: nn.Module, min_select_epoch: int,
                higher_is_better: bool = True) -> Selection:
     """The model selection of ``gsat train`` for :obj:`model`'s final :math:`r` (the lowest
     validation error where :obj:`higher_is_better` is false)."""
+    from gsat.core.gmt import stage2_start  # GMT-sam: select among second-stage epochs
+
     rk = getattr(model, "r_kwargs", None) or {}
     final_r = final_prior(rk.get("final_r"), rk.get("fixed_r"))
-    return Selection(Selector(min_select_epoch, final_r, higher_is_better))
+    return Selection(Selector(min_select_epoch + stage2_start(model), final_r,
+                              higher_is_better))
 
 
 def _keep_selected(model: nn.Module, selection: Optional[Selection],

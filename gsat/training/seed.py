@@ -178,7 +178,9 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
     opt = torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     test_graphs = ds.interp_test if ds.interp_test is not None else ds.test
     final_r = final_prior(cfg.gsat.final_r, cfg.gsat.fixed_r)
-    selection = Selection(Selector(t.min_select_epoch, final_r,
+    from gsat.core.gmt import stage2_start  # GMT-sam: select among second-stage epochs
+
+    selection = Selection(Selector(t.min_select_epoch + stage2_start(model), final_r,
                                    higher_is_better=getattr(ds.evaluator, "higher_is_better",
                                                             True)))
     meta = {"config": cfg.to_dict(), "method": method, "dataset": ds.name}

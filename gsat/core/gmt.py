@@ -1,0 +1,315 @@
+r"""The estimators of GMT (`Chen, Bian, Han & Cheng, "How Interpretable Are Interpretable Graph
+Neural Networks?", ICML 2024 <https://arxiv.org/abs/2406.07955>`_) as options of
+:class:`~gsat.GSAT`: the same extractor and information bottleneck, another way to let the
+attention reach the prediction.
+
+- **GMT-lin** (:obj:`"gmt_lin"`): the attention gates the messages of the first
+  message-passing layer only; every later layer passes its messages ungated.
+- **GMT-sam** (:obj:`"gmt_sam"`): per step, :math:`K` subgraphs are drawn edge by edge from
+  Bernoulli(attention) with the straight-through estimator
+  (:func:`straight_through_bernoulli`); the classifier runs on each and the logits are
+  averaged, a Monte-Carlo estimate of the subgraph multilinear extension. An optional second
+  stage then freezes the backbone and extractor and trains a fresh classifier (a newly
+  initialised copy of the backbone) on the graphs weighted by the frozen attention, either
+  every edge with its soft weight (:obj:`"soft"`) or only the top share of each graph's edges
+  (:obj:`"top"`, :func:`top_share_mask`).
+
+:func:`use_estimator` attaches a :class:`GMTEstimator` to a model; the model's
+:meth:`~gsat.GSAT.forward`, :meth:`~gsat.GSAT.loss` and
+:meth:`~gsat.GSAT.start_epoch` hand over to it.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+from typing import Dict, Iterator, Literal, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.explain.algorithm.utils import clear_masks, set_masks
+from torch_geometric.nn import MessagePassing
+from torch_geometric.utils import scatter
+
+from gsat.core.model import GSAT, GSATOutput, edge_mask
+from gsat.core.validation import check_finite_output
+from gsat.errors import ConfigError
+
+Estimator = Literal["gsat", "gmt_lin", "gmt_sam"]
+#: the estimators of :class:`~gsat.GSAT` (``gsat.method`` of a config, ``--method``)
+ESTIMATORS: Tuple[str, ...] = ("gsat", "gmt_lin", "gmt_sam")
+#: the two GMT estimators
+GMT_METHODS: Tuple[str, ...] = ("gmt_lin", "gmt_sam")
+#: how each estimator is named in results and tables
+LABELS: Dict[str, str] = {"gsat": "GSAT", "gmt_lin": "GMT-lin", "gmt_sam": "GMT-sam"}
+#: the largest number of samples per step
+MAX_SAMPLES = 10_000
+
+
+def straight_through_bernoulli(p: Tensor, generator: Optional[torch.Generator] = None
+                               ) -> Tensor:
+    r"""A hard Bernoulli sample of the probabilities :obj:`p` whose gradient is that of
+    :obj:`p` (the straight-through estimator):
+
+    .. math::
+        m = b + p - \operatorname{sg}(p), \quad b \sim \mathrm{Bern}(p)
+
+    where :math:`\operatorname{sg}` stops the gradient; the value is :math:`b \in \{0, 1\}`,
+    :math:`\partial m / \partial p = 1`.
+
+    Args:
+        p (torch.Tensor): probabilities in :math:`[0, 1]`, any shape.
+        generator (torch.Generator, optional): the random numbers. (default: the global one)
+    """
+    b = torch.bernoulli(p.detach(), generator=generator)
+    return b + (p - p.detach())  # exactly b in value
+
+
+def top_share_mask(score: Tensor, group: Tensor, ratio: float) -> Tensor:
+    r"""Which elements are among the :math:`\lceil \rho\, n_g \rceil` highest of their group
+    :math:`g` (:math:`n_g` its size, :math:`\rho` = :obj:`ratio`); ties go to the lower
+    index.
+
+    Args:
+        score (torch.Tensor): scores, shape :obj:`[E]`.
+        group (torch.Tensor): the group of each element (e.g. the graph of each edge),
+            shape :obj:`[E]`, non-negative integers.
+        ratio (float): the share kept, in :math:`(0, 1]`.
+
+    Returns:
+        torch.Tensor: a boolean mask, shape :obj:`[E]`.
+    """
+    if not 0 < ratio <= 1:
+        raise ValueError(f"ratio must lie in (0, 1], got {ratio}")
+    n = score.numel()
+    if n == 0:
+        return torch.zeros(0, dtype=torch.bool, device=score.device)
+    group = group.long()
+    # sort by group, then by descending score, then by index
+    order = torch.argsort(-score.detach().double(), stable=True)
+    order = order[torch.argsort(group[order], stable=True)]
+    size = scatter(torch.ones_like(group), group, dim=0, reduce="sum")
+    start = torch.cumsum(size, 0) - size
+    rank = torch.empty_like(group)
+    rank[order] = torch.arange(n, device=score.device) - start[group[order]]
+    keep = torch.ceil(size.double() * ratio - 1e-9).long()
+    return rank < keep[group]
+
+
+def reset_copy(module: nn.Module) -> nn.Module:
+    r"""A copy of :obj:`module` with every parameter initialised afresh (each submodule's
+    :meth:`reset_parameters`, batch-norm running statistics included); buffers that are not
+    reset (e.g. PNA's degree histogram) are copied."""
+    fresh = copy.deepcopy(module)
+    for m in fresh.modules():
+        reset = getattr(m, "reset_parameters", None)
+        if callable(reset) and m is not fresh:
+            reset()
+    return fresh
+
+
+@contextlib.contextmanager
+def first_layer_mask(module: nn.Module, mask: Tensor, edge_index: Tensor) -> Iterator[None]:
+    r"""Within the block, the first :class:`~torch_geometric.nn.conv.MessagePassing` layer of
+    :obj:`module` (in registration order, e.g. :obj:`convs[0]`) multiplies the message of
+    edge :math:`e` by :obj:`mask[e]`; the other layers are not gated. Masks are cleared on
+    exit."""
+    first = next((m for m in module.modules() if isinstance(m, MessagePassing)), None)
+    if first is None:
+        raise TypeError(f"{type(module).__name__} has no PyG MessagePassing layer to gate")
+    set_masks(first, mask, edge_index, apply_sigmoid=False)
+    try:
+        yield
+    finally:
+        clear_masks(module)
+
+
+class GMTEstimator(nn.Module):
+    r"""GMT-lin or GMT-sam for a :class:`~gsat.GSAT` model (see the module's text).
+
+    Args:
+        backbone (torch.nn.Module): the model's backbone; GMT-sam with a second stage copies
+            it (:func:`reset_copy`) as the stage-2 classifier.
+        method (str): :obj:`"gmt_lin"` or :obj:`"gmt_sam"`.
+        samples (int, optional): GMT-sam: subgraphs :math:`K` drawn per step (and per
+            evaluation). (default: :obj:`1`)
+        stage2_from (int, optional): GMT-sam: the 0-based epoch at which the second stage
+            starts; :obj:`None` for none. (default: :obj:`None`)
+        stage2_input (str, optional): what the stage-2 classifier reads: :obj:`"soft"`
+            (every edge weighted by its attention) or :obj:`"top"` (the top
+            :obj:`stage2_top_ratio` of each graph's edges with their attention, the others
+            removed). (default: :obj:`"soft"`)
+        stage2_top_ratio (float, optional): the share kept by :obj:`"top"`.
+            (default: :obj:`0.5`)
+        stage2_init (str, optional): the stage-2 classifier starts :obj:`"fresh"` (newly
+            initialised) or as a :obj:`"copy"` of the trained backbone. (default:
+            :obj:`"fresh"`)
+    """
+
+    def __init__(self, backbone: nn.Module, method: str, samples: int = 1,
+                 stage2_from: Optional[int] = None, stage2_input: str = "soft",
+                 stage2_top_ratio: float = 0.5, stage2_init: str = "fresh"):
+        super().__init__()
+        check_estimator(method, samples, stage2_from, stage2_input, stage2_top_ratio,
+                        stage2_init)
+        self.method, self.samples = method, int(samples)
+        self.stage2_from = stage2_from
+        self.stage2_input, self.stage2_top_ratio = stage2_input, float(stage2_top_ratio)
+        self.stage2_init = stage2_init
+        self.classifier = reset_copy(backbone) if stage2_from is not None else None
+        # 1 or 2; a buffer, so that a checkpoint knows which stage its weights are from
+        self.register_buffer("stage", torch.ones((), dtype=torch.long))
+
+    def extra_repr(self) -> str:
+        return (f"method={self.method}, samples={self.samples}, stage2_from={self.stage2_from}"
+                f", stage2_input={self.stage2_input}")
+
+    @property
+    def in_stage2(self) -> bool:
+        return int(self.stage) == 2
+
+    def start_epoch(self, model: nn.Module, epoch: int) -> None:
+        """Enter the second stage at :obj:`stage2_from` (a copy-initialised classifier takes
+        the backbone's weights then, once)."""
+        if self.stage2_from is None or epoch < self.stage2_from or self.in_stage2:
+            return
+        if self.stage2_init == "copy":
+            self.classifier.load_state_dict(model.backbone.state_dict())
+        self.stage.fill_(2)
+
+    # -- forward -------------------------------------------------------------------------
+    def forward(self, model: nn.Module, data) -> GSATOutput:
+        x, edge_index, batch, edge_attr = model._inputs(data, check=not model.training)
+        if self.in_stage2:
+            return self._stage2(model, x, edge_index, batch, edge_attr)
+        att_logits, att, edge_att = model._attention(x, edge_index, batch, edge_attr)
+        bb = model.backbone
+        if self.method == "gmt_lin":
+            with first_layer_mask(bb, edge_att, edge_index), model._gated():
+                emb = bb.get_emb(x, edge_index, batch, edge_attr)
+            logits = bb.get_pred_from_emb(emb, batch)
+        else:
+            runs = []
+            for _ in range(self.samples):
+                mask = straight_through_bernoulli(edge_att)
+                with edge_mask(bb, mask, edge_index), model._gated():
+                    emb = bb.get_emb(x, edge_index, batch, edge_attr)
+                runs.append(bb.get_pred_from_emb(emb, batch))
+            logits = torch.stack(runs).mean(0)
+        check_finite_output(model, x, att_logits, logits)
+        return GSATOutput(logits, edge_att, att_logits, att)
+
+    def stage2_weights(self, edge_att: Tensor, edge_index: Tensor, batch: Tensor) -> Tensor:
+        """The edge weights the stage-2 classifier reads (see :obj:`stage2_input`)."""
+        if self.stage2_input == "soft":
+            return edge_att
+        keep = top_share_mask(edge_att, batch[edge_index[0]], self.stage2_top_ratio)
+        return edge_att * keep
+
+    def _stage2(self, model: nn.Module, x: Tensor, edge_index: Tensor, batch: Tensor,
+                edge_attr: Optional[Tensor]) -> GSATOutput:
+        with frozen(model), torch.no_grad():
+            att_logits, att, edge_att = model._attention(x, edge_index, batch, edge_attr)
+        weights = self.stage2_weights(edge_att, edge_index, batch)
+        clf = self.classifier
+        with edge_mask(clf, weights, edge_index):
+            emb = clf.get_emb(x, edge_index, batch, edge_attr)
+        logits = clf.get_pred_from_emb(emb, batch)
+        check_finite_output(model, x, att_logits, logits)
+        return GSATOutput(logits, edge_att, att_logits, att)
+
+    def loss(self, model: nn.Module, out, y: Tensor, epoch: int
+             ) -> Tuple[Tensor, Dict[str, float]]:
+        """Stage 1: the model's own loss; stage 2: the prediction loss alone (the attention
+        is frozen)."""
+        if not self.in_stage2:
+            return None  # type: ignore[return-value]
+        r = model.get_r(epoch)
+        pred = model.prediction_loss(out.logits, y)
+        loss = model.pred_loss_coef * pred
+        return loss, {"loss": loss.item(), "pred": pred.item(), "info": 0.0, "r": r}
+
+
+@contextlib.contextmanager
+def frozen(model: nn.Module) -> Iterator[None]:
+    r"""Within the block :obj:`model` (its backbone and extractor) runs in evaluation mode:
+    the attention is :math:`\sigma(\ell)` without noise or dropout and no batch-norm
+    statistics change; modes are restored on exit."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.backbone.eval()
+    model.extractor.eval()
+    model.training = False
+    try:
+        yield
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
+def check_estimator(method: str, samples: int = 1, stage2_from: Optional[int] = None,
+                    stage2_input: str = "soft", stage2_top_ratio: float = 0.5,
+                    stage2_init: str = "fresh", where: str = "") -> None:
+    r"""Refuse settings of a GMT estimator that cannot work, with a
+    :class:`~gsat.errors.ConfigError` naming the setting (prefixed by :obj:`where`)."""
+    def bad(msg: str) -> ConfigError:
+        return ConfigError(f"{where}{msg}")
+
+    if method not in GMT_METHODS:
+        raise bad(f"method must be one of {', '.join(ESTIMATORS)}, got {method!r}")
+    if isinstance(samples, bool) or not isinstance(samples, int) or not (
+            1 <= samples <= MAX_SAMPLES):
+        raise bad(f"samples (K) must be a whole number from 1 to {MAX_SAMPLES}, got "
+                  f"{samples!r}")
+    if method == "gmt_lin" and (samples != 1 or stage2_from is not None):
+        raise bad("samples and the second stage belong to gmt_sam; gmt_lin draws no samples "
+                  f"(got samples={samples}, second stage "
+                  f"{'on' if stage2_from is not None else 'off'})")
+    if stage2_from is not None and (isinstance(stage2_from, bool) or not isinstance(
+            stage2_from, int) or stage2_from < 1):
+        raise bad(f"the second stage must start after at least one epoch, got {stage2_from!r}")
+    if stage2_input not in ("soft", "top"):
+        raise bad(f"stage2_input must be soft or top, got {stage2_input!r}")
+    if stage2_init not in ("fresh", "copy"):
+        raise bad(f"stage2_init must be fresh or copy, got {stage2_init!r}")
+    if isinstance(stage2_top_ratio, bool) or not isinstance(stage2_top_ratio, (int, float)) \
+            or not math.isfinite(stage2_top_ratio) or not 0 < stage2_top_ratio <= 1:
+        raise bad(f"stage2_top_ratio must lie in (0, 1], got {stage2_top_ratio!r}")
+
+
+def use_estimator(model: nn.Module, method: str = "gsat", samples: int = 1,
+                  stage2_from: Optional[int] = None, stage2_input: str = "soft",
+                  stage2_top_ratio: float = 0.5, stage2_init: str = "fresh") -> nn.Module:
+    r"""Train and evaluate the :class:`~gsat.GSAT` :obj:`model` with the estimator
+    :obj:`method`: :obj:`"gsat"` (the paper's, removing any other), :obj:`"gmt_lin"` or
+    :obj:`"gmt_sam"` (:class:`GMTEstimator`, which holds the stage-2 classifier, so attach
+    it before the optimizer is made). Returns :obj:`model`.
+
+    Raises:
+        gsat.errors.ConfigError: an unknown method or impossible settings.
+        TypeError: :obj:`model` is not a :class:`~gsat.GSAT`.
+    """
+    if not isinstance(model, GSAT):
+        raise TypeError(f"the estimator {method!r} needs a gsat.GSAT model, got "
+                        f"{type(model).__name__}")
+    if method == "gsat":
+        model.estimator = None
+        return model
+    model.estimator = GMTEstimator(model.backbone, method, samples, stage2_from,
+                                   stage2_input, stage2_top_ratio, stage2_init)
+    param = next(model.backbone.parameters(), None)
+    if param is not None:
+        model.estimator.to(param.device)
+    return model
+
+
+def estimator_name(model: nn.Module) -> str:
+    """:obj:`"gsat"`, :obj:`"gmt_lin"` or :obj:`"gmt_sam"`: the estimator of :obj:`model`."""
+    est = getattr(model, "estimator", None)
+    return "gsat" if est is None else est.method
+
+
+def stage2_start(model: nn.Module) -> int:
+    """The epoch at which :obj:`model`'s second stage starts (0 without one): model selection
+    considers the epochs of the stage that makes the final model."""
+    est = getattr(model, "estimator", None)
+    return 0 if est is None or est.stage2_from is None else int(est.stage2_from)

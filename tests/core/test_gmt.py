@@ -1,0 +1,210 @@
+"""GMT's estimators as options of GSAT (gsat.core.gmt): GMT-lin gates the first layer only,
+GMT-sam draws K straight-through Bernoulli subgraphs and averages their logits, and its second
+stage trains a fresh classifier on the frozen attention."""
+import pytest
+import torch
+from torch_geometric.data import Batch
+from torch_geometric.explain.algorithm.utils import set_masks, clear_masks
+from torch_geometric.loader import DataLoader
+
+from gsat import GSAT
+from gsat.core.gmt import (GMTEstimator, check_estimator, first_layer_mask, reset_copy,
+                           straight_through_bernoulli, top_share_mask, use_estimator)
+from gsat.core.model import edge_mask
+from gsat.errors import ConfigError
+from gsat.nn import GIN
+from gsat.training.engine import Evaluator, train_epoch
+from tests.conftest import ring
+
+
+def _model(method="gsat", layers=2, **kw):
+    torch.manual_seed(0)
+    model = GSAT(GIN(3, 1, 16, num_layers=layers))
+    return use_estimator(model, method, **kw)
+
+
+def _graphs():
+    return [ring(5 + i % 4, seed=i) for i in range(12)]
+
+
+def test_straight_through_bernoulli_is_hard_with_the_gradient_of_p():
+    p = torch.tensor([0.0, 1.0, 0.3, 0.7], requires_grad=True)
+    m = straight_through_bernoulli(p)
+    assert set(m.detach().tolist()) <= {0.0, 1.0}
+    assert m[0] == 0 and m[1] == 1
+    (m * torch.tensor([1.0, 2.0, 3.0, 4.0])).sum().backward()
+    assert p.grad.tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_top_share_mask_keeps_the_ceiling_of_each_groups_share():
+    score = torch.tensor([0.1, 0.9, 0.5, 0.3, 0.8, 0.2, 0.7])
+    group = torch.tensor([0, 0, 0, 1, 1, 1, 1])
+    keep = top_share_mask(score, group, 0.5)
+    # group 0: ceil(1.5) = 2 of 3 (0.9, 0.5); group 1: 2 of 4 (0.8, 0.7)
+    assert keep.tolist() == [False, True, True, False, True, False, True]
+    assert top_share_mask(score, group, 1.0).all()
+    with pytest.raises(ValueError, match="ratio"):
+        top_share_mask(score, group, 0.0)
+
+
+def test_gmt_sam_draws_k_subgraphs_and_averages_their_logits(small_batch):
+    model = _model("gmt_sam", samples=3).eval()
+    torch.manual_seed(5)
+    logits = model(small_batch).logits
+    # the same K draws by hand: eval attention, K Bernoulli masks, mean of the logits
+    att = model.explain(small_batch)
+    torch.manual_seed(5)
+    runs = []
+    for _ in range(3):
+        mask = torch.bernoulli(att)
+        with edge_mask(model.backbone, mask, small_batch.edge_index):
+            runs.append(model.gated_forward(small_batch.x, small_batch.edge_index,
+                                            small_batch.batch))
+    assert torch.allclose(logits, torch.stack(runs).mean(0), atol=1e-6)
+    assert not torch.allclose(runs[0], runs[1])  # the draws differ: the mean is of K samples
+    one = _model("gmt_sam", samples=1).eval()
+    torch.manual_seed(5)
+    assert torch.allclose(one(small_batch).logits, runs[0], atol=1e-6)
+
+
+def test_gmt_sam_gradient_reaches_the_extractor_through_the_hard_samples(small_batch):
+    model = _model("gmt_sam", samples=2)
+    model.info_loss_coef = 0.0  # the prediction loss alone
+    model.train()
+    out = model(small_batch)
+    loss, _ = model.loss(out, small_batch.y, 0)
+    loss.backward()
+    grads = [p.grad for p in model.extractor.parameters()]
+    assert all(g is not None for g in grads)
+    assert sum(float(g.abs().sum()) for g in grads) > 0
+
+
+def test_gmt_lin_gates_the_first_layer_only(small_batch):
+    model = _model("gmt_lin", layers=3).eval()
+    seen = []
+    for conv in model.backbone.convs:
+        conv.register_forward_pre_hook(
+            lambda m, args: seen.append(m.explain is True and m._edge_mask is not None))
+    logits = model(small_batch).logits
+    assert seen[-3:] == [True, False, False]
+    # the same as layer 1 gated by the attention and later layers by unit weights
+    att = model.explain(small_batch)
+    bb, ei = model.backbone, small_batch.edge_index
+    set_masks(bb, torch.ones_like(att), ei, apply_sigmoid=False)
+    set_masks(bb.convs[0], att, ei, apply_sigmoid=False)
+    try:
+        expect = bb(small_batch.x, ei, small_batch.batch)
+    finally:
+        clear_masks(bb)
+    assert torch.allclose(logits, expect, atol=1e-6)
+    gsat_logits = _model("gsat", layers=3).eval()(small_batch).logits
+    assert not torch.allclose(logits, gsat_logits)  # GSAT gates every layer
+
+
+def test_first_layer_mask_clears_on_exit(small_batch):
+    bb = GIN(3, 1, 8)
+    with pytest.raises(RuntimeError):
+        with first_layer_mask(bb, torch.ones(small_batch.num_edges), small_batch.edge_index):
+            raise RuntimeError
+    assert all(c._edge_mask is None for c in bb.convs)
+
+
+def _state(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def test_stage2_freezes_the_extractor_and_trains_a_fresh_classifier():
+    model = _model("gmt_sam", samples=2, stage2_from=1, stage2_input="top")
+    clf0 = _state(model.estimator.classifier)
+    bb0 = _state(model.backbone)
+    # fresh: newly initialised, not the backbone's weights
+    assert any(not torch.equal(clf0[k], bb0[k]) for k in clf0 if k.endswith("weight"))
+    loader = DataLoader(_graphs(), batch_size=4, shuffle=True)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    ev = Evaluator("binary")
+    model.start_epoch(0)
+    train_epoch(model, loader, opt, 0, "cpu", ev)
+    assert model.estimator.stage == 1
+    assert all(torch.equal(v, clf0[k]) for k, v in _state(model.estimator.classifier).items())
+    frozen_ext, frozen_bb = _state(model.extractor), _state(model.backbone)
+    for epoch in (1, 2):
+        model.start_epoch(epoch)
+        ep = train_epoch(model, loader, opt, epoch, "cpu", ev)
+        assert ep["train_info"] == 0.0
+    assert model.estimator.stage == 2
+    for before, module in ((frozen_ext, model.extractor), (frozen_bb, model.backbone)):
+        after = _state(module)
+        assert all(torch.equal(after[k], before[k]) for k in before)  # buffers included
+    trained = _state(model.estimator.classifier)
+    assert any(not torch.equal(trained[k], clf0[k]) for k in clf0)
+
+
+def test_stage2_classifier_reads_the_frozen_attention(small_batch):
+    model = _model("gmt_sam", stage2_from=1, stage2_input="top", stage2_top_ratio=0.5)
+    model.start_epoch(1)
+    model.eval()
+    out = model(small_batch)
+    att = model.explain(small_batch)
+    assert torch.allclose(out.edge_att, att)
+    weights = model.estimator.stage2_weights(att, small_batch.edge_index, small_batch.batch)
+    clf = model.estimator.classifier
+    with edge_mask(clf, weights, small_batch.edge_index):
+        expect = clf(small_batch.x, small_batch.edge_index, small_batch.batch)
+    assert torch.allclose(out.logits, expect, atol=1e-6)
+    assert (weights == 0).sum() > 0  # the lower half of each graph's edges is removed
+
+
+def test_stage2_copy_init_starts_from_the_trained_backbone():
+    model = _model("gmt_sam", stage2_from=1, stage2_init="copy")
+    model.start_epoch(1)
+    bb, clf = _state(model.backbone), _state(model.estimator.classifier)
+    assert all(torch.equal(clf[k], bb[k]) for k in bb)
+
+
+def test_reset_copy_initialises_afresh_and_keeps_the_architecture():
+    torch.manual_seed(0)
+    bb = GIN(3, 1, 8)
+    fresh = reset_copy(bb)
+    assert [k for k in fresh.state_dict()] == [k for k in bb.state_dict()]
+    assert not torch.equal(fresh.convs[0].nn[0].weight, bb.convs[0].nn[0].weight)
+
+
+def test_the_estimator_is_part_of_the_state_dict_and_loads_back(small_batch):
+    model = _model("gmt_sam", samples=2, stage2_from=3)
+    model.start_epoch(3)
+    other = _model("gmt_sam", samples=2, stage2_from=3)
+    other.load_state_dict(model.state_dict())
+    assert other.estimator.stage == 2
+    model.eval(), other.eval()
+    assert torch.allclose(model(small_batch).logits, other(small_batch).logits)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(method="gmt_xyz"), "method must be one of"),
+    (dict(method="gmt_sam", samples=0), "samples"),
+    (dict(method="gmt_lin", samples=4), "gmt_sam"),
+    (dict(method="gmt_sam", stage2_from=0), "second stage"),
+    (dict(method="gmt_sam", stage2_input="hard"), "stage2_input"),
+    (dict(method="gmt_sam", stage2_top_ratio=1.5), "stage2_top_ratio"),
+    (dict(method="gmt_sam", stage2_init="warm"), "stage2_init"),
+])
+def test_impossible_estimator_settings_are_refused(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        check_estimator(**kwargs)
+
+
+def test_use_estimator_refuses_a_model_without_attention_and_gsat_removes_it():
+    from gsat.core.model import ERM
+
+    with pytest.raises(TypeError, match="GSAT"):
+        use_estimator(ERM(GIN(3, 1, 8)), "gmt_lin")
+    model = _model("gmt_lin")
+    assert isinstance(model.estimator, GMTEstimator)
+    assert use_estimator(model, "gsat").estimator is None
+    assert not any(k.startswith("estimator.") for k in model.state_dict())
+
+
+def test_batch_of_one_estimator_forward_keeps_gsat_output_fields(small_batch):
+    model = _model("gmt_lin").eval()
+    out = model(Batch.from_data_list([ring(6)]))
+    assert out.edge_att.shape == (12,) and out.att_logits is not None
