@@ -14,6 +14,7 @@ import torch
 from torch_geometric.data import Data
 
 from gsat.errors import ConfigError, GraphInputError
+from gsat.core.task import prediction_record  # noqa: F401 - a name of this module too
 from gsat.io.files import atomic_write, json_safe, write_json
 from gsat.training.reader import LoadedRun, load_run
 
@@ -73,25 +74,6 @@ def _prepare_input(g: Data, run: LoadedRun) -> Data:
 
 
 # ----------------------------------------------------------------------------- explaining
-def prediction_record(logits: torch.Tensor, task: str) -> Dict[str, Any]:
-    """The prediction of one graph (or node) from its logits: class and probability."""
-    lg = logits.detach().double().view(-1)
-    if task == "regression":  # the predicted values themselves
-        values = [float(v) for v in lg]
-        return {"prediction": values[0] if len(values) == 1 else values, "probability": None}
-    if task == "binary":
-        p = float(torch.sigmoid(lg[0]))
-        return {"prediction": int(p > 0.5), "probability": p}
-    if task == "multiclass":
-        probs = torch.softmax(lg, 0)
-        k = int(probs.argmax())
-        return {"prediction": k, "probability": float(probs[k]),
-                "probabilities": [float(v) for v in probs]}
-    probs = torch.sigmoid(lg)
-    return {"prediction": [int(v > 0.5) for v in probs],
-            "probability": [float(v) for v in probs]}
-
-
 def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
                    ids: Optional[Sequence[str]] = None, mols: Optional[Sequence[Any]] = None,
                    pictures: bool = True, progress: bool = True,
