@@ -35,7 +35,7 @@ __all__ = ["draw_explanation", "draw_superpixel_explanation", "draw_token_explan
 def draw_graph_explanation(g: Any, edge_att: torch.Tensor, path: Union[str, Path],
                            node_names: Optional[Sequence[str]] = None,
                            title: Optional[str] = None, scale: ColorScale = DEFAULT_SCALE,
-                           molecule: bool = False) -> Path:
+                           molecule: bool = False, top_k: Optional[int] = None) -> Path:
     r"""Draw one explained graph the way its data is best seen: an image graph that carries
     :obj:`sp_map` (the node of every pixel, e.g. MNIST-75sp) as superpixels
     (:func:`draw_superpixel_explanation`, the mean intensity read from :obj:`x[:, 0]`), a
@@ -45,13 +45,14 @@ def draw_graph_explanation(g: Any, edge_att: torch.Tensor, path: Union[str, Path
     (:func:`draw_explanation`, ground-truth edges marked, colours on :obj:`scale`). With
     :obj:`molecule`, a graph featurised as OGB's molecules (a ``csv:`` or OGB dataset) is
     drawn by RDKit as a molecule (:func:`mol_from_graph`, :func:`draw_molecule_explanation`),
-    the same drawer as ``gsat explain`` uses on SMILES."""
+    the same drawer as ``gsat explain`` uses on SMILES. :obj:`top_k` colours only the edges
+    (bonds) of highest attention."""
     num_nodes = int(g.num_nodes)
     if molecule:
         mol = mol_from_graph(g)
         if mol is not None:
             return draw_molecule_explanation(mol, bond_attention(mol, g.edge_index, edge_att),
-                                             path, title=title, scale=scale)
+                                             path, title=title, scale=scale, top_k=top_k)
     sp_map = getattr(g, "sp_map", None)
     tokens = getattr(g, "tokens", None)
     if isinstance(sp_map, torch.Tensor) and sp_map.dim() == 2:
@@ -66,5 +67,5 @@ def draw_graph_explanation(g: Any, edge_att: torch.Tensor, path: Union[str, Path
                                                              num_nodes), path, title=title)
     return draw_explanation(g.edge_index.cpu(), edge_att, num_nodes, path,
                             edge_label=getattr(g, "edge_label", None), node_names=node_names,
-                            title=title, scale=scale,
+                            title=title, scale=scale, top_k=top_k,
                             node_label=getattr(g, "node_label", None))
