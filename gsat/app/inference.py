@@ -516,4 +516,9 @@ def stdout_summary(summary: Dict[str, Any], top: int = 5) -> str:
         lines.append(f"pictures: {drawn} in {folder}/graph_*.png"
                      + (f" (the first {drawn}; {more} not drawn: raise --max-pictures)"
                         if more > 0 else ""))
+    if summary["files"].get("html"):
+        lines.append(f"page: {folder / summary['files']['html']}")
+    if summary["files"].get("substructures"):
+        lines.append(f"substructures the attention falls on: {folder / 'substructures.md'} "
+                     "(and .csv, .png)")
     return "\n".join(lines)

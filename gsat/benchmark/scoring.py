@@ -27,7 +27,8 @@ MIN_TIMED_SECONDS = 2.0
 def explain_and_score(explainer: EdgeExplainer, model: nn.Module, ds: GraphDataset,
                       graphs: Sequence[Data], device: str = "cpu",
                       progress: bool = False, fit: bool = True,
-                      unseen: Optional[Sequence[bool]] = None) -> Dict[str, Any]:
+                      unseen: Optional[Sequence[bool]] = None,
+                      keep_masks: int = 0) -> Dict[str, Any]:
     r"""Fit :obj:`explainer` if it learns (on :obj:`ds.train`), explain :obj:`graphs`, and
     score the explanations (:func:`score_explanations`) and the explained model's prediction
     metric on the test split (:func:`gsat.training.engine.evaluate`).
@@ -41,7 +42,9 @@ def explain_and_score(explainer: EdgeExplainer, model: nn.Module, ds: GraphDatas
         one graph at a time, as the post-hoc explainers run. :obj:`fit=False` uses an
         explainer fitted already (e.g. while tuning). With :obj:`unseen` (one flag per
         graph), also :obj:`test_interp_auc_unseen` and :obj:`num_graphs_unseen`: the scores
-        on the flagged graphs only (e.g. those not used for tuning).
+        on the flagged graphs only (e.g. those not used for tuning). With :obj:`keep_masks`,
+        also :obj:`example_masks`: the edge scores of the first :obj:`keep_masks` graphs
+        (lists of floats, for the benchmark's page of pictures).
     """
     fit_seconds = 0.0
     if explainer.needs_fit and fit:
@@ -68,6 +71,9 @@ def explain_and_score(explainer: EdgeExplainer, model: nn.Module, ds: GraphDatas
            "graphs_per_second": sc.num_graphs / seconds if seconds > 0 else math.inf,
            "fit_seconds": fit_seconds, "num_graphs": sc.num_graphs, "num_edges": sc.num_edges,
            "timed_passes": len(timings)}
+    if keep_masks > 0:
+        out["example_masks"] = [[round(float(v), 5) for v in scores[i].view(-1)]
+                                for i in range(min(keep_masks, len(scores)))]
     if unseen is not None:
         keep = [i for i, flag in enumerate(unseen) if flag]
         sub = score_explanations([scores[i] for i in keep], [graphs[i] for i in keep],

@@ -144,11 +144,13 @@ def explanation_figure(edge_index: torch.Tensor, edge_att: torch.Tensor, num_nod
                        target: Optional[int] = None, scale: ColorScale = DEFAULT_SCALE,
                        top_k: Optional[int] = None, threshold: Optional[float] = None,
                        node_label: Optional[torch.Tensor] = None,
-                       size: Tuple[float, float] = (6.0, 4.8)) -> Figure:
+                       size: Tuple[float, float] = (6.0, 4.8),
+                       quantity: str = "attention") -> Figure:
     r"""The picture of :func:`draw_explanation` as a matplotlib :class:`Figure` (no pyplot).
     Its first axes holds the graph: the ground-truth outline as the first
     :class:`~matplotlib.collections.LineCollection` (gid ``ground_truth``), the edges as the
-    next (gid ``edges``), the nodes after them."""
+    next (gid ``edges``), the nodes after them. :obj:`quantity` names what the colour bar
+    shows (e.g. ``score`` for a post-hoc explainer's edge mask)."""
     from matplotlib.collections import LineCollection
 
     check_scale(scale)
@@ -202,10 +204,10 @@ def explanation_figure(edge_index: torch.Tensor, edge_att: torch.Tensor, num_nod
     ax.set_axis_off()
     lo, hi = scale_bounds(vals, scale)
     if scale == "rank":
-        norm, label = colors.Normalize(0.0, 1.0), "attention rank (0 lowest, 1 highest)"
+        norm, label = colors.Normalize(0.0, 1.0), f"{quantity} rank (0 lowest, 1 highest)"
     else:
         norm = colors.Normalize(lo, hi if hi > lo else lo + 1e-6)
-        label = "attention" + (" (this graph's range)" if scale == "relative" else "")
+        label = quantity + (" (this graph's range)" if scale == "relative" else "")
     fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), cax=cax, label=label)
     handles = []
     if gts.any() or marked:

@@ -22,6 +22,8 @@ from gsat.viz.scale import (DEFAULT_SCALE, ColorScale, attention_colours, check_
 #: bond highlight width multipliers (RDKit's integer multiplier of the bond line width) of
 #: the lowest and the highest attention
 BOND_WIDTH = (3, 14)
+#: the longest a bond is drawn, in pixels (larger molecules are scaled down to fit)
+MAX_BOND_PIXELS = 48
 #: pixels above the drawing (title) and below it (colour bar)
 _TOP, _BOTTOM = 30, 44
 #: colour of a bond or atom left out by top-k / threshold highlighting
@@ -159,6 +161,7 @@ def molecule_picture(mol: Any, bond_att: Mapping[int, float], fmt: str = "png",
     opts = drawer.drawOptions()
     opts.fillHighlights = True
     opts.padding = 0.06
+    opts.fixedBondLength = MAX_BOND_PIXELS  # small molecules are not blown up
     opts.clearBackground = True
     bonds = sorted(int(b) for b in bond_att)
     values = np.array([float(bond_att[b]) for b in bonds])
@@ -275,6 +278,7 @@ def atom_draw_coords(mol: Any, size: Tuple[int, int] = (520, 440),
     top, bottom = (_TOP if title else 6), (_BOTTOM if legend else 6)
     drawer = rdMolDraw2D.MolDraw2DCairo(width, height, width, height - top - bottom)
     drawer.drawOptions().padding = 0.06
+    drawer.drawOptions().fixedBondLength = MAX_BOND_PIXELS
     drawer.SetOffset(0, top)
     drawer.DrawMolecule(m)
     drawer.FinishDrawing()
