@@ -7,6 +7,9 @@ opened offline.
   true label when known, picture), written by ``gsat explain ... --html``;
 * :func:`comparison_page`: the same graphs explained by several methods, one column per
   method, written by ``gsat benchmark``.
+
+Clicking a sortable column header sorts the rows (again: the other way); a link ending in
+``#sort=2`` (``#sort=2-desc``) opens the page sorted by the third sortable column.
 """
 from __future__ import annotations
 
@@ -49,6 +52,13 @@ function gsatSort(th) {
   rows.forEach(function (r) { body.appendChild(r); });
   th.setAttribute('data-order', asc ? 'asc' : 'desc');
 }
+// a link ending in #sort=N (or #sort=N-desc) opens the page sorted by the N-th sortable column
+document.addEventListener('DOMContentLoaded', function () {
+  var m = /sort=(\d+)(-desc)?/.exec(window.location.hash);
+  if (!m) { return; }
+  var th = document.querySelectorAll('th.sortable')[parseInt(m[1], 10)];
+  if (th) { gsatSort(th); if (m[2]) { gsatSort(th); } }
+});
 """
 
 

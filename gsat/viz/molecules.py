@@ -19,9 +19,9 @@ import numpy as np
 from gsat.viz.scale import (DEFAULT_SCALE, ColorScale, attention_colours, check_scale,
                             colour_at, scale_bounds, scaled_attention, top_k_mask)
 
-#: bond highlight width multipliers (RDKit's integer multiplier of the bond line width) of
-#: the lowest and the highest attention
-BOND_WIDTH = (3, 14)
+#: width of the attention band under a bond of the lowest and of the highest attention, as a
+#: fraction of the bond's drawn length
+BOND_WIDTH = (0.10, 0.42)
 #: the longest a bond is drawn, in pixels (larger molecules are scaled down to fit)
 MAX_BOND_PIXELS = 48
 #: pixels above the drawing (title) and below it (colour bar)
@@ -147,6 +147,7 @@ def molecule_picture(mol: Any, bond_att: Mapping[int, float], fmt: str = "png",
         legend (bool, optional): draw the colour bar. (default: :obj:`True`)
     """
     from rdkit.Chem.Draw import rdMolDraw2D
+    from rdkit.Geometry import Point2D
 
     check_scale(scale)
     if fmt not in ("png", "svg"):
@@ -168,10 +169,8 @@ def molecule_picture(mol: Any, bond_att: Mapping[int, float], fmt: str = "png",
     shown = top_k_mask(values, top_k, threshold)
     colours = attention_colours(values, scale)
     fractions = scaled_attention(values, scale)
-    bond_map = {b: [colours[i] if shown[i] else _MUTED] for i, b in enumerate(bonds)}
-    widths = {b: int(round(BOND_WIDTH[0] + (BOND_WIDTH[1] - BOND_WIDTH[0]) * fractions[i]))
-              if shown[i] else BOND_WIDTH[0] for i, b in enumerate(bonds)}
-    atom_map: Dict[int, list] = {}
+    bond_colour = {b: colours[i] if shown[i] else _MUTED for i, b in enumerate(bonds)}
+    atom_map: Dict[int, tuple] = {}
     radii: Dict[int, float] = {}
     if atoms and bonds:
         lifted = atom_attention(m, bond_att)
@@ -180,10 +179,34 @@ def molecule_picture(mol: Any, bond_att: Mapping[int, float], fmt: str = "png",
         lo, hi = float(values.min()), float(values.max())
         for i, a in lifted.items():
             on = any(bd.GetIdx() in chosen for bd in m.GetAtomWithIdx(i).GetBonds())
-            atom_map[i] = [_atom_colour(a, values, scale, lo, hi) if on else _MUTED]
-            radii[i] = 0.24
+            atom_map[i] = _atom_colour(a, values, scale, lo, hi) if on else _MUTED
+            radii[i] = 0.2
+    # RDKit's bond highlights have one width per drawing: the attention is drawn underneath
+    # the molecule instead, bond by bond as a line as wide as its attention, atom by atom as
+    # a disc, at the places RDKit puts the atoms (a first, invisible drawing)
+    xy = _atom_pixels(m, width, height, panel, top)
+    lengths = [np.hypot(*(xy[b.GetBeginAtomIdx()] - xy[b.GetEndAtomIdx()]))
+               for b in m.GetBonds()]
+    bond_px = float(np.median(lengths)) if lengths else float(MAX_BOND_PIXELS)
+    drawer.ClearDrawing()
+    drawer.SetFillPolys(True)
+    for i, b in enumerate(bonds):
+        bond = m.GetBondWithIdx(b)
+        u, v = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
+        drawer.SetColour(bond_colour[b])
+        frac = BOND_WIDTH[0] + (BOND_WIDTH[1] - BOND_WIDTH[0]) * (fractions[i] if shown[i]
+                                                                   else 0.0)
+        drawer.SetLineWidth(max(1, int(round(bond_px * frac))))
+        drawer.DrawLine(Point2D(*xy[u]), Point2D(*xy[v]), True)
+    for i, colour in atom_map.items():
+        drawer.SetColour(colour)
+        r = bond_px * radii[i]
+        drawer.DrawEllipse(Point2D(xy[i][0] - r, xy[i][1] - r),
+                           Point2D(xy[i][0] + r, xy[i][1] + r), True)
+    drawer.SetLineWidth(2)
+    opts.clearBackground = False
     drawer.SetOffset(0, top)
-    drawer.DrawMoleculeWithHighlights(m, "", atom_map, bond_map, radii, widths)
+    drawer.DrawMolecule(m)
     drawer.SetOffset(0, 0)
     if title:
         drawer.SetFontSize(16)
@@ -192,7 +215,30 @@ def molecule_picture(mol: Any, bond_att: Mapping[int, float], fmt: str = "png",
     if legend:
         _colour_bar(drawer, values, scale, width, height)
     drawer.FinishDrawing()
-    return drawer.GetDrawingText()
+    text = drawer.GetDrawingText()
+    if fmt == "svg" and title:  # RDKit draws text as paths: the title also as <title>
+        from xml.sax.saxutils import escape
+
+        start = text.index(">", text.index("<svg")) + 1
+        text = text[:start] + f"\n<title>{escape(title)}</title>" + text[start:]
+    return text
+
+
+def _atom_pixels(m: Any, width: int, height: int, panel: Tuple[int, int],
+                 top: int) -> np.ndarray:
+    """Canvas pixel coordinates of every atom where :func:`molecule_picture` draws it: a
+    drawing of :obj:`m` alone on an equal canvas (highlights, drawn by hand, do not change
+    RDKit's scale)."""
+    from rdkit.Chem.Draw import rdMolDraw2D
+
+    dry = rdMolDraw2D.MolDraw2DCairo(width, height, *panel)
+    dry.drawOptions().padding = 0.06
+    dry.drawOptions().fixedBondLength = MAX_BOND_PIXELS
+    dry.SetOffset(0, top)
+    dry.DrawMolecule(m)
+    dry.FinishDrawing()
+    return np.array([[dry.GetDrawCoords(i).x, dry.GetDrawCoords(i).y]
+                     for i in range(m.GetNumAtoms())]).reshape(-1, 2)
 
 
 def _atom_colour(a: float, values: np.ndarray, scale: ColorScale, lo: float,
@@ -271,16 +317,7 @@ def atom_draw_coords(mol: Any, size: Tuple[int, int] = (520, 440),
     r"""Pixel coordinates of every atom as :func:`molecule_picture` places them (the same
     depiction and canvas), shape :obj:`[num_atoms, 2]`; used to check that atoms do not
     overlap and that the drawing fills its canvas."""
-    from rdkit.Chem.Draw import rdMolDraw2D
-
     m = depiction(mol)
     width, height = size
     top, bottom = (_TOP if title else 6), (_BOTTOM if legend else 6)
-    drawer = rdMolDraw2D.MolDraw2DCairo(width, height, width, height - top - bottom)
-    drawer.drawOptions().padding = 0.06
-    drawer.drawOptions().fixedBondLength = MAX_BOND_PIXELS
-    drawer.SetOffset(0, top)
-    drawer.DrawMolecule(m)
-    drawer.FinishDrawing()
-    return np.array([[drawer.GetDrawCoords(i).x, drawer.GetDrawCoords(i).y + top]
-                     for i in range(m.GetNumAtoms())])
+    return _atom_pixels(m, width, height, (width, height - top - bottom), top)
