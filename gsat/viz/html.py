@@ -36,7 +36,7 @@ td.picture img { max-width: 420px; }
 
 # sorts the rows of the table by the clicked column's data-value (numbers as numbers);
 # clicking again reverses the order
-_SCRIPT = """
+_SCRIPT = r"""
 function gsatSort(th) {
   var table = th.closest('table');
   var col = Array.prototype.indexOf.call(th.parentNode.children, th);
@@ -58,6 +58,12 @@ document.addEventListener('DOMContentLoaded', function () {
   if (!m) { return; }
   var th = document.querySelectorAll('th.sortable')[parseInt(m[1], 10)];
   if (th) { gsatSort(th); if (m[2]) { gsatSort(th); } }
+});
+// once loaded, the body says how many pictures the browser could decode (for checks)
+window.addEventListener('load', function () {
+  var ok = Array.prototype.filter.call(document.images, function (im) {
+    return im.complete && im.naturalWidth > 0; }).length;
+  document.body.setAttribute('data-pictures-shown', String(ok));
 });
 """
 
