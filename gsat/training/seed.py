@@ -377,13 +377,24 @@ def _draw_nodes(model: GSAT, graphs: Sequence, limit: int, ds: GraphDataset, fol
     attention, the node itself marked, its ground-truth edges outlined."""
     from gsat.explain.nodes import explained_nodes
     from gsat.viz import draw_explanation
+    from gsat.viz.scale import class_name
 
     # a whole graph without ground truth has no explained nodes to draw
     graphs = [g for g in graphs if "explain_edges" in g or "node_id" in g]
+    names = ds.extra.get("class_names")
+    names = names if isinstance(names, list) else None
+    labels = {}  # the true class of each node the graphs hold
+    for g in graphs:
+        ids = getattr(g, "node_id", None)
+        y = g.y.view(-1)
+        if isinstance(ids, torch.Tensor) and ids.numel() == 1 and y.numel() == 1:
+            labels[int(ids)] = int(y[0])
     for exp in explained_nodes(model, [g.to(device) for g in graphs], limit):
         label = getattr(exp, "edge_label", None)
+        true = labels.get(int(exp.node))
         draw_explanation(exp.edge_index.cpu(), exp.edge_att, int(exp.node_ids.numel()),
                          folder / f"node_{exp.node:05d}.png",
                          edge_label=None if label is None else label.clamp(min=0),
-                         target=0, title=f"{ds.name} node {exp.node} and its "
-                                         f"{ds.extra.get('num_hops')}-hop computation graph")
+                         target=0, title=f"{ds.name} node {exp.node}"
+                         + ("" if true is None else f" ({class_name(true, names)})")
+                         + f" and its {ds.extra.get('num_hops')}-hop computation graph")
