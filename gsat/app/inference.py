@@ -118,8 +118,9 @@ def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
     :obj:`out_dir`:
 
     * ``explanations.jsonl``: one JSON object per explained graph: :obj:`id`,
-      :obj:`prediction`, :obj:`probability` (of the predicted class for binary and
-      multi-class; per label for multi-label), :obj:`edges` (per edge :obj:`source`,
+      :obj:`prediction`, :obj:`probability` (of the positive class for binary, of the
+      predicted class for multi-class; per label for multi-label), :obj:`label` (the true
+      label, when known), :obj:`edges` (per edge :obj:`source`,
       :obj:`target`, :obj:`attention`; for molecules also :obj:`bond_index`, RDKit's bond
       number, and :obj:`atoms`, the symbols of both ends), for sentence graphs
       :obj:`tokens` (per word :obj:`token` and :obj:`attention`, the largest attention of
@@ -315,9 +316,8 @@ def _page_row(rec: Dict[str, Any], g: Data, task: str, class_names: Optional[Lis
     """A row of ``explanations.html``."""
     p = rec["probability"]
     pred = rec["prediction"]
-    if task == "binary":  # sorted and shown as the probability of the positive class
-        p1 = float(p) if int(pred) == 1 else 1.0 - float(p)
-        text, value, shown_p = class_name(int(pred), class_names), p1, p1
+    if task == "binary":  # sorted by the probability of the positive class
+        text, value, shown_p = class_name(int(pred), class_names), float(p), float(p)
     elif task == "multiclass":
         text, value, shown_p = class_name(int(pred), class_names), int(pred), p
     elif task == "multilabel":

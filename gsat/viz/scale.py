@@ -156,8 +156,9 @@ def prediction_title(prediction: Any, probability: Any, task: str,
     Args:
         prediction: the predicted class (binary, multi-class), 0/1 per label (multi-label)
             or value(s) (regression).
-        probability: the probability of the predicted class (binary, multi-class), per label
-            (multi-label) or :obj:`None` (regression).
+        probability: the probability of the positive class (binary, as
+            :func:`gsat.core.task.prediction_record` gives it), of the predicted class
+            (multi-class), per label (multi-label) or :obj:`None` (regression).
         task (str): :obj:`"binary"`, :obj:`"multiclass"`, :obj:`"multilabel"` or
             :obj:`"regression"`.
         class_names (list of str, optional): a name per class (per label for multi-label).
@@ -166,8 +167,7 @@ def prediction_title(prediction: Any, probability: Any, task: str,
     """
     task = str(task)
     if task == "binary":
-        p1 = float(probability) if int(prediction) == 1 else 1.0 - float(probability)
-        text = f"P({class_name(1, class_names)}) = {p1:.2f}"
+        text = f"P({class_name(1, class_names)}) = {float(probability):.2f}"
     elif task == "multiclass":
         text = f"predicted {class_name(int(prediction), class_names)}, P = {float(probability):.2f}"
     elif task == "multilabel":

@@ -51,8 +51,8 @@ def test_top_k_and_threshold_selection():
 
 
 def test_titles_say_what_the_probability_is_of():
-    # a binary prediction of class 0 with probability 0.99 is P(active) = 0.01
-    assert prediction_title(0, 0.99, "binary", ["inactive", "active"]) == "P(active) = 0.01"
+    # a binary prediction carries the probability of the positive class (prediction_record)
+    assert prediction_title(0, 0.01, "binary", ["inactive", "active"]) == "P(active) = 0.01"
     assert prediction_title(1, 0.75, "binary", ["inactive", "active"], label=0,
                             graph_id="mol7") == "mol7: P(active) = 0.75; true: inactive"
     assert prediction_title(1, 0.75, "binary") == "P(class 1) = 0.75"
@@ -64,3 +64,15 @@ def test_titles_say_what_the_probability_is_of():
         "predicted 1.23; true: 1.1"
     assert prediction_title(1, 0.8, "binary", label=float("nan")).endswith("true: unknown")
     assert class_name(5, ["a"]) == "class 5"
+
+
+def test_titles_of_predictions_from_logits():
+    from gsat.core.task import prediction_record
+
+    for logit, shown in ((-4.6, "0.01"), (2.2, "0.90")):
+        rec = prediction_record(torch.tensor([logit]), "binary")
+        assert prediction_title(rec["prediction"], rec["probability"], "binary",
+                                ["inactive", "active"]) == f"P(active) = {shown}"
+    rec = prediction_record(torch.tensor([0.0, 2.0, 0.0]), "multiclass")
+    assert prediction_title(rec["prediction"], rec["probability"], "multiclass",
+                            ["cycle", "house", "crane"]) == "predicted house, P = 0.79"
