@@ -38,9 +38,28 @@ def undirected_edges(edge_index: torch.Tensor, edge_att: torch.Tensor,
             np.array([pairs[e][1] for e in edges], dtype=bool))
 
 
+def _crossings(g: nx.Graph, pos: Dict[int, np.ndarray]) -> int:
+    """How many pairs of edges of :obj:`g` without a shared node cross at :obj:`pos`."""
+    def orient(a, b, c):
+        return np.sign((b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]))
+
+    edges = list(g.edges)
+    count = 0
+    for i, (a, b) in enumerate(edges):
+        for c, d in edges[i + 1:]:
+            if len({a, b, c, d}) < 4:
+                continue
+            pa, pb, pc, pd = pos[a], pos[b], pos[c], pos[d]
+            if orient(pa, pb, pc) * orient(pa, pb, pd) < 0 and \
+                    orient(pc, pd, pa) * orient(pc, pd, pb) < 0:
+                count += 1
+    return count
+
+
 def _motif_shape(sub: nx.Graph) -> Dict[int, np.ndarray]:
     """Positions of a motif with edges of length about 1, centred at 0: a cycle as a regular
-    polygon, anything else (house, crane, grid) by Kamada-Kawai on the motif alone."""
+    polygon, anything else (house, crane, grid) by Kamada-Kawai on the motif alone, started
+    elsewhere (or a planar embedding) when that would cross edges of a planar motif."""
     nodes = list(sub.nodes)
     n = len(nodes)
     if all(d == 2 for _, d in sub.degree()) and nx.is_connected(sub):
@@ -50,6 +69,19 @@ def _motif_shape(sub: nx.Graph) -> Dict[int, np.ndarray]:
                                       np.sin(2 * np.pi * i / n + np.pi / 2)])
                 for i, v in enumerate(order)}
     pos = {v: np.asarray(p, dtype=np.float64) for v, p in nx.kamada_kawai_layout(sub).items()}
+    if _crossings(sub, pos) and nx.check_planarity(sub)[0]:
+        # a planar motif drawn with crossing edges (e.g. the crane): Kamada-Kawai from other
+        # starting points, else the planar embedding itself
+        for k in range(16):
+            start = nx.random_layout(sub, seed=k)
+            again = {v: np.asarray(p, dtype=np.float64)
+                     for v, p in nx.kamada_kawai_layout(sub, pos=start).items()}
+            if not _crossings(sub, again):
+                pos = again
+                break
+        else:
+            pos = {v: np.asarray(p, dtype=np.float64)
+                   for v, p in nx.planar_layout(sub).items()}
     lengths = [np.linalg.norm(pos[u] - pos[v]) for u, v in sub.edges]
     unit = float(np.median(lengths)) if lengths else 1.0
     centre = np.mean(list(pos.values()), axis=0)

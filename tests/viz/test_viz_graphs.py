@@ -94,3 +94,16 @@ def test_top_k_greys_out_the_rest_and_files_are_written(motif_graphs, tmp_path):
     png = draw_explanation(g.edge_index, att, g.num_nodes, tmp_path / "a" / "g.png",
                            edge_label=g.edge_label, title="x", target=0)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+def test_crane_motif_is_drawn_without_crossings():
+    from gsat.data.spmotif import CRANE_EDGES
+
+    # the crane (a square with a node joined to two opposite corners) hanging from a path
+    edges = list(CRANE_EDGES) + [(0, 5)] + [(i, i + 1) for i in range(5, 12)]
+    ei = torch.tensor(edges).t()
+    ei = torch.cat([ei, ei.flip(0)], 1)
+    pos = explanation_layout(ei, 13, [0, 1, 2, 3, 4])
+    for (a, b), (c, d) in itertools.combinations(CRANE_EDGES, 2):
+        if len({a, b, c, d}) == 4:
+            assert not _cross(pos[a], pos[b], pos[c], pos[d]), (a, b, c, d)
