@@ -7,7 +7,8 @@ symbols coloured as usual, and the drawing scaled to fill its canvas whatever th
 size. Each bond is highlighted in the colour of its attention (:mod:`gsat.viz.scale`: by
 default relative to the molecule's own lowest and highest attention) and as wide as its
 attention is high; each atom gets the colour of the attention lifted to it (the largest of
-its bonds); a colour bar under the drawing gives the attention at both ends of the scale.
+its bonds: a disc under a carbon, a ring around a labelled atom so that its label stays
+readable); a colour bar under the drawing gives the attention at both ends of the scale.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from gsat.viz.scale import (DEFAULT_SCALE, ColorScale, attention_colours, check_
 BOND_WIDTH = (0.10, 0.42)
 #: the longest a bond is drawn, in pixels (larger molecules are scaled down to fit)
 MAX_BOND_PIXELS = 48
+#: how far a bond's attention band stops short of a labelled atom, in bond lengths
+LABEL_GAP = 0.28
 #: pixels above the drawing (title) and below it (colour bar)
 _TOP, _BOTTOM = 30, 44
 #: colour of a bond or atom left out by top-k / threshold highlighting
@@ -197,12 +200,25 @@ def molecule_picture(mol: Any, bond_att: Mapping[int, float], fmt: str = "png",
         frac = BOND_WIDTH[0] + (BOND_WIDTH[1] - BOND_WIDTH[0]) * (fractions[i] if shown[i]
                                                                    else 0.0)
         drawer.SetLineWidth(max(1, int(round(bond_px * frac))))
-        drawer.DrawLine(Point2D(*xy[u]), Point2D(*xy[v]), True)
+        ends = [np.array(xy[u], dtype=float), np.array(xy[v], dtype=float)]
+        span = ends[1] - ends[0]
+        length = float(np.hypot(*span)) or 1.0
+        for k, atom in enumerate((u, v)):  # stop short of a label
+            if _labelled(m.GetAtomWithIdx(atom)):
+                step = min(LABEL_GAP * bond_px, 0.45 * length) / length
+                ends[k] = ends[k] + (span if k == 0 else -span) * step
+        drawer.DrawLine(Point2D(*ends[0]), Point2D(*ends[1]), True)
     for i, colour in atom_map.items():
         drawer.SetColour(colour)
-        r = bond_px * radii[i]
+        # an atom drawn with a label (not a plain carbon) gets a ring, so the label stays
+        # readable; a plain carbon a disc
+        labelled = _labelled(m.GetAtomWithIdx(i))
+        r = bond_px * (radii[i] + (0.1 if labelled else 0.0))
+        drawer.SetFillPolys(not labelled)
+        drawer.SetLineWidth(max(2, int(round(0.09 * bond_px))))
         drawer.DrawEllipse(Point2D(xy[i][0] - r, xy[i][1] - r),
                            Point2D(xy[i][0] + r, xy[i][1] + r), True)
+    drawer.SetFillPolys(True)
     drawer.SetLineWidth(2)
     opts.clearBackground = False
     drawer.SetOffset(0, top)
@@ -222,6 +238,11 @@ def molecule_picture(mol: Any, bond_att: Mapping[int, float], fmt: str = "png",
         start = text.index(">", text.index("<svg")) + 1
         text = text[:start] + f"\n<title>{escape(title)}</title>" + text[start:]
     return text
+
+
+def _labelled(atom: Any) -> bool:
+    """Whether RDKit draws :obj:`atom` with a label (anything but a neutral carbon)."""
+    return atom.GetAtomicNum() != 6 or atom.GetFormalCharge() != 0 or atom.GetIsotope() != 0
 
 
 def _atom_pixels(m: Any, width: int, height: int, panel: Tuple[int, int],
