@@ -246,7 +246,7 @@ def given_flags(argv: Sequence[str]) -> List[str]:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from gsat.training.driver import RunSpec, resume_spec, run
+    from gsat.core.config import load_config
 
     if args.resume is not None:
         extra = [k for k in given_flags(getattr(args, "argv", []))
@@ -254,11 +254,17 @@ def _train(args: argparse.Namespace) -> int:
         if extra:
             raise UsageError("--resume continues a run with its own settings; drop "
                              + ", ".join("--" + k.replace("_", "-") for k in extra))
+        from gsat.training.driver import resume_spec
+
         spec = resume_spec(args.resume, progress=not args.no_progress)
     else:
         if args.dataset is None:
             raise UsageError("--dataset is required (or --resume RUN_DIR to continue a run); "
                              f"datasets: {', '.join(dataset_names())}")
+        if args.config is not None:  # a mistake in it is reported before PyTorch loads
+            load_config(args.config)
+        from gsat.training.driver import RunSpec
+
         spec = RunSpec(dataset=args.dataset, backbone=args.backbone, config=args.config,
                        epochs=args.epochs, seeds=args.seeds, device=args.device, out=args.out,
                        data_dir=args.data_dir, method=args.method,
@@ -269,6 +275,7 @@ def _train(args: argparse.Namespace) -> int:
     import torch
 
     from gsat.training.distributed import launched
+    from gsat.training.driver import run
 
     torch.set_num_threads(args.threads)
     with launched(spec.device) as dist:  # a torchrun launch: one process of a DDP run

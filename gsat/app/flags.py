@@ -32,8 +32,8 @@ def _checked(check: Any) -> Any:
 
 def path_flag(text: str) -> str:
     """The type of every flag naming a file or folder: refused when empty or blank
-    (:func:`gsat.core.validation.check_path`)."""
-    from gsat.core.validation import check_path
+    (:func:`gsat.core.checks.check_path`)."""
+    from gsat.core.checks import check_path
 
     return _checked(lambda t: check_path(t, "the path"))(text)
 
@@ -53,7 +53,7 @@ def epochs_flag(text: str) -> int:
 def backbone_flag(text: str) -> str:
     """The type of ``--backbone`` (:data:`gsat.core.config.BACKBONES`)."""
     from gsat.core.config import BACKBONES
-    from gsat.core.validation import check_choice
+    from gsat.core.checks import check_choice
 
     return _checked(lambda t: check_choice(t, BACKBONES, "backbone"))(text)
 

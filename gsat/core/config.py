@@ -256,7 +256,7 @@ RANGES: Dict[str, tuple] = {
 #: (for messages), :func:`gsat.core.functional.check_r_schedule` checks them (imported where
 #: used: this module is read by the command line's flags before PyTorch loads)
 def _r_config_keys() -> tuple:
-    from gsat.core.functional import R_KEYS
+    from gsat.core.schedule import R_KEYS
 
     return tuple(f"gsat.{key}" for key in R_KEYS)
 
@@ -272,7 +272,7 @@ def validate(cfg: Config, source: str = "config") -> Config:
     :func:`gsat.core.functional.check_r_schedule`), the choices of list values and the
     relations between values; raises :class:`~gsat.errors.ConfigError` naming the source,
     the key, the value and what is allowed."""
-    from gsat.core.functional import check_r_schedule
+    from gsat.core.schedule import check_r_schedule
 
     def bad(key: str, msg: str) -> ConfigError:
         return ConfigError(f"{source}: {key} {msg}")
@@ -461,7 +461,7 @@ def first_final_epoch(g: GSATConfig, epochs: int) -> Optional[int]:
     r"""The first (0-based) epoch below :obj:`epochs` whose :math:`r`
     (:func:`gsat.core.functional.r_schedule` of the section :obj:`g`) is its final value,
     :obj:`None` when the schedule does not get there within :obj:`epochs` epochs."""
-    from gsat.core.functional import final_prior, r_schedule
+    from gsat.core.schedule import final_prior, r_schedule
 
     final = final_prior(g.final_r, g.fixed_r)
     kwargs = {k: getattr(g, k) for k in ("init_r", "final_r", "decay_r", "decay_interval",

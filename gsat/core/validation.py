@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
+from gsat.core.checks import check_choice, check_path
 from gsat.errors import GraphInputError
 
 __all__ = ["check_graph", "check_graphs", "check_dataset", "model_inputs",
@@ -375,31 +376,3 @@ def check_device(device: Any) -> str:
             raise ConfigError(f"device {text!r}: this machine has {torch.cuda.device_count()} "
                               "CUDA device(s)")
     return text
-
-
-def check_path(value: Any, what: str = "path") -> str:
-    r"""Return :obj:`value` as a string if it can name a file or folder: a non-empty string
-    (or :class:`os.PathLike`) that is not only blanks and holds no NUL byte; raise
-    :class:`~gsat.errors.ConfigError` naming :obj:`what` otherwise. An empty ``--out`` or
-    ``--data-dir`` would otherwise mean the current folder."""
-    import os
-
-    from gsat.errors import ConfigError
-
-    text = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
-    if not isinstance(text, str) or not text.strip():
-        raise ConfigError(f"{what} must name a file or folder, got {value!r}; use '.' for "
-                          "the current folder")
-    if "\0" in text:
-        raise ConfigError(f"{what} must not contain a NUL byte, got {value!r}")
-    return text
-
-
-def check_choice(value: Any, choices: Sequence[str], kind: str) -> str:
-    r"""Return :obj:`value` if it is one of :obj:`choices`; raise
-    :class:`~gsat.errors.UnknownNameError` (listing them) otherwise."""
-    from gsat.errors import UnknownNameError
-
-    if not isinstance(value, str) or value not in choices:
-        raise UnknownNameError(kind, value, choices)
-    return value

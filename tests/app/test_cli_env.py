@@ -55,6 +55,30 @@ def test_an_unknown_dataset_is_refused_before_torch_loads(argv, closest):
     assert (f"(did you mean {closest!r}?)" in line) == (closest is not None)
 
 
+@pytest.mark.parametrize("argv,message", [
+    (["train", "--dataset", "ba_2motifs", "--config", "{bad}"],
+     "{bad}: train.epochs must be >= 1"),
+    (["--dataset", "ba_2motifs", "--config", "{tmp}/missing.yml"],
+     "config file {tmp}/missing.yml does not exist"),
+    (["train", "--dataset", "ba_2motifs", "--backbone", "GAT"], "unknown backbone 'GAT'"),
+    (["train", "--dataset", "ba_2motifs", "--out", " "], "the path must name a file or folder"),
+])
+def test_flag_and_config_mistakes_are_refused_before_torch_loads(tmp_path, argv, message):
+    """Parsing the flags and reading a --config file need no PyTorch: a mistake there costs
+    the user a fraction of a second, not the seconds PyTorch Geometric takes to load."""
+    bad = tmp_path / "bad.yml"
+    bad.write_text("train:\n  epochs: -1\n")
+    argv = [a.format(bad=bad, tmp=tmp_path) for a in argv]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))]
+        + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    proc = subprocess.run([sys.executable, "-c", UNKNOWN_DATASET.format(argv=argv)], env=env,
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.stdout.split() == ["exit", "2", "False"], proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert message.format(bad=bad, tmp=tmp_path) in line, line
+
+
 def test_help_shows_dataset_option_and_the_exit_codes_of_each_command(capsys):
     from gsat.app.cli import main
 
