@@ -122,7 +122,7 @@ def explanation_layout(edge_index: torch.Tensor, num_nodes: int,
              if 0 <= int(v) < num_nodes}
     fixed: List[int] = []
     placed = []  # (nodes, shape, anchor, direction) of every motif laid out in its own shape
-    if motif and len(motif) < num_nodes:
+    if motif:  # also a graph that is all motif, e.g. a node's subgraph inside its house
         for comp in nx.connected_components(g.subgraph(motif)):
             if len(comp) < 3:
                 continue
@@ -156,6 +156,8 @@ def explanation_layout(edge_index: torch.Tensor, num_nodes: int,
                 centre = anchor - toward * unit * (radius + 1.0)
             for v in comp:
                 pos[v] = centre + unit * shape[v]
+        if len(fixed) == num_nodes:
+            break
         raw = nx.spring_layout(g, pos={v: tuple(p) for v, p in pos.items()}, fixed=fixed,
                                k=0.5 * unit, iterations=60, seed=seed)
         pos = {v: np.asarray(p, dtype=np.float64) for v, p in raw.items()}

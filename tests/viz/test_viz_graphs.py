@@ -107,3 +107,14 @@ def test_crane_motif_is_drawn_without_crossings():
     for (a, b), (c, d) in itertools.combinations(CRANE_EDGES, 2):
         if len({a, b, c, d}) == 4:
             assert not _cross(pos[a], pos[b], pos[c], pos[d]), (a, b, c, d)
+
+
+def test_a_graph_that_is_all_motif_keeps_its_shape():
+    # a house node's 2-hop subgraph inside its house: every node is ground truth
+    house = [(0, 1), (1, 2), (2, 3), (3, 0), (0, 4), (1, 4)]
+    ei = torch.tensor(house).t()
+    ei = torch.cat([ei, ei.flip(0)], 1)
+    pos = explanation_layout(ei, 5, [0, 1, 2, 3, 4])
+    for (a, b), (c, d) in itertools.combinations(house, 2):
+        if len({a, b, c, d}) == 4:
+            assert not _cross(pos[a], pos[b], pos[c], pos[d]), (a, b, c, d)
