@@ -5,7 +5,8 @@ from ``gsat/configs/GIN-ba_2motifs.yml`` and its model selection, see
 :func:`gsat.training.seed.train_one_seed`), reloads the selected epoch, then draws
 
 * ``docs/ba_2motifs_house.png`` and ``docs/ba_2motifs_cycle.png``: one test graph of each class,
-  edges coloured by GSAT's attention, motif (ground-truth) edges with a blue halo;
+  edges coloured by GSAT's attention (relative to the graph's range), the motif laid out in
+  its own shape and outlined in blue, titled with the prediction and the true class;
 * ``docs/ba_2motifs_attention.png``: histogram of the attention on motif vs. base edges of
   all test graphs;
 
@@ -36,7 +37,8 @@ from gsat.explain import GSATExplainer  # noqa: E402
 from gsat.core.config import default_config_path, load_config  # noqa: E402
 from gsat.training.build import build_model
 from gsat.training.seed import train_one_seed  # noqa: E402
-from gsat.viz import draw_explanation  # noqa: E402
+from gsat.core.task import prediction_record  # noqa: E402
+from gsat.viz import draw_explanation, prediction_title  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -67,12 +69,17 @@ def main() -> None:
     scores = GSATExplainer().explain(model, ds.test, ds.task)
     res = score_explanations(scores, ds.test)
     caption = f"GSAT (GIN), {args.epochs} epochs (epoch {record['best_epoch']} selected)"
+    names = ds.extra["class_names"]
     for label, motif in ((0, "house"), (1, "cycle")):
         i = next(j for j, g in enumerate(ds.test) if int(g.y) == label)
         g = ds.test[i]
+        with torch.no_grad():
+            pred = prediction_record(model(g).logits, str(ds.task))
+        title = prediction_title(pred["prediction"], pred["probability"], str(ds.task), names,
+                                 int(g.y), f"BA-2Motifs test graph {i}")
         draw_explanation(g.edge_index, scores[i], g.num_nodes, out / f"ba_2motifs_{motif}.png",
-                         edge_label=g.edge_label,
-                         title=f"BA-2Motifs test graph {i} ({motif} motif)\n{caption}")
+                         edge_label=g.edge_label, node_label=g.node_label,
+                         title=f"{title}\n{caption}")
 
     att = torch.cat(scores)
     gt = torch.cat([g.edge_label for g in ds.test]).bool()

@@ -225,6 +225,19 @@ def _add_explain_args(p: argparse.ArgumentParser) -> None:
                    help="--input: do not compute fidelity.json and fidelity_curves.csv "
                         "(fid+/fid-, unfaithfulness, deletion/insertion curves of the "
                         "attention; about 25 extra forward passes per batch of graphs)")
+    p.add_argument("--scale", choices=("relative", "rank", "absolute"), default="relative",
+                   help="colours of the pictures: relative to each graph's lowest and highest "
+                        "attention, by rank within the graph, or attention 0-1 for all "
+                        "(default: relative)")
+    p.add_argument("--top-k", type=_count, metavar="K",
+                   help="colour only the K edges (bonds) of highest attention in each picture "
+                        "(default: all)")
+    p.add_argument("--html", action="store_true",
+                   help="also write explanations.html: one self-contained page with a "
+                        "sortable table of the graphs, their pictures and the colour legend")
+    p.add_argument("--no-substructures", action="store_true",
+                   help="molecules: do not write substructures.csv/.md/.png (the attention "
+                        "aggregated over functional groups and ring systems)")
     add_progress(p)
 
 
@@ -342,7 +355,9 @@ def _explain(args: argparse.Namespace) -> int:
     summary = explain_file(args.run_dir, args.input, args.out, seed=args.seed,
                            smiles_col=args.smiles_col, id_col=args.id_col, device=args.device,
                            pictures=not args.no_pictures, progress=not args.no_progress,
-                           max_pictures=args.max_pictures, fidelity=not args.no_fidelity)
+                           max_pictures=args.max_pictures, fidelity=not args.no_fidelity,
+                           scale=args.scale, top_k=args.top_k, html=args.html,
+                           substructures=not args.no_substructures)
     print(stdout_summary(summary))
     return 0
 

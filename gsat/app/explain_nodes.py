@@ -69,14 +69,17 @@ def _one(run: LoadedRun, ds: Any, node: int, out: Path, pictures: bool) -> Dict[
                                             else torch.zeros_like(exp.edge_ids)).tolist())]}
     rec["fidelity"] = node_fidelity(run.model, g, exp, 0 if m.readout == "center" else node)
     if pictures:
-        from gsat.viz import draw_explanation
+        from gsat.viz import draw_explanation, prediction_title
 
         label = None if truth is None else truth.clamp(min=0)
+        names = ds.extra.get("class_names")
         rec["picture"] = draw_explanation(
             exp.edge_index, exp.edge_att, int(exp.node_ids.numel()), out / f"node_{node}.png",
             edge_label=label, target=0,
-            title=f"{ds.name} node {node}: label {rec['label']}, predicted "
-                  f"{rec['prediction']} (p = {rec['probability']:.2f})").name
+            title=prediction_title(rec["prediction"], rec["probability"],
+                                   str(run.dataset["task"]),
+                                   names if isinstance(names, list) else None, rec["label"],
+                                   f"{ds.name} node {node}")).name
     write_json(rec, out / f"node_{node}.json")
     return rec
 

@@ -14,8 +14,10 @@ import torch
 from torch_geometric.data import Data
 
 from gsat.errors import ConfigError, GraphInputError
+from gsat.core.task import prediction_record
 from gsat.io.files import atomic_write, json_safe, write_json
 from gsat.training.reader import LoadedRun, load_run
+from gsat.viz.scale import class_name, prediction_title
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,37 @@ def read_smiles_csv(path: PathLike, smiles_col: str = "smiles", id_col: Optional
     return [((row.get(id_col) or str(i)) if use_id else str(i),
              (row.get(smiles_col) or "").strip())
             for i, row in enumerate(table, start=1)]
+
+
+def read_csv_labels(path: PathLike, label_cols: Any, task: str) -> Optional[List[Any]]:
+    r"""The true labels of the rows of a CSV of SMILES when it has every label column the run
+    was trained on (:obj:`label_cols`, from its ``dataset.json``), else :obj:`None`: per row
+    the class (binary, one column), the values (regression) or 0/1 per label (multi-label),
+    :obj:`None` for a row whose label is empty or not a number."""
+    from gsat.data.molecules import read_csv_rows
+
+    if not isinstance(label_cols, list) or not label_cols:
+        return None
+    path = Path(path)
+    table = read_csv_rows(path, [], f"--input {path}", "")
+    if not table or any(c not in table[0] for c in label_cols):
+        return None
+    out: List[Any] = []
+    for row in table:
+        try:
+            values = [float(row[c]) for c in label_cols]
+        except (TypeError, ValueError):
+            values = [float("nan")]
+        if task in ("binary", "multiclass", "regression") and any(v != v for v in values):
+            out.append(None)
+            continue
+        if task in ("binary", "multiclass"):
+            out.append(int(values[0]))
+        elif task == "regression" and len(values) == 1:
+            out.append(values[0])
+        else:
+            out.append(values)
+    return out
 
 
 def _prepare_input(g: Data, run: LoadedRun) -> Data:
@@ -73,37 +106,21 @@ def _prepare_input(g: Data, run: LoadedRun) -> Data:
 
 
 # ----------------------------------------------------------------------------- explaining
-def prediction_record(logits: torch.Tensor, task: str) -> Dict[str, Any]:
-    """The prediction of one graph (or node) from its logits: class and probability."""
-    lg = logits.detach().double().view(-1)
-    if task == "regression":  # the predicted values themselves
-        values = [float(v) for v in lg]
-        return {"prediction": values[0] if len(values) == 1 else values, "probability": None}
-    if task == "binary":
-        p = float(torch.sigmoid(lg[0]))
-        return {"prediction": int(p > 0.5), "probability": p}
-    if task == "multiclass":
-        probs = torch.softmax(lg, 0)
-        k = int(probs.argmax())
-        return {"prediction": k, "probability": float(probs[k]),
-                "probabilities": [float(v) for v in probs]}
-    probs = torch.sigmoid(lg)
-    return {"prediction": [int(v > 0.5) for v in probs],
-            "probability": [float(v) for v in probs]}
-
-
 def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
                    ids: Optional[Sequence[str]] = None, mols: Optional[Sequence[Any]] = None,
                    pictures: bool = True, progress: bool = True,
                    skipped: Optional[List[Dict[str, str]]] = None,
                    source: str = "", max_pictures: Optional[int] = None,
-                   fidelity: bool = True) -> Dict[str, Any]:
+                   fidelity: bool = True, labels: Optional[Sequence[Any]] = None,
+                   scale: str = "relative", top_k: Optional[int] = None, html: bool = False,
+                   substructures: Optional[bool] = None) -> Dict[str, Any]:
     r"""Predict and explain :obj:`graphs` with a run's GSAT model and write into
     :obj:`out_dir`:
 
     * ``explanations.jsonl``: one JSON object per explained graph: :obj:`id`,
-      :obj:`prediction`, :obj:`probability` (of the predicted class for binary and
-      multi-class; per label for multi-label), :obj:`edges` (per edge :obj:`source`,
+      :obj:`prediction`, :obj:`probability` (of the positive class for binary, of the
+      predicted class for multi-class; per label for multi-label), :obj:`label` (the true
+      label, when known), :obj:`edges` (per edge :obj:`source`,
       :obj:`target`, :obj:`attention`; for molecules also :obj:`bond_index`, RDKit's bond
       number, and :obj:`atoms`, the symbols of both ends), for sentence graphs
       :obj:`tokens` (per word :obj:`token` and :obj:`attention`, the largest attention of
@@ -124,6 +141,17 @@ def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
       the predicted class with them removed, ``deletion``, or only them kept,
       ``insertion``; the means as graph ``mean``). A regression or multi-label run has no
       predicted class to follow: the files are not written and ``summary.json`` says why.
+    * with :obj:`html`, ``explanations.html``: one self-contained page
+      (:func:`gsat.viz.html.explanation_page`) with a sortable table of the graphs (id,
+      SMILES or size, prediction, probability, true label when known) and the pictures
+      (SVG for molecules), with the colour legend;
+    * for molecules (unless :obj:`substructures` is :obj:`False`), ``substructures.csv``,
+      ``substructures.md`` and ``substructures.png`` / ``.svg``: the substructures that carry
+      the attention across the predicted actives (:mod:`gsat.viz.substructures`).
+
+    Pictures are titled by :func:`gsat.viz.scale.prediction_title` (``P(active) = 0.01``,
+    class names from the run's dataset, the true label when known) and coloured on
+    :obj:`scale` (per graph by default).
 
     A graph that fails validation (:func:`gsat.core.validation.check_graph`) is reported by id in
     one log line and skipped; the others are explained.
@@ -145,6 +173,15 @@ def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
         source (str, optional): the input's name for the summary.
         fidelity (bool, optional): write ``fidelity.json`` and ``fidelity_curves.csv``.
             (default: :obj:`True`)
+        labels (list, optional): the true label of each graph when known (:obj:`None`
+            entries: unknown); a graph's own :obj:`y` is used otherwise.
+        scale (str, optional): colour scale of the pictures, :obj:`"relative"`,
+            :obj:`"rank"` or :obj:`"absolute"` (:mod:`gsat.viz.scale`).
+            (default: :obj:`"relative"`)
+        top_k (int, optional): colour only the :obj:`top_k` edges of highest attention.
+        html (bool, optional): also write ``explanations.html``. (default: :obj:`False`)
+        substructures (bool, optional): the substructure summary of molecules.
+            (default: :obj:`None`, written whenever :obj:`mols` are given)
 
     Returns:
         dict: the content of ``summary.json``.
@@ -166,6 +203,9 @@ def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
     task = str(run.dataset["task"])
     records: List[Dict[str, Any]] = []
     explained: List[Tuple[Data, torch.Tensor]] = []
+    page: List[Dict[str, Any]] = []
+    explained_mols: List[Tuple[Any, Dict[int, float], Dict[str, Any]]] = []
+    class_names = _class_names(run)
     drawn = 0
     run.model.eval()
     with open(out / "explanations.jsonl", "w") as f:
@@ -185,9 +225,24 @@ def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
             att = o.edge_att.detach().cpu().view(-1)
             mol = mols[k] if mols is not None else None
             rec = _record(gid, o.logits, task, g, att, mol)
+            label = _true_label(labels[k] if labels is not None else None, g, run)
+            if label is not None:
+                rec["label"] = label
+            title = prediction_title(rec["prediction"], rec["probability"], task,
+                                     class_names, label, gid)
+            bond_att = _bond_attention(rec) if mol is not None else None
+            picture: Any = None
             if pictures and (max_pictures is None or drawn < max_pictures):
-                rec["picture"] = _draw(run, g, att, mol, out, gid, rec).name
+                path = _draw(run, g, att, mol, bond_att, out, gid, title, scale, top_k)
+                rec["picture"] = path.name
                 drawn += 1
+                if html:
+                    picture = (_molecule_svg(mol, bond_att, title, scale, top_k)
+                               if mol is not None else path.read_bytes())
+            if html:
+                page.append(_page_row(rec, g, task, class_names, label, picture))
+            if mol is not None:
+                explained_mols.append((mol, bond_att, rec))
             f.write(json.dumps(json_safe(rec)) + "\n")
             records.append(rec)
             explained.append((g.cpu(), att))
@@ -196,6 +251,25 @@ def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
     if fidelity:
         summary["fidelity"] = _write_fidelity(run, explained, [r["id"] for r in records],
                                               out, progress)
+    if html:
+        from gsat.viz.html import explanation_page
+
+        page_path = explanation_page(
+            page, out / "explanations.html", scale=scale,  # type: ignore[arg-type]
+            title=f"Explanations of {source or 'graphs'}", molecules=mols is not None,
+            ground_truth=any(getattr(g, "edge_label", None) is not None for g in graphs
+                             if isinstance(g, Data)),
+            intro=f"{len(records)} graphs explained by {run.run_dir} (seed {run.seed}, epoch "
+                  f"{run.epoch}); {drawn} pictures. Click a column header to sort.")
+        summary["files"]["html"] = page_path.name
+    if explained_mols and substructures is not False:
+        from gsat.viz.substructures import write_substructure_summary
+
+        written = write_substructure_summary(
+            [(m, b, _is_active(r, task)) for m, b, r in explained_mols], out,
+            ids=[r["id"] for _, _, r in explained_mols],
+            positive=class_name(1, class_names) if task == "binary" else "predicted class")
+        summary["files"]["substructures"] = [p.name for p in written]
     write_json(summary, out / "summary.json")
     atomic_write(out / "summary.md", _summary_md(summary, records))
     return summary
@@ -234,6 +308,84 @@ def _write_fidelity(run: LoadedRun, explained: List[Tuple[Data, torch.Tensor]],
             "deletion_auc", "insertion_auc", "kept_share", "higher_is_better")
     return {**{k: summary[k] for k in keys}, "file": "fidelity.json",
             "curves": "fidelity_curves.csv"}
+def _class_names(run: LoadedRun) -> Optional[List[str]]:
+    names = (run.dataset.get("extra") or {}).get("class_names")
+    return [str(n) for n in names] if isinstance(names, list) else None
+
+
+def _true_label(given: Any, g: Data, run: LoadedRun) -> Any:
+    """The true label of a graph to show: the one given with the input, else the graph's
+    own :obj:`y` when it has one value per output (NaN: unknown)."""
+    if given is not None:
+        return given
+    y = getattr(g, "y", None)
+    if not isinstance(y, torch.Tensor) or y.numel() == 0:
+        return None
+    task = str(run.dataset["task"])
+    values = y.detach().cpu().double().view(-1)
+    outputs = int(run.dataset.get("num_outputs", 1))
+    if task in ("binary", "multiclass") and values.numel() == 1 and not torch.isnan(values[0]):
+        return int(values[0])
+    if task in ("multilabel", "regression") and values.numel() == outputs:
+        out = [None if torch.isnan(v) else float(v) for v in values]
+        return out[0] if task == "regression" and len(out) == 1 else out
+    return None
+
+
+def _is_active(rec: Dict[str, Any], task: str) -> bool:
+    """Whether a molecule counts as a predicted active for the substructure summary: the
+    positive class of a binary task, any positive label of a multi-label one, every molecule
+    otherwise."""
+    if task == "binary":
+        return int(rec["prediction"]) == 1
+    if task == "multilabel":
+        return any(int(v) for v in rec["prediction"])
+    return True
+
+
+def _bond_attention(rec: Dict[str, Any]) -> Dict[int, float]:
+    bond_att: Dict[int, float] = {}
+    for item in rec["edges"]:
+        if item.get("bond_index") is not None:
+            b = item["bond_index"]
+            bond_att[b] = max(bond_att.get(b, 0.0), item["attention"])
+    return bond_att
+
+
+def _molecule_svg(mol: Any, bond_att: Dict[int, float], title: str, scale: str,
+                  top_k: Optional[int]) -> str:
+    from gsat.viz.molecules import molecule_picture
+
+    return str(molecule_picture(mol, bond_att, fmt="svg", title=title,
+                                scale=scale, top_k=top_k))  # type: ignore[arg-type]
+
+
+def _page_row(rec: Dict[str, Any], g: Data, task: str, class_names: Optional[List[str]],
+              label: Any, picture: Any) -> Dict[str, Any]:
+    """A row of ``explanations.html``."""
+    p = rec["probability"]
+    pred = rec["prediction"]
+    if task == "binary":  # sorted by the probability of the positive class
+        text, value, shown_p = class_name(int(pred), class_names), float(p), float(p)
+    elif task == "multiclass":
+        text, value, shown_p = class_name(int(pred), class_names), int(pred), p
+    elif task == "multilabel":
+        on = [class_name(i, class_names) for i, v in enumerate(pred) if int(v)]
+        text, value, shown_p = ", ".join(on) or "none", sum(int(v) for v in pred), max(p)
+    else:
+        values = pred if isinstance(pred, list) else [pred]
+        text, value, shown_p = ", ".join(f"{v:.3g}" for v in values), values[0], None
+    shown_label = None
+    if label is not None:
+        if task in ("binary", "multiclass"):
+            shown_label = class_name(int(label), class_names)
+        else:
+            values = label if isinstance(label, list) else [label]
+            shown_label = ", ".join("-" if v is None else f"{v:.3g}" for v in values)
+    size = f"{int(g.num_nodes)} nodes, {int(g.edge_index.size(1))} edges"
+    return {"id": rec["id"], "input": rec.get("smiles", size), "prediction": text,
+            "prediction_value": value, "probability": shown_p, "label": shown_label,
+            "picture": picture}
 
 
 def _record(gid: str, logits: torch.Tensor, task: str, g: Data, att: torch.Tensor,
@@ -269,33 +421,24 @@ def _safe_id(gid: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", gid)[:60] or "graph"
 
 
-def _draw(run: LoadedRun, g: Data, att: torch.Tensor, mol: Any, out: Path, gid: str,
-          rec: Dict[str, Any]) -> Path:
+def _draw(run: LoadedRun, g: Data, att: torch.Tensor, mol: Any,
+          bond_att: Optional[Dict[int, float]], out: Path, gid: str, title: str,
+          scale: str = "relative", top_k: Optional[int] = None) -> Path:
     from gsat.viz import draw_graph_explanation, draw_molecule_explanation
 
-    p = rec["probability"]
-    if p is None:  # regression
-        v = rec["prediction"]
-        title = f"{gid}: predicted " + (f"{v:.3g}" if isinstance(v, float)
-                                         else ", ".join(f"{x:.3g}" for x in v))
-    else:
-        shown = f"{p:.2f}" if isinstance(p, float) else ", ".join(f"{v:.2f}" for v in p)
-        title = f"{gid}: prediction {rec['prediction']} (probability {shown})"
     path = out / f"graph_{_safe_id(gid)}.png"
     if mol is not None:
-        bond_att: Dict[int, float] = {}
-        for item in rec["edges"]:
-            if item.get("bond_index") is not None:
-                b = item["bond_index"]
-                bond_att[b] = max(bond_att.get(b, 0.0), item["attention"])
-        return draw_molecule_explanation(mol, bond_att, path, title=title)
+        return draw_molecule_explanation(mol, bond_att or {}, path, title=title,
+                                         scale=scale, top_k=top_k)  # type: ignore[arg-type]
     names = run.dataset.get("node_names")
     node_type = getattr(g, "node_type", None)
     labels = None
     if names and isinstance(node_type, torch.Tensor) and node_type.numel() == g.num_nodes:
         labels = [names[int(t)] if 0 <= int(t) < len(names) else str(int(t))
                   for t in node_type.view(-1)]
-    return draw_graph_explanation(g.cpu(), att, path, node_names=labels, title=title)
+    return draw_graph_explanation(g.cpu(), att, path, node_names=labels, title=title,
+                                  scale=scale, top_k=top_k,  # type: ignore[arg-type]
+                                  molecule=bool(run.is_molecular))
 
 
 def _summary(run: LoadedRun, records: List[Dict[str, Any]], skipped: List[Dict[str, str]],
@@ -344,12 +487,16 @@ def explain_file(run_dir: PathLike, input_path: PathLike, out_dir: Optional[Path
                  seed: Optional[int] = None, smiles_col: str = "smiles",
                  id_col: Optional[str] = "id", device: str = "cpu", pictures: bool = True,
                  progress: bool = True, max_pictures: Optional[int] = None,
-                 fidelity: bool = True) -> Dict[str, Any]:
+                 fidelity: bool = True, scale: str = "relative", top_k: Optional[int] = None,
+                 html: bool = False, substructures: Optional[bool] = None) -> Dict[str, Any]:
     r"""``gsat explain``: load the run (:func:`load_run`), read :obj:`input_path` (a CSV of
     SMILES for runs on molecules, else a :func:`torch.save` file or InMemoryDataset folder of
     PyG graphs, read safely by :func:`gsat.data.files.read_graph_file`) and
     :func:`explain_graphs` into :obj:`out_dir` (default ``<run_dir>/explain-<input stem>``),
     with ``fidelity.json`` and ``fidelity_curves.csv`` unless :obj:`fidelity` is false.
+    A CSV that has the column(s) the run was trained on (``--label-col``) gives each
+    molecule's true label; :obj:`scale`, :obj:`top_k`, :obj:`html` and :obj:`substructures`
+    are those of :func:`explain_graphs`.
 
     Raises:
         gsat.errors.ConfigError: a SMILES file for a run that was not trained on molecules
@@ -374,8 +521,10 @@ def explain_file(run_dir: PathLike, input_path: PathLike, out_dir: Optional[Path
         from rdkit import Chem
 
         rows = read_smiles_csv(src, smiles_col, id_col)
-        graphs, ids, mols, skipped = [], [], [], []
-        for gid, smi in rows:
+        known = read_csv_labels(src, (run.dataset.get("extra") or {}).get("label_cols"),
+                                str(run.dataset["task"]))
+        graphs, ids, mols, skipped, labels = [], [], [], [], []
+        for i, (gid, smi) in enumerate(rows):
             g = smiles_to_graph(smi)
             if g is None:
                 skipped.append({"id": gid, "reason": f"RDKit cannot parse SMILES {smi[:60]!r}"})
@@ -383,14 +532,18 @@ def explain_file(run_dir: PathLike, input_path: PathLike, out_dir: Optional[Path
             graphs.append(g)
             ids.append(gid)
             mols.append(Chem.MolFromSmiles(smi))
+            labels.append(known[i] if known is not None else None)
         return explain_graphs(run, graphs, out, ids=ids, mols=mols, pictures=pictures,
                               progress=progress, skipped=skipped, source=str(src),
-                              max_pictures=max_pictures, fidelity=fidelity)
+                              max_pictures=max_pictures, fidelity=fidelity, labels=labels,
+                              scale=scale, top_k=top_k, html=html,
+                              substructures=substructures)
     graphs = read_graph_file(src)
     ids = [str(getattr(g, "id", i)) if isinstance(g, Data) and isinstance(
         getattr(g, "id", None), (str, int)) else str(i) for i, g in enumerate(graphs)]
     return explain_graphs(run, graphs, out, ids=ids, pictures=pictures, progress=progress,
-                          source=str(src), max_pictures=max_pictures, fidelity=fidelity)
+                          source=str(src), max_pictures=max_pictures, fidelity=fidelity,
+                          scale=scale, top_k=top_k, html=html, substructures=substructures)
 
 
 def stdout_summary(summary: Dict[str, Any], top: int = 5) -> str:
@@ -426,4 +579,9 @@ def stdout_summary(summary: Dict[str, Any], top: int = 5) -> str:
         lines.append(f"pictures: {drawn} in {folder}/graph_*.png"
                      + (f" (the first {drawn}; {more} not drawn: raise --max-pictures)"
                         if more > 0 else ""))
+    if summary["files"].get("html"):
+        lines.append(f"page: {folder / summary['files']['html']}")
+    if summary["files"].get("substructures"):
+        lines.append(f"substructures the attention falls on: {folder / 'substructures.md'} "
+                     "(and .csv, .png)")
     return "\n".join(lines)

@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from gsat.benchmark.graphs import (graph_key, graphs_digest, tuning_graphs,
                                    warn_if_classes_missing)
 from gsat.benchmark.models import trained_model
+from gsat.benchmark.pictures import EXAMPLE_GRAPHS, write_comparison_page
 from gsat.benchmark.published import published_source, published_value
 from gsat.benchmark.report import format_markdown, summarize_records
 from gsat.benchmark.scoring import explain_and_score
@@ -173,6 +174,8 @@ class _BenchmarkRun:
         self.has_truth = True
         # default-setting explainers fitted by this run, per (name, seed), until their tuning
         self.fitted: Dict[tuple, tuple] = {}
+        # (seed, graphs, class names) of the page of pictures
+        self.examples: Optional[tuple] = None
 
     def run(self) -> Dict[str, Any]:
         spec = self.spec
@@ -183,6 +186,8 @@ class _BenchmarkRun:
                 self.run_seed(seed, bar)
             bar.close()
         atomic_write(self.folder.benchmark_md, format_markdown(self.result))
+        if self.examples is not None:
+            write_comparison_page(self.folder.benchmark_html, self.result, *self.examples)
         return {**self.result, "out_dir": str(self.folder.path)}
 
     def run_seed(self, seed: int, bar: Any) -> None:
@@ -204,6 +209,10 @@ class _BenchmarkRun:
         whole = ds.extra.get("design") == "whole"
         explained = subgraph_dataset(raw, cfg.model.n_layers) if whole else ds
         graphs = _Graphs.of(explained, spec)
+        if self.examples is None:  # the page shows the first seed's graphs
+            names = raw.extra.get("class_names")
+            self.examples = (seed, graphs.test[:EXAMPLE_GRAPHS],
+                             names if isinstance(names, list) else None)
         write_config(self.folder, cfg)
         models: Dict[str, tuple] = {}
         for name, tuned in self.pieces:
@@ -280,7 +289,7 @@ class _BenchmarkRun:
         rec = {"method": name, "seed": seed, "model": explainer.model_kind,
                **explain_and_score(explainer, model, ds, graphs.test, spec.device,
                                    spec.progress, unseen=graphs.unseen,
-                                   fidelity=self.fidelity)}
+                                   fidelity=self.fidelity, keep_masks=EXAMPLE_GRAPHS)}
         if explainer.needs_fit and name in self.grids:  # its tuning may reuse the fit ...
             self.fitted[(name, seed)] = (explainer, rec["fit_seconds"])
             # ... also after an interruption: the fit is saved until then
@@ -315,7 +324,7 @@ class _BenchmarkRun:
         return {"method": name + TUNED, "seed": seed, "model": explainer.model_kind,
                 **explain_and_score(explainer, model, ds, graphs.test, spec.device,
                                     spec.progress, fit=False, unseen=graphs.unseen,
-                                    fidelity=self.fidelity),
+                                    fidelity=self.fidelity, keep_masks=EXAMPLE_GRAPHS),
                 "fit_seconds": best["fit_seconds"], "valid_interp_auc": best["valid_interp_auc"],
                 "tuning_seconds": tuning_seconds, "tuning_graphs": len(graphs.valid),
                 "tuning": trials, "chosen": chosen}, explainer

@@ -52,7 +52,7 @@ def explain_and_score(explainer: EdgeExplainer, model: nn.Module, ds: GraphDatas
                       graphs: Sequence[Data], device: str = "cpu",
                       progress: bool = False, fit: bool = True,
                       unseen: Optional[Sequence[bool]] = None,
-                      fidelity: bool = True) -> Dict[str, Any]:
+                      fidelity: bool = True, keep_masks: int = 0) -> Dict[str, Any]:
     r"""Fit :obj:`explainer` if it learns (on :obj:`ds.train`), explain :obj:`graphs`, and
     score the explanations (:func:`score_explanations`, where the graphs have ground-truth
     :obj:`edge_label`; else the interpretation scores are :obj:`None`), their fidelity
@@ -69,7 +69,9 @@ def explain_and_score(explainer: EdgeExplainer, model: nn.Module, ds: GraphDatas
         explainer fitted already (e.g. while tuning). With :obj:`unseen` (one flag per
         graph), also :obj:`test_interp_auc_unseen` and :obj:`num_graphs_unseen`: the scores
         on the flagged graphs only (e.g. those not used for tuning). With :obj:`fidelity`,
-        also the fields of :func:`fidelity_fields`.
+        also the fields of :func:`fidelity_fields`. With :obj:`keep_masks`, also
+        :obj:`example_masks`: the edge scores of the first :obj:`keep_masks` graphs (lists of
+        floats, for the benchmark's page of pictures).
     """
     fit_seconds = 0.0
     if explainer.needs_fit and fit:
@@ -102,6 +104,9 @@ def explain_and_score(explainer: EdgeExplainer, model: nn.Module, ds: GraphDatas
            "timed_passes": len(timings)}
     if fidelity:
         out.update(fidelity_fields(model, graphs, scores, ds.task, device, progress))
+    if keep_masks > 0:
+        out["example_masks"] = [[round(float(v), 5) for v in scores[i].view(-1)]
+                                for i in range(min(keep_masks, len(scores)))]
     if unseen is not None and truth:
         keep = [i for i, flag in enumerate(unseen) if flag]
         sub = score_explanations([scores[i] for i in keep], [graphs[i] for i in keep],

@@ -3,9 +3,9 @@ dataset, :func:`gsat.fit`) and a :class:`Task` from there on."""
 from __future__ import annotations
 
 import enum
-from typing import Any, Type
+from typing import Any, Dict, Type
 
-__all__ = ["Task"]
+__all__ = ["Task", "prediction_record"]
 
 
 class Task(str, enum.Enum):
@@ -65,3 +65,27 @@ class Task(str, enum.Enum):
         choices = ", ".join(t.value for t in cls)
         raise error(f"{where + ': ' if where else ''}unknown task {value!r}; choose one of: "
                     f"{choices}")
+
+
+def prediction_record(logits: Any, task: str) -> Dict[str, Any]:
+    r"""The prediction of one graph (or node) from its logits (a tensor): the class and its
+    probability (binary: :obj:`prediction` 0/1 and the probability of that class;
+    multi-class: also :obj:`probabilities`; multi-label: per label; regression: the values,
+    :obj:`probability` :obj:`None`)."""
+    import torch
+
+    lg = logits.detach().double().view(-1)
+    if task == "regression":  # the predicted values themselves
+        values = [float(v) for v in lg]
+        return {"prediction": values[0] if len(values) == 1 else values, "probability": None}
+    if task == "binary":
+        p = float(torch.sigmoid(lg[0]))
+        return {"prediction": int(p > 0.5), "probability": p}
+    if task == "multiclass":
+        probs = torch.softmax(lg, 0)
+        k = int(probs.argmax())
+        return {"prediction": k, "probability": float(probs[k]),
+                "probabilities": [float(v) for v in probs]}
+    probs = torch.sigmoid(lg)
+    return {"prediction": [int(v > 0.5) for v in probs],
+            "probability": [float(v) for v in probs]}

@@ -219,4 +219,5 @@ def load_ba_2motifs(data_dir: str | Path = "data", seed: int = 0, num_graphs: in
                         valid=[graphs[int(i)] for i in valid],
                         test=[graphs[int(i)] for i in test],
                         num_features=graphs[0].x.size(1), num_outputs=1, task="binary",
-                        metric="acc", config_name="ba_2motifs", extra={"source": used})
+                        metric="acc", config_name="ba_2motifs",
+                        extra={"source": used, "class_names": ["house", "cycle"]})

@@ -215,6 +215,16 @@ def _featurised(path: Path, data_dir: PathLike, smiles_col: str, label_cols: Lis
     return graphs, meta, cache
 
 
+def class_names(label_cols: Sequence[str], task: str = "classification") -> List[str]:
+    r"""Names of what a model of a CSV of molecules predicts, for titles: with one 0/1 label
+    column ``active``, the classes ``not active`` and ``active``; with several, the label
+    columns (one name per label); for regression the columns."""
+    cols = [str(c) for c in label_cols]
+    if task == "classification" and len(cols) == 1:
+        return [f"not {cols[0]}", cols[0]]
+    return cols
+
+
 def load_csv_molecules(path: PathLike, data_dir: PathLike = "data", seed: int = 0,
                        smiles_col: str = "smiles", label_cols: Union[str, Sequence[str]] = "y",
                        split: Split = "scaffold", task: str = "classification",
@@ -291,5 +301,5 @@ def load_csv_molecules(path: PathLike, data_dir: PathLike = "data", seed: int = 
         node_names=list(ELEMENT_SYMBOLS), config_name="ogbg_mol",
         extra={"featurisation": "ogb_smiles2graph", "source": str(path.resolve()),
                "smiles_col": smiles_col, "label_cols": label_cols, "split": split,
-               "task": task,
+               "task": task, "class_names": class_names(label_cols, task),
                "unparseable": len(failed), "cache": str(cache)})

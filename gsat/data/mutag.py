@@ -214,4 +214,4 @@ def load_mutag(data_dir: str | Path = "data", seed: int = 0, download: bool = Tr
                         valid=[graphs[i] for i in valid], test=test,
                         num_features=len(ATOMS), num_outputs=1, task="binary", metric="acc",
                         node_names=list(ATOMS), config_name="mutag", interp_test=test,
-                        extra=dict(counts))
+                        extra=dict(counts, class_names=["mutagen", "nonmutagen"]))

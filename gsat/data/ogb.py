@@ -270,7 +270,9 @@ def load_ogbg_mol(name: str = "ogbg-molhiv", data_dir: str | Path = "data", seed
         edge_dim=None if first.edge_attr is None else first.edge_attr.size(1),
         has_ground_truth=False, undirected=True, node_names=list(ELEMENT_SYMBOLS),
         config_name="ogbg_mol", evaluator=evaluator,
-        extra={"ogb_name": name, "root": str(ds.root), "num_tasks": num_tasks})
+        extra={"ogb_name": name, "root": str(ds.root), "num_tasks": num_tasks,
+               **({"class_names": ["inactive", "active"]} if evaluator.task == "binary"
+                  else {})})
 
 
 def save_ogb_mol_dataset(smiles: Sequence[str], labels: np.ndarray,

@@ -355,6 +355,7 @@ def load_spmotif(b: float, data_dir: str | Path = "data", seed: int = 0,
                         task="multiclass", metric="acc", edge_dim=1, config_name="spmotif",
                         undirected=variant == "undirected",
                         extra={"b": b, "bases": list(BASES), "motifs": list(MOTIFS),
+                               "class_names": list(MOTIFS),
                                "variant": variant})
 
 

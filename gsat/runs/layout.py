@@ -10,6 +10,7 @@ A training run (``gsat train``) and a benchmark (``gsat benchmark``) each own on
         results.json            per seed records, mean and std
         benchmark.json          (benchmark) one record per method and seed
         benchmark.md            (benchmark) the table
+        benchmark.html          (benchmark) every method's explanations of the same graphs
         seed<N>/                SeedFolder (a benchmark: gsat/seed<N>/, erm/seed<N>/)
             best.pt             weights of the selected epoch
             last.pt             full training state after the last complete epoch
@@ -149,6 +150,11 @@ class RunFolder:
     @property
     def benchmark_md(self) -> Path:
         return self.path / "benchmark.md"
+
+    @property
+    def benchmark_html(self) -> Path:
+        """The page of the first seed's example graphs explained by every method."""
+        return self.path / "benchmark.html"
 
     @property
     def lock_file(self) -> Path:

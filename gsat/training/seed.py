@@ -336,19 +336,41 @@ class _BestBackbone(Hook):
 
 def _draw(model: GSAT, graphs: Sequence, limit: int, ds: GraphDataset, folder: Path,
           device: torch.device) -> None:
-    from gsat.viz import draw_graph_explanation
+    """Pictures of the first test graphs, titled with the model's prediction and the true
+    label by class name; graphs featurised as OGB's molecules (``csv:`` and OGB datasets)
+    drawn by RDKit as molecules."""
+    from gsat.core.task import prediction_record
+    from gsat.viz import draw_graph_explanation, prediction_title
 
     if ds.extra.get("level") == "node":
         _draw_nodes(model, graphs, limit, ds, folder, device)
         return
+    names = ds.extra.get("class_names")
+    molecular = ds.config_name == "ogbg_mol"
+    was_training = model.training
+    model.eval()
     for i, g in enumerate(graphs[:limit]):
-        att = model.explain(g.to(device)).cpu()
-        names = None
+        g = g.to(device)
+        att = model.explain(g).cpu()
+        with torch.no_grad():
+            logits = model(g).logits
+        pred = prediction_record(logits, str(ds.task))
+        node_names = None
         if ds.node_names is not None and getattr(g, "node_type", None) is not None:
-            names = [ds.node_names[int(t)] for t in g.node_type.view(-1)]
-        label = int(g.y.view(-1)[0]) if g.y.numel() == 1 else None
-        draw_graph_explanation(g.cpu(), att, folder / f"graph_{i:03d}.png", node_names=names,
-                               title=f"{ds.name} test graph {i} (label {label})")
+            node_names = [ds.node_names[int(t)] for t in g.node_type.view(-1)]
+        y = g.y.detach().cpu().view(-1)
+        label = None
+        if str(ds.task) in ("binary", "multiclass") and y.numel() == 1 and \
+                not torch.isnan(y[0].double()):
+            label = int(y[0])
+        elif str(ds.task) in ("multilabel", "regression"):
+            label = [float(v) for v in y] if not torch.isnan(y.double()).all() else None
+        title = prediction_title(pred["prediction"], pred["probability"], str(ds.task),
+                                 names if isinstance(names, list) else None, label,
+                                 f"{ds.name} test graph {i}")
+        draw_graph_explanation(g.cpu(), att, folder / f"graph_{i:03d}.png",
+                               node_names=node_names, title=title, molecule=molecular)
+    model.train(was_training)
 
 
 def _draw_nodes(model: GSAT, graphs: Sequence, limit: int, ds: GraphDataset, folder: Path,
@@ -357,13 +379,24 @@ def _draw_nodes(model: GSAT, graphs: Sequence, limit: int, ds: GraphDataset, fol
     attention, the node itself marked, its ground-truth edges outlined."""
     from gsat.explain.nodes import explained_nodes
     from gsat.viz import draw_explanation
+    from gsat.viz.scale import class_name
 
     # a whole graph without ground truth has no explained nodes to draw
     graphs = [g for g in graphs if "explain_edges" in g or "node_id" in g]
+    names = ds.extra.get("class_names")
+    names = names if isinstance(names, list) else None
+    labels = {}  # the true class of each node the graphs hold
+    for g in graphs:
+        ids = getattr(g, "node_id", None)
+        y = g.y.view(-1)
+        if isinstance(ids, torch.Tensor) and ids.numel() == 1 and y.numel() == 1:
+            labels[int(ids)] = int(y[0])
     for exp in explained_nodes(model, [g.to(device) for g in graphs], limit):
         label = getattr(exp, "edge_label", None)
+        true = labels.get(int(exp.node))
         draw_explanation(exp.edge_index.cpu(), exp.edge_att, int(exp.node_ids.numel()),
                          folder / f"node_{exp.node:05d}.png",
                          edge_label=None if label is None else label.clamp(min=0),
-                         target=0, title=f"{ds.name} node {exp.node} and its "
-                                         f"{ds.extra.get('num_hops')}-hop computation graph")
+                         target=0, title=f"{ds.name} node {exp.node}"
+                         + ("" if true is None else f" ({class_name(true, names)})")
+                         + f" and its {ds.extra.get('num_hops')}-hop computation graph")

@@ -32,8 +32,14 @@ def _train(tmp_path, readout, epochs=3):
 
 
 @pytest.mark.parametrize("readout", ["node", "center"])
-def test_train_then_explain_a_node(tmp_path, readout, capsys):
+def test_train_then_explain_a_node(tmp_path, readout, capsys, monkeypatch):
+    import gsat.viz
+
     out = _train(tmp_path, readout)
+    titles = []
+    draw = gsat.viz.draw_explanation
+    monkeypatch.setattr(gsat.viz, "draw_explanation",
+                        lambda *a, **kw: titles.append(kw["title"]) or draw(*a, **kw))
     res = json.loads((out / "results.json").read_text())
     (r,) = res["runs"]
     assert 0.0 <= r["test_interp_auc"] <= 1.0 and 0.0 <= r["test_metric"] <= 1.0
@@ -44,6 +50,11 @@ def test_train_then_explain_a_node(tmp_path, readout, capsys):
     assert exc.value.code == 0
     rec = json.loads((out / "explain-nodes" / f"node_{HOUSE}.json").read_text())
     assert rec["node"] == HOUSE and rec["label"] > 0 and rec["num_hops"] == 2
+    # titles name the predicted and the true class of BA-Shapes
+    names = ["base", "house middle", "house floor", "house roof"]
+    assert titles[0].startswith(f"ba_shapes node {HOUSE}: predicted {names[rec['prediction']]}"
+                                f", P = {rec['probability']:.2f}; true: "
+                                f"{names[rec['label']]}")
     assert (out / "explain-nodes" / rec["picture"]).is_file()
     edges = rec["edges"]
     assert edges and all(0.0 <= e["attention"] <= 1.0 for e in edges)

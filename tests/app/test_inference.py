@@ -88,10 +88,20 @@ def test_explain_cli_on_molecules(tmp_path, capsys):
     assert exc.value.code == 0
     assert json.loads((tmp_path / "run" / "dataset.json").read_text())["extra"][
         "featurisation"] == "ogb_smiles2graph"
+    # the training run's pictures are RDKit depictions (its canvas), not networkx drawings
+    import matplotlib.image
+    shot = matplotlib.image.imread(tmp_path / "run" / "seed0" / "explanations" / "graph_000.png")
+    assert shot.shape[:2] == (440, 520)
     with pytest.raises(SystemExit) as exc:
         main(["explain", str(tmp_path / "run"), "--input", str(tmp_path / "new.csv"), "--out",
-              str(tmp_path / "ex"), "--no-progress"])
+              str(tmp_path / "ex"), "--no-progress", "--html"])
     assert exc.value.code == 0
+    page = (tmp_path / "ex" / "explanations.html").read_text()
+    assert page.count("<tr><td") == 1 and "CC(=O)Oc1ccccc1C(=O)O" in page
+    assert page.count('src="data:image/svg+xml;base64,') == 1 and 'id="legend"' in page
+    assert "true label" not in page  # new.csv has no label column
+    assert (tmp_path / "ex" / "substructures.md").read_text().startswith(
+        "# Substructures by attention")
     (rec,) = [json.loads(line) for line in (tmp_path / "ex" / "explanations.jsonl").open()]
     assert rec["id"] == "aspirin" and rec["smiles"] == "CC(=O)Oc1ccccc1C(=O)O"
     assert len(rec["edges"]) == 2 * 13  # 13 bonds, both directions
@@ -102,11 +112,65 @@ def test_explain_cli_on_molecules(tmp_path, capsys):
     summary = json.loads((tmp_path / "ex" / "summary.json").read_text())
     assert summary["skipped"] == [{"id": "broken",
                                    "reason": "RDKit cannot parse SMILES 'C1CC('"}]
-    assert "1 of 2 graphs explained (1 skipped)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "1 of 2 graphs explained (1 skipped)" in out and "explanations.html" in out
     # molecules too (atom and bond encoders): the bonds' features go with the kept bonds
     fid = json.loads((tmp_path / "ex" / "fidelity.json").read_text())
     assert fid["graphs"] == 1 and fid["per_graph"][0]["id"] == "aspirin"
     assert fid["per_graph"][0]["edges"] == 26 and fid["per_graph"][0]["kept_edges"] == 6
+    # the training CSV has the run's label column: its labels are the true labels
+    with pytest.raises(SystemExit) as exc:
+        main(["explain", str(tmp_path / "run"), "--input", str(tmp_path / "mols.csv"),
+              "--out", str(tmp_path / "ex2"), "--no-progress", "--max-pictures", "2",
+              "--no-substructures", "--scale", "rank", "--top-k", "3"])
+    assert exc.value.code == 0
+    recs = [json.loads(line) for line in (tmp_path / "ex2" / "explanations.jsonl").open()]
+    assert [r["label"] for r in recs] == [int("N" in s or "n" in s) for s in smiles]
+    assert not (tmp_path / "ex2" / "substructures.md").exists()
+    assert not (tmp_path / "ex2" / "explanations.html").exists()
+
+
+def test_explain_page_of_pyg_graphs_with_their_labels(graph_run, tmp_path):
+    from html.parser import HTMLParser
+
+    new = generate_ba_2motifs(num_graphs=4, base_nodes=8, seed=9)
+    torch.save(new, tmp_path / "new.pt")
+    summary = explain_file(graph_run / "run", tmp_path / "new.pt", tmp_path / "out",
+                           progress=False, html=True, max_pictures=3)
+    assert summary["files"]["html"] == "explanations.html"
+    lines = [json.loads(line) for line in (tmp_path / "out" / "explanations.jsonl").open()]
+    assert [r["label"] for r in lines] == [int(g.y) for g in new]
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.heads, self.rows, self.imgs, self.cell = [], [], 0, None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr":
+                self.rows.append([])
+            if tag in ("td", "th"):
+                self.cell = ""
+            if tag == "img":
+                self.imgs += 1
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell += data
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th"):
+                self.rows[-1].append(self.cell)
+                self.cell = None
+
+    p = Cells()
+    p.feed((tmp_path / "out" / "explanations.html").read_text())
+    header, *rows = p.rows
+    assert header[:5] == ["id", "input", "prediction", "probability", "true label"]
+    assert [r[0] for r in rows] == ["0", "1", "2", "3"] and p.imgs == 3
+    assert [r[4] for r in rows] == [f"class {int(g.y)}" for g in new]
+    assert rows[0][1] == f"{new[0].num_nodes} nodes, {new[0].edge_index.size(1)} edges"
+    assert rows[3][5] == "(not drawn)"
 
 
 def test_explain_caps_pictures_and_prints_a_short_summary(graph_run, tmp_path, capsys):
@@ -156,6 +220,12 @@ def test_benchmark_on_own_graphs(graph_run, tmp_path):
     records = json.loads((tmp_path / "b" / "benchmark.json").read_text())["records"]
     assert [r["method"] for r in records] == ["gsat"]
     assert 0.0 <= records[0]["test_interp_auc"] <= 1.0
+    # the page of pictures: the first test graphs, one column per method
+    masks = records[0]["example_masks"]
+    assert 1 <= len(masks) <= 6 and all(len(m) > 0 for m in masks)
+    page = (tmp_path / "b" / "benchmark.html").read_text()
+    assert "<th>gsat</th>" in page
+    assert page.count('src="data:image/png;base64,') == len(masks) == page.count("<tr><td")
 
 
 def test_read_smiles_csv_ids_and_errors(tmp_path):

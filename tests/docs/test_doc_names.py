@@ -13,7 +13,8 @@ DOCS = [ROOT / "README.md", ROOT / "notebooks" / "README.md",
 NAME = re.compile(r"(?<![\w/.-])gsat(?:\.[A-Za-z_]\w*)+(?!\w*:)")
 PACKAGES = "core|nn|data|metrics|runs|training|explain|benchmark|app"
 RELATIVE = re.compile(rf"`((?:{PACKAGES})(?:\.[A-Za-z_]\w*)+)")
-FILE_SUFFIXES = (".py", ".yml", ".md", ".json", ".jsonl", ".csv", ".pt", ".png")
+FILE_SUFFIXES = (".py", ".yml", ".md", ".json", ".jsonl", ".csv", ".pt", ".png", ".svg",
+                 ".html")
 
 
 def resolves(dotted: str) -> bool:

@@ -212,6 +212,16 @@ def generate_tree_grid(depth: int = 8, num_motifs: int = 80, perturb: float = 0.
     return _tree_with(GridMotif(), depth, num_motifs, perturb, num_features, seed)
 
 
+#: the classes of the motif node tasks, by name (pictures' titles)
+CLASS_NAMES: Dict[str, List[str]] = {
+    "ba_shapes": ["base", "house middle", "house floor", "house roof"],
+    "ba_community": [f"{part} {role}" for part in ("A", "B")
+                     for role in ("base", "house middle", "house floor", "house roof")],
+    "tree_cycles": ["tree", "cycle"],
+    "tree_grid": ["tree", "grid"],
+}
+
+
 def motif_dataset(name: str, data: Data, seed: int, explain_split: str,
                   settings: Dict[str, object]) -> NodeDataset:
     r"""A generated motif graph as a :class:`~gsat.data.node.base.NodeDataset`: random
@@ -225,6 +235,8 @@ def motif_dataset(name: str, data: Data, seed: int, explain_split: str,
     extra = dict(settings, num_nodes=data.num_nodes, num_edges=data.edge_index.size(1),
                  num_classes=num_classes, num_motif_edges=int(data.edge_label.sum()),
                  explain_split=explain_split)
+    if name in CLASS_NAMES and len(CLASS_NAMES[name]) == num_classes:
+        extra["class_names"] = list(CLASS_NAMES[name])
     return NodeDataset(name=name, data=data, num_features=data.x.size(1),
                        num_outputs=1 if binary else num_classes,
                        task="binary" if binary else "multiclass", metric="acc",
