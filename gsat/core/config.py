@@ -32,8 +32,11 @@ class ModelConfig:
     dropout_p: float = 0.3
     use_edge_attr: bool = True
     """Use edge features when the dataset has them."""
-    aggregators: List[str] = field(default_factory=lambda: ["mean", "min", "max", "std"])
-    """PNA only."""
+    aggregators: List[str] = field(
+        default_factory=lambda: ["mean", "min", "max", "std", "sum"])
+    """PNA only. The default is the released BA-2Motifs, Mutag, Spurious-Motif, MNIST-75sp and
+    Graph-SST2 configs' (Graph-COM/GSAT ``src/configs/PNA-*.yml``); the OGB molecule config
+    leaves out ``sum``."""
     scalers: bool = False
     """PNA only: degree scalers (identity, amplification, attenuation) instead of identity."""
     towers: Optional[int] = None
@@ -69,9 +72,15 @@ class GSATConfig:
     decay_r: float = 0.1
     decay_interval: int = 10
     fixed_r: Optional[float] = None
+    bn_stats: Literal["shared", "separate", "recomputed"] = "shared"
+    """The batch-norm running statistics of the backbone's two passes (ungated, for the
+    extractor; gated by the attention, for the prediction): ``shared``, one set updated by
+    both passes, as in the paper's code; ``separate``, one set per pass; ``recomputed``, one
+    set per pass re-estimated on the training graphs after every epoch, without dropout and
+    with the evaluation-time attention (:meth:`gsat.GSAT.recompute_bn_stats`). See
+    ``benchmarks/results/stable_eval.md``."""
     separate_bn_stats: bool = False
-    """Separate batch-norm running statistics for the ungated and the gated backbone pass
-    (false: one shared set, as in the paper's code, which explains BA-2Motifs far better)."""
+    """Deprecated spelling of ``bn_stats: separate`` (read as that when true)."""
 
 
 @dataclass
@@ -319,6 +328,12 @@ def validate(cfg: Config, source: str = "config") -> Config:
         if t.node_batches:
             raise bad("train.num_neighbors", "and train.node_batches are two ways to cut the "
                                              "training graph; set one of them")
+    if g.separate_bn_stats:
+        if g.bn_stats == "recomputed":
+            raise bad("gsat.separate_bn_stats", "is the deprecated spelling of bn_stats: "
+                                                "separate and contradicts bn_stats: recomputed; "
+                                                "remove it")
+        g.bn_stats = "separate"
     if m.towers is not None:
         logging.getLogger(__name__).warning(
             "%s: model.towers is deprecated and ignored (the PNA layer has no towers); "

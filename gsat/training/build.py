@@ -98,4 +98,4 @@ def _build_model(cfg: Config, ds: GraphDataset, method: Method) -> nn.Module:
                 decay_r=g.decay_r, decay_interval=g.decay_interval, fixed_r=g.fixed_r,
                 symmetrize=True if ds.undirected else False,
                 extractor_dropout=cfg.extractor.dropout_p,
-                separate_bn_stats=g.separate_bn_stats)
+                bn_stats=g.bn_stats, separate_bn_stats=g.separate_bn_stats)
