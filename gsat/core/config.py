@@ -107,6 +107,21 @@ class TrainConfig:
     """GSAT* only: learning rate of backbone pretraining."""
     pretrain_weight_decay: float = 0.0
     """GSAT* only: weight decay of backbone pretraining."""
+    pretrain_start: Literal["best", "last"] = "best"
+    """GSAT* only: the pretraining epoch whose backbone GSAT starts from: the best
+    validation epoch (``best``), or the last epoch (``last``), as the released code does
+    (Graph-COM/GSAT ``src/run_gsat.py`` loads ``epoch_{pretrain_epochs - 1}``)."""
+    pretrain_plateau_patience: Optional[int] = None
+    """GSAT* only: null keeps the pretraining learning rate constant; N lowers it by
+    ``pretrain_plateau_factor`` when the validation metric has not improved by more than
+    ``pretrain_plateau_threshold`` (relative) for N epochs (PyTorch's
+    ``ReduceLROnPlateau``, stepped with the validation metric after every epoch), as the
+    released PNA OGB config does (``pretrain_scheduler``: patience 20, factor 0.5,
+    threshold 1e-4)."""
+    pretrain_plateau_factor: float = 0.5
+    """GSAT* only: the factor of ``pretrain_plateau_patience``."""
+    pretrain_plateau_threshold: float = 1.0e-4
+    """GSAT* only: the threshold of ``pretrain_plateau_patience``."""
     keep_checkpoints_every: Optional[int] = None
     """Keep the weights of every N-th epoch in ``seed<N>/checkpoints/`` (for training-graph
     influence, ``gsat influence``); off when null."""
@@ -255,6 +270,9 @@ RANGES: Dict[str, tuple] = {
     "train.pretrain_epochs": EPOCHS_RANGE,
     "train.pretrain_lr": (0.0, False, 10.0, True),
     "train.pretrain_weight_decay": (0.0, True, 10.0, True),
+    "train.pretrain_plateau_patience": (0, True, 100_000, True),
+    "train.pretrain_plateau_factor": (0.0, False, 1.0, False),
+    "train.pretrain_plateau_threshold": (0.0, True, 1.0, True),
     "train.keep_checkpoints_every": (1, True, 100_000, True),
     "train.node_batches": (0, True, 1_000_000, True),
     "train.eval_node_batches": (0, True, 1_000_000, True),
