@@ -44,6 +44,11 @@ class ModelConfig:
     configs still load, with a warning."""
     atom_encoder: bool = False
     """Encode nodes/bonds with OGB's AtomEncoder/BondEncoder (molecular datasets)."""
+    per_layer_edge_lin: bool = False
+    """GIN with edge features only: every GINEConv maps the encoded edge features through
+    its own linear layer (``GINEConv(edge_dim=hidden_size)``), as the released GIN does
+    (25,859 parameters on Spurious-Motif instead of 17,539); false adds the one encoded edge
+    vector in every layer."""
     readout: Literal["pool", "center", "node"] = "pool"
     """How node embeddings become the prediction: pooled over each graph (graph
     classification); for node classification either the embedding of each graph's centre

@@ -73,7 +73,7 @@ def build_backbone(cfg: Config, ds: GraphDataset) -> nn.Module:
                   edge_dim=edge_dim, node_encoder=node_enc, edge_encoder=edge_enc,
                   readout=m.readout)
     if m.backbone == "GIN":
-        return GIN(**common)
+        return GIN(**common, per_layer_edge_lin=m.per_layer_edge_lin)
     scalers = ["identity", "amplification", "attenuation"] if m.scalers else ["identity"]
     return PNA(deg=degree_histogram(ds.train), aggregators=m.aggregators, scalers=scalers,
                **common)
