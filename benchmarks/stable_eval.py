@@ -12,9 +12,11 @@ statistics of each of these modes:
 ``recomputed``
     both passes' statistics re-estimated on the training graphs in stored order, without
     dropout, the gated pass with the evaluation-time attention
-    (:meth:`gsat.GSAT.recompute_bn_stats`): exactly what ``gsat.bn_stats: recomputed`` holds
-    after that epoch, whose training is the same (the statistics are not used in training
-    and their re-estimation draws no random numbers);
+    (:meth:`gsat.GSAT.recompute_bn_stats`): what ``gsat.bn_stats: recomputed`` holds after
+    that epoch. The statistics are not used in training and their re-estimation draws no
+    random numbers, so such a run trains the same weights until its model selection
+    evaluates the test split at another epoch (every evaluation pass draws the loader's base
+    seed from torch's random stream, which moves the dropout masks of later epochs);
 ``gated_only``
     the ungated pass keeps the shared statistics; the gated pass's are re-estimated with the
     attention those give;
@@ -67,6 +69,7 @@ def scores(model, loaders, evaluator, batch_stats: bool = False) -> Dict[str, fl
                 for h in hooks:
                     h.remove()
         out[f"{split}_acc"], out[f"{split}_interp_auc"] = res.metric, res.interp_auc
+        out[f"{split}_loss"] = res.loss
     return out
 
 
