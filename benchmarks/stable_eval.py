@@ -26,7 +26,8 @@ statistics of each of these modes:
     no running statistics: batch norm in training mode during evaluation (each validation
     batch normalised by itself, dropout off).
 
-    python benchmarks/stable_eval.py RUN_DIR --seed 0 --out modes.csv
+    python benchmarks/stable_eval.py RUN_DIR --seed 0 --out modes.csv [--every N]
+        [--epochs E ...] [--modes MODE ...] [--by-class]
 
 writes one row per (epoch, mode).
 """
@@ -106,6 +107,29 @@ def _gated_only(model: GSAT, train) -> None:
             model.backbone.get_emb(x, ei, b, ea)
 
 
+@torch.no_grad()
+def by_class(model: GSAT, loader) -> Dict[str, float]:
+    """Per class of the graphs of :obj:`loader`: the mean attention on ground-truth and on
+    other edges, and the interpretation ROC AUC over that class's edges."""
+    from sklearn.metrics import roc_auc_score
+
+    model.eval()
+    att, lab, cls = [], [], []
+    for data in loader:
+        out = model(data)
+        att.append(out.edge_att)
+        lab.append(data.edge_label.view(-1))
+        cls.append(data.y.view(-1)[data.batch[data.edge_index[0]]])
+    att, lab, cls = torch.cat(att), torch.cat(lab), torch.cat(cls)
+    res = {}
+    for c in sorted(set(cls.tolist())):
+        m = cls == c
+        res[f"class{c}_truth_att"] = float(att[m & (lab == 1)].mean())
+        res[f"class{c}_other_att"] = float(att[m & (lab == 0)].mean())
+        res[f"class{c}_interp_auc"] = float(roc_auc_score(lab[m].numpy(), att[m].numpy()))
+    return res
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("run_dir")
@@ -113,6 +137,10 @@ def main(argv=None) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     p.add_argument("--every", type=int, default=1, help="score every N-th kept epoch")
+    p.add_argument("--epochs", type=int, nargs="+", help="score these kept epochs only")
+    p.add_argument("--by-class", action="store_true",
+                   help="add, per class of the test graphs, the mean attention on ground-truth "
+                        "and other edges and the interpretation ROC AUC")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     folder = RunFolder(args.run_dir)
@@ -127,6 +155,8 @@ def main(argv=None) -> None:
     train = make_loader(ds.train, bs)  # in stored order, as the Engine re-estimates
     loaders = {"valid": make_loader(ds.valid, bs), "test": make_loader(ds.test, bs)}
     paths = sorted(folder.seed(args.seed).kept_checkpoints())[args.every - 1::args.every]
+    if args.epochs:
+        paths = [folder.seed(args.seed).kept_checkpoint(e) for e in args.epochs]
     with open(args.out, "w", newline="") as fh:
         w = None
         for path in paths:
@@ -136,6 +166,8 @@ def main(argv=None) -> None:
                 set_statistics(model, state, mode, train)
                 sc = scores(model, loaders, ds.evaluator, batch_stats=mode == "batch")
                 row = {"epoch": ck["epoch"], "mode": mode, **sc}
+                if args.by_class and mode != "batch":
+                    row.update(by_class(model, loaders["test"]))
                 if w is None:
                     w = csv.DictWriter(fh, fieldnames=list(row))
                     w.writeheader()
