@@ -66,8 +66,8 @@ def select(records: List[Dict[str, Any]], selector: Selector) -> Dict[str, Any]:
 
 def summary_rows(runs: List[Tuple[int, Dict[str, Any]]]) -> List[str]:
     lines = ["| seed | setting | selected epoch | valid acc | test acc | test interp AUC | "
-             "last epoch: valid acc | last epoch: valid interp AUC | epochs 50-99 with "
-             "valid acc < 0.9 |",
+             "last epoch: valid acc | last epoch: valid interp AUC | second half: lowest "
+             "valid acc |",
              "|---|---|---|---|---|---|---|---|---|"]
     agg: Dict[str, Dict[str, List[float]]] = {}
     for seed, c in runs:
@@ -75,7 +75,8 @@ def summary_rows(runs: List[Tuple[int, Dict[str, Any]]]) -> List[str]:
             recs = c[setting]
             best = select(recs, c["selector"])
             last = recs[-1]
-            low = sum(1 for r in recs if 50 <= r["epoch"] <= 99 and r["valid_metric"] < 0.9)
+            half = recs[len(recs) // 2:]
+            low = min(r["valid_metric"] for r in half)
             vals = {"test acc": best["test_metric"], "test interp AUC": best["test_interp_auc"],
                     "last valid acc": last["valid_metric"],
                     "last valid interp AUC": last["valid_interp_auc"]}
@@ -85,7 +86,7 @@ def summary_rows(runs: List[Tuple[int, Dict[str, Any]]]) -> List[str]:
                          f"{100 * best['valid_metric']:.2f} | {100 * best['test_metric']:.2f} | "
                          f"{100 * best['test_interp_auc']:.2f} | "
                          f"{100 * last['valid_metric']:.2f} | "
-                         f"{100 * last['valid_interp_auc']:.2f} | {low} |")
+                         f"{100 * last['valid_interp_auc']:.2f} | {100 * low:.2f} |")
     for setting, vals in agg.items():
         ms = {k: f"{100 * np.mean(v):.2f} ± {100 * np.std(v):.2f}" for k, v in vals.items()}
         lines.append(f"| mean | {setting} | | | {ms['test acc']} | {ms['test interp AUC']} | "
