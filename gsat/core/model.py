@@ -3,7 +3,7 @@ r"""GSAT: Graph Stochastic Attention (`Miao, Liu & Li, ICML 2022
 from __future__ import annotations
 
 import contextlib
-from typing import Dict, Iterator, NamedTuple, Optional, Tuple
+from typing import Dict, Iterable, Iterator, Literal, NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -12,12 +12,18 @@ from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import is_undirected
 
 from gsat.core import functional as F
-from gsat.core.passes import PassStatistics, recomputed
+from gsat.core.passes import (PassStatistics, batch_norms, cumulative_statistics,
+                              recomputed)
 from gsat.errors import GraphInputError
 from gsat.nn.extractor import Extractor
 from gsat.nn.utils import batch_vector
 from gsat.core.task import Task
 from gsat.core.validation import check_finite_output, check_graph, model_inputs
+
+
+#: the batch-norm statistics choices of :class:`GSAT` (:obj:`bn_stats`)
+BN_STATS = ("shared", "separate", "recomputed")
+BNStats = Literal["shared", "separate", "recomputed"]
 
 
 class GSATOutput(NamedTuple):
@@ -176,12 +182,21 @@ class GSAT(_Classifier):
             :obj:`None` does so exactly when the batch is undirected. (default: :obj:`None`)
         extractor_dropout (float, optional): dropout in an extractor built here.
             (default: :obj:`0.5`)
-        separate_bn_stats (bool, optional): keep separate batch-norm running statistics for
-            the ungated and the gated pass of the backbone (see
-            :class:`~gsat.core.passes.PassStatistics`); :obj:`False` shares one set between
-            them as the paper's code does. Sharing
-            measured far better explanations on BA-2Motifs (see
-            ``benchmarks/results/ba_2motifs.md``). (default: :obj:`False`)
+        bn_stats (str, optional): the batch-norm running statistics the backbone's two
+            passes are evaluated with. :obj:`"shared"`: one set, updated by both passes in
+            training, as the paper's code does; at evaluation the ungated pass is then
+            normalised with a mixture of both passes' statistics, which changes the
+            attention from the one the classifier was trained with (on BA-2Motifs the
+            validation accuracy of late epochs falls to chance while the attention scores
+            well against the ground truth). :obj:`"separate"`: one set per pass
+            (:class:`~gsat.core.passes.PassStatistics`), each an exponential average of
+            its training-mode batches. :obj:`"recomputed"`: one set per pass, both
+            re-estimated by :meth:`recompute_bn_stats` after every training epoch (the
+            :class:`~gsat.training.engine.Engine` calls it), without dropout, the gated
+            pass with the evaluation-time attention. Measurements:
+            ``benchmarks/results/stable_eval.md``. (default: :obj:`"shared"`)
+        separate_bn_stats (bool, optional): deprecated spelling of
+            :obj:`bn_stats="separate"`. (default: :obj:`False`)
         recompute_embed (bool, optional): in training, do not keep the activations of the
             ungated backbone pass for the backward pass but run that pass again when the
             backward pass reaches it (:func:`torch.utils.checkpoint.checkpoint`, with the same
@@ -202,7 +217,7 @@ class GSAT(_Classifier):
                  decay_r: float = 0.1, decay_interval: int = 10,
                  fixed_r: Optional[float] = None, symmetrize: Optional[bool] = None,
                  extractor_dropout: float = 0.5, separate_bn_stats: bool = False,
-                 recompute_embed: Optional[bool] = None):
+                 recompute_embed: Optional[bool] = None, bn_stats: BNStats = "shared"):
         super().__init__()
         _check_backbone(backbone)
         task = Task.parse(task)
@@ -219,7 +234,13 @@ class GSAT(_Classifier):
         self.temperature = temperature
         self.r_kwargs = r_kwargs
         self.symmetrize = symmetrize
-        self.gated_stats = PassStatistics(backbone) if separate_bn_stats else None
+        if separate_bn_stats and bn_stats == "shared":
+            bn_stats = "separate"
+        if bn_stats not in BN_STATS:
+            raise ValueError(f"unknown bn_stats {bn_stats!r}; choose one of: "
+                             f"{', '.join(BN_STATS)}")
+        self.bn_stats = bn_stats
+        self.gated_stats = PassStatistics(backbone) if bn_stats != "shared" else None
         self.recompute_embed = recompute_embed
         #: another estimator (GMT-lin, GMT-sam: :func:`gsat.core.gmt.use_estimator`) that
         #: :meth:`forward`, :meth:`loss` and :meth:`start_epoch` hand over to; None: GSAT's
@@ -231,6 +252,48 @@ class GSAT(_Classifier):
         there); GSAT's own estimator does nothing."""
         if self.estimator is not None:
             self.estimator.start_epoch(self, epoch)
+
+    @torch.no_grad()
+    def recompute_bn_stats(self, loader: Iterable, device: Optional[torch.device] = None
+                           ) -> None:
+        r"""Re-estimate the batch-norm running statistics of both backbone passes from the
+        graphs of :obj:`loader` (e.g. the training loader, after an epoch), the model
+        otherwise in evaluation mode (no dropout, attention :math:`\sigma(\ell)`):
+        first those of the ungated pass, then, with the attention those give, those of the
+        gated pass (:func:`~gsat.core.passes.cumulative_statistics`: averages over the
+        batches). Needs one set of statistics per pass (:obj:`bn_stats` other than
+        :obj:`"shared"`). Batches of a single node are skipped (batch norm cannot
+        normalise them); the train/eval mode of every submodule is left as it was."""
+        if self.gated_stats is None:
+            raise RuntimeError("recompute_bn_stats needs one set of batch-norm statistics per "
+                               "pass; build GSAT with bn_stats='recomputed' or 'separate'")
+        norms = batch_norms(self.backbone)
+        if not norms:
+            return
+        modes = [(m, m.training) for m in self.modules()]
+        self.eval()
+
+        def batches() -> Iterator[Tuple[Tensor, Tensor, Tensor, Optional[Tensor]]]:
+            for data in loader:
+                if device is not None:
+                    data = data.to(device)
+                if data.x.size(0) > 1:
+                    yield self._inputs(data, check=False)
+        try:
+            with cumulative_statistics(norms):
+                for x, edge_index, batch, edge_attr in batches():
+                    self.backbone.get_emb(x, edge_index, batch, edge_attr)
+            with self._gated():
+                for m in norms:
+                    m.reset_running_stats()
+            for x, edge_index, batch, edge_attr in batches():
+                _, _, edge_att = self._attention(x, edge_index, batch, edge_attr)
+                with edge_mask(self.backbone, edge_att, edge_index), self._gated(), \
+                        cumulative_statistics(norms, reset=False):
+                    self.backbone.get_emb(x, edge_index, batch, edge_attr)
+        finally:
+            for m, training in modes:
+                m.training = training
 
     def _gated(self) -> contextlib.AbstractContextManager:
         return self.gated_stats.swapped() if self.gated_stats is not None else \

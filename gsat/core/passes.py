@@ -1,6 +1,7 @@
 r"""The two passes of the backbone in :class:`~gsat.GSAT` (ungated, to embed the nodes for
 the extractor; gated by the attention, to predict): separate batch-norm statistics for the
-gated pass (:class:`PassStatistics`) and recomputing the ungated pass in the backward pass
+gated pass (:class:`PassStatistics`), statistics re-estimated over a loader
+(:func:`cumulative_statistics`), and recomputing the ungated pass in the backward pass
 instead of keeping its activations (:func:`recomputed`)."""
 from __future__ import annotations
 
@@ -15,6 +16,27 @@ def batch_norms(module: nn.Module) -> List[nn.Module]:
     """The batch-norm layers of :obj:`module` that keep running statistics."""
     return [m for m in module.modules()
             if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+
+
+@contextlib.contextmanager
+def cumulative_statistics(norms: List[nn.Module], reset: bool = True) -> Iterator[None]:
+    r"""Within the block the batch-norm layers :obj:`norms` normalise with the statistics of
+    each batch (training mode) and their running statistics, reset on entry (unless
+    :obj:`reset` is false, to go on averaging), become the cumulative average over the
+    batches seen (:obj:`momentum=None`); their mode and momentum are restored on exit. The
+    layers' running statistics in place on entry (e.g. a set swapped in by
+    :meth:`PassStatistics.swapped`) are the ones re-estimated."""
+    old = [(m.training, m.momentum) for m in norms]
+    for m in norms:
+        if reset:
+            m.reset_running_stats()
+        m.train()
+        m.momentum = None
+    try:
+        yield
+    finally:
+        for m, (training, momentum) in zip(norms, old):
+            m.training, m.momentum = training, momentum
 
 
 def recomputed(fn, module: nn.Module, *args):
@@ -49,9 +71,9 @@ class PassStatistics(nn.Module):
     extractor) and once gated by the attention. The activations of the two passes have
     different distributions; one set of batch-norm running statistics shared by both (as in
     the paper's code) is a mixture of the two. This module holds separate statistics for the
-    gated pass; :meth:`swapped` puts them in place for the duration of a block. It is an
-    option (:obj:`GSAT(separate_bn_stats=True)`), off by default: on BA-2Motifs with GIN the
-    shared statistics gave far better explanations (``benchmarks/results/ba_2motifs.md``).
+    gated pass; :meth:`swapped` puts them in place for the duration of a block. It is used by
+    :obj:`GSAT(bn_stats="separate")` and :obj:`GSAT(bn_stats="recomputed")`; measurements
+    of the choices are in ``benchmarks/results/stable_eval.md``.
 
     Args:
         module (torch.nn.Module): the backbone whose :class:`torch.nn.modules.batchnorm._BatchNorm`

@@ -75,8 +75,25 @@ class BarabasiAlbertGraph(GraphGenerator):
                     edge_index=to_undirected(ei, num_nodes=self.num_nodes))
 
 
+#: where the generator joins the motif to the base graph (:obj:`attach`)
+ATTACH = ("random", "first")
+
+
+def _attach_first(base: Data, motif: Data) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Edges, edge mask and node mask of :obj:`base` with :obj:`motif` joined by one edge
+    (both directions) between a random base node and the motif's node 0."""
+    n = base.num_nodes
+    i = int(torch.randint(0, n, (1,)))
+    join = torch.tensor([[i, n], [n, i]])
+    edge_index = torch.cat([base.edge_index, motif.edge_index + n, join], 1)
+    edge_mask = torch.cat([torch.zeros(base.edge_index.size(1)),
+                           torch.ones(motif.edge_index.size(1)), torch.zeros(2)])
+    node_mask = torch.cat([torch.zeros(n), torch.ones(motif.num_nodes)])
+    return edge_index, edge_mask, node_mask
+
+
 def generate_ba_2motifs(num_graphs: int = 1000, base_nodes: int = 20, num_features: int = 10,
-                        seed: int = 0) -> List[Data]:
+                        seed: int = 0, attach: str = "random") -> List[Data]:
     r"""Generate BA-2Motifs graphs with PyG's :class:`~torch_geometric.datasets.ExplainerDataset`.
 
     Each graph is a Barabasi-Albert base graph (:obj:`base_nodes` nodes, one edge per new
@@ -84,17 +101,33 @@ def generate_ba_2motifs(num_graphs: int = 1000, base_nodes: int = 20, num_featur
     half of the graphs, a 5-cycle (label 1) for the second half. Node features are
     :obj:`num_features` constants 0.1; :obj:`edge_label` is 1 on the motif's edges.
     Deterministic for a :obj:`seed`.
+
+    :obj:`attach` says which motif node the joining edge ends at (its other end is a random
+    base node): :obj:`"random"`, a random one (PyG's :class:`ExplainerDataset`), or
+    :obj:`"first"`, node 0 (for the house a node of the square next to the roof), as the
+    ``build_graph`` of the structsim code the released file derives from does
+    (Graph-COM/GSAT ``src/datasets/spmotif_utils/synthetic_structsim.py``: the edge
+    ``(start, plugins[shape_id])`` joins the motif's first node ``start``).
     """
     if num_graphs < 2:
         raise ValueError(f"num_graphs must be >= 2, got {num_graphs}")
+    if attach not in ATTACH:
+        raise ValueError(f"unknown attach {attach!r}; choose one of: {', '.join(ATTACH)}")
     graphs: List[Data] = []
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         halves = [(HouseMotif(), num_graphs // 2), (CycleMotif(5), num_graphs - num_graphs // 2)]
         for label, (motif, count) in enumerate(halves):
             base = BarabasiAlbertGraph(base_nodes, 1, seed=seed * 2 + label)
-            ds = ExplainerDataset(graph_generator=base,
-                                  motif_generator=motif, num_motifs=1, num_graphs=count)
+            if attach == "first":
+                ds = []
+                for _ in range(count):
+                    ei, em, nm = _attach_first(base(), motif())
+                    ds.append(Data(edge_index=ei, edge_mask=em, node_mask=nm,
+                                   num_nodes=nm.numel()))
+            else:
+                ds = ExplainerDataset(graph_generator=base,
+                                      motif_generator=motif, num_motifs=1, num_graphs=count)
             for g in ds:
                 n = g.num_nodes
                 graphs.append(Data(x=torch.full((n, num_features), 0.1),
@@ -170,7 +203,7 @@ def released_split(n: int, seed: int) -> Tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def load_ba_2motifs(data_dir: str | Path = "data", seed: int = 0, num_graphs: int = 1000,
-                    source: str = "auto", **_: object) -> GraphDataset:
+                    source: str = "auto", attach: str = "random", **_: object) -> GraphDataset:
     r"""BA-2Motifs, from the released file or the generator (see the module docstring).
 
     Generated graphs are cached under :obj:`<data_dir>/ba_2motifs/` with their digest and the
@@ -187,10 +220,17 @@ def load_ba_2motifs(data_dir: str | Path = "data", seed: int = 0, num_graphs: in
             file). (default: :obj:`1000`)
         source (str, optional): :obj:`"auto"`, :obj:`"released"` or :obj:`"generated"`.
             (default: :obj:`"auto"`)
+        attach (str, optional): the generator's motif node joined to the base graph,
+            :obj:`"random"` or :obj:`"first"` (the released data's recipe; see
+            :func:`generate_ba_2motifs`). Generated graphs only. (default: :obj:`"random"`)
 
     Raises:
-        ValueError: unknown :obj:`source`, or :obj:`source="released"` without the file.
+        ValueError: unknown :obj:`source` or :obj:`attach`, :obj:`source="released"`
+            without the file, or :obj:`attach` other than :obj:`"random"` for the released
+            file.
     """
+    if attach not in ATTACH:
+        raise ValueError(f"unknown attach {attach!r}; choose one of: {', '.join(ATTACH)}")
     if source not in SOURCES:
         raise ValueError(f"unknown BA-2Motifs source {source!r}; choose one of: "
                          f"{', '.join(SOURCES)}")
@@ -200,14 +240,20 @@ def load_ba_2motifs(data_dir: str | Path = "data", seed: int = 0, num_graphs: in
                          f"(BA_2Motifs.pkl, published with PGExplainer); put it there or use "
                          f"source=generated")
     if source != "generated" and released.is_file():
+        if attach != "random":
+            raise ValueError(f"attach={attach} applies to generated graphs, but the released "
+                             f"file {released} is read; add source=generated")
         log.info("BA-2Motifs: reading the released file %s", released)
         graphs = read_released_ba_2motifs(released)
         train, valid, test = released_split(len(graphs), seed)
         used = "released"
     else:
-        path = Path(data_dir) / "ba_2motifs" / f"graphs_n{num_graphs}.pt"
+        suffix = "" if attach == "random" else f"_{attach}"
+        path = Path(data_dir) / "ba_2motifs" / f"graphs_n{num_graphs}{suffix}.pt"
         params = {"generator": "generate_ba_2motifs", "num_graphs": num_graphs, "seed": 0,
                   "base_nodes": 20, "num_features": 10}
+        if attach != "random":  # (caches of the default recipe keep their parameters)
+            params["attach"] = attach
         graphs = load_graphs(path, params)
         if graphs is None or len(graphs) != num_graphs:
             graphs = generate_ba_2motifs(**{k: v for k, v in params.items()
@@ -220,4 +266,5 @@ def load_ba_2motifs(data_dir: str | Path = "data", seed: int = 0, num_graphs: in
                         test=[graphs[int(i)] for i in test],
                         num_features=graphs[0].x.size(1), num_outputs=1, task="binary",
                         metric="acc", config_name="ba_2motifs",
-                        extra={"source": used, "class_names": ["house", "cycle"]})
+                        extra={"source": used, "class_names": ["house", "cycle"],
+                               **({} if attach == "random" else {"attach": attach})})

@@ -68,12 +68,19 @@ class GIN(nn.Module):
             embedding of node 0 of each graph (the centre of a node's computation subgraph,
             :func:`gsat.nn.readout.center_pool`), or :obj:`"node"`, one prediction per node.
             (default: :obj:`"pool"`)
+        per_layer_edge_lin (bool, optional): with edge features, every
+            :class:`~torch_geometric.nn.conv.GINEConv` maps the encoded edge features
+            through its own :math:`h \times h` linear layer (:obj:`GINEConv(...,
+            edge_dim=h)`), as the released GIN does (Graph-COM/GSAT
+            ``src/models/gin.py``); :obj:`False` adds the one encoded edge vector in every
+            layer. (default: :obj:`False`)
     """
 
     def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 64,
                  num_layers: int = 2, dropout: float = 0.3, edge_dim: Optional[int] = None,
                  node_encoder: Optional[nn.Module] = None,
-                 edge_encoder: Optional[nn.Module] = None, readout: str = "pool"):
+                 edge_encoder: Optional[nn.Module] = None, readout: str = "pool",
+                 per_layer_edge_lin: bool = False):
         super().__init__()
         self.readout, self._pool = readout, pooling(readout, global_add_pool)
         self.in_channels = in_channels if node_encoder is None else None
@@ -89,7 +96,11 @@ class GIN(nn.Module):
             mlp = nn.Sequential(nn.Linear(hidden_channels, hidden_channels),
                                 nn.BatchNorm1d(hidden_channels), nn.ReLU(),
                                 nn.Linear(hidden_channels, hidden_channels))
-            self.convs.append(GINEConv(mlp) if self.use_edge_attr else GatedGINConv(mlp))
+            if not self.use_edge_attr:
+                self.convs.append(GatedGINConv(mlp))
+            else:
+                self.convs.append(GINEConv(mlp, edge_dim=hidden_channels if per_layer_edge_lin
+                                           else None))
         self.head = nn.Linear(hidden_channels, out_channels)
 
     def get_emb(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,

@@ -76,7 +76,7 @@ def build_backbone(cfg: Config, ds: GraphDataset) -> nn.Module:
                   edge_dim=edge_dim, node_encoder=node_enc, edge_encoder=edge_enc,
                   readout=m.readout)
     if m.backbone == "GIN":
-        return GIN(**common)
+        return GIN(**common, per_layer_edge_lin=m.per_layer_edge_lin)
     scalers = ["identity", "amplification", "attenuation"] if m.scalers else ["identity"]
     return PNA(deg=degree_histogram(ds.train), aggregators=m.aggregators, scalers=scalers,
                **common)
@@ -116,4 +116,4 @@ def _build_model(cfg: Config, ds: GraphDataset, method: Method) -> nn.Module:
                 decay_r=g.decay_r, decay_interval=g.decay_interval, fixed_r=g.fixed_r,
                 symmetrize=True if ds.undirected else False,
                 extractor_dropout=cfg.extractor.dropout_p,
-                separate_bn_stats=g.separate_bn_stats)
+                bn_stats=g.bn_stats, separate_bn_stats=g.separate_bn_stats)

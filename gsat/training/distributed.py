@@ -387,6 +387,14 @@ class DistributedEngine(Engine):
         self.dist.sync_buffers(self.model)
         return ep
 
+    def refresh_statistics(self) -> float:
+        """:meth:`Engine.refresh_statistics` on every rank's share of the training graphs,
+        then rank 0's statistics on every rank, as after the training pass."""
+        seconds = super().refresh_statistics()
+        if seconds:
+            self.dist.sync_buffers(self.model)
+        return seconds
+
     def _gathered_metric(self, logits: torch.Tensor, y: torch.Tensor) -> float:
         parts = self.dist.all_gather_object((logits.cpu(), y.cpu()))
         return self.evaluator(torch.cat([p[0] for p in parts]),

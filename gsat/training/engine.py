@@ -254,7 +254,8 @@ class Engine:
 
     The epoch record holds :obj:`epoch`, :obj:`r` (GSAT's prior at that epoch; GSAT only), :obj:`train_loss`, :obj:`train_metric`, with a validation loader
     :obj:`valid_loss`, :obj:`valid_metric`, :obj:`valid_interp_auc`,
-    :obj:`valid_precision_at_k`, then :obj:`seconds` (training pass only) and the mean of
+    :obj:`valid_precision_at_k`, then :obj:`seconds` (training pass and
+    :meth:`refresh_statistics`) and the mean of
     every other loss part under :obj:`train_<part>` (e.g. :obj:`train_pred`,
     :obj:`train_info`).
 
@@ -326,6 +327,28 @@ class Engine:
         self.check_inputs = False  # the loader's graphs have passed once
         return ep
 
+    def refresh_statistics(self) -> float:
+        r"""After the training pass of an epoch, a GSAT model with :obj:`bn_stats:
+        recomputed` re-estimates the batch-norm statistics of its two passes on the
+        training graphs (:meth:`gsat.GSAT.recompute_bn_stats`): those of a shuffled
+        :obj:`train_loader` in their stored order, other loaders as they come, without
+        drawing from the random streams training uses. Returns the seconds it took (0 for
+        any other model)."""
+        if getattr(self.model, "bn_stats", None) != "recomputed":
+            return 0.0
+        start = time.perf_counter()
+        loader = self.train_loader
+        if isinstance(loader, torch.utils.data.DataLoader) and \
+                isinstance(loader.sampler, torch.utils.data.RandomSampler):
+            loader = type(loader)(loader.dataset, batch_size=loader.batch_size, shuffle=False)
+        gen = getattr(self.train_loader, "generator", None)
+        gen_state = gen.get_state() if isinstance(gen, torch.Generator) else None
+        with torch.random.fork_rng(devices=[]):
+            self.model.recompute_bn_stats(loader, self.device)
+        if gen_state is not None:
+            gen.set_state(gen_state)
+        return time.perf_counter() - start
+
     def training_state(self, generator: Optional[torch.Generator]) -> Dict[str, Any]:
         """What ``last.pt`` stores besides the model, optimizer and history: the random
         states (:func:`gsat.io.checkpoint.rng_state`, with :obj:`generator`'s)."""
@@ -340,6 +363,7 @@ class Engine:
         for h in self.hooks:
             h.on_epoch_start(self, epoch)
         ep = self.train_pass(epoch)
+        ep["seconds"] += self.refresh_statistics()
         self.train_seconds.append(ep["seconds"])
         rec: Dict[str, Any] = {"epoch": epoch}
         if isinstance(model, GSAT):

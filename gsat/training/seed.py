@@ -275,9 +275,12 @@ def pretrain_backbone(cfg: Config, ds: GraphDataset, model: nn.Module, seed: int
     r"""GSAT* (the fine-tuning variant of the paper): when :obj:`cfg.train.from_scratch` is
     false, train the backbone of a :class:`~gsat.GSAT` :obj:`model` alone on the prediction
     loss (as :class:`~gsat.core.model.ERM`) for :obj:`train.pretrain_epochs` epochs with Adam
-    (:obj:`train.pretrain_lr`, :obj:`train.pretrain_weight_decay`) and leave the weights of
-    its best validation epoch in place (:meth:`gsat.core.selection.Selector.better` over all
-    epochs), so that GSAT training starts from them. The gated pass's batch-norm statistics
+    (:obj:`train.pretrain_lr`, :obj:`train.pretrain_weight_decay`; with
+    :obj:`train.pretrain_plateau_patience` the learning rate follows
+    :class:`torch.optim.lr_scheduler.ReduceLROnPlateau` on the validation metric) and leave
+    the weights of its best validation epoch (:meth:`gsat.core.selection.Selector.better`
+    over all epochs) or, with :obj:`train.pretrain_start: last`, of its last epoch in place,
+    so that GSAT training starts from them. The gated pass's batch-norm statistics
     start from the pretrained ones too. The backbone weights are also written to
     :obj:`out_dir/pretrained.pt` (by rank 0 only when :obj:`dist` is given, in which case the
     pretraining is data-parallel as in :func:`train_one_seed`).
@@ -285,7 +288,9 @@ def pretrain_backbone(cfg: Config, ds: GraphDataset, model: nn.Module, seed: int
     Does nothing (and returns :obj:`{}`) for training from scratch or an ERM model.
 
     Returns:
-        dict: :obj:`pretrain_best_epoch`, :obj:`pretrain_valid_metric` for ``results.json``.
+        dict: :obj:`pretrain_best_epoch`, :obj:`pretrain_valid_metric` (of the best
+        epoch) and :obj:`pretrain_start_epoch` (the epoch GSAT starts from) for
+        ``results.json``.
     """
     t = cfg.train
     if t.from_scratch or not isinstance(model, GSAT):
@@ -296,26 +301,52 @@ def pretrain_backbone(cfg: Config, ds: GraphDataset, model: nn.Module, seed: int
     opt = torch.optim.Adam(erm.parameters(), lr=t.pretrain_lr,
                            weight_decay=t.pretrain_weight_decay)
     best = _BestBackbone(model.backbone)
+    hooks: List[Hook] = [best]
+    if t.pretrain_plateau_patience is not None:
+        higher = getattr(ds.evaluator, "higher_is_better", True)
+        hooks.append(_PlateauHook(torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, mode="max" if higher else "min", factor=t.pretrain_plateau_factor,
+            patience=t.pretrain_plateau_patience, threshold=t.pretrain_plateau_threshold)))
     engine = _engine(erm, opt, ds, t, seed, dist, evaluator=ds.evaluator,
-                     device=device, hooks=[best], progress=progress,
+                     device=device, hooks=hooks, progress=progress,
                      desc=f"{ds.name} pretrain seed {seed}")
     engine.run(t.pretrain_epochs)
+    if t.pretrain_start == "last":
+        start = {"epoch": t.pretrain_epochs - 1,
+                 "state": {k_: v.detach().clone()
+                           for k_, v in model.backbone.state_dict().items()}}
+    else:
+        start = best.best
     if dist is not None:  # the DDP wrapper of the backbone must be gone before the next one
         import gc
 
         del engine
         gc.collect()
-    model.backbone.load_state_dict(best.best["state"])
+    model.backbone.load_state_dict(start["state"])
     if model.gated_stats is not None:
         model.gated_stats = PassStatistics(model.backbone).to(torch.device(device))
     if dist is None or dist.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
-        save_checkpoint({"backbone": {k_: v.cpu() for k_, v in best.best["state"].items()},
-                         "epoch": best.best["epoch"]}, SeedFolder(out_dir, seed).pretrained)
-    log.info("GSAT*: pretrained backbone of seed %d, best validation %s %.4f at epoch %d",
-             seed, ds.metric, best.best["valid_metric"], best.best["epoch"])
+        save_checkpoint({"backbone": {k_: v.cpu() for k_, v in start["state"].items()},
+                         "epoch": start["epoch"]}, SeedFolder(out_dir, seed).pretrained)
+    log.info("GSAT*: pretrained backbone of seed %d, best validation %s %.4f at epoch %d; "
+             "GSAT starts from epoch %d", seed, ds.metric, best.best["valid_metric"],
+             best.best["epoch"], start["epoch"])
     return {"pretrain_best_epoch": best.best["epoch"],
-            "pretrain_valid_metric": best.best["valid_metric"]}
+            "pretrain_valid_metric": best.best["valid_metric"],
+            "pretrain_start_epoch": start["epoch"]}
+
+
+class _PlateauHook(Hook):
+    """Steps a :class:`~torch.optim.lr_scheduler.ReduceLROnPlateau` with the validation
+    metric after every epoch."""
+
+    def __init__(self, scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau):
+        self.scheduler = scheduler
+
+    def on_epoch_end(self, engine: Engine, epoch: int, rec: Dict[str, Any],
+                     val: Optional[EvalResult]) -> None:
+        self.scheduler.step(rec["valid_metric"])
 
 
 class _BestBackbone(Hook):

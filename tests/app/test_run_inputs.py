@@ -37,7 +37,7 @@ def test_cpu_is_a_device():
     (["--seeds", "-1"], "seed must be a whole number"),
     (["--device", "gpu"], "unknown device 'gpu'"),
     (["--dataset-option", "foo=1"], "unknown option 'foo' of dataset 'ba_2motifs'; its options: "
-                                    "num_graphs, source"),
+                                    "attach, num_graphs, source"),
     (["--dataset-option", "num_graphs=abc"], "num_graphs of 'ba_2motifs' must be a whole number"),
     (["--dataset-option", "num_graphs=3"], "empty valid split"),
 ])

@@ -134,3 +134,40 @@ def test_released_source_needs_the_file_and_refuses_foreign_pickles(tmp_path):
     path.write_bytes(pickle.dumps([1, 2, 3]))  # builtins only, but not the layout
     with pytest.raises(ValueError, match="tuple"):
         load_dataset("ba_2motifs", tmp_path)
+
+
+def _joining_motif_nodes(g):
+    """The motif node (0..4, in motif numbering) at the motif end of the joining edge."""
+    motif = g.node_label.bool()
+    src, dst = g.edge_index
+    join = motif[dst] & ~motif[src]
+    return sorted({int(v) - 20 for v in dst[join]})
+
+
+def test_attach_first_joins_motif_node_zero_as_the_released_recipe():
+    first = generate_ba_2motifs(num_graphs=40, seed=0, attach="first")
+    assert all(_joining_motif_nodes(g) == [0] for g in first)
+    for g in first:  # the structure of test_generator_structure holds as well
+        motif_edges = 6 if int(g.y) == 0 else 5
+        assert g.edge_index.size(1) == 2 * (19 + motif_edges + 1) and is_undirected(g.edge_index)
+        motif = g.node_label.bool()
+        inside = motif[g.edge_index[0]] & motif[g.edge_index[1]]
+        assert torch.equal(inside.long(), g.edge_label)
+        # the house's node 0 is a square corner next to the roof (degree 3 in the motif)
+        if int(g.y) == 0:
+            deg = torch.bincount(g.edge_index[0][inside], minlength=25)
+            assert int(deg[20]) == 3
+    # the default joins a random motif node
+    joined = {v for g in generate_ba_2motifs(num_graphs=40, seed=0) for v in _joining_motif_nodes(g)}
+    assert len(joined) > 1
+
+
+def test_attach_option_of_the_dataset(tmp_path):
+    ds = load_dataset("ba_2motifs", tmp_path, seed=0, num_graphs=20, attach="first",
+                      source="generated")
+    assert ds.extra == {"source": "generated", "attach": "first",
+                        "class_names": ["house", "cycle"]}
+    assert all(_joining_motif_nodes(g) == [0] for g in ds.train + ds.valid + ds.test)
+    assert (tmp_path / "ba_2motifs" / "graphs_n20_first.pt").exists()
+    with pytest.raises(ValueError, match="unknown attach 'middle'; choose one of: random, first"):
+        load_dataset("ba_2motifs", tmp_path, num_graphs=20, attach="middle")

@@ -215,6 +215,39 @@ def test_gsat_star_starts_from_pretrained_backbone(tmp_path, binary_meta, monkey
     assert rec["pretrain_best_epoch"] == pre["epoch"] and "pretrain_valid_metric" in rec
 
 
+def test_gsat_star_released_recipe_last_epoch_and_plateau(tmp_path, binary_meta, monkeypatch):
+    """train.pretrain_start: last starts GSAT from the last pretraining epoch (the released
+    code's epoch_{pretrain_epochs - 1}); pretrain_plateau_patience lowers the pretraining
+    learning rate as ReduceLROnPlateau does (threshold 1: no later epoch counts as better)."""
+    ds = load_dataset("ogbg_molhiv", "unused", meta_dict=binary_meta)
+    cfg = _config("GIN", epochs=1, num_viz=0, from_scratch=False, pretrain_epochs=4,
+                  pretrain_lr=1e-2, pretrain_start="last", pretrain_plateau_patience=0,
+                  pretrain_plateau_factor=0.5, pretrain_plateau_threshold=1.0)
+    lrs, states = [], {}
+    real = gtrain.train_epoch
+
+    def spy(model, loader, optimizer, *args, **kwargs):
+        if isinstance(model, GSAT):
+            states.setdefault("gsat", {k: v.clone() for k, v in
+                                       model.backbone.state_dict().items()})
+            return real(model, loader, optimizer, *args, **kwargs)
+        lrs.append(optimizer.param_groups[0]["lr"])
+        out = real(model, loader, optimizer, *args, **kwargs)
+        states["last"] = {k: v.clone() for k, v in model.backbone.state_dict().items()}
+        return out
+
+    monkeypatch.setattr(gtrain, "train_epoch", spy)
+    rec = gseed.train_one_seed(cfg, ds, 0, tmp_path, progress=False)
+    assert lrs == pytest.approx([1e-2, 1e-2, 5e-3, 2.5e-3])
+    pre = torch.load(tmp_path / "pretrained.pt", weights_only=True)
+    assert pre["epoch"] == rec["pretrain_start_epoch"] == 3
+    for k, v in states["last"].items():
+        assert torch.equal(v, states["gsat"][k]) and torch.equal(v, pre["backbone"][k]), k
+    # the default starts from the best validation epoch (reported beside it)
+    assert load_config(ROOT / "gsat" / "configs" / "GIN-ogbg_mol.yml").train.pretrain_start \
+        == "best"
+
+
 def test_from_scratch_does_not_pretrain(tmp_path, binary_meta, monkeypatch):
     ds = load_dataset("ogbg_molhiv", "unused", meta_dict=binary_meta)
     kinds = []

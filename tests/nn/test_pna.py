@@ -163,3 +163,19 @@ def test_pna_fits_a_small_batch():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.2 * losses[0]
+
+
+def test_default_aggregators_are_the_released_graph_configs():
+    """Without aggregators given, PNA and ModelConfig use the five of the released
+    BA-2Motifs / Mutag / Spurious-Motif configs (mean, min, max, std, sum), so a PNA built
+    from a config without the key has the released layer width."""
+    from gsat.core.config import ModelConfig
+
+    released = ["mean", "min", "max", "std", "sum"]
+    assert ModelConfig().aggregators == released
+    deg = torch.tensor([0, 2, 3])
+    pna = PNA(4, 1, deg, hidden_channels=8, num_layers=1)
+    assert pna.convs[0].lin.in_features == len(released) * 2 * 8
+    assert sum(p.numel() for p in pna.parameters()) == sum(
+        p.numel() for p in PNA(4, 1, deg, hidden_channels=8, num_layers=1,
+                               aggregators=released).parameters())
