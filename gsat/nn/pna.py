@@ -17,8 +17,7 @@ from typing import Iterable, Optional, Sequence
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import BatchNorm, global_mean_pool
-from torch_geometric.nn.aggr import (DegreeScalerAggregation, MaxAggregation,
-                                     MinAggregation, MultiAggregation)
+from torch_geometric.nn.aggr import DegreeScalerAggregation
 from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.utils import degree
 
@@ -43,77 +42,6 @@ def degree_histogram(graphs: Iterable) -> Tensor:
     return counts
 
 
-class _SegmentExtreme(torch.autograd.Function):
-    r"""Per-segment maximum (or minimum) of the rows of :obj:`x`, as PyG's
-    :func:`~torch_geometric.utils.scatter` computes it on the CPU
-    (``scatter_reduce_`` with ``include_self=False`` into zeros), with the same gradient:
-    each segment's gradient is shared equally by the rows that attain the extreme. The
-    backward pass finds those rows from the sign of the (non-negative) distance to the
-    extreme, in the compute dtype, instead of the bool comparisons and conversions of
-    PyTorch's own backward, which take about a third of a PNA training step on the CPU."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor, index: Tensor, dim_size: int, largest: bool) -> Tensor:
-        idx = index.view(-1, 1).expand_as(x)
-        out = x.new_zeros(dim_size, x.size(1)).scatter_reduce_(
-            0, idx, x, "amax" if largest else "amin", include_self=False)
-        ctx.save_for_backward(x, index, out)
-        ctx.largest = largest
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_out: Tensor):
-        x, index, out = ctx.saved_tensors
-        at = out.index_select(0, index)
-        dist = at.sub_(x) if ctx.largest else x.sub(at)        # >= 0, 0 at the extreme
-        hit = dist.sign_().neg_().add_(1.0)                     # 1 at the extreme, else 0
-        count = torch.zeros_like(out).index_add_(0, index, hit).clamp_min_(1.0)
-        grad_x = (grad_out / count).index_select(0, index).mul_(hit)
-        return grad_x, None, None, None
-
-
-class _FastExtreme:
-    """Mixin of :class:`FastMaxAggregation` and :class:`FastMinAggregation`."""
-
-    _largest: bool
-
-    def forward(self, x: Tensor, index: Optional[Tensor] = None,
-                ptr: Optional[Tensor] = None, dim_size: Optional[int] = None,
-                dim: int = -2) -> Tensor:
-        if (index is None or ptr is not None or x.dim() != 2 or dim not in (0, -2)
-                or x.device.type != "cpu"):
-            return super().forward(x, index, ptr, dim_size, dim)
-        if dim_size is None:
-            dim_size = int(index.max()) + 1 if index.numel() else 0
-        return _SegmentExtreme.apply(x, index, dim_size, self._largest)
-
-
-class FastMaxAggregation(_FastExtreme, MaxAggregation):
-    r""":class:`~torch_geometric.nn.aggr.MaxAggregation` with the backward pass of
-    :class:`_SegmentExtreme` on the CPU (same values and gradients)."""
-
-    _largest = True
-
-
-class FastMinAggregation(_FastExtreme, MinAggregation):
-    r""":class:`~torch_geometric.nn.aggr.MinAggregation` with the backward pass of
-    :class:`_SegmentExtreme` on the CPU (same values and gradients)."""
-
-    _largest = False
-
-
-def _fast_extremes(aggr: DegreeScalerAggregation) -> DegreeScalerAggregation:
-    """Replace PyG's min and max aggregations inside :obj:`aggr` by the fast ones."""
-    swap = {MaxAggregation: FastMaxAggregation, MinAggregation: FastMinAggregation}
-    if isinstance(aggr.aggr, MultiAggregation):
-        for i, a in enumerate(aggr.aggr.aggrs):
-            if type(a) in swap:
-                aggr.aggr.aggrs[i] = swap[type(a)]()
-    elif type(aggr.aggr) in swap:
-        aggr.aggr = swap[type(aggr.aggr)]()
-    return aggr
-
-
 class SimplePNAConv(MessagePassing):
     r"""The PNA convolution of the released GSAT code (``PNAConvSimple``), built from PyG parts:
 
@@ -127,8 +55,7 @@ class SimplePNAConv(MessagePassing):
         \end{bmatrix}}_{\text{aggregators}}
 
     The aggregation is PyG's :class:`~torch_geometric.nn.aggr.DegreeScalerAggregation`, which
-    concatenates aggregators and then scalers in the given order, as the released layer does
-    (its min and max with a faster backward pass on the CPU, :class:`FastMaxAggregation`).
+    concatenates aggregators and then scalers in the given order, as the released layer does.
     (The released layer's :math:`\sigma` adds :math:`10^{-5}` under the square root and its
     scalers normalise by the plain mean of the histogram; PyG's clamps the variance at
     :math:`10^{-5}` and uses the degree-weighted mean. All of GSAT's released configurations
@@ -158,7 +85,7 @@ class SimplePNAConv(MessagePassing):
             raise ValueError("SimplePNAConv needs at least one aggregator, e.g. ['mean']")
         if not scalers:
             raise ValueError("SimplePNAConv needs at least one scaler, e.g. ['identity']")
-        aggr = _fast_extremes(DegreeScalerAggregation(list(aggregators), list(scalers), deg))
+        aggr = DegreeScalerAggregation(list(aggregators), list(scalers), deg)
         super().__init__(aggr=aggr, node_dim=0)
         self.in_channels, self.out_channels, self.edge_dim = in_channels, out_channels, edge_dim
         msg_width = 2 * in_channels + (edge_dim or 0)

@@ -163,37 +163,3 @@ def test_pna_fits_a_small_batch():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.2 * losses[0]
-
-
-@pytest.mark.parametrize("largest", [True, False])
-def test_fast_min_max_equal_pyg_values_and_gradients_with_ties(largest):
-    from torch_geometric.nn.aggr import MaxAggregation, MinAggregation
-    from gsat.nn.pna import FastMaxAggregation, FastMinAggregation
-
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(40, 6, dtype=torch.double, generator=g)
-    x[3] = x[5] = 10.0 if largest else -10.0   # rows 3 and 5 share the extreme of segment 4
-    x[7, 2] = x[8, 2] = 20.0 if largest else -20.0   # rows 7 and 8 that of column 2 of segment 6
-    index = torch.randint(0, 9, (40,), generator=g)   # segment 9 stays empty
-    index[[3, 5]] = 4
-    index[[7, 8]] = 6
-    x = x.requires_grad_()
-    seed = torch.randn(10, 6, dtype=torch.double, generator=g)
-    fast, ref = (FastMaxAggregation(), MaxAggregation()) if largest else \
-        (FastMinAggregation(), MinAggregation())
-    out = fast(x, index, dim_size=10)
-    ref_out = ref(x, index, dim_size=10)
-    assert torch.equal(out, ref_out) and torch.equal(out[9], torch.zeros(6, dtype=x.dtype))
-    grad, = torch.autograd.grad(out, x, seed)
-    ref_grad, = torch.autograd.grad(ref_out, x, seed)
-    assert torch.allclose(grad, ref_grad, rtol=0, atol=1e-15)
-    assert torch.allclose(grad[3], seed[4] / 2) and torch.allclose(grad[5], seed[4] / 2)
-    assert torch.allclose(grad[[7, 8], 2], seed[6, 2] / 2)
-
-
-def test_pna_uses_fast_min_max():
-    from gsat.nn.pna import FastMaxAggregation, FastMinAggregation
-    model = PNA(3, 1, deg=torch.tensor([0, 2, 3]), hidden_channels=8, num_layers=1,
-                aggregators=["mean", "min", "max", "std"], scalers=["identity"])
-    kinds = [type(a) for a in model.convs[0].aggr_module.aggr.aggrs]
-    assert FastMinAggregation in kinds and FastMaxAggregation in kinds
