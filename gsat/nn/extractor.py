@@ -1,7 +1,7 @@
 r"""The GSAT extractor: node embeddings in, one attention logit per edge (or node) out."""
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -82,7 +82,7 @@ class _NormReLUDropout(torch.autograd.Function):
         width = x_hat.size(1)
         keep = _draw_keep(x_hat.size(0), width, p, x_hat.device) \
             if training and p > 0.0 else None
-        out = _relu_dropout(x_hat, _keep_rows(keep, slice(None), width), p)
+        out = _relu_dropout(x_hat, _keep_rows(keep, slice(None), width, p, x_hat.dtype))
         if weight is not None:
             out = torch.addmm(bias, out, weight.t()) if bias is not None else out @ weight.t()
         ctx.save_for_backward(x_hat, keep, rstd, cnt, index, weight)
@@ -93,25 +93,20 @@ class _NormReLUDropout(torch.autograd.Function):
     def backward(ctx, grad_out: Tensor):
         x_hat, keep, rstd, cnt, index, weight = ctx.saved_tensors
         width, p = x_hat.size(1), ctx.p
-        keep = _keep_rows(keep, slice(None), width)
+        scale = 1.0 / (1.0 - p) if keep is not None else 1.0
+        y = _relu_dropout(x_hat, _keep_rows(keep, slice(None), width, p, x_hat.dtype))
         grad_w = grad_b = None
         if weight is not None:
-            y = _relu_dropout(x_hat, keep, p)          # recomputed, not kept
             grad_w = grad_out.t() @ y
             grad_b = grad_out.sum(0) if ctx.has_bias else None
-            del y
-            g = grad_out @ weight                       # dL/dy
+            g = grad_out @ _scaled(weight, scale)      # dL/dy times 1 / (1 - p)
         else:
-            g = grad_out.clone()
-        g.mul_(x_hat > 0)
-        if keep is not None:
-            g.mul_(keep).mul_(1.0 / (1.0 - p))         # dL/dx_hat
+            g = grad_out * scale
+        g.mul_(y.sign_())                               # dL/dx_hat
+        del y
         n = x_hat.size(0) if index is None else cnt
         mean_g = _segment_sum(g, index, ctx.size).div_(n)
-        if index is None:
-            mean_gx = torch.einsum("ec,ec->c", g, x_hat).unsqueeze(0).div_(n)
-        else:
-            mean_gx = _segment_sum(g * x_hat, index, ctx.size).div_(n)
+        mean_gx = _segment_sum(g * x_hat, index, ctx.size).div_(n)
         g.sub_(_rows(mean_g, index, None))
         g.addcmul_(x_hat, _rows(mean_gx, index, None), value=-1.0)
         g.mul_(_rows(rstd, index, None))
@@ -153,22 +148,39 @@ class _EdgeHidden(torch.autograd.Function):
     over the edges of graph :math:`g` (see :class:`_NormReLUDropout`), :math:`m_e` the dropout
     keep mask and :math:`\mathbf{W}, \mathbf{b}` the second linear layer.
 
+    Every edge lies inside one graph, so what is constant per graph is applied to the nodes
+    instead of the :math:`E \times 4h` edge rows:
+
+    - the mean of graph :math:`g` is :math:`\mu_g = \frac{1}{n_g} \sum_{u \in g}
+      (d^{out}_u \mathbf{P}^{s}_u + d^{in}_u \mathbf{P}^{d}_u)` (out- and in-degrees), and the
+      centred rows are gathered from :math:`\mathbf{P}^{s} - \mu` directly;
+    - in the backward pass, with :math:`\gamma_e = \partial L / \partial \hat{\mathbf{x}}_e`
+      and the per-graph means :math:`\mathbf{s}^1_g` of :math:`\gamma` and
+      :math:`\mathbf{s}^2_g` of :math:`\gamma \odot \hat{\mathbf{x}}`, the gradient of
+      :math:`\mathbf{P}^{s}_u` is :math:`\boldsymbol{\rho}_g \odot \big(\sum_{e = (u, \cdot)}
+      (\gamma_e - \hat{\mathbf{x}}_e \odot \mathbf{s}^2_g) - d^{out}_u \mathbf{s}^1_g\big)`
+      (:math:`\boldsymbol{\rho}_g = (\sigma_g^2 + \epsilon)^{-1/2}`), and that of
+      :math:`\mathbf{P}^{d}_v` the same with in-edges and :math:`d^{in}_v`.
+
+    Dropout masks enter the arithmetic in the compute dtype, scaled by :math:`1 / (1 - p)`
+    (packed bits are expanded by a table lookup), never as bool tensors.
+
     On a large input (more than one chunk of about 16 MB) the wide :math:`E \times 4h`
-    activations are never stored whole: the forward pass makes three passes over chunks of
-    edges (mean, variance, output) and the backward pass two (the per-graph sums of the
-    norm's gradient, then the input gradients), recomputing each chunk's activations from
-    the :math:`N \times 4h` projections, which the backward pass also computes again from
-    the embeddings :math:`\mathbf{H}`. Only :math:`\mathbf{H}`, the per-graph statistics and
-    the dropout mask (one bit per element for :math:`p = 0.5` on the CPU) are kept, so
+    activations are never stored whole: the forward pass makes two passes over chunks of
+    edges (variance, output) and the backward pass two (the per-graph sums of the norm's
+    gradient, then the input gradients), recomputing each chunk's activations from the
+    normalised :math:`N \times 4h` projections, which the backward pass also computes again
+    from the embeddings :math:`\mathbf{H}`. Only :math:`\mathbf{H}`, the per-graph statistics
+    and the dropout mask (one bit per element for :math:`p = 0.5` on the CPU) are kept, so
     memory grows with :math:`E \cdot h / 2` bytes instead of :math:`E \cdot 4h` floats times
-    the number of saved intermediates. A single chunk keeps its activations and projections
-    instead. The values are those of the unfused layers up to floating point.
+    the number of saved intermediates. A single chunk keeps its activations instead. The
+    values are those of the unfused layers up to floating point.
     """
 
     @staticmethod
     def forward(ctx, emb: Tensor, w1: Tensor, b1: Tensor, src: Tensor, dst: Tensor,
-                seg: Optional[Tensor], size: int, weight: Tensor, bias: Tensor, p: float,
-                training: bool, eps: float) -> Tensor:
+                seg: Optional[Tensor], node_seg: Optional[Tensor], size: int, weight: Tensor,
+                bias: Tensor, p: float, training: bool, eps: float) -> Tensor:
         ps, pd = _project(emb, w1, b1)
         num_edges, width = src.numel(), ps.size(1)
         parts = _chunks(num_edges, width)
@@ -177,45 +189,54 @@ class _EdgeHidden(torch.autograd.Function):
         if training and p > 0.0:
             keep = _draw_keep(num_edges, width, p, ps.device)
         ctx.p = p
-        # pass 1: per-graph mean; pass 2: per-graph (biased) variance
+        out_deg, in_deg = _degrees(src, dst, emb.size(0), ps.dtype)
+        # the per-graph mean, from the nodes (module docstring)
         cnt = _counts(seg, size, num_edges, ps.dtype)
-        total = ps.new_zeros(1 if seg is None else size, width)
+        mean = _segment_sum(torch.addcmul(ps * out_deg, pd, in_deg), node_seg, size).div_(cnt)
+        centred = ps.sub_(_rows(mean, node_seg, None))     # P^s - mean, N x 4h
+        # pass 1: per-graph (biased) variance of the centred rows
+        sq = torch.zeros_like(mean)
         cache = None
         for sl in parts:
-            x = _gather_pair(ps, pd, src[sl], dst[sl])
-            _add_rows(total, x, None if seg is None else seg[sl])
-            cache = x if one else None
-        mean = total.div_(cnt)
-        sq = torch.zeros_like(mean)
-        for sl in parts:
-            x = cache if one else _gather_pair(ps, pd, src[sl], dst[sl])
-            x.sub_(_rows(mean, seg, sl))
+            x = _gather_pair(centred, pd, src[sl], dst[sl])
             _add_rows(sq, x * x, None if seg is None else seg[sl])
+            cache = x if one else None
         rstd = sq.div_(cnt).add_(eps).rsqrt_()
-        # pass 3: normalise, ReLU, dropout, second linear layer
-        out = ps.new_empty(num_edges, weight.size(0))
+        if not one:  # normalised projections: x_hat = P^s_n[u] + P^d_n[v]
+            centred.mul_(_rows(rstd, node_seg, None))
+            pd.mul_(_rows(rstd, node_seg, None))
+        # pass 2: normalise, ReLU, dropout, second linear layer
+        out = emb.new_empty(num_edges, weight.size(0))
         for sl in parts:
             if one:
                 x_hat = cache.mul_(_rows(rstd, seg, sl))
             else:
-                x_hat = _gather_pair(ps, pd, src[sl], dst[sl]).sub_(_rows(mean, seg, sl))
-                x_hat.mul_(_rows(rstd, seg, sl))
-            y = _relu_dropout(x_hat, _keep_rows(keep, sl, width), p)
+                x_hat = _gather_pair(centred, pd, src[sl], dst[sl])
+            y = _relu_dropout(x_hat, _keep_rows(keep, sl, width, p, x_hat.dtype))
             torch.addmm(bias, y, weight.t(), out=out[sl])
         # one chunk: keep its activations (small) rather than recompute them; several: keep
         # neither them nor the N x 4h projections, which the backward pass computes again
-        ctx.kept = (x_hat, y, ps, pd) if one else None
-        ctx.save_for_backward(emb, w1, b1, src, dst, seg, weight, mean, rstd, cnt, keep)
+        ctx.kept = (x_hat, y) if one else None
+        ctx.save_for_backward(emb, w1, b1, src, dst, seg, node_seg, weight, mean, rstd, cnt,
+                              keep, out_deg, in_deg)
         ctx.size = size
         return out
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
-        emb, w1, b1, src, dst, seg, weight, mean, rstd, cnt, keep = ctx.saved_tensors
-        proj = list(ctx.kept[2:] if ctx.kept is not None else _project(emb, w1, b1))
-        width, p = proj[0].size(1), ctx.p
+        (emb, w1, b1, src, dst, seg, node_seg, weight, mean, rstd, cnt, keep, out_deg,
+         in_deg) = ctx.saved_tensors
+        p = ctx.p
+        proj = []
+        if ctx.kept is None:  # the normalised projections of the forward pass, again
+            ps, pd = _project(emb, w1, b1)
+            node_rstd = _rows(rstd, node_seg, None)
+            proj = [ps.sub_(_rows(mean, node_seg, None)).mul_(node_rstd), pd.mul_(node_rstd)]
+        width = weight.size(1)
         parts = _chunks(src.numel(), width)
         one = len(parts) == 1
+        # dL/dy scaled by 1 / (1 - p): times the sign of y it is dL/dx_hat
+        w_scaled = _scaled(weight, 1.0 / (1.0 - p) if keep is not None else 1.0)
         grad_w = torch.zeros_like(weight)
         grad_b = grad_out.sum(0)
         s1 = torch.zeros_like(mean)   # per graph: sum of dL/dx_hat
@@ -224,43 +245,47 @@ class _EdgeHidden(torch.autograd.Function):
 
         def recompute(sl: slice):
             if ctx.kept is not None:
-                x_hat, y = ctx.kept[:2]
+                x_hat, y = ctx.kept
             else:
                 x_hat = _gather_pair(proj[0], proj[1], src[sl], dst[sl])
-                x_hat.sub_(_rows(mean, seg, sl)).mul_(_rows(rstd, seg, sl))
-                y = _relu_dropout(x_hat, _keep_rows(keep, sl, width), p)
-            g = grad_out[sl] @ weight               # dL/dy
-            g.mul_(y != 0)
-            if keep is not None:
-                g.mul_(1.0 / (1.0 - p))             # dL/dx_hat
+                y = _relu_dropout(x_hat, _keep_rows(keep, sl, width, p, x_hat.dtype))
+            g = grad_out[sl] @ w_scaled
             return x_hat, y, g
 
         for sl in parts:
             x_hat, y, g = recompute(sl)
             grad_w.addmm_(grad_out[sl].t(), y)
+            g.mul_(y.sign_())                       # dL/dx_hat (y is not needed again)
             seg_sl = None if seg is None else seg[sl]
             _add_rows(s1, g, seg_sl)
             _add_rows(s2, g * x_hat, seg_sl)
             cache = (x_hat, g) if one else None
+        ctx.kept = None
         s1.div_(cnt)
         s2.div_(cnt)
-        grad_ps, grad_pd = torch.zeros_like(proj[0]), torch.zeros_like(proj[1])
+        grad_ps = emb.new_zeros(emb.size(0), width)
+        grad_pd = torch.zeros_like(grad_ps)
         for sl in parts:
-            x_hat, g = cache if one else recompute(sl)[::2]
-            g.sub_(_rows(s1, seg, sl)).addcmul_(x_hat, _rows(s2, seg, sl), value=-1.0)
-            g.mul_(_rows(rstd, seg, sl))            # dL/dx
+            if one:
+                x_hat, g = cache
+            else:
+                x_hat, y, g = recompute(sl)
+                g.mul_(y.sign_())
+            g.addcmul_(x_hat, _rows(s2, seg, sl), value=-1.0)
             grad_ps.index_add_(0, src[sl], g)
             grad_pd.index_add_(0, dst[sl], g)
-        ctx.kept = None
         proj.clear()
+        node_s1, node_rstd = _rows(s1, node_seg, None), _rows(rstd, node_seg, None)
+        grad_ps.addcmul_(node_s1, out_deg, value=-1.0).mul_(node_rstd)   # dL/dP^s
+        grad_pd.addcmul_(node_s1, in_deg, value=-1.0).mul_(node_rstd)    # dL/dP^d
         # the first linear layer's gradients, from those of its two halves
         h = emb.size(1)
         grad_emb = grad_ps @ w1[:, :h]
         grad_emb.addmm_(grad_pd, w1[:, h:])
         grad_w1 = torch.cat([grad_ps.t() @ emb, grad_pd.t() @ emb], 1)
         grad_b1 = grad_ps.sum(0)
-        return (grad_emb, grad_w1, grad_b1, None, None, None, None, grad_w, grad_b, None, None,
-                None)
+        return (grad_emb, grad_w1, grad_b1, None, None, None, None, None, grad_w, grad_b, None,
+                None, None)
 
 
 def _project(emb: Tensor, w1: Tensor, b1: Tensor):
@@ -274,6 +299,12 @@ def _project(emb: Tensor, w1: Tensor, b1: Tensor):
 def _gather_pair(ps: Tensor, pd: Tensor, src: Tensor, dst: Tensor) -> Tensor:
     """``ps[src] + pd[dst]`` into one new tensor."""
     return ps.index_select(0, src).add_(pd.index_select(0, dst))
+
+
+def _degrees(src: Tensor, dst: Tensor, num_nodes: int, dtype: torch.dtype):
+    """Out- and in-degrees of the nodes as ``[N, 1]`` columns of :obj:`dtype`."""
+    return (torch.bincount(src, minlength=num_nodes).to(dtype).unsqueeze(1),
+            torch.bincount(dst, minlength=num_nodes).to(dtype).unsqueeze(1))
 
 
 def _counts(seg: Optional[Tensor], size: int, num_rows: int, dtype: torch.dtype) -> Tensor:
@@ -299,6 +330,11 @@ def _rows(stat: Tensor, seg: Optional[Tensor], sl: Optional[slice]) -> Tensor:
     return stat.index_select(0, seg if sl is None else seg[sl])
 
 
+def _scaled(weight: Tensor, scale: float) -> Tensor:
+    """:obj:`weight` times :obj:`scale` (itself when the scale is 1)."""
+    return weight if scale == 1.0 else weight * scale
+
+
 def _draw_keep(rows: int, width: int, p: float, device: torch.device) -> Tensor:
     """A dropout keep mask for a ``[rows, width]`` tensor: packed random bytes (one bit per
     element) for :math:`p = 0.5` on the CPU when :obj:`width` is a multiple of 8, else bool."""
@@ -307,31 +343,55 @@ def _draw_keep(rows: int, width: int, p: float, device: torch.device) -> Tensor:
     return dropout_keep(torch.Size((rows, width)), p, device)
 
 
-def _keep_rows(keep: Optional[Tensor], sl: slice, width: int) -> Optional[Tensor]:
-    """The bool keep mask of the rows :obj:`sl` (unpacking packed bits)."""
-    if keep is None or keep.dtype == torch.bool:
-        return None if keep is None else keep[sl]
+_BIT_TABLES: Dict[Tuple[torch.dtype, torch.device, float], Tensor] = {}
+
+
+def _bit_table(dtype: torch.dtype, device: torch.device, scale: float) -> Tensor:
+    r"""``[256, 8]``: row :math:`b` holds the bits of byte :math:`b` (lowest first) times
+    :obj:`scale`."""
+    key = (dtype, device, scale)
+    table = _BIT_TABLES.get(key)
+    if table is None:
+        bits = (torch.arange(256).unsqueeze(1) >> torch.arange(8)) & 1
+        table = _BIT_TABLES[key] = (bits.to(dtype) * scale).to(device)
+    return table
+
+
+def _keep_rows(keep: Optional[Tensor], sl: slice, width: int, p: float,
+               dtype: torch.dtype) -> Optional[Tensor]:
+    r"""The keep mask of the rows :obj:`sl` in :obj:`dtype`, scaled: :math:`1 / (1 - p)`
+    where kept, 0 where dropped (packed bits are expanded by a lookup in
+    :func:`_bit_table`: wide bool tensors are several times slower to unpack and to multiply
+    with on the CPU)."""
+    if keep is None:
+        return None
+    scale = 1.0 / (1.0 - p)
+    if keep.dtype == torch.bool:
+        return keep[sl].to(dtype).mul_(scale)
     bits = keep[sl]
-    return ((bits.unsqueeze(-1) >> _SHIFTS) & 1).view(bits.size(0), width).bool()
+    table = _bit_table(dtype, bits.device, scale)
+    return table.index_select(0, bits.reshape(-1).to(torch.int32)).view(bits.size(0), width)
 
 
-def _relu_dropout(x: Tensor, keep: Optional[Tensor], p: float) -> Tensor:
-    """``max(x, 0) * keep / (1 - p)`` (no dropout when :obj:`keep` is None)."""
+def _relu_dropout(x: Tensor, keep: Optional[Tensor]) -> Tensor:
+    """``max(x, 0) * keep`` with the scaled keep mask of :func:`_keep_rows` (no dropout
+    when :obj:`keep` is None)."""
     y = x.clamp_min(0.0)
     if keep is not None:
-        y.mul_(keep).mul_(1.0 / (1.0 - p))
+        y.mul_(keep)
     return y
 
 
 def edge_hidden(emb: Tensor, first: nn.Linear, edge_index: Tensor, seg: Optional[Tensor],
-                size: int, lin: nn.Linear, p: float, training: bool,
-                eps: float = 1e-5) -> Tensor:
+                node_seg: Optional[Tensor], size: int, lin: nn.Linear, p: float,
+                training: bool, eps: float = 1e-5) -> Tensor:
     r"""The first two layers of the edge-level extractor (see :class:`_EdgeHidden`) from
     the node embeddings :obj:`emb`: :obj:`first` is the linear layer on
     :math:`[\mathbf{h}_u \Vert \mathbf{h}_v]`, :obj:`lin` the second linear layer, :obj:`seg`
-    the graph of each edge (:obj:`None`: one graph)."""
+    the graph of each edge and :obj:`node_seg` that of each node (both :obj:`None`: one
+    graph); every edge joins two nodes of its graph."""
     return _EdgeHidden.apply(emb, first.weight, first.bias, edge_index[0], edge_index[1], seg,
-                             size, lin.weight, lin.bias, p, training, eps)
+                             node_seg, size, lin.weight, lin.bias, p, training, eps)
 
 
 class _NormMLP(nn.Module):
@@ -404,7 +464,9 @@ class Extractor(nn.Module):
             seg = batch.index_select(0, edge_index[0])
             size = int(seg.max()) + 1 if seg.numel() else 1
             index = None if size == 1 else seg
-            z = edge_hidden(emb, first, edge_index, index, size, second,
+            # graphs after the last one with edges have no edges: their nodes join it
+            node_index = None if size == 1 else batch.clamp_max(size - 1)
+            z = edge_hidden(emb, first, edge_index, index, node_index, size, second,
                             self.mlp.dropout, self.training, self.mlp.eps)
             return self.mlp(z, seg, skip_first=True, start=1, num_graphs=size)
         return self.mlp(emb, batch)

@@ -63,8 +63,8 @@ def test_fused_layers_pass_gradcheck(monkeypatch):
     emb = torch.randn(12, 3, dtype=torch.double, requires_grad=True)
     first = torch.nn.Linear(6, 8).double()
     lin = torch.nn.Linear(8, 4).double()
-    f = lambda e, w1, b1, w, c: ext_mod._EdgeHidden.apply(e, w1, b1, ei[0], ei[1], seg, 3, w,
-                                                          c, 0.5, False, 1e-5)
+    f = lambda e, w1, b1, w, c: ext_mod._EdgeHidden.apply(e, w1, b1, ei[0], ei[1], seg, batch,
+                                                          3, w, c, 0.5, False, 1e-5)
     assert torch.autograd.gradcheck(f, (emb, first.weight, first.bias, lin.weight, lin.bias))
     z = torch.randn(ei.size(1), 4, dtype=torch.double, requires_grad=True)
     g = lambda t: norm_relu_dropout(t * 1.0, seg, 3, 0.5, False)
@@ -72,3 +72,43 @@ def test_fused_layers_pass_gradcheck(monkeypatch):
     out = torch.nn.Linear(4, 2).double()
     h = lambda t, w, c: ext_mod._NormReLUDropout.apply(t * 1.0, seg, 3, 0.5, False, 1e-5, w, c)
     assert torch.autograd.gradcheck(h, (z, out.weight, out.bias))
+
+
+@pytest.mark.parametrize("num_graphs", [1, 4])
+@pytest.mark.parametrize("chunk", [None, 7])
+def test_fused_extractor_float64_with_dropout_equals_composition(monkeypatch, num_graphs,
+                                                                  chunk):
+    # the per-graph terms applied to the nodes (mean, the backward's s1 and rstd), the
+    # dropout mask expanded to the compute dtype and the ReLU derivative from the sign of the
+    # output: equal to the plain composition to float64 round-off, with dropout drawn
+    if chunk is not None:
+        monkeypatch.setattr(ext_mod, "_chunks", lambda n, w: [slice(i, min(i + chunk, n))
+                                                             for i in range(0, max(n, 1), chunk)])
+    ei, batch = _graphs(num_graphs, 40, 300, seed=3)
+    # a last graph without edges: its nodes have no row of the per-graph statistics
+    batch = torch.cat([batch, torch.full((3,), num_graphs, dtype=torch.long)])
+    emb = torch.randn(43, 8, dtype=torch.double, requires_grad=True)
+    ext = Extractor(8, True).double().train()
+    torch.manual_seed(5)
+    out = ext(emb, ei, batch)
+    seed_grad = torch.randn_like(out)
+    grads = torch.autograd.grad(out, [emb, *ext.parameters()], seed_grad)
+    torch.manual_seed(5)
+    ref = _reference(ext, emb, ei, batch)
+    ref_grads = torch.autograd.grad(ref, [emb, *ext.parameters()], seed_grad)
+    assert (out != 0).any() and torch.allclose(out, ref, atol=1e-12, rtol=1e-10)
+    for a, b in zip(grads, ref_grads):
+        assert torch.allclose(a, b, atol=1e-11, rtol=1e-9)
+
+
+def test_keep_mask_lookup_equals_unpacked_bits():
+    bits = torch.randint(0, 256, (50, 4), dtype=torch.uint8)
+    unpacked = ((bits.unsqueeze(-1) >> torch.arange(8, dtype=torch.uint8)) & 1).view(50, 32)
+    for dtype in (torch.float32, torch.float64):
+        got = ext_mod._keep_rows(bits, slice(None), 32, 0.5, dtype)
+        assert got.dtype == dtype and torch.equal(got, unpacked.to(dtype) * 2.0)
+        assert torch.equal(ext_mod._keep_rows(bits, slice(10, 20), 32, 0.5, dtype),
+                           got[10:20])
+    keep = torch.rand(6, 5) > 0.3
+    got = ext_mod._keep_rows(keep, slice(None), 5, 0.3, torch.float32)
+    assert torch.equal(got, keep.float() * (1.0 / 0.7))
