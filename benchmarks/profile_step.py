@@ -25,21 +25,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 
-def ba_2motifs_batch(backbone: str, method: str, data_dir: str):
-    """A model of the shipped BA-2Motifs config and its first training batch."""
-    from gsat.core.config import default_config_path, load_config
-    from gsat.data import load_dataset
-    from gsat.training.build import build_model
-    from gsat.training.engine import make_loader, set_seed
-
-    ds = load_dataset("ba_2motifs", data_dir, seed=0)
-    cfg = load_config(default_config_path(backbone, ds.config_name))
-    set_seed(0)
-    model = build_model(cfg, ds, method)
-    batch = next(iter(make_loader(ds.train, cfg.train.batch_size, shuffle=True, seed=0)))
-    return model, batch, cfg.train.lr
-
-
 def ba_graph_batch(num_edges: int, backbone: str, method: str):
     """A model of ``benchmarks/scale.py`` and its one graph."""
     from torch_geometric.data import Batch, Data
@@ -107,6 +92,8 @@ def main() -> None:
     if args.edges:
         model, batch, lr = ba_graph_batch(int(args.edges), args.backbone, args.method)
     else:
+        from scale import ba_2motifs_batch
+
         model, batch, lr = ba_2motifs_batch(args.backbone, args.method, args.data_dir)
     print(profile(model, batch, lr, args.steps, args.warmup, args.rows))
 

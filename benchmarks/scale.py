@@ -48,6 +48,21 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 
+def ba_2motifs_batch(backbone: str, method: str, data_dir: str):
+    """A model of the shipped BA-2Motifs config and its first training batch."""
+    from gsat.core.config import default_config_path, load_config
+    from gsat.data import load_dataset
+    from gsat.training.build import build_model
+    from gsat.training.engine import make_loader, set_seed
+
+    ds = load_dataset("ba_2motifs", data_dir, seed=0)
+    cfg = load_config(default_config_path(backbone, ds.config_name))
+    set_seed(0)
+    model = build_model(cfg, ds, method)
+    batch = next(iter(make_loader(ds.train, cfg.train.batch_size, shuffle=True, seed=0)))
+    return model, batch, cfg.train.lr
+
+
 def ba_edge_index(num_edges: int, m: int = 2, seed: int = 0) -> torch.Tensor:
     r"""A Barabasi-Albert graph with about :obj:`num_edges` directed edges (both directions of
     every link), generated in :math:`O(E \log E)` vectorised steps.
@@ -126,7 +141,6 @@ def one_case(num_edges: int, backbone: str, method: str, steps: int, hidden: int
 
     torch.manual_seed(0)
     if num_edges == 0:
-        from profile_step import ba_2motifs_batch
         model, batch, _ = ba_2motifs_batch(backbone, method, data_dir)
         ei, n = batch.edge_index, batch.num_nodes
     else:
