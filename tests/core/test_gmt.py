@@ -14,7 +14,7 @@ from gsat.core.model import edge_mask
 from gsat.errors import ConfigError
 from gsat.nn import GIN
 from gsat.training.engine import Evaluator, train_epoch
-from tests.conftest import ring
+from conftest import ring
 
 
 def _model(method="gsat", layers=2, **kw):

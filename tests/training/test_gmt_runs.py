@@ -20,7 +20,7 @@ from gsat.errors import ConfigError
 from gsat.io.checkpoint import load_checkpoint
 from gsat.nn import GIN
 from gsat.training.driver import RunSpec, TrainingInterrupted, run
-from tests.conftest import ring
+from conftest import ring
 
 NUM_GRAPHS = 40
 GMT_CONFIGS = sorted(p.name for p in (configs_dir() / "gmt").glob("*.yml"))
