@@ -14,7 +14,7 @@ from gsat.core.schedule import R_KEYS, check_r, check_r_schedule, final_prior, r
 from gsat.core.task import Task
 
 __all__ = ["concrete_sample", "bernoulli_kl", "lift_node_att", "symmetrize_edge_att",
-           "REGRESSION_LOSSES", "prediction_loss",
+           "rank_in_groups", "REGRESSION_LOSSES", "prediction_loss",
            # the r schedule (gsat.core.schedule), beside the KL term that uses it
            "r_schedule", "R_KEYS", "check_r", "check_r_schedule", "final_prior"]
 
@@ -111,6 +111,31 @@ def symmetrize_edge_att(edge_att: Tensor, edge_index: Tensor,
 
 
 #: the losses of a regression task (:func:`prediction_loss`)
+def rank_in_groups(order: Tensor, group: Tensor, num_groups: Optional[int] = None) -> Tensor:
+    r"""The position of every element within its group, given :obj:`order`, a permutation
+    that sorts the elements by group (ascending) and, within a group, best first: 0 for the
+    first element of each group. The one computation behind GMT's top share of each graph's
+    edges (:func:`gsat.core.gmt.top_share_mask`) and fidelity's edge ranks
+    (:func:`gsat.explain.fidelity.edge_ranks`).
+
+    Args:
+        order (torch.Tensor): the sorting permutation, shape :obj:`[E]`.
+        group (torch.Tensor): the group of each element, non-negative integers, shape
+            :obj:`[E]`.
+        num_groups (int, optional): the number of groups. (default: :obj:`max + 1`)
+
+    Returns:
+        torch.Tensor: the rank of each element in its group, :obj:`torch.long`, shape
+        :obj:`[E]`.
+    """
+    group = group.long()
+    counts = torch.bincount(group, minlength=num_groups or 0)
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.empty(order.numel(), dtype=torch.long, device=order.device)
+    rank[order] = torch.arange(order.numel(), device=order.device) - starts[group[order]]
+    return rank
+
+
 REGRESSION_LOSSES = ("mse", "mae")
 
 

@@ -29,8 +29,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.explain.algorithm.utils import clear_masks, set_masks
 from torch_geometric.nn import MessagePassing
-from torch_geometric.utils import scatter
 
+from gsat.core.functional import rank_in_groups
 from gsat.core.model import GSAT, GSATOutput, edge_mask
 from gsat.core.validation import check_finite_output
 from gsat.errors import ConfigError
@@ -88,11 +88,8 @@ def top_share_mask(score: Tensor, group: Tensor, ratio: float) -> Tensor:
     # sort by group, then by descending score, then by index
     order = torch.argsort(-score.detach().double(), stable=True)
     order = order[torch.argsort(group[order], stable=True)]
-    size = scatter(torch.ones_like(group), group, dim=0, reduce="sum")
-    start = torch.cumsum(size, 0) - size
-    rank = torch.empty_like(group)
-    rank[order] = torch.arange(n, device=score.device) - start[group[order]]
-    keep = torch.ceil(size.double() * ratio - 1e-9).long()
+    rank = rank_in_groups(order, group)
+    keep = torch.ceil(torch.bincount(group).double() * ratio - 1e-9).long()
     return rank < keep[group]
 
 

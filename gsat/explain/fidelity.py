@@ -35,6 +35,7 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.utils import is_undirected
 from tqdm.auto import tqdm
 
+from gsat.core.functional import rank_in_groups
 from gsat.core.model import ERM, GSAT, edge_mask
 from gsat.core.task import Task
 from gsat.errors import ConfigError, GraphInputError
@@ -93,11 +94,7 @@ def edge_ranks(scores: Tensor, edge_index: Tensor, edge_graph: Tensor,
     # stable sorts from the last key to the first: graph, score (descending), pair
     for key, desc in ((hi, False), (lo, False), (s, True), (edge_graph, False)):
         order = order[torch.sort(key[order], stable=True, descending=desc).indices]
-    counts = torch.bincount(edge_graph, minlength=num_graphs)
-    starts = torch.cumsum(counts, 0) - counts
-    rank = torch.empty(n, dtype=torch.long, device=scores.device)
-    rank[order] = torch.arange(n, device=scores.device) - starts[edge_graph[order]]
-    return rank
+    return rank_in_groups(order, edge_graph, num_graphs)
 
 
 def top_counts(edges: Tensor, share: float, undirected: bool, at_least_one: bool = False

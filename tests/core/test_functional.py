@@ -113,3 +113,17 @@ def test_prediction_loss_tasks():
     assert torch.allclose(F.prediction_loss(ml, yl, "multilabel"), expected)
     with pytest.raises(ValueError, match="unknown task"):
         F.prediction_loss(ml, yl, "ranking")
+
+
+def test_rank_in_groups_counts_from_each_groups_first_element():
+    from gsat.core.functional import rank_in_groups
+
+    group = torch.tensor([1, 0, 1, 0, 3, 1])
+    score = torch.tensor([0.2, 0.9, 0.7, 0.1, 0.5, 0.4])
+    # by group, then by descending score
+    order = torch.argsort(-score, stable=True)
+    order = order[torch.argsort(group[order], stable=True)]
+    rank = rank_in_groups(order, group)
+    assert rank.tolist() == [2, 0, 0, 1, 0, 1]
+    assert torch.equal(rank_in_groups(order, group, num_groups=6), rank)  # empty groups
+    assert rank_in_groups(order[:0], group[:0], 2).numel() == 0
