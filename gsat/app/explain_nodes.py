@@ -116,12 +116,10 @@ def fidelity_summary(parts: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
     """Mean fid+ and fid- of node explanations (:func:`gsat.explain.nodes.node_fidelity`)
     and PyG's characterization score of the two (equal weights; None where it is
     undefined: fid+ of 0 or fid- of 1)."""
-    from torch_geometric.explain.metric import characterization_score
+    from gsat.explain.fidelity import characterization
 
     plus = sum(p["fid_plus"] for p in parts) / len(parts)
     minus = sum(p["fid_minus"] for p in parts) / len(parts)
-    score = None
-    if plus > 0 and minus < 1:
-        score = float(characterization_score(torch.tensor(plus), torch.tensor(minus)))
+    score = characterization(plus, minus) if plus > 0 and minus < 1 else None
     return {"nodes": len(parts), "fid_plus": plus, "fid_minus": minus,
             "characterization_score": score, "kept_share": 0.2}
