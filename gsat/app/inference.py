@@ -245,7 +245,8 @@ def explain_graphs(run: LoadedRun, graphs: Sequence[Any], out_dir: PathLike,
                 explained_mols.append((mol, bond_att, rec))
             f.write(json.dumps(json_safe(rec)) + "\n")
             records.append(rec)
-            explained.append((g.cpu(), att))
+            if fidelity:
+                explained.append((g.cpu(), att))
     summary = _summary(run, records, skipped, source, out)
     summary["pictures"] = drawn
     if fidelity:
