@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 import types
 from pathlib import Path
 
@@ -123,14 +121,13 @@ def original_graphs(data_dir: str):
 
 
 def main() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from train_pass import pass_arguments, timed_epochs, timing_text
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--source", required=True,
                    help="the src/ folder of a checkout of the original GSAT code")
-    p.add_argument("--backbone", default="GIN", choices=["GIN", "PNA"])
-    p.add_argument("--method", default="gsat", choices=["gsat", "erm"])
-    p.add_argument("--epochs", type=int, default=10, help="timed epochs (after one warm-up)")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--data-dir", default="data")
+    pass_arguments(p)
     args = p.parse_args()
     src = Path(args.source).expanduser()
     if not (src / "run_gsat.py").is_file():
@@ -175,19 +172,14 @@ def main() -> None:
         criterion = Criterion(2, False)
         step = lambda data, epoch: pretrain_clf.train_one_batch(  # noqa: E731
             data, model, criterion, opt)
-    times, cpu = [], []
-    for epoch in range(args.epochs + 1):
-        t0, c0 = time.perf_counter(), time.process_time()
+    def run_epoch(epoch: int) -> None:
         for data in loader:
             step(process_data(data, use_edge_attr), epoch)
-        if epoch > 0:
-            times.append(time.perf_counter() - t0)
-            cpu.append(time.process_time() - c0)
+
+    times, cpu = timed_epochs(run_epoch, args.epochs)
     shims = f"; stand-ins for {', '.join(replaced)}" if replaced else ""
-    print(f"original {args.backbone} {args.method}: {statistics.median(times):.4f} s/epoch "
-          f"median, min {min(times):.4f}, max {max(times):.4f}; CPU {statistics.median(cpu):.4f} "
-          f"s/epoch median, min {min(cpu):.4f}, max {max(cpu):.4f} ({args.epochs} epochs, "
-          f"{len(graphs)} graphs{shims})")
+    print(f"original {args.backbone} {args.method}: {timing_text(times, cpu)} ({args.epochs} "
+          f"epochs, {len(graphs)} graphs{shims})")
 
 
 if __name__ == "__main__":

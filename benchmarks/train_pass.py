@@ -25,6 +25,35 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+def pass_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of a timed training pass, shared with ``original_gsat.py``."""
+    p.add_argument("--backbone", default="GIN", choices=["GIN", "PNA"])
+    p.add_argument("--method", default="gsat", choices=["gsat", "erm"])
+    p.add_argument("--epochs", type=int, default=10, help="timed epochs (after one warm-up)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--data-dir", default="data")
+
+
+def timed_epochs(run_epoch, epochs: int):
+    """Wall and CPU seconds of :obj:`epochs` calls of :obj:`run_epoch(epoch)` after one
+    warm-up call (epoch 0, not timed)."""
+    times, cpu = [], []
+    for epoch in range(epochs + 1):
+        t0, c0 = time.perf_counter(), time.process_time()
+        run_epoch(epoch)
+        if epoch > 0:
+            times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+    return times, cpu
+
+
+def timing_text(times, cpu) -> str:
+    """The line both scripts print: median, min and max wall and CPU seconds per epoch."""
+    return (f"{statistics.median(times):.4f} s/epoch median, min {min(times):.4f}, max "
+            f"{max(times):.4f}; CPU {statistics.median(cpu):.4f} s/epoch median, min "
+            f"{min(cpu):.4f}, max {max(cpu):.4f}")
+
+
 def main() -> None:
     from gsat.core.config import default_config_path, load_config
     from gsat.data import load_dataset
@@ -32,11 +61,7 @@ def main() -> None:
     from gsat.training.engine import make_loader, set_seed, train_epoch
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--backbone", default="GIN", choices=["GIN", "PNA"])
-    p.add_argument("--method", default="gsat", choices=["gsat", "erm"])
-    p.add_argument("--epochs", type=int, default=10, help="timed epochs (after one warm-up)")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--data-dir", default="data")
+    pass_arguments(p)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     ds = load_dataset("ba_2motifs", args.data_dir, seed=0)
@@ -46,16 +71,9 @@ def main() -> None:
     opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr,
                            weight_decay=cfg.train.weight_decay)
     loader = make_loader(ds.train, cfg.train.batch_size, shuffle=True, seed=0)
-    times, cpu = [], []
-    for epoch in range(args.epochs + 1):
-        t0, c0 = time.perf_counter(), time.process_time()
-        train_epoch(model, loader, opt, epoch, "cpu", ds.evaluator)
-        if epoch > 0:
-            times.append(time.perf_counter() - t0)
-            cpu.append(time.process_time() - c0)
-    print(f"{args.backbone} {args.method}: {statistics.median(times):.4f} s/epoch median, "
-          f"min {min(times):.4f}, max {max(times):.4f}; CPU {statistics.median(cpu):.4f} s/epoch "
-          f"median, min {min(cpu):.4f}, max {max(cpu):.4f} ({args.epochs} epochs, "
+    times, cpu = timed_epochs(
+        lambda epoch: train_epoch(model, loader, opt, epoch, "cpu", ds.evaluator), args.epochs)
+    print(f"{args.backbone} {args.method}: {timing_text(times, cpu)} ({args.epochs} epochs, "
           f"{len(ds.train)} graphs)")
 
 
