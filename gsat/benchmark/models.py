@@ -8,7 +8,7 @@ import logging
 from typing import Any, Dict, Optional
 
 from gsat.training.build import build_model
-from gsat.core.config import Config
+from gsat.core.config import Config, model_relevant
 from gsat.data.base import GraphDataset
 from gsat.errors import CheckpointError
 from gsat.runs.layout import SeedFolder
@@ -25,7 +25,7 @@ def model_stamp(cfg: Config, ds: GraphDataset, seed: int, method: str,
                 dataset_options: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """What a trained model depends on: its config, dataset (and options), seed and method."""
     return {"dataset": ds.name, "dataset_options": dict(dataset_options or {}), "seed": seed,
-            "method": method, "config": cfg.to_dict()}
+            "method": method, "config": model_relevant(cfg.to_dict())}
 
 
 def _saved_record(folder: SeedFolder, stamp: Dict[str, Any]) -> Optional[Dict[str, Any]]:
@@ -44,7 +44,8 @@ def _saved_record(folder: SeedFolder, stamp: Dict[str, Any]) -> Optional[Dict[st
             config = load_checkpoint(folder.best, kind="best")["config"]
         except CheckpointError:
             return None
-        same = not stamp_differences({**saved["key"], "config": config}, stamp, defaults)
+        same = not stamp_differences({**saved["key"], "config": model_relevant(config)}, stamp,
+                                     defaults)
         return saved.get("record") if same else None
     return load_piece(folder.record, stamp, defaults)
 
@@ -66,7 +67,8 @@ def trained_model(cfg: Config, ds: GraphDataset, seed: int, folder: SeedFolder, 
     record = _saved_record(folder, stamp) if folder.best.is_file() else None
     if record is not None:
         best = load_selected(folder, model, device)
-        if not stamp_differences(best["config"], cfg.to_dict(), Config().to_dict()):
+        if not stamp_differences(model_relevant(best["config"]), model_relevant(cfg.to_dict()),
+                                 Config().to_dict()):
             log.info("reusing the %s model in %s", method, folder.path)
             return model.eval(), record, True
     if folder.best.is_file():

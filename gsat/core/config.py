@@ -195,6 +195,22 @@ class Config:
         return asdict(self)
 
 
+PNA_ONLY_MODEL_KEYS = ("aggregators", "scalers", "towers")
+
+
+def model_relevant(config: Any) -> Any:
+    r"""A config dict (:meth:`Config.to_dict`) without the keys its backbone ignores (PNA's
+    ``model.aggregators``, ``model.scalers`` and ``model.towers`` when the backbone is not
+    PNA), so that a stamp comparison does not refuse a GIN checkpoint because a PNA default
+    changed since it was written. Anything else is returned unchanged."""
+    if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
+        return config
+    model = config["model"]
+    if model.get("backbone", ModelConfig.backbone) == "PNA":
+        return config
+    return {**config, "model": {k: v for k, v in model.items() if k not in PNA_ONLY_MODEL_KEYS}}
+
+
 def _short(value: Any) -> str:
     """A repr of :obj:`value` short enough for a one-line message (depth and length bounded)."""
     return reprlib.repr(value)

@@ -18,7 +18,7 @@ from gsat.io.checkpoint import (load_checkpoint, load_state_checked, save_checkp
 from gsat.io.files import remove_stale_temporaries
 from gsat.runs.layout import SeedFolder
 from gsat.runs.store import stamp_differences
-from gsat.core.config import Config, TrainConfig, schedule_advice
+from gsat.core.config import Config, TrainConfig, model_relevant, schedule_advice
 from gsat.core.functional import final_prior
 from gsat.data.base import GraphDataset
 from gsat.errors import CheckpointError, ConfigError
@@ -49,7 +49,8 @@ def _resume_state(path: Path, cfg: Config, method: str, ds: GraphDataset, model:
     if (ckpt.get("method"), ckpt.get("dataset")) != (method, ds.name):
         raise CheckpointError(f"{path} holds a {ckpt.get('method')} model of "
                               f"{ckpt.get('dataset')}, not {method} on {ds.name}")
-    diff = stamp_differences(ckpt.get("config", {}), cfg.to_dict(), Config().to_dict(),
+    diff = stamp_differences(model_relevant(ckpt.get("config", {})),
+                             model_relevant(cfg.to_dict()), Config().to_dict(),
                              saved_name="checkpoint")
     if diff:
         raise CheckpointError(f"{path} was written with another config: {'; '.join(diff)}")
