@@ -8,7 +8,7 @@ from torch_geometric.nn import GINConv, GINEConv, global_add_pool
 
 from gsat.nn.gated import gated_add
 from gsat.nn.readout import pooling
-from gsat.nn.utils import batch_vector
+from gsat.nn.utils import batch_vector, dropout
 
 _HOOKS = ("_propagate_forward_pre_hooks", "_propagate_forward_hooks",
           "_message_forward_pre_hooks", "_message_forward_hooks",
@@ -114,7 +114,7 @@ class GIN(nn.Module):
             edge_attr = self.edge_encoder(edge_attr)
         for conv in self.convs:
             x = conv(x, edge_index, edge_attr) if self.use_edge_attr else conv(x, edge_index)
-            x = nn.functional.dropout(x.relu(), self.dropout, training=self.training)
+            x = dropout(x.relu(), self.dropout, self.training)
         return x
 
     def get_pred_from_emb(self, emb: Tensor, batch: Tensor) -> Tensor:

@@ -21,7 +21,7 @@ from torch_geometric.nn.aggr import DegreeScalerAggregation
 from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.utils import degree
 
-from gsat.nn.utils import batch_vector
+from gsat.nn.utils import batch_vector, dropout
 from gsat.nn.readout import pooling
 
 
@@ -192,7 +192,7 @@ class PNA(nn.Module):
             edge_attr = None  # built without edge features: ignore those of the graph
         for conv, norm in zip(self.convs, self.norms):
             h = norm(conv(x, edge_index, edge_attr)).relu()
-            x = nn.functional.dropout(x + h, self.dropout, training=self.training)
+            x = dropout(x + h, self.dropout, self.training)
         return x
 
     def get_pred_from_emb(self, emb: Tensor, batch: Tensor) -> Tensor:

@@ -193,13 +193,22 @@ def test_extractor_fused_first_layer_equals_concat():
     assert [l.out_features for l in Extractor(8, learn_edge_att=False).mlp.lins] == [16, 8, 1]
 
 
-def test_fast_dropout_keeps_half_and_scales():
-    from gsat.nn.extractor import dropout
-    x = torch.ones(1000, 64)
-    y = dropout(x, 0.5, training=True)
-    kept = (y != 0).float().mean()
-    assert abs(kept - 0.5) < 0.01 and set(y.unique().tolist()) == {0.0, 2.0}
-    assert torch.equal(dropout(x, 0.5, training=False), x)
+@pytest.mark.parametrize("p", [0.5, 0.3, 0.1])
+def test_fast_dropout_keeps_one_minus_p_and_scales(p):
+    from gsat.nn.utils import dropout
+    x = torch.ones(1000, 64, requires_grad=True)
+    y = dropout(x, p, training=True)
+    kept = (y != 0).float().mean().item()
+    # 64,000 draws: the standard error of the kept share is below 0.002
+    assert abs(kept - (1 - p)) < 0.01
+    assert torch.allclose(y.unique(), torch.tensor([0.0, 1 / (1 - p)]))
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # the gradient is the same scaled mask
+    assert torch.equal(dropout(x, p, training=False), x)
+    # independent masks: two draws agree on about (1-p)^2 + p^2 of the elements
+    z = dropout(x.detach(), p, training=True)
+    agree = ((y != 0) == (z != 0)).float().mean().item()
+    assert abs(agree - ((1 - p) ** 2 + p ** 2)) < 0.01
 
 
 @pytest.mark.parametrize("kind", ["GCN", "GIN"])

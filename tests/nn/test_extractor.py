@@ -4,7 +4,8 @@ import torch
 from torch_geometric.nn import InstanceNorm
 
 import gsat.nn.extractor as ext_mod
-from gsat.nn.extractor import Extractor, dropout, norm_relu_dropout
+from gsat.nn.extractor import Extractor, norm_relu_dropout
+from gsat.nn.utils import dropout
 
 
 def _reference(ext: Extractor, emb, edge_index, batch):
@@ -39,7 +40,7 @@ def _graphs(num_graphs, num_nodes, num_edges, seed=0):
 def test_fused_extractor_equals_module_composition(monkeypatch, learn_edge_att, num_graphs,
                                                    training, chunk):
     if chunk is not None:  # force many chunks, so the chunked passes are exercised
-        monkeypatch.setattr(ext_mod, "_chunks", lambda n, w: [slice(i, min(i + chunk, n))
+        monkeypatch.setattr(ext_mod, "_edge_parts", lambda n, w: [slice(i, min(i + chunk, n))
                                                              for i in range(0, max(n, 1), chunk)])
     ei, batch = _graphs(num_graphs, 40, 300)
     emb = torch.randn(40, 8, requires_grad=True)
@@ -56,7 +57,7 @@ def test_fused_extractor_equals_module_composition(monkeypatch, learn_edge_att, 
 
 
 def test_fused_layers_pass_gradcheck(monkeypatch):
-    monkeypatch.setattr(ext_mod, "_chunks", lambda n, w: [slice(i, min(i + 5, n))
+    monkeypatch.setattr(ext_mod, "_edge_parts", lambda n, w: [slice(i, min(i + 5, n))
                                                          for i in range(0, max(n, 1), 5)])
     ei, batch = _graphs(3, 12, 60, seed=2)
     seg = batch[ei[0]]
@@ -82,7 +83,7 @@ def test_fused_extractor_float64_with_dropout_equals_composition(monkeypatch, nu
     # dropout mask expanded to the compute dtype and the ReLU derivative from the sign of the
     # output: equal to the plain composition to float64 round-off, with dropout drawn
     if chunk is not None:
-        monkeypatch.setattr(ext_mod, "_chunks", lambda n, w: [slice(i, min(i + chunk, n))
+        monkeypatch.setattr(ext_mod, "_edge_parts", lambda n, w: [slice(i, min(i + chunk, n))
                                                              for i in range(0, max(n, 1), chunk)])
     ei, batch = _graphs(num_graphs, 40, 300, seed=3)
     # a last graph without edges: its nodes have no row of the per-graph statistics
