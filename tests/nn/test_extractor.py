@@ -113,3 +113,14 @@ def test_keep_mask_lookup_equals_unpacked_bits():
     keep = torch.rand(6, 5) > 0.3
     got = ext_mod._keep_rows(keep, slice(None), 5, 0.3, torch.float32)
     assert torch.equal(got, keep.float() * (1.0 / 0.7))
+
+
+def test_edge_parts_keep_activations_up_to_the_budget():
+    """Up to KEEP_ACTIVATIONS_FLOATS the edge extractor works in one chunk (activations kept
+    for the backward pass); above it, in chunks of about 16 MB that cover every edge once."""
+    budget = ext_mod.KEEP_ACTIVATIONS_FLOATS
+    assert ext_mod._edge_parts(budget // 256, 256) == [slice(0, budget // 256)]
+    parts = ext_mod._edge_parts(budget // 256 + 1, 256)
+    assert len(parts) > 1 and parts[0].start == 0 and parts[-1].stop == budget // 256 + 1
+    assert all(a.stop == b.start for a, b in zip(parts, parts[1:]))
+    assert ext_mod._edge_parts(0, 256) == [slice(0, 0)]
