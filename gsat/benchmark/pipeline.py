@@ -39,8 +39,9 @@ from gsat.benchmark.pictures import EXAMPLE_GRAPHS, write_comparison_page
 from gsat.benchmark.published import published_source, published_value
 from gsat.benchmark.report import format_markdown, summarize_records
 from gsat.benchmark.scoring import explain_and_score
-from gsat.benchmark.spec import (TUNED, BenchmarkSpec, base_method, check_spec,
-                                 explainer_settings, piece_key, torch_threads, tuning_grids)
+from gsat.benchmark.spec import (TUNED, BenchmarkSpec, check_spec, explained_model,
+                                 explainer_settings, piece_key, published_name, torch_threads,
+                                 tuning_grids)
 from gsat.benchmark.tuning import earlier_trials, load_fit, save_fit, save_trials, tune_explainer
 from gsat.training.build import task_dataset
 from gsat.data import load_dataset
@@ -267,13 +268,15 @@ class _BenchmarkRun:
                    model_reused=reused, settings=dict(rec.get("settings") or explainer.settings),
                    piece_key=key)
         if tuned:
-            entry = self.settings.setdefault(method, {"explains": kind, "chosen_per_seed": {}})
+            entry = self.settings.setdefault(method, {"explains": explained_model(kind, self.spec.method),
+                                                      "chosen_per_seed": {}})
             entry["chosen_per_seed"][str(seed)] = rec["settings"]
             entry["grid"] = self.grids[name]
             discard_piece(folder.tuning(name))
             discard_piece(folder.fitted(name))
         else:
-            self.settings[method] = {"explains": kind, **explainer.settings}
+            self.settings[method] = {"explains": explained_model(kind, self.spec.method),
+                                     **explainer.settings}
         return rec
 
     def _stamp(self, key: Dict[str, Any], train_rec: Dict[str, Any], **more: Any
@@ -370,8 +373,9 @@ class _BenchmarkRun:
             "torch_version": torch.__version__, "max_graphs": spec.max_graphs,
             "settings": merged_settings(earlier.settings, self.settings, records),
             "records": records, "summary": summarize_records(records),
-            "published": {m: published_value(spec.dataset, spec.backbone, base_method(m))
-                          for m in methods},
+            "gsat_method": spec.method,
+            "published": {m: published_value(spec.dataset, spec.backbone,
+                                             published_name(m, spec.method)) for m in methods},
             "published_source": published_source(spec.dataset), "tuning": tuning,
             "spec": asdict(spec)}
         write_json(self.result, self.folder.benchmark_json)

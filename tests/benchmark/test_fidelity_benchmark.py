@@ -80,6 +80,15 @@ def test_ground_truth_datasets_get_fidelity_beside_the_auc(tmp_path, monkeypatch
     assert "| method | explains | interp AUC ↑ | P(predicted class) | fid+ ↑ |" in md
     assert "Published values" in md and "Published values" not in format_markdown(
         {**res, "has_ground_truth": False})
+    # the attention row is named after the estimator trained, with that estimator's
+    # published AUC beside it: GSAT's paper value, or GMT's for a gmt_sam benchmark
+    assert res["gsat_method"] == "gsat" and res["settings"]["gsat"]["explains"] == "gsat"
+    rows = [ln for ln in md.splitlines() if ln.startswith("| gsat | gsat | 1 |")]
+    assert len(rows) == 1 and "| 98.74 ± 0.55 |" in rows[0]
+    gmt = format_markdown({**res, "gsat_method": "gmt_sam"})
+    rows = [ln for ln in gmt.splitlines() if ln.startswith("| gmt_sam |")]
+    assert len(rows) == 2 and "| 99.62 |" in rows[0]  # the AUC table, then fidelity
+    assert not any(ln.startswith("| gsat |") for ln in gmt.splitlines())
     # an earlier record without fidelity is not reused: it is made again with it
     saved = json.loads((tmp_path / "b" / "benchmark.json").read_text())
     for r in saved["records"]:

@@ -26,3 +26,11 @@ def test_mnist_and_graph_sst2_numbers_of_the_paper_and_its_successor():
     assert PUBLISHED_GMT_PREDICTION["graph_sst2"] == {"gmt_sam:GIN": 83.62,
                                                       "gmt_sam:PNA": 82.36}
 
+
+def test_gmt_rows_get_the_gmt_paper_means():
+    from gsat.benchmark.published import published_value
+    assert published_value("ba_2motifs", "GIN", "gmt_sam") == (99.62, None)
+    assert published_value("spmotif_0.9", "GIN", "gmt_lin") == (80.57, None)
+    assert published_value("mutag", "PNA", "gmt_sam") == (99.89, None)
+    assert published_value("mutag", "PNA", "gmt_lin") is None  # not published
+    assert published_value("ba_2motifs", "GIN", "gsat") == (98.74, 0.55)
