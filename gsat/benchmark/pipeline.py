@@ -268,7 +268,8 @@ class _BenchmarkRun:
                    model_reused=reused, settings=dict(rec.get("settings") or explainer.settings),
                    piece_key=key)
         if tuned:
-            entry = self.settings.setdefault(method, {"explains": explained_model(kind, self.spec.method),
+            explains = explained_model(kind, self.spec.method)
+            entry = self.settings.setdefault(method, {"explains": explains,
                                                       "chosen_per_seed": {}})
             entry["chosen_per_seed"][str(seed)] = rec["settings"]
             entry["grid"] = self.grids[name]
