@@ -163,8 +163,8 @@ class _EdgeHidden(torch.autograd.Function):
     (packed bits are expanded by a table lookup), never as bool tensors.
 
     On a large input (more than :data:`KEEP_ACTIVATIONS_FLOATS` floats) the wide
-    :math:`E \times 4h` activations are never stored whole: the forward pass makes two passes over chunks of
-    edges (variance, output) and the backward pass two (the per-graph sums of the norm's
+    :math:`E \times 4h` activations are never stored whole: the forward pass makes two
+    passes over chunks of edges (variance, output) and the backward pass two (the per-graph sums of the norm's
     gradient, then the input gradients), recomputing each chunk's activations from the
     normalised :math:`N \times 4h` projections, which the backward pass also computes again
     from the embeddings :math:`\mathbf{H}`. Only :math:`\mathbf{H}`, the per-graph statistics
