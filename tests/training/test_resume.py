@@ -27,9 +27,13 @@ NUM_GRAPHS = 40
 # Runs the command line in a child process; pauses (marker file + long sleep) at the batch
 # given by PAUSE_AT = [seed, epoch, batch], where the test kills or interrupts it.
 DRIVER = r"""
-import json, os, sys, time
+import json, os, signal, sys, time
 import gsat.core.model, gsat.training.driver
 from gsat.app.cli import main
+
+# Ctrl-C as in a terminal: a child inherits an ignored SIGINT from its parent (as some test
+# runners' workers leave it), and Python then installs no handler of its own
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 pause_at, marker = json.loads(os.environ["PAUSE_AT"]), os.environ["MARKER"]
 current, calls = {}, {}
@@ -148,7 +152,11 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(setup, tmp_path):
     out = tmp_path / "run"
     proc = _start_paused(tmp_path, _cli_args(setup, out, [0]), pause_at=[0, 1, 0])
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    try:
+        _, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail(f"no exit 120 s after Ctrl-C: {proc.communicate()[1][-2000:]}")
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     lines = [ln for ln in err.splitlines() if ln.startswith("gsat:")]
