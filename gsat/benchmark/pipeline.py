@@ -39,8 +39,8 @@ from gsat.benchmark.pictures import EXAMPLE_GRAPHS, write_comparison_page
 from gsat.benchmark.published import published_source, published_value
 from gsat.benchmark.report import format_markdown, summarize_records
 from gsat.benchmark.scoring import explain_and_score
-from gsat.benchmark.spec import (TUNED, BenchmarkSpec, check_spec, explained_model,
-                                 explainer_settings, piece_key, published_name, torch_threads,
+from gsat.benchmark.spec import (TUNED, BenchmarkSpec, attention_row_name, base_method,
+                                 check_spec, explainer_settings, piece_key, torch_threads,
                                  tuning_grids)
 from gsat.benchmark.tuning import earlier_trials, load_fit, save_fit, save_trials, tune_explainer
 from gsat.training.build import task_dataset
@@ -267,17 +267,15 @@ class _BenchmarkRun:
                    model_valid_metric=train_rec.get("valid_metric"),
                    model_reused=reused, settings=dict(rec.get("settings") or explainer.settings),
                    piece_key=key)
+        explains = attention_row_name(kind, self.spec.method)
         if tuned:
-            explains = explained_model(kind, self.spec.method)
-            entry = self.settings.setdefault(method, {"explains": explains,
-                                                      "chosen_per_seed": {}})
+            entry = self.settings.setdefault(method, {"explains": explains, "chosen_per_seed": {}})
             entry["chosen_per_seed"][str(seed)] = rec["settings"]
             entry["grid"] = self.grids[name]
             discard_piece(folder.tuning(name))
             discard_piece(folder.fitted(name))
         else:
-            self.settings[method] = {"explains": explained_model(kind, self.spec.method),
-                                     **explainer.settings}
+            self.settings[method] = {"explains": explains, **explainer.settings}
         return rec
 
     def _stamp(self, key: Dict[str, Any], train_rec: Dict[str, Any], **more: Any
@@ -376,7 +374,8 @@ class _BenchmarkRun:
             "records": records, "summary": summarize_records(records),
             "gsat_method": spec.method,
             "published": {m: published_value(spec.dataset, spec.backbone,
-                                             published_name(m, spec.method)) for m in methods},
+                                             attention_row_name(base_method(m), spec.method))
+                          for m in methods},
             "published_source": published_source(spec.dataset), "tuning": tuning,
             "spec": asdict(spec)}
         write_json(self.result, self.folder.benchmark_json)

@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Optional
 
 from gsat.benchmark.published import published_value
 from gsat.benchmark.scoring import FIDELITY_FIELDS
-from gsat.benchmark.spec import TUNED, base_method, published_name, shown_method
+from gsat.benchmark.spec import TUNED, attention_row_name, base_method
 from gsat.metrics.summary import markdown_table, mean_std, summarize
 
 __all__ = ["SUMMARY_FIELDS", "FIDELITY_COLUMNS", "summarize_records", "fidelity_table",
@@ -139,7 +139,7 @@ def fidelity_table(result: Dict[str, Any]) -> List[str]:
     for method, summ in summary.items():
         if "test_deletion_auc" not in summ["mean"]:
             continue
-        rows.append([shown_method(method, result.get("gsat_method", "gsat")),
+        rows.append([attention_row_name(method, result.get("gsat_method", "gsat")),
                      result["settings"].get(method, {}).get("explains", "?")]
                     + ([_ms(summ, "test_interp_auc")] if truth else [])
                     + [_ms(summ, key, 1.0, 3) for key, _ in FIDELITY_COLUMNS])
@@ -186,9 +186,10 @@ def format_markdown(result: Dict[str, Any]) -> str:
     n_seeds = {m: len({r["seed"] for r in result["records"] if r["method"] == m})
                for m in summary}
     rows = []
+    gm = result.get("gsat_method", "gsat")
     for method, summ in summary.items():
-        gm = result.get("gsat_method", "gsat")
-        pub = published_value(result["dataset"], result["backbone"], published_name(method, gm))
+        pub = published_value(result["dataset"], result["backbone"],
+                              attention_row_name(base_method(method), gm))
         if method == "gsat":
             b1 = summ["mean"].get("graphs_per_second_batch1")
             ratio = f"(1 at a time: {b1:,.1f} graphs/s)" if b1 is not None else "–"
@@ -198,7 +199,7 @@ def format_markdown(result: Dict[str, Any]) -> str:
             ratio = f"{_ratio_text(batched)} / {_ratio_text(one)}"
         pub_text = ("–" if not pub else f"{pub[0]:.2f}" if pub[1] is None
                     else f"{pub[0]:.2f} ± {pub[1]:.2f}")
-        rows.append([shown_method(method, gm), result["settings"][method]["explains"],
+        rows.append([attention_row_name(method, gm), result["settings"][method]["explains"],
                      str(n_seeds[method]),
                      _ms(summ, "test_interp_auc")]
                     + ([_ms(summ, "test_interp_auc_unseen")] if has_unseen else [])

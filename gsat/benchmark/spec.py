@@ -66,24 +66,12 @@ def base_method(method: str) -> str:
     return method[: -len(TUNED)] if method.endswith(TUNED) else method
 
 
-def explained_model(kind: str, gsat_method: str) -> str:
-    """What a row explains, for its ``explains`` column: ``erm`` for the post-hoc methods,
-    the estimator of the attention model (``gsat``, ``gmt_lin`` or ``gmt_sam``) for its own
-    row."""
-    return gsat_method if kind == "gsat" else kind
-
-
-def published_name(method: str, gsat_method: str = "gsat") -> str:
-    """The name whose published value sits beside a row: the explainer of a post-hoc row,
-    the benchmark's estimator (e.g. ``gmt_sam``) for the ``gsat`` row."""
-    name = base_method(method)
+def attention_row_name(name: str, gsat_method: str = "gsat") -> str:
+    """:obj:`name` with ``gsat`` replaced by the estimator the benchmark trained
+    (``gsat``, ``gmt_lin`` or ``gmt_sam``): how reports name the attention row, what its
+    ``explains`` column says, and whose published value sits beside it; any other name
+    (``erm``, a post-hoc explainer) is returned unchanged."""
     return gsat_method if name == "gsat" else name
-
-
-def shown_method(method: str, gsat_method: str = "gsat") -> str:
-    """A row's name in the reports: the ``gsat`` row is named after its estimator when the
-    benchmark trained GMT's (``gmt_lin``, ``gmt_sam``)."""
-    return gsat_method if method == "gsat" else method
 
 
 def check_spec(spec: BenchmarkSpec) -> None:
