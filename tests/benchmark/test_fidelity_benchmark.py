@@ -17,16 +17,20 @@ SMILES = ["CCO", "CCN", "c1ccccc1", "c1ccccc1N", "c1ccccc1O", "CC(=O)O", "CC(=O)
           "Oc1ccccc1O", "Nc1ccccc1N"]
 
 
-@pytest.fixture
-def mol_csv(tmp_path):
+def _smiles_csv(path, column, value):
+    """A csv of SMILES with one label column, :obj:`value(smiles)` for each molecule."""
     pytest.importorskip("rdkit")
     pytest.importorskip("ogb")
-    path = tmp_path / "mols.csv"
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["smiles", "active"])
-        w.writerows([[s, int("N" in s or "n" in s)] for s in SMILES])
+        w.writerow(["smiles", column])
+        w.writerows([[s, value(s)] for s in SMILES])
     return path
+
+
+@pytest.fixture
+def mol_csv(tmp_path):
+    return _smiles_csv(tmp_path / "mols.csv", "active", lambda s: int("N" in s or "n" in s))
 
 
 def test_a_csv_dataset_is_compared_by_fidelity(tmp_path, mol_csv, capsys):
@@ -115,13 +119,7 @@ def test_what_a_dataset_without_ground_truth_cannot_give_is_refused(tmp_path, ca
         _check_without_truth(spec, SimpleNamespace(task="regression"), "graph")
     _check_without_truth(BenchmarkSpec(dataset="x"), SimpleNamespace(task="binary"), "graph")
 
-    pytest.importorskip("rdkit")
-    pytest.importorskip("ogb")
-    path = tmp_path / "sol.csv"
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["smiles", "logs"])
-        w.writerows([[s, f"{0.5 * len(s):.2f}"] for s in SMILES])
+    path = _smiles_csv(tmp_path / "sol.csv", "logs", lambda s: f"{0.5 * len(s):.2f}")
     with pytest.raises(SystemExit) as exc:
         main(["benchmark", "--dataset", f"csv:{path}", "--label-col", "logs", "--split",
               "random", "--dataset-option", "task=regression", "--epochs", "1", "--out",
