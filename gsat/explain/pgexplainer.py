@@ -11,10 +11,10 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.data import Data
+from torch.utils.data import DataLoader
+from torch_geometric.data import Batch, Data
 from torch_geometric.explain import Explainer
 from torch_geometric.explain.algorithm import PGExplainer
-from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
 from gsat.explain.base import (ExplainerEntry, PyGEdgeExplainer, adapter_kwargs, edge_scores,
@@ -87,19 +87,32 @@ class PGEdgeExplainer(PyGEdgeExplainer):
         r"""Train the explainer MLP on :obj:`graphs`; the target of each graph is the model's
         own prediction."""
         epochs = self.settings["epochs"]
-        loader = DataLoader(list(graphs), batch_size=self.settings["batch_size"], shuffle=True,
-                            generator=torch.Generator().manual_seed(0))
+        graphs = list(graphs)
+        # the loader draws the order of the graphs; they are collated below
+        order = DataLoader(range(len(graphs)), batch_size=self.settings["batch_size"],
+                           shuffle=True, generator=torch.Generator().manual_seed(0),
+                           collate_fn=list)
         explainer = self._explainer(explained_copy(model), task, "phenomenon")
         algo = explainer.algorithm
         algo.to(device)
+        # one graph per step (the default): each graph is collated and its target (the frozen
+        # model's prediction) computed once, not once per epoch; the order is the loader's
+        cache: Dict[int, tuple] = {}
         for epoch in tqdm(range(epochs), desc="fit pgexplainer", disable=not progress,
                           leave=False, dynamic_ncols=True):
-            for b in loader:
-                b = b.to(device)
-                kw = {"batch": b.batch}
-                if getattr(b, "edge_attr", None) is not None:
-                    kw["edge_attr"] = b.edge_attr
-                target = explainer.get_target(explainer.get_prediction(b.x, b.edge_index, **kw))
+            for idx in order:
+                step = cache.get(idx[0]) if len(idx) == 1 else None
+                if step is None:
+                    b = Batch.from_data_list([graphs[i] for i in idx]).to(device)
+                    kw = {"batch": b.batch}
+                    if getattr(b, "edge_attr", None) is not None:
+                        kw["edge_attr"] = b.edge_attr
+                    target = explainer.get_target(explainer.get_prediction(b.x, b.edge_index,
+                                                                           **kw))
+                    step = (b, kw, target)
+                    if len(idx) == 1:
+                        cache[idx[0]] = step
+                b, kw, target = step
                 algo.train(epoch, explainer.model, b.x, b.edge_index, target=target, **kw)
         self._fitted, self._model = explainer, model
 
