@@ -55,3 +55,12 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+@pytest.fixture
+def undrawn_pictures(monkeypatch):
+    """The benchmark's page with a PNG signature in place of every picture: the modules that
+    use this check records, reuse and tuning; tests/app/test_inference.py checks a drawn page."""
+    from gsat.benchmark import pictures
+
+    monkeypatch.setattr(pictures, "_png", lambda g, scores, title: b"\x89PNG\r\n\x1a\n")

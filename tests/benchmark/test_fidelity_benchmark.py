@@ -11,6 +11,8 @@ from gsat.benchmark import BenchmarkSpec, run_benchmark
 from gsat.benchmark.report import format_markdown
 from gsat.benchmark.scoring import FIDELITY_FIELDS
 
+pytestmark = pytest.mark.usefixtures("undrawn_pictures")
+
 SMILES = ["CCO", "CCN", "c1ccccc1", "c1ccccc1N", "c1ccccc1O", "CC(=O)O", "CC(=O)N",
           "c1ccncc1", "C1CCCCC1", "C1CCCCC1N", "CCCC", "CCCN", "OCCO", "NCCN", "C1CCNCC1",
           "C1CCOCC1", "c1ccoc1", "c1cc[nH]c1", "CC(C)O", "CC(C)N", "CCCCO", "CCCCN",

@@ -12,6 +12,8 @@ from gsat.data import DATASETS, load_dataset
 from gsat.data.ba_2motifs import load_ba_2motifs
 from gsat.errors import UnknownNameError
 
+pytestmark = pytest.mark.usefixtures("undrawn_pictures")
+
 RECORD_KEYS = {"method", "seed", "test_interp_auc", "test_precision_at_5", "explain_seconds",
                "graphs_per_second", "test_metric", "settings"}
 

@@ -8,6 +8,8 @@ from benchmark_cases import Oracle, learner, oracle_key, small_ba_2motifs
 
 from gsat.benchmark import BenchmarkSpec, run_benchmark
 
+pytestmark = pytest.mark.usefixtures("undrawn_pictures")
+
 
 def test_tuning_selects_on_validation_and_records_the_choice(tmp_path, monkeypatch):
     from gsat.data import load_dataset
