@@ -11,7 +11,9 @@ In one process group it
    path of Ctrl-C and SIGTERM), then resumes it to the end;
 4. on a node task (a small BA-Shapes, whole-graph design, NODE_CONFIG next to CONFIG):
    reports each rank's share of the training nodes and the DDP-averaged gradient of one step
-   beside the gradient of one process over all training nodes, then trains run ``nodes``.
+   beside the gradient of one process over all training nodes, then trains run ``nodes``;
+5. trains a GMT-sam run with a second stage (GMT_CONFIG next to CONFIG) through ``gsat train``
+   in run ``gmt``: each stage leaves parameters of the other unused, which DDP must be told.
 Rank 0 writes what it saw to OUT_DIR/report.json; the test checks it.
 """
 import json
@@ -21,6 +23,7 @@ from pathlib import Path
 import torch
 
 import gsat.training.engine
+from gsat.app.cli import main as cli_main
 from gsat.training.build import build_model, task_dataset
 from gsat.core.config import load_config
 from gsat.data import load_dataset
@@ -31,6 +34,7 @@ from gsat.training.engine import targets
 NUM_GRAPHS = 120
 #: a small BA-Shapes (the options of ``gsat train --dataset-option``)
 NODE_OPTIONS = {"base_nodes": 80, "num_motifs": 20}
+GMT_NUM_GRAPHS = 40
 
 
 def flat(module):
@@ -172,6 +176,16 @@ def main():
                               data_dir=data_dir, progress=False, dataset_options=NODE_OPTIONS))
         every = dist.all_gather_object(same(results))
         report["node_results_equal_on_ranks"] = all(r == every[0] for r in every)
+
+        run_name["name"] = "gmt"
+        try:
+            cli_main(["train", "--dataset", "ba_2motifs", "--config",
+                      str(Path(config).with_name("gmt.yml")), "--out", str(out / "gmt"),
+                      "--data-dir", data_dir, "--no-progress", "--dataset-option",
+                      f"num_graphs={GMT_NUM_GRAPHS}"])
+            report["gmt_exit_code"] = None
+        except SystemExit as exc:
+            report["gmt_exit_code"] = exc.code
         if dist.is_main:
             (out / "report.json").write_text(json.dumps(report))
 

@@ -110,6 +110,12 @@ def ddp(tmp_path_factory):
     node["gsat"].update(decay_r=0.2, decay_interval=1)
     node["train"].update(epochs=EPOCHS, min_select_epoch=1, num_viz=0)
     (base / "node.yml").write_text(yaml.safe_dump(node))
+    gmt = yaml.safe_load((ROOT / "gsat" / "configs" / "gmt" / "GIN-ba_2motifs-gmt_sam.yml").read_text())
+    gmt["model"]["hidden_size"] = 16
+    gmt["gsat"].update(decay_r=0.2, decay_interval=1)
+    gmt["train"].update(epochs=5, batch_size=8, min_select_epoch=0, num_viz=0)
+    gmt["gmt"].update(samples=2, stage2_epochs=2)  # epochs 3 and 4 are the second stage
+    (base / "gmt.yml").write_text(yaml.safe_dump(gmt))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
                OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
@@ -167,7 +173,7 @@ def _rows(path):
 def test_one_writer(ddp):
     base = ddp["base"]
     assert sorted(p.relative_to(base).as_posix() for p in base.rglob("results.json")) == [
-        "a/results.json", "b/results.json", "nodes/results.json"]
+        "a/results.json", "b/results.json", "gmt/results.json", "nodes/results.json"]
     assert not (base / "runs").exists()
     res = json.loads((base / "a" / "results.json").read_text())
     assert res["world_size"] == 2 and len(res["runs"]) == 1
@@ -265,3 +271,11 @@ def test_every_graph_has_edges_reads_lists_and_datasets():
     assert every_graph_has_edges(Graphs([two, two]))
     assert not every_graph_has_edges(Graphs([two, alone, two]))
     assert not every_graph_has_edges(Graphs([two, alone, two])[1:2])  # a subset
+
+
+def test_gmt_sam_with_a_second_stage_trains_under_torchrun(ddp):
+    """Through ``gsat train``: each GMT-sam stage leaves parameters of the other unused, which
+    DDP must be told about."""
+    assert ddp["report"]["gmt_exit_code"] == 0
+    (rec,) = json.loads((ddp["base"] / "gmt" / "results.json").read_text())["runs"]
+    assert rec["best_epoch"] >= 3  # selected in the second stage
