@@ -86,6 +86,10 @@ class GSATConfig:
     ``benchmarks/results/stable_eval.md``."""
     separate_bn_stats: bool = False
     """Deprecated spelling of ``bn_stats: separate`` (read as that when true)."""
+    info_loss_on: Literal["sample", "probability"] = "sample"
+    """The attention the KL term is computed on in training: the concrete ``sample`` (GSAT's
+    paper and code) or the ``probability`` sigmoid(logits) without noise (GMT's released
+    code, for every estimator)."""
     method: Literal["gsat", "gmt_lin", "gmt_sam"] = "gsat"
     """How the attention reaches the prediction: ``gsat`` (every layer gated by the sampled
     attention), or GMT's estimators (Chen et al., ICML 2024; :mod:`gsat.core.gmt`):

@@ -24,6 +24,8 @@ from gsat.core.validation import check_finite_output, check_graph, model_inputs
 #: the batch-norm statistics choices of :class:`GSAT` (:obj:`bn_stats`)
 BN_STATS = ("shared", "separate", "recomputed")
 BNStats = Literal["shared", "separate", "recomputed"]
+#: what the information-bottleneck KL is computed on (:class:`GSAT`'s :obj:`info_loss_on`)
+INFO_LOSS_ON = ("sample", "probability")
 
 
 class GSATOutput(NamedTuple):
@@ -197,6 +199,11 @@ class GSAT(_Classifier):
             ``benchmarks/results/stable_eval.md``. (default: :obj:`"shared"`)
         separate_bn_stats (bool, optional): deprecated spelling of
             :obj:`bn_stats="separate"`. (default: :obj:`False`)
+        info_loss_on (str, optional): the attention :math:`\alpha` of the KL term in training:
+            :obj:`"sample"`, the concrete sample the gated pass uses, as in GSAT's paper and
+            code; :obj:`"probability"`, :math:`\sigma(\ell)` without noise, as GMT's released
+            code computes it for every estimator (LFhase/GMT, ``GSAT/run_gmt.py``, the KL of
+            ``att_log_logits.sigmoid()``). (default: :obj:`"sample"`)
         recompute_embed (bool, optional): in training, do not keep the activations of the
             ungated backbone pass for the backward pass but run that pass again when the
             backward pass reaches it (:func:`torch.utils.checkpoint.checkpoint`, with the same
@@ -217,7 +224,8 @@ class GSAT(_Classifier):
                  decay_r: float = 0.1, decay_interval: int = 10,
                  fixed_r: Optional[float] = None, symmetrize: Optional[bool] = None,
                  extractor_dropout: float = 0.5, separate_bn_stats: bool = False,
-                 recompute_embed: Optional[bool] = None, bn_stats: BNStats = "shared"):
+                 recompute_embed: Optional[bool] = None, bn_stats: BNStats = "shared",
+                 info_loss_on: str = "sample"):
         super().__init__()
         _check_backbone(backbone)
         task = Task.parse(task)
@@ -240,6 +248,10 @@ class GSAT(_Classifier):
             raise ValueError(f"unknown bn_stats {bn_stats!r}; choose one of: "
                              f"{', '.join(BN_STATS)}")
         self.bn_stats = bn_stats
+        if info_loss_on not in INFO_LOSS_ON:
+            raise ValueError(f"unknown info_loss_on {info_loss_on!r}; choose one of: "
+                             f"{', '.join(INFO_LOSS_ON)}")
+        self.info_loss_on = info_loss_on
         self.gated_stats = PassStatistics(backbone) if bn_stats != "shared" else None
         self.recompute_embed = recompute_embed
         #: another estimator (GMT-lin, GMT-sam: :func:`gsat.core.gmt.use_estimator`) that
@@ -394,7 +406,10 @@ class GSAT(_Classifier):
                 return own
         r = self.get_r(epoch)
         pred = self.prediction_loss(out.logits, y)
-        info = F.bernoulli_kl(out.att, r).mean() if out.att.numel() else pred.new_zeros(())
+        att = out.att
+        if self.info_loss_on == "probability":
+            att = open_unit(torch.sigmoid(out.att_logits))
+        info = F.bernoulli_kl(att, r).mean() if att.numel() else pred.new_zeros(())
         loss = self.pred_loss_coef * pred + self.info_loss_coef * info
         return loss, {"loss": loss.item(), "pred": pred.item(), "info": info.item(), "r": r}
 

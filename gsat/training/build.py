@@ -116,4 +116,5 @@ def _build_model(cfg: Config, ds: GraphDataset, method: Method) -> nn.Module:
                 decay_r=g.decay_r, decay_interval=g.decay_interval, fixed_r=g.fixed_r,
                 symmetrize=True if ds.undirected else False,
                 extractor_dropout=cfg.extractor.dropout_p,
-                bn_stats=g.bn_stats, separate_bn_stats=g.separate_bn_stats)
+                bn_stats=g.bn_stats, separate_bn_stats=g.separate_bn_stats,
+                info_loss_on=g.info_loss_on)

@@ -272,6 +272,47 @@ def test_invalid_r_rejected():
         GSAT(make_backbone("GIN"), final_r=1.5)
 
 
+def test_info_loss_on_the_sample_or_the_probability(graphs, tmp_path):
+    from gsat.core.config import config_from_dict
+    from gsat.core.functional import bernoulli_kl
+    from gsat.errors import ConfigError
+
+    batch = Batch.from_data_list(graphs)
+    torch.manual_seed(0)
+    sample = GSAT(make_backbone("GIN"), init_r=0.7, final_r=0.7)
+    prob = GSAT(make_backbone("GIN"), init_r=0.7, final_r=0.7, info_loss_on="probability")
+    prob.load_state_dict(sample.state_dict())
+    sample.train(), prob.train()
+    torch.manual_seed(1)
+    out_s = sample(batch)
+    torch.manual_seed(1)
+    out_p = prob(batch)
+    assert torch.equal(out_s.att, out_p.att)  # the same draw of the attention ...
+    _, s_parts = sample.loss(out_s, batch.y, 0)
+    _, p_parts = prob.loss(out_p, batch.y, 0)
+    # ... whose KL is taken of the noisy sample or of sigmoid(logits) without noise
+    assert s_parts["info"] == pytest.approx(float(bernoulli_kl(out_s.att, 0.7).mean()))
+    assert p_parts["info"] == pytest.approx(
+        float(bernoulli_kl(torch.sigmoid(out_p.att_logits), 0.7).mean()))
+    assert abs(s_parts["info"] - p_parts["info"]) > 1e-3
+    # the KL's gradient reaches the extractor through the logits either way
+    prob.zero_grad()
+    prob.loss(out_p, batch.y, 0)[0].backward()
+    assert all(p.grad is not None for p in prob.extractor.parameters())
+    with pytest.raises(ValueError, match="info_loss_on"):
+        GSAT(make_backbone("GIN"), info_loss_on="logits")
+    assert config_from_dict({"gsat": {"info_loss_on": "probability"}}).gsat.info_loss_on == \
+        "probability"
+    with pytest.raises(ConfigError, match="info_loss_on"):
+        config_from_dict({"gsat": {"info_loss_on": "logits"}})
+    from gsat.data import load_dataset
+    from gsat.training.build import build_model
+
+    cfg = config_from_dict({"gsat": {"info_loss_on": "probability"}})
+    ds = load_dataset("ba_2motifs", tmp_path, seed=0, num_graphs=20)
+    assert build_model(cfg, ds, "gsat").info_loss_on == "probability"
+
+
 def test_gated_pass_keeps_its_own_batchnorm_statistics(graphs):
     batch = Batch.from_data_list(graphs)
     model = GSAT(make_backbone("GIN"), separate_bn_stats=True).train()
