@@ -110,7 +110,8 @@ def ddp(tmp_path_factory):
     node["gsat"].update(decay_r=0.2, decay_interval=1)
     node["train"].update(epochs=EPOCHS, min_select_epoch=1, num_viz=0)
     (base / "node.yml").write_text(yaml.safe_dump(node))
-    gmt = yaml.safe_load((ROOT / "gsat" / "configs" / "gmt" / "GIN-ba_2motifs-gmt_sam.yml").read_text())
+    gmt_config = ROOT / "gsat" / "configs" / "gmt" / "GIN-ba_2motifs-gmt_sam.yml"
+    gmt = yaml.safe_load(gmt_config.read_text())
     gmt["model"]["hidden_size"] = 16
     gmt["gsat"].update(decay_r=0.2, decay_interval=1)
     gmt["train"].update(epochs=5, batch_size=8, min_select_epoch=0, num_viz=0)
