@@ -170,8 +170,9 @@ class _EdgeHidden(torch.autograd.Function):
     pass also computes again from the embeddings :math:`\mathbf{H}`. Only
     :math:`\mathbf{H}`, the per-graph statistics and the dropout mask (one bit per element
     for :math:`p = 0.5` on the CPU) are kept, so memory grows with :math:`E \cdot h / 2` bytes
-    instead of :math:`E \cdot 4h` floats times the number of saved intermediates. A single chunk keeps its activations instead. The
-    values are those of the unfused layers up to floating point.
+    instead of :math:`E \cdot 4h` floats times the number of saved intermediates. A single
+    chunk keeps its activations instead. The values are those of the unfused layers up to
+    floating point.
     """
 
     @staticmethod
