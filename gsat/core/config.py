@@ -115,6 +115,10 @@ class GMTConfig:
     stage2_init: Literal["fresh", "copy"] = "fresh"
     """The stage-2 classifier starts newly initialised (``fresh``) or as a copy of the
     trained backbone (``copy``)."""
+    stage1_pick: Literal["last", "best"] = "last"
+    """The first-stage weights the second stage freezes: the ``last`` first-stage epoch's,
+    or the ``best`` first-stage epoch's by the selection rule of ``train`` (best validation
+    metric once r is final), as GMT's released code does."""
 
 
 @dataclass
@@ -416,7 +420,8 @@ def validate(cfg: Config, source: str = "config") -> Config:
 
 def check_gmt(cfg: Config, source: str = "config") -> None:
     r"""The relations of ``gsat.method`` and the ``gmt`` section: samples and a second stage
-    only with ``gmt_sam``, and a second stage shorter than ``train.epochs``; raises
+    only with ``gmt_sam``, ``stage1_pick`` only with a second stage, and a second stage
+    shorter than ``train.epochs``; raises
     :class:`~gsat.errors.ConfigError` naming the keys."""
     method, x, epochs = cfg.gsat.method, cfg.gmt, cfg.train.epochs
     if method != "gmt_sam":
@@ -426,6 +431,10 @@ def check_gmt(cfg: Config, source: str = "config") -> None:
                                   f"gsat.method gmt_sam only, but gsat.method is {method}; "
                                   f"set gsat.method: gmt_sam (--method gmt_sam) or remove "
                                   f"gmt.{key}")
+    if x.stage1_pick != "last" and not x.stage2_epochs:
+        raise ConfigError(f"{source}: gmt.stage1_pick ({x.stage1_pick}) chooses the first-stage "
+                          "weights a second stage freezes, but gmt.stage2_epochs is 0; set "
+                          "gmt.stage2_epochs or remove gmt.stage1_pick")
     if x.stage2_epochs and x.stage2_epochs >= epochs:
         raise ConfigError(f"{source}: gmt.stage2_epochs ({x.stage2_epochs}) must be fewer than "
                           f"train.epochs ({epochs}), which counts both stages; e.g. "

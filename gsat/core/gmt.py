@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 import math
 from typing import Dict, Iterator, Literal, Optional, Tuple
 
@@ -32,8 +33,11 @@ from torch_geometric.nn import MessagePassing
 
 from gsat.core.functional import rank_in_groups
 from gsat.core.model import GSAT, GSATOutput, edge_mask
+from gsat.core.selection import Selector
 from gsat.core.validation import check_finite_output
 from gsat.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 Estimator = Literal["gsat", "gmt_lin", "gmt_sam"]
 #: the estimators of :class:`~gsat.GSAT` (``gsat.method`` of a config, ``--method``)
@@ -44,6 +48,8 @@ GMT_METHODS: Tuple[str, ...] = ("gmt_lin", "gmt_sam")
 LABELS: Dict[str, str] = {"gsat": "GSAT", "gmt_lin": "GMT-lin", "gmt_sam": "GMT-sam"}
 #: the largest number of samples per step
 MAX_SAMPLES = 10_000
+#: which first-stage weights GMT-sam's second stage freezes (``gmt.stage1_pick``)
+STAGE1_PICKS: Tuple[str, ...] = ("last", "best")
 
 
 def straight_through_bernoulli(p: Tensor, generator: Optional[torch.Generator] = None
@@ -141,25 +147,106 @@ class GMTEstimator(nn.Module):
         stage2_init (str, optional): the stage-2 classifier starts :obj:`"fresh"` (newly
             initialised) or as a :obj:`"copy"` of the trained backbone. (default:
             :obj:`"fresh"`)
+        stage1_pick (str, optional): the first-stage weights (backbone and extractor) the
+            second stage freezes: those of the :obj:`"last"` first-stage epoch, or of the
+            :obj:`"best"` one by the rule of :class:`~gsat.core.selection.Selector` (the best
+            validation metric among the epochs whose :math:`r` reached its final value,
+            ties to the lower validation loss), as GMT's released code does
+            (``GSAT/run_gmt.py``: the stage-1 checkpoint is saved at the best validation
+            epoch and loaded by the second stage). With :obj:`"best"` the training loop
+            reports every first-stage epoch through :meth:`consider` and the candidate
+            weights are kept as buffers of this module, so ``last.pt`` carries them.
+            (default: :obj:`"last"`)
+        extractor (torch.nn.Module, optional): the model's extractor; needed by
+            :obj:`stage1_pick="best"`. (default: :obj:`None`)
     """
 
     def __init__(self, backbone: nn.Module, method: str, samples: int = 1,
                  stage2_from: Optional[int] = None, stage2_input: str = "soft",
-                 stage2_top_ratio: float = 0.5, stage2_init: str = "fresh"):
+                 stage2_top_ratio: float = 0.5, stage2_init: str = "fresh",
+                 stage1_pick: str = "last", extractor: Optional[nn.Module] = None):
         super().__init__()
         check_estimator(method, samples, stage2_from, stage2_input, stage2_top_ratio,
-                        stage2_init)
+                        stage2_init, stage1_pick=stage1_pick)
         self.method, self.samples = method, int(samples)
         self.stage2_from = stage2_from
         self.stage2_input, self.stage2_top_ratio = stage2_input, float(stage2_top_ratio)
         self.stage2_init = stage2_init
+        self.stage1_pick = stage1_pick
         self.classifier = reset_copy(backbone) if stage2_from is not None else None
         # 1 or 2; a buffer, so that a checkpoint knows which stage its weights are from
         self.register_buffer("stage", torch.ones((), dtype=torch.long))
+        self._kept_names: Dict[str, str] = {}
+        if stage1_pick == "best" and stage2_from is not None:
+            if extractor is None:
+                raise ValueError("stage1_pick='best' needs the model's extractor")
+            self._keep_buffers({"backbone": backbone, "extractor": extractor})
 
     def extra_repr(self) -> str:
+        pick = f", stage1_pick={self.stage1_pick}" if self.stage1_pick != "last" else ""
         return (f"method={self.method}, samples={self.samples}, stage2_from={self.stage2_from}"
-                f", stage2_input={self.stage2_input}")
+                f", stage2_input={self.stage2_input}{pick}")
+
+    # -- the first-stage epoch the second stage freezes (stage1_pick="best") ---------------
+    def _keep_buffers(self, parts: Dict[str, nn.Module]) -> None:
+        """One buffer per entry of each part's state (``kept__<part>__<key>``) and the record
+        of the kept epoch: its number (-1: none yet), validation metric and loss, and whether
+        it qualified under the selection rule."""
+        for part, module in parts.items():
+            for key, value in module.state_dict().items():
+                name = f"kept__{part}__{key.replace('.', '__')}"
+                self._kept_names[name] = f"{part}.{key}"
+                self.register_buffer(name, value.detach().clone())
+        self.register_buffer("kept_epoch", torch.full((), -1, dtype=torch.long))
+        self.register_buffer("kept_record", torch.zeros(3, dtype=torch.float64))
+
+    @property
+    def keeps_best(self) -> bool:
+        """Does the second stage freeze the best first-stage epoch (and not the last)?"""
+        return bool(self._kept_names)
+
+    @torch.no_grad()
+    def consider(self, model: nn.Module, rec: Dict[str, float], selector: Selector) -> bool:
+        r"""Keep :obj:`model`'s backbone and extractor weights if the first-stage epoch of
+        record :obj:`rec` (:obj:`epoch`, :obj:`r`, :obj:`valid_metric`, :obj:`valid_loss`)
+        is the best so far under :obj:`selector`: the best qualifying epoch, or while none
+        qualifies the best of all. Returns whether it was kept. Second-stage epochs and a
+        model that keeps the last epoch are ignored."""
+        if not self.keeps_best or self.in_stage2 or rec["epoch"] >= self.stage2_from:
+            return False
+        qual = selector.qualifies(int(rec["epoch"]), rec.get("r"))
+        if int(self.kept_epoch) >= 0:
+            kept_qual = bool(self.kept_record[2])
+            kept = {"valid_metric": float(self.kept_record[0]),
+                    "valid_loss": float(self.kept_record[1])}
+            if kept_qual and not qual:
+                return False
+            if qual == kept_qual and not selector.better(rec, kept, selector.higher_is_better):
+                return False
+        state = {"backbone": model.backbone.state_dict(),
+                 "extractor": model.extractor.state_dict()}
+        for name, where in self._kept_names.items():
+            part, key = where.split(".", 1)
+            getattr(self, name).copy_(state[part][key])
+        self.kept_epoch.fill_(int(rec["epoch"]))
+        self.kept_record.copy_(torch.tensor([float(rec["valid_metric"]),
+                                             float(rec["valid_loss"]), float(qual)],
+                                            dtype=torch.float64))
+        return True
+
+    @torch.no_grad()
+    def _restore_kept(self, model: nn.Module) -> None:
+        """Put the kept first-stage weights back into :obj:`model`'s backbone and
+        extractor."""
+        parts: Dict[str, Dict[str, Tensor]] = {"backbone": {}, "extractor": {}}
+        for name, where in self._kept_names.items():
+            part, key = where.split(".", 1)
+            parts[part][key] = getattr(self, name)
+        model.backbone.load_state_dict(parts["backbone"])
+        model.extractor.load_state_dict(parts["extractor"])
+        log.info("GMT-sam: the second stage freezes the first-stage weights of epoch %d "
+                 "(validation metric %.4f, loss %.4f)", int(self.kept_epoch),
+                 float(self.kept_record[0]), float(self.kept_record[1]))
 
     @property
     def in_stage2(self) -> bool:
@@ -170,6 +257,11 @@ class GMTEstimator(nn.Module):
         the backbone's weights then, once)."""
         if self.stage2_from is None or epoch < self.stage2_from or self.in_stage2:
             return
+        if self.keeps_best and int(self.kept_epoch) >= 0:
+            self._restore_kept(model)
+        elif self.keeps_best:
+            log.warning("GMT-sam: no first-stage epoch was reported with a validation "
+                        "score, so the second stage freezes the last first-stage weights")
         if self.stage2_init == "copy":
             self.classifier.load_state_dict(model.backbone.state_dict())
         self.stage.fill_(2)
@@ -245,7 +337,8 @@ def frozen(model: nn.Module) -> Iterator[None]:
 
 def check_estimator(method: str, samples: int = 1, stage2_from: Optional[int] = None,
                     stage2_input: str = "soft", stage2_top_ratio: float = 0.5,
-                    stage2_init: str = "fresh", where: str = "") -> None:
+                    stage2_init: str = "fresh", where: str = "", stage1_pick: str = "last"
+                    ) -> None:
     r"""Refuse settings of a GMT estimator that cannot work, with a
     :class:`~gsat.errors.ConfigError` naming the setting (prefixed by :obj:`where`)."""
     def bad(msg: str) -> ConfigError:
@@ -268,6 +361,11 @@ def check_estimator(method: str, samples: int = 1, stage2_from: Optional[int] = 
         raise bad(f"stage2_input must be soft or top, got {stage2_input!r}")
     if stage2_init not in ("fresh", "copy"):
         raise bad(f"stage2_init must be fresh or copy, got {stage2_init!r}")
+    if stage1_pick not in STAGE1_PICKS:
+        raise bad(f"stage1_pick must be {' or '.join(STAGE1_PICKS)}, got {stage1_pick!r}")
+    if stage1_pick != "last" and stage2_from is None:
+        raise bad("stage1_pick chooses the first-stage weights a second stage freezes; set "
+                  "stage2_epochs too (there is no second stage)")
     if isinstance(stage2_top_ratio, bool) or not isinstance(stage2_top_ratio, (int, float)) \
             or not math.isfinite(stage2_top_ratio) or not 0 < stage2_top_ratio <= 1:
         raise bad(f"stage2_top_ratio must lie in (0, 1], got {stage2_top_ratio!r}")
@@ -275,7 +373,8 @@ def check_estimator(method: str, samples: int = 1, stage2_from: Optional[int] = 
 
 def use_estimator(model: nn.Module, method: str = "gsat", samples: int = 1,
                   stage2_from: Optional[int] = None, stage2_input: str = "soft",
-                  stage2_top_ratio: float = 0.5, stage2_init: str = "fresh") -> nn.Module:
+                  stage2_top_ratio: float = 0.5, stage2_init: str = "fresh",
+                  stage1_pick: str = "last") -> nn.Module:
     r"""Train and evaluate the :class:`~gsat.GSAT` :obj:`model` with the estimator
     :obj:`method`: :obj:`"gsat"` (the paper's, removing any other), :obj:`"gmt_lin"` or
     :obj:`"gmt_sam"` (:class:`GMTEstimator`, which holds the stage-2 classifier, so attach
@@ -292,7 +391,8 @@ def use_estimator(model: nn.Module, method: str = "gsat", samples: int = 1,
         model.estimator = None
         return model
     model.estimator = GMTEstimator(model.backbone, method, samples, stage2_from,
-                                   stage2_input, stage2_top_ratio, stage2_init)
+                                   stage2_input, stage2_top_ratio, stage2_init, stage1_pick,
+                                   extractor=model.extractor)
     param = next(model.backbone.parameters(), None)
     if param is not None:
         model.estimator.to(param.device)

@@ -19,7 +19,7 @@ from gsat.core.selection import Selection, Selector
 from gsat.core.task import Task
 from gsat.metrics.prediction import Evaluator
 from gsat.training.engine import PRECISION_K, Engine
-from gsat.training.hooks import SelectionHook, TensorBoardHook
+from gsat.training.hooks import SelectionHook, Stage1PickHook, TensorBoardHook
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
         progress: bool = True, tensorboard: Optional[Union[str, Path]] = None,
         k: int = PRECISION_K, min_select_epoch: int = 10, method: Optional[str] = None,
         samples: int = 1, stage2_epochs: int = 0, stage2_input: str = "soft",
-        stage2_top_ratio: float = 0.5, stage2_init: str = "fresh") -> List[Dict[str, Any]]:
+        stage2_top_ratio: float = 0.5, stage2_init: str = "fresh",
+        stage1_pick: str = "last") -> List[Dict[str, Any]]:
     r"""Train :obj:`model` for :obj:`epochs` epochs and return its history.
 
     Each epoch is one :func:`gsat.training.engine.train_epoch` pass over :obj:`train_loader`,
@@ -134,6 +135,9 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
         stage2_top_ratio (float, optional): the share of edges :obj:`"top"` keeps.
             (default: :obj:`0.5`)
         stage2_init (str, optional): :obj:`"fresh"` or :obj:`"copy"`. (default: :obj:`"fresh"`)
+        stage1_pick (str, optional): the first-stage weights the second stage freezes:
+            the :obj:`"last"` epoch's or the :obj:`"best"` one's by the selection rule above
+            (needs :obj:`val_loader`). (default: :obj:`"last"`)
 
     Returns:
         list of dict: one record per epoch: :obj:`epoch`, :obj:`r` (GSAT only),
@@ -156,12 +160,16 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
     evaluator = _evaluator(model, metric, "fit")
     if method is not None:
         _apply_method(model, method, samples, stage2_epochs, stage2_input, stage2_top_ratio,
-                      stage2_init, int(epochs), start_epoch, optimizer)
+                      stage2_init, int(epochs), start_epoch, optimizer, stage1_pick)
+    if val_loader is None and Stage1PickHook.wanted(model):
+        raise ConfigError("stage1_pick='best' picks the first-stage epoch by its validation "
+                          "score; give a val_loader or use stage1_pick='last'")
     device, optimizer = _prepare(model, r_schedule, device, optimizer, lr, weight_decay)
     selection = (None if val_loader is None
                  else _selection(model, min_select_epoch, evaluator.higher_is_better))
     engine = Engine(model, optimizer, train_loader, val_loader, evaluator=evaluator,
-                    device=device, k=k, hooks=_hooks(tensorboard, selection),
+                    device=device, k=k,
+                    hooks=_hooks(tensorboard, selection, model, min_select_epoch),
                     progress=progress, batch_progress=progress, desc="fit", check_inputs=True)
     history = engine.run(start_epoch + int(epochs), start_epoch)
     _keep_selected(model, selection, history)
@@ -171,7 +179,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
 
 def _apply_method(model: nn.Module, method: str, samples: int, stage2_epochs: int,
                   stage2_input: str, stage2_top_ratio: float, stage2_init: str, epochs: int,
-                  start_epoch: int, optimizer: Optional[torch.optim.Optimizer]) -> None:
+                  start_epoch: int, optimizer: Optional[torch.optim.Optimizer],
+                  stage1_pick: str = "last") -> None:
     """Attach the estimator :obj:`method` to :obj:`model` for :func:`fit`, with a
     :class:`~gsat.errors.ConfigError` for settings that cannot work."""
     from gsat.core.gmt import ESTIMATORS, use_estimator
@@ -191,7 +200,8 @@ def _apply_method(model: nn.Module, method: str, samples: int, stage2_epochs: in
     if method == "gsat" and (samples != 1 or stage2_epochs):
         raise ConfigError("samples and stage2_epochs belong to method='gmt_sam'")
     stage2 = start_epoch + epochs - stage2_epochs if stage2_epochs else None
-    use_estimator(model, method, samples, stage2, stage2_input, stage2_top_ratio, stage2_init)
+    use_estimator(model, method, samples, stage2, stage2_input, stage2_top_ratio, stage2_init,
+                  stage1_pick)
 
 
 def _check_loader(loader: Any, what: str) -> None:
@@ -224,10 +234,16 @@ def _prepare(model: nn.Module, r_schedule: RSchedule, device: Device,
     return device, optimizer
 
 
-def _hooks(tensorboard: Optional[Union[str, Path]], selection: Optional[Selection]) -> list:
-    """The engine's hooks in :func:`fit`: TensorBoard logging, then model selection."""
+def _hooks(tensorboard: Optional[Union[str, Path]], selection: Optional[Selection],
+           model: nn.Module, min_select_epoch: int) -> list:
+    """The engine's hooks in :func:`fit`: TensorBoard logging, model selection and, for
+    GMT-sam freezing its best first-stage epoch, the record of that epoch."""
     hooks: list = [] if tensorboard is None else [TensorBoardHook(tensorboard)]
     if selection is not None:
+        if Stage1PickHook.wanted(model):  # first, so that kept weights enter the snapshots
+            sel = selection.selector
+            hooks.append(Stage1PickHook(Selector(min_select_epoch, sel.final_r,
+                                                 sel.higher_is_better)))
         hooks.append(SelectionHook(selection))
     return hooks
 

@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import torch
 
-from gsat.core.selection import Selection
+from gsat.core.selection import Selection, Selector
 from gsat.io.files import atomic_write
 from gsat.io.checkpoint import save_checkpoint
 from gsat.runs.layout import SeedFolder
@@ -94,6 +94,26 @@ class SelectionHook(Hook):
         chosen, _ = sel.chosen()
         if self.best_path is not None and engine.is_main and chosen["epoch"] == epoch:
             save_checkpoint({"model": state, "epoch": epoch, **self.best_meta}, self.best_path)
+
+
+class Stage1PickHook(Hook):
+    r"""GMT-sam with ``gmt.stage1_pick: best``: every first-stage epoch's record goes to
+    :meth:`gsat.core.gmt.GMTEstimator.consider`, which keeps the weights of the best one under
+    :obj:`selector` for the second stage to freeze. It must run before the hook that writes
+    ``last.pt``, so that the kept weights are saved with the epoch."""
+
+    def __init__(self, selector: Selector):
+        self.selector = selector
+
+    @staticmethod
+    def wanted(model: torch.nn.Module) -> bool:
+        """Does :obj:`model` keep its best first-stage epoch?"""
+        return bool(getattr(getattr(model, "estimator", None), "keeps_best", False))
+
+    def on_epoch_end(self, engine: Engine, epoch: int, rec: Dict[str, Any],
+                     val: Optional[EvalResult]) -> None:
+        if self.wanted(engine.model) and "valid_metric" in rec:
+            engine.model.estimator.consider(engine.model, rec, self.selector)
 
 
 class GuardHook(Hook):

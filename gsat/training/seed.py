@@ -26,7 +26,7 @@ from gsat.core.model import ERM, GSAT
 from gsat.core.selection import Selection, Selector
 from gsat.training.engine import PRECISION_K, Engine, EvalResult, Hook, make_loader, set_seed
 from gsat.training.hooks import (CHECKPOINT_FORMAT, GuardHook, KeepCheckpointsHook,
-                                 RunFilesHook, SelectionHook, TensorBoardHook)
+                                 RunFilesHook, SelectionHook, Stage1PickHook, TensorBoardHook)
 
 if TYPE_CHECKING:  # pragma: no cover
     from gsat.training.distributed import DistContext
@@ -194,6 +194,9 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
         start_epoch = _resume(engine, selection, folder, cfg, method, ds, seed, dist)
     engine.hooks = _hooks(engine, selection, folder, cfg, ds, {"seed": seed, **meta},
                           tensorboard and main)
+    if Stage1PickHook.wanted(model):  # GMT-sam freezing its best first-stage epoch
+        engine.hooks.insert(0, Stage1PickHook(Selector(t.min_select_epoch, final_r,
+                                                       selection.selector.higher_is_better)))
     if guard is not None:
         engine.hooks.insert(0, GuardHook(guard))
     engine.run(t.epochs, start_epoch)

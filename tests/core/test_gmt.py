@@ -187,6 +187,8 @@ def test_the_estimator_is_part_of_the_state_dict_and_loads_back(small_batch):
     (dict(method="gmt_sam", stage2_input="hard"), "stage2_input"),
     (dict(method="gmt_sam", stage2_top_ratio=1.5), "stage2_top_ratio"),
     (dict(method="gmt_sam", stage2_init="warm"), "stage2_init"),
+    (dict(method="gmt_sam", stage2_from=3, stage1_pick="first"), "stage1_pick must be"),
+    (dict(method="gmt_sam", stage1_pick="best"), "set stage2_epochs too"),
 ])
 def test_impossible_estimator_settings_are_refused(kwargs, match):
     with pytest.raises(ConfigError, match=match):
@@ -208,3 +210,56 @@ def test_batch_of_one_estimator_forward_keeps_gsat_output_fields(small_batch):
     model = _model("gmt_lin").eval()
     out = model(Batch.from_data_list([ring(6)]))
     assert out.edge_att.shape == (12,) and out.att_logits is not None
+
+
+def _rec(epoch, metric, loss, r=0.5):
+    return {"epoch": epoch, "r": r, "valid_metric": metric, "valid_loss": loss}
+
+
+def test_stage1_pick_best_freezes_the_best_first_stage_epoch_by_the_selection_rule():
+    from gsat.core.selection import Selector
+
+    model = _model("gmt_sam", stage2_from=6, stage1_pick="best")
+    est, sel = model.estimator, Selector(min_epoch=1, final_r=0.5)
+    weights = {}
+
+    def epoch(e, metric, loss, r=0.5):
+        with torch.no_grad():  # stands in for an epoch of training: new weights
+            for p in list(model.backbone.parameters()) + list(model.extractor.parameters()):
+                p.add_(torch.randn_like(p))
+        weights[e] = (_state(model.backbone), _state(model.extractor))
+        return est.consider(model, _rec(e, metric, loss, r), sel)
+
+    assert epoch(0, 0.9, 0.1)  # nothing qualifies yet (epoch <= 1): best of all so far
+    assert not epoch(1, 0.8, 0.1)
+    assert epoch(2, 0.6, 0.5, r=0.7) is False  # r not final: worse than 0.9, not kept
+    assert epoch(3, 0.7, 0.3)  # the first qualifying epoch replaces any non-qualifying one
+    assert epoch(4, 0.7, 0.2)  # a tie goes to the lower validation loss
+    assert not epoch(5, 0.7, 0.25)
+    assert int(est.kept_epoch) == 4
+    model.start_epoch(6)
+    assert int(est.stage) == 2
+    for kept, module in zip(weights[4], (model.backbone, model.extractor)):
+        now = _state(module)
+        assert all(torch.equal(now[k], kept[k]) for k in kept)  # buffers included
+    assert not est.consider(model, _rec(6, 1.0, 0.0), sel)  # second-stage epochs: ignored
+
+
+def test_stage1_pick_last_keeps_no_copy_and_best_survives_the_state_dict(small_batch):
+    last = _model("gmt_sam", stage2_from=3)
+    assert not last.estimator.keeps_best
+    assert not any(k.startswith("estimator.kept") for k in last.state_dict())
+    model = _model("gmt_sam", stage2_from=3, stage1_pick="best")
+    from gsat.core.selection import Selector
+
+    assert model.estimator.consider(model, _rec(2, 0.9, 0.1), Selector(0, 0.5))
+    kept = _state(model.backbone)
+    with torch.no_grad():
+        for p in model.backbone.parameters():
+            p.mul_(2.0)
+    other = _model("gmt_sam", stage2_from=3, stage1_pick="best")
+    other.load_state_dict(model.state_dict())  # e.g. resumed from last.pt
+    other.start_epoch(3)
+    assert int(other.estimator.kept_epoch) == 2
+    now = _state(other.backbone)
+    assert all(torch.equal(now[k], kept[k]) for k in kept)

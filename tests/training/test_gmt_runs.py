@@ -152,6 +152,9 @@ def test_train_method_flag_sets_the_estimator(sam, tmp_path):
     ({"gsat": {"method": "gmt_sam"}, "gmt": {"samples": 3}}, ["--method", "gmt_lin"],
      "with --method gmt_lin: gmt.samples (3) applies to gsat.method gmt_sam only"),
     ({}, ["--method", "gmt"], "argument --method: invalid choice: 'gmt'"),
+    ({"gsat": {"method": "gmt_sam"}, "gmt": {"stage1_pick": "best"}}, [],
+     "gmt.stage1_pick (best) chooses the first-stage weights a second stage freezes"),
+    ({"gmt": {"stage1_pick": "first"}}, [], "gmt.stage1_pick: expected one of last, best"),
 ])
 def test_bad_gmt_settings_are_one_line_with_exit_code_2(tmp_path, capsys, edit, flags,
                                                         expected):
@@ -193,6 +196,59 @@ def test_fit_with_gmt_sam_trains_both_stages_and_selects_the_second():
     gsat.fit(lin, DataLoader(graphs, batch_size=4), epochs=1, progress=False,
              method="gmt_lin")
     assert lin.estimator.method == "gmt_lin"
+
+
+def test_fit_with_stage1_pick_best_freezes_the_rules_first_stage_epoch():
+    from gsat.core.selection import Selection, Selector
+
+    graphs = [ring(5 + i % 4, seed=i) for i in range(16)]
+    torch.manual_seed(0)
+    model = GSAT(GIN(3, 1, 16))
+    hist = gsat.fit(model, DataLoader(graphs, batch_size=4, shuffle=True),
+                    DataLoader(graphs[6:12], batch_size=6), epochs=8,
+                    r_schedule=dict(init_r=0.9, final_r=0.5, decay_r=0.2, decay_interval=1),
+                    progress=False, method="gmt_sam", samples=2, stage2_epochs=3,
+                    min_select_epoch=1, stage1_pick="best")
+    rule = Selection(Selector(1, 0.5))
+    for rec in hist[:5]:
+        qual, any_ = rule.candidate(rec)
+        rule.best_qual = rec if qual else rule.best_qual
+        rule.best_any = rec if any_ else rule.best_any
+    assert int(model.estimator.kept_epoch) == rule.chosen()[0]["epoch"]
+    assert [r["epoch"] for r in hist if r.get("selected")] == [7]
+    assert int(model.estimator.stage) == 2
+    with pytest.raises(ConfigError, match="give a val_loader"):
+        gsat.fit(GSAT(GIN(3, 1, 8)), DataLoader(graphs, batch_size=4), epochs=3,
+                 progress=False, method="gmt_sam", stage2_epochs=1, stage1_pick="best")
+
+
+def test_stage1_pick_best_resumes_from_the_first_stage_with_its_kept_epoch(sam, tmp_path,
+                                                                          monkeypatch):
+    cfg = yaml.safe_load(Path(sam["config"]).read_text())
+    cfg["gmt"]["stage1_pick"] = "best"
+    path = tmp_path / "best.yml"
+    path.write_text(yaml.safe_dump(cfg))
+    spec = dict(dataset="ba_2motifs", config=str(path), data_dir=str(sam["data"]),
+                progress=False, dataset_options={"num_graphs": NUM_GRAPHS})
+    run(RunSpec(out=str(tmp_path / "ref"), **spec))
+    ref = load_checkpoint(tmp_path / "ref" / "seed0" / "last.pt", kind="last")
+    assert 0 <= int(ref["model"]["estimator.kept_epoch"]) <= 2
+    out = tmp_path / "run"
+    loss = GSAT.loss
+
+    def stop_in_epoch_2(self, o, y, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return loss(self, o, y, epoch)
+
+    monkeypatch.setattr(GSAT, "loss", stop_in_epoch_2)
+    with pytest.raises(TrainingInterrupted):
+        run(RunSpec(out=str(out), **spec))
+    monkeypatch.setattr(GSAT, "loss", loss)
+    run(RunSpec(dataset="", resume=str(out), progress=False))
+    assert _runs(out) == _runs(tmp_path / "ref")
+    now = load_checkpoint(out / "seed0" / "last.pt", kind="last")
+    assert all(torch.equal(now["model"][k], v) for k, v in ref["model"].items())
 
 
 @pytest.mark.parametrize("kwargs, match", [
