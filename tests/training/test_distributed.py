@@ -115,7 +115,8 @@ def ddp(tmp_path_factory):
     gmt["model"]["hidden_size"] = 16
     gmt["gsat"].update(decay_r=0.2, decay_interval=1)
     gmt["train"].update(epochs=5, batch_size=8, min_select_epoch=0, num_viz=0)
-    gmt["gmt"].update(samples=2, stage2_epochs=2)  # epochs 3 and 4 are the second stage
+    # epochs 3 and 4 are the second stage, which freezes the best of epochs 0-2
+    gmt["gmt"].update(samples=2, stage2_epochs=2, stage1_pick="best")
     (base / "gmt.yml").write_text(yaml.safe_dump(gmt))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
                OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -280,3 +281,10 @@ def test_gmt_sam_with_a_second_stage_trains_under_torchrun(ddp):
     assert ddp["report"]["gmt_exit_code"] == 0
     (rec,) = json.loads((ddp["base"] / "gmt" / "results.json").read_text())["runs"]
     assert rec["best_epoch"] >= 3  # selected in the second stage
+    from gsat.io.checkpoint import load_checkpoint
+
+    state = load_checkpoint(ddp["base"] / "gmt" / "seed0" / "last.pt", kind="last")["model"]
+    assert 0 <= int(state["estimator.kept_epoch"]) <= 2
+    kept = {k[len("estimator.kept__"):].replace("__", "."): v for k, v in state.items()
+            if k.startswith("estimator.kept__")}
+    assert kept and all(torch.equal(state[k], v) for k, v in kept.items())  # frozen in stage 2
