@@ -421,8 +421,8 @@ def validate(cfg: Config, source: str = "config") -> Config:
 def check_gmt(cfg: Config, source: str = "config") -> None:
     r"""The relations of ``gsat.method`` and the ``gmt`` section: samples and a second stage
     only with ``gmt_sam``, ``stage1_pick`` only with a second stage, and a second stage
-    shorter than ``train.epochs``; raises
-    :class:`~gsat.errors.ConfigError` naming the keys."""
+    shorter than ``train.epochs``; raises :class:`~gsat.errors.ConfigError` naming the
+    keys."""
     method, x, epochs = cfg.gsat.method, cfg.gmt, cfg.train.epochs
     if method != "gmt_sam":
         for key, default in (("samples", 1), ("stage2_epochs", 0)):
