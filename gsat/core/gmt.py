@@ -176,7 +176,7 @@ class GMTEstimator(nn.Module):
         self.classifier = reset_copy(backbone) if stage2_from is not None else None
         # 1 or 2; a buffer, so that a checkpoint knows which stage its weights are from
         self.register_buffer("stage", torch.ones((), dtype=torch.long))
-        self._kept_names: Dict[str, str] = {}
+        self._kept_names: Dict[str, Tuple[str, str]] = {}
         if stage1_pick == "best" and stage2_from is not None:
             if extractor is None:
                 raise ValueError("stage1_pick='best' needs the model's extractor")
@@ -195,7 +195,7 @@ class GMTEstimator(nn.Module):
         for part, module in parts.items():
             for key, value in module.state_dict().items():
                 name = f"kept__{part}__{key.replace('.', '__')}"
-                self._kept_names[name] = f"{part}.{key}"
+                self._kept_names[name] = (part, key)
                 self.register_buffer(name, value.detach().clone())
         self.register_buffer("kept_epoch", torch.full((), -1, dtype=torch.long))
         self.register_buffer("kept_record", torch.zeros(3, dtype=torch.float64))
@@ -225,8 +225,7 @@ class GMTEstimator(nn.Module):
                 return False
         state = {"backbone": model.backbone.state_dict(),
                  "extractor": model.extractor.state_dict()}
-        for name, where in self._kept_names.items():
-            part, key = where.split(".", 1)
+        for name, (part, key) in self._kept_names.items():
             getattr(self, name).copy_(state[part][key])
         self.kept_epoch.fill_(int(rec["epoch"]))
         self.kept_record.copy_(torch.tensor([float(rec["valid_metric"]),
@@ -239,8 +238,7 @@ class GMTEstimator(nn.Module):
         """Put the kept first-stage weights back into :obj:`model`'s backbone and
         extractor."""
         parts: Dict[str, Dict[str, Tensor]] = {"backbone": {}, "extractor": {}}
-        for name, where in self._kept_names.items():
-            part, key = where.split(".", 1)
+        for name, (part, key) in self._kept_names.items():
             parts[part][key] = getattr(self, name)
         model.backbone.load_state_dict(parts["backbone"])
         model.extractor.load_state_dict(parts["extractor"])

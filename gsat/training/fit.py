@@ -241,9 +241,7 @@ def _hooks(tensorboard: Optional[Union[str, Path]], selection: Optional[Selectio
     hooks: list = [] if tensorboard is None else [TensorBoardHook(tensorboard)]
     if selection is not None:
         if Stage1PickHook.wanted(model):  # first, so that kept weights enter the snapshots
-            sel = selection.selector
-            hooks.append(Stage1PickHook(Selector(min_select_epoch, sel.final_r,
-                                                 sel.higher_is_better)))
+            hooks.append(Stage1PickHook.beside(selection, min_select_epoch))
         hooks.append(SelectionHook(selection))
     return hooks
 

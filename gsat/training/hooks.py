@@ -105,6 +105,14 @@ class Stage1PickHook(Hook):
     def __init__(self, selector: Selector):
         self.selector = selector
 
+    @classmethod
+    def beside(cls, selection: Selection, min_select_epoch: int) -> "Stage1PickHook":
+        """The hook for a run whose model selection is :obj:`selection`: the same rule, with
+        epochs counted from the run's start (:obj:`min_select_epoch`) instead of the second
+        stage's."""
+        sel = selection.selector
+        return cls(Selector(min_select_epoch, sel.final_r, sel.higher_is_better))
+
     @staticmethod
     def wanted(model: torch.nn.Module) -> bool:
         """Does :obj:`model` keep its best first-stage epoch?"""

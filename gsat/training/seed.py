@@ -195,8 +195,7 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
     engine.hooks = _hooks(engine, selection, folder, cfg, ds, {"seed": seed, **meta},
                           tensorboard and main)
     if Stage1PickHook.wanted(model):  # GMT-sam freezing its best first-stage epoch
-        engine.hooks.insert(0, Stage1PickHook(Selector(t.min_select_epoch, final_r,
-                                                       selection.selector.higher_is_better)))
+        engine.hooks.insert(0, Stage1PickHook.beside(selection, t.min_select_epoch))
     if guard is not None:
         engine.hooks.insert(0, GuardHook(guard))
     engine.run(t.epochs, start_epoch)
