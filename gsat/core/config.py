@@ -119,6 +119,12 @@ class GMTConfig:
     """The first-stage weights the second stage freezes: the ``last`` first-stage epoch's,
     or the ``best`` first-stage epoch's by the selection rule of ``train`` (best validation
     metric once r is final), as GMT's released code does."""
+    warmup_epochs: int = 0
+    """The first this many epochs draw one subgraph per step instead of ``samples`` and weigh
+    the information loss by ``warmup_info_factor``, as GMT's released code does for GIN on
+    BA-2Motifs (``-mt 8``: while the epoch is below ``gsat.decay_interval``); 0: none."""
+    warmup_info_factor: float = 2.0
+    """The factor of ``gsat.info_loss_coef`` in the warm-up epochs."""
 
 
 @dataclass
@@ -425,7 +431,7 @@ def check_gmt(cfg: Config, source: str = "config") -> None:
     keys."""
     method, x, epochs = cfg.gsat.method, cfg.gmt, cfg.train.epochs
     if method != "gmt_sam":
-        for key, default in (("samples", 1), ("stage2_epochs", 0)):
+        for key, default in (("samples", 1), ("stage2_epochs", 0), ("warmup_epochs", 0)):
             if getattr(x, key) != default:
                 raise ConfigError(f"{source}: gmt.{key} ({getattr(x, key)}) applies to "
                                   f"gsat.method gmt_sam only, but gsat.method is {method}; "
@@ -636,6 +642,13 @@ def fit_schedule_to_epochs(cfg: Config, epochs: int, flag: str = "--epochs") -> 
                          f"{min_select}")
             g.decay_interval, t.min_select_epoch = interval, min_select
     x = getattr(cfg, "gmt", None)
+    if x is not None and x.warmup_epochs and epochs < old:
+        warmup = max(1, int(x.warmup_epochs * epochs / old))
+        if warmup != x.warmup_epochs:
+            notes.append(f"{flag} {epochs} (the config's train.epochs: {old}) scaled the "
+                         f"warm-up by {epochs}/{old}: gmt.warmup_epochs {x.warmup_epochs} -> "
+                         f"{warmup}")
+            x.warmup_epochs = warmup
     if x is not None and x.stage2_epochs and epochs < old:
         stage2 = max(1, round(x.stage2_epochs * epochs / old)) if epochs > 1 else 0
         if stage2 != x.stage2_epochs:

@@ -159,20 +159,35 @@ class GMTEstimator(nn.Module):
             (default: :obj:`"last"`)
         extractor (torch.nn.Module, optional): the model's extractor; needed by
             :obj:`stage1_pick="best"`. (default: :obj:`None`)
+        warmup_epochs (int, optional): GMT-sam: in the first this many epochs (0-based
+            epochs below it, counted as :meth:`start_epoch` reports them) one subgraph is
+            drawn per step and per evaluation instead of :obj:`samples`, and the
+            information loss is weighed by :obj:`warmup_info_factor`, as GMT's released code
+            does for GIN on BA-2Motifs (``GSAT/run_gmt.py``, ``-mt 8``: one sample and twice
+            the information-loss weight while the epoch is below the decay interval of
+            :math:`r`). (default: :obj:`0`)
+        warmup_info_factor (float, optional): the factor of the information-loss weight in
+            the warm-up epochs. (default: :obj:`2.0`)
     """
 
     def __init__(self, backbone: nn.Module, method: str, samples: int = 1,
                  stage2_from: Optional[int] = None, stage2_input: str = "soft",
                  stage2_top_ratio: float = 0.5, stage2_init: str = "fresh",
-                 stage1_pick: str = "last", extractor: Optional[nn.Module] = None):
+                 stage1_pick: str = "last", extractor: Optional[nn.Module] = None,
+                 warmup_epochs: int = 0, warmup_info_factor: float = 2.0):
         super().__init__()
         check_estimator(method, samples, stage2_from, stage2_input, stage2_top_ratio,
-                        stage2_init, stage1_pick=stage1_pick)
+                        stage2_init, stage1_pick=stage1_pick, warmup_epochs=warmup_epochs,
+                        warmup_info_factor=warmup_info_factor)
         self.method, self.samples = method, int(samples)
         self.stage2_from = stage2_from
         self.stage2_input, self.stage2_top_ratio = stage2_input, float(stage2_top_ratio)
         self.stage2_init = stage2_init
         self.stage1_pick = stage1_pick
+        self.warmup_epochs = int(warmup_epochs)
+        self.warmup_info_factor = float(warmup_info_factor)
+        # the epoch the training loop last started (None outside training: no warm-up)
+        self._epoch: Optional[int] = None
         self.classifier = reset_copy(backbone) if stage2_from is not None else None
         # 1 or 2; a buffer, so that a checkpoint knows which stage its weights are from
         self.register_buffer("stage", torch.ones((), dtype=torch.long))
@@ -184,6 +199,9 @@ class GMTEstimator(nn.Module):
 
     def extra_repr(self) -> str:
         pick = f", stage1_pick={self.stage1_pick}" if self.stage1_pick != "last" else ""
+        if self.warmup_epochs:
+            pick += (f", warmup_epochs={self.warmup_epochs}, "
+                     f"warmup_info_factor={self.warmup_info_factor:g}")
         return (f"method={self.method}, samples={self.samples}, stage2_from={self.stage2_from}"
                 f", stage2_input={self.stage2_input}{pick}")
 
@@ -250,9 +268,21 @@ class GMTEstimator(nn.Module):
     def in_stage2(self) -> bool:
         return int(self.stage) == 2
 
+    def in_warmup(self, epoch: Optional[int]) -> bool:
+        """Is :obj:`epoch` (:obj:`None`: outside training) a warm-up epoch
+        (:obj:`warmup_epochs`)?"""
+        return epoch is not None and epoch < self.warmup_epochs and not self.in_stage2
+
+    def info_factor(self, epoch: int) -> float:
+        """The factor of the information-loss weight at :obj:`epoch`: :obj:`warmup_info_factor`
+        in the warm-up epochs, else 1."""
+        return self.warmup_info_factor if self.in_warmup(epoch) else 1.0
+
     def start_epoch(self, model: nn.Module, epoch: int) -> None:
-        """Enter the second stage at :obj:`stage2_from` (a copy-initialised classifier takes
-        the backbone's weights then, once)."""
+        """Note the epoch (for the warm-up of :obj:`warmup_epochs`) and enter the second stage
+        at :obj:`stage2_from` (a copy-initialised classifier takes the backbone's weights
+        then, once)."""
+        self._epoch = int(epoch)
         if self.stage2_from is None or epoch < self.stage2_from or self.in_stage2:
             return
         if self.keeps_best and int(self.kept_epoch) >= 0:
@@ -277,7 +307,7 @@ class GMTEstimator(nn.Module):
             logits = bb.get_pred_from_emb(emb, batch)
         else:
             runs = []
-            for _ in range(self.samples):
+            for _ in range(1 if self.in_warmup(self._epoch) else self.samples):
                 mask = straight_through_bernoulli(edge_att)
                 with edge_mask(bb, mask, edge_index), model._gated():
                     emb = bb.get_emb(x, edge_index, batch, edge_attr)
@@ -335,8 +365,8 @@ def frozen(model: nn.Module) -> Iterator[None]:
 
 def check_estimator(method: str, samples: int = 1, stage2_from: Optional[int] = None,
                     stage2_input: str = "soft", stage2_top_ratio: float = 0.5,
-                    stage2_init: str = "fresh", where: str = "", stage1_pick: str = "last"
-                    ) -> None:
+                    stage2_init: str = "fresh", where: str = "", stage1_pick: str = "last",
+                    warmup_epochs: int = 0, warmup_info_factor: float = 2.0) -> None:
     r"""Refuse settings of a GMT estimator that cannot work, with a
     :class:`~gsat.errors.ConfigError` naming the setting (prefixed by :obj:`where`)."""
     def bad(msg: str) -> ConfigError:
@@ -367,12 +397,23 @@ def check_estimator(method: str, samples: int = 1, stage2_from: Optional[int] = 
     if isinstance(stage2_top_ratio, bool) or not isinstance(stage2_top_ratio, (int, float)) \
             or not math.isfinite(stage2_top_ratio) or not 0 < stage2_top_ratio <= 1:
         raise bad(f"stage2_top_ratio must lie in (0, 1], got {stage2_top_ratio!r}")
+    if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) or \
+            warmup_epochs < 0:
+        raise bad(f"warmup_epochs must be a whole number >= 0, got {warmup_epochs!r}")
+    if warmup_epochs and method != "gmt_sam":
+        raise bad("warmup_epochs belongs to gmt_sam (it draws one sample instead of K)")
+    if isinstance(warmup_info_factor, bool) or not isinstance(
+            warmup_info_factor, (int, float)) or not math.isfinite(warmup_info_factor) or \
+            warmup_info_factor < 0:
+        raise bad(f"warmup_info_factor must be a finite number >= 0, got "
+                  f"{warmup_info_factor!r}")
 
 
 def use_estimator(model: nn.Module, method: str = "gsat", samples: int = 1,
                   stage2_from: Optional[int] = None, stage2_input: str = "soft",
                   stage2_top_ratio: float = 0.5, stage2_init: str = "fresh",
-                  stage1_pick: str = "last") -> nn.Module:
+                  stage1_pick: str = "last", warmup_epochs: int = 0,
+                  warmup_info_factor: float = 2.0) -> nn.Module:
     r"""Train and evaluate the :class:`~gsat.GSAT` :obj:`model` with the estimator
     :obj:`method`: :obj:`"gsat"` (the paper's, removing any other), :obj:`"gmt_lin"` or
     :obj:`"gmt_sam"` (:class:`GMTEstimator`, which holds the stage-2 classifier, so attach
@@ -390,7 +431,8 @@ def use_estimator(model: nn.Module, method: str = "gsat", samples: int = 1,
         return model
     model.estimator = GMTEstimator(model.backbone, method, samples, stage2_from,
                                    stage2_input, stage2_top_ratio, stage2_init, stage1_pick,
-                                   extractor=model.extractor)
+                                   extractor=model.extractor, warmup_epochs=warmup_epochs,
+                                   warmup_info_factor=warmup_info_factor)
     param = next(model.backbone.parameters(), None)
     if param is not None:
         model.estimator.to(param.device)

@@ -410,7 +410,10 @@ class GSAT(_Classifier):
         if self.info_loss_on == "probability":
             att = open_unit(torch.sigmoid(out.att_logits))
         info = F.bernoulli_kl(att, r).mean() if att.numel() else pred.new_zeros(())
-        loss = self.pred_loss_coef * pred + self.info_loss_coef * info
+        coef = self.info_loss_coef
+        if self.estimator is not None:  # GMT-sam's warm-up weighs it more
+            coef = coef * self.estimator.info_factor(epoch)
+        loss = self.pred_loss_coef * pred + coef * info
         return loss, {"loss": loss.item(), "pred": pred.item(), "info": info.item(), "r": r}
 
     @torch.no_grad()

@@ -75,7 +75,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
         k: int = PRECISION_K, min_select_epoch: int = 10, method: Optional[str] = None,
         samples: int = 1, stage2_epochs: int = 0, stage2_input: str = "soft",
         stage2_top_ratio: float = 0.5, stage2_init: str = "fresh",
-        stage1_pick: str = "last") -> List[Dict[str, Any]]:
+        stage1_pick: str = "last", warmup_epochs: int = 0,
+        warmup_info_factor: float = 2.0) -> List[Dict[str, Any]]:
     r"""Train :obj:`model` for :obj:`epochs` epochs and return its history.
 
     Each epoch is one :func:`gsat.training.engine.train_epoch` pass over :obj:`train_loader`,
@@ -138,6 +139,11 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
         stage1_pick (str, optional): the first-stage weights the second stage freezes:
             the :obj:`"last"` epoch's or the :obj:`"best"` one's by the selection rule above
             (needs :obj:`val_loader`). (default: :obj:`"last"`)
+        warmup_epochs (int, optional): GMT-sam: epochs below this one (counted from 0, as
+            :obj:`start_epoch`) draw one subgraph per step and weigh the information loss by
+            :obj:`warmup_info_factor`, as GMT's released code does for GIN on BA-2Motifs.
+            (default: :obj:`0`)
+        warmup_info_factor (float, optional): that weight's factor. (default: :obj:`2.0`)
 
     Returns:
         list of dict: one record per epoch: :obj:`epoch`, :obj:`r` (GSAT only),
@@ -160,7 +166,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
     evaluator = _evaluator(model, metric, "fit")
     if method is not None:
         _apply_method(model, method, samples, stage2_epochs, stage2_input, stage2_top_ratio,
-                      stage2_init, int(epochs), start_epoch, optimizer, stage1_pick)
+                      stage2_init, int(epochs), start_epoch, optimizer, stage1_pick,
+                      warmup_epochs, warmup_info_factor)
     if val_loader is None and Stage1PickHook.wanted(model):
         raise ConfigError("stage1_pick='best' picks the first-stage epoch by its validation "
                           "score; give a val_loader or use stage1_pick='last'")
@@ -180,7 +187,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
 def _apply_method(model: nn.Module, method: str, samples: int, stage2_epochs: int,
                   stage2_input: str, stage2_top_ratio: float, stage2_init: str, epochs: int,
                   start_epoch: int, optimizer: Optional[torch.optim.Optimizer],
-                  stage1_pick: str = "last") -> None:
+                  stage1_pick: str = "last", warmup_epochs: int = 0,
+                  warmup_info_factor: float = 2.0) -> None:
     """Attach the estimator :obj:`method` to :obj:`model` for :func:`fit`, with a
     :class:`~gsat.errors.ConfigError` for settings that cannot work."""
     from gsat.core.gmt import ESTIMATORS, use_estimator
@@ -197,11 +205,12 @@ def _apply_method(model: nn.Module, method: str, samples: int, stage2_epochs: in
     if stage2_epochs and optimizer is not None:
         raise ConfigError("a second stage (stage2_epochs) trains a classifier made here, "
                           "which a given optimizer does not hold; leave optimizer=None")
-    if method == "gsat" and (samples != 1 or stage2_epochs):
-        raise ConfigError("samples and stage2_epochs belong to method='gmt_sam'")
+    if method == "gsat" and (samples != 1 or stage2_epochs or warmup_epochs):
+        raise ConfigError("samples, stage2_epochs and warmup_epochs belong to "
+                          "method='gmt_sam'")
     stage2 = start_epoch + epochs - stage2_epochs if stage2_epochs else None
     use_estimator(model, method, samples, stage2, stage2_input, stage2_top_ratio, stage2_init,
-                  stage1_pick)
+                  stage1_pick, warmup_epochs, warmup_info_factor)
 
 
 def _check_loader(loader: Any, what: str) -> None:

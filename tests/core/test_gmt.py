@@ -189,10 +189,40 @@ def test_the_estimator_is_part_of_the_state_dict_and_loads_back(small_batch):
     (dict(method="gmt_sam", stage2_init="warm"), "stage2_init"),
     (dict(method="gmt_sam", stage2_from=3, stage1_pick="first"), "stage1_pick must be"),
     (dict(method="gmt_sam", stage1_pick="best"), "set stage2_epochs too"),
+    (dict(method="gmt_sam", warmup_epochs=-1), "warmup_epochs must be"),
+    (dict(method="gmt_sam", warmup_epochs=1.5), "warmup_epochs must be"),
+    (dict(method="gmt_lin", warmup_epochs=3), "warmup_epochs belongs to gmt_sam"),
+    (dict(method="gmt_sam", warmup_info_factor=float("nan")), "warmup_info_factor"),
 ])
 def test_impossible_estimator_settings_are_refused(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         check_estimator(**kwargs)
+
+
+def test_gmt_sam_warmup_draws_one_subgraph_and_weighs_the_info_loss(small_batch):
+    model = _model("gmt_sam", samples=3, warmup_epochs=2, warmup_info_factor=2.0).eval()
+    one = _model("gmt_sam", samples=1).eval()
+    three = _model("gmt_sam", samples=3).eval()
+    for epoch, draws in ((0, one), (1, one), (2, three), (7, three)):
+        model.start_epoch(epoch)
+        torch.manual_seed(5)
+        logits = model(small_batch).logits
+        torch.manual_seed(5)
+        assert torch.allclose(logits, draws(small_batch).logits, atol=1e-6), epoch
+    model.train()
+    for epoch, factor in ((0, 2.0), (1, 2.0), (2, 1.0)):
+        model.start_epoch(epoch)
+        out = model(small_batch)
+        loss, parts = model.loss(out, small_batch.y, epoch)
+        want = parts["pred"] + factor * model.info_loss_coef * parts["info"]
+        assert abs(loss.item() - want) < 1e-5, epoch
+    # a model that no training loop has started is not in its warm-up
+    fresh = _model("gmt_sam", samples=3, warmup_epochs=2).eval()
+    torch.manual_seed(5)
+    got = fresh(small_batch).logits
+    torch.manual_seed(5)
+    assert torch.allclose(got, three(small_batch).logits, atol=1e-6)
+    assert "warmup_epochs=2" in repr(fresh.estimator)
 
 
 def test_use_estimator_refuses_a_model_without_attention_and_gsat_removes_it():

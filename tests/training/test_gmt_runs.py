@@ -155,6 +155,8 @@ def test_train_method_flag_sets_the_estimator(sam, tmp_path):
     ({"gsat": {"method": "gmt_sam"}, "gmt": {"stage1_pick": "best"}}, [],
      "gmt.stage1_pick (best) chooses the first-stage weights a second stage freezes"),
     ({"gmt": {"stage1_pick": "first"}}, [], "gmt.stage1_pick: expected one of last, best"),
+    ({"gmt": {"warmup_epochs": 3}}, [],
+     "gmt.warmup_epochs (3) applies to gsat.method gmt_sam only"),
 ])
 def test_bad_gmt_settings_are_one_line_with_exit_code_2(tmp_path, capsys, edit, flags,
                                                         expected):
@@ -257,6 +259,8 @@ def test_stage1_pick_best_resumes_from_the_first_stage_with_its_kept_epoch(sam, 
                                               r"to epochs - 1 \(1\)"),
     (dict(method="gmt_sam", samples=0), "samples"),
     (dict(method="gsat", samples=3), "belong to method='gmt_sam'"),
+    (dict(method="gsat", warmup_epochs=1), "belong to method='gmt_sam'"),
+    (dict(method="gmt_sam", warmup_epochs=-2), "warmup_epochs must be"),
 ])
 def test_fit_refuses_bad_gmt_settings(kwargs, match):
     model = GSAT(GIN(3, 1, 8))
@@ -290,3 +294,24 @@ def test_fewer_epochs_scale_the_second_stage_with_the_r_schedule():
     check_gmt(cfg)
 
 
+def test_fewer_epochs_scale_the_warmup_with_the_r_schedule():
+    from gsat.core.config import fit_schedule_to_epochs
+
+    cfg = load_config(configs_dir() / "gmt" / "GIN-ba_2motifs-gmt_sam.yml")  # 200, 100
+    cfg.gmt.warmup_epochs = 10
+    fit_schedule_to_epochs(cfg, 40)
+    assert cfg.gmt.warmup_epochs == 2 and cfg.gsat.decay_interval == 2
+    assert any("gmt.warmup_epochs 10 -> 2" in note for note in cfg.notes)
+
+
+def test_fit_with_a_gmt_sam_warmup_weighs_the_info_loss_in_its_first_epochs():
+    graphs = [ring(5 + i % 4, seed=i) for i in range(16)]
+    torch.manual_seed(0)
+    model = GSAT(GIN(3, 1, 16), info_loss_coef=0.5)
+    hist = gsat.fit(model, DataLoader(graphs, batch_size=4, shuffle=True), epochs=3,
+                    r_schedule=0.5, progress=False, method="gmt_sam", samples=2,
+                    warmup_epochs=2, warmup_info_factor=3.0)
+    assert model.estimator.warmup_epochs == 2
+    for rec, factor in zip(hist, (3.0, 3.0, 1.0)):
+        want = rec["train_pred"] + factor * 0.5 * rec["train_info"]
+        assert rec["train_loss"] == pytest.approx(want, rel=1e-5), rec["epoch"]
