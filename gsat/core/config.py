@@ -119,6 +119,11 @@ class GMTConfig:
     """The first-stage weights the second stage freezes: the ``last`` first-stage epoch's,
     or the ``best`` first-stage epoch's by the selection rule of ``train`` (best validation
     metric once r is final), as GMT's released code does."""
+    stage2_frozen_mode: Literal["eval", "train"] = "eval"
+    """How the frozen backbone and extractor compute the attention while the second stage
+    trains: ``eval`` (the first stage's batch-norm statistics, no dropout) or ``train``
+    (training mode, as GMT's released code runs it: batch statistics and dropout, the
+    backbone's running statistics re-estimated on the ungated pass; weights frozen)."""
     warmup_epochs: int = 0
     """The first this many epochs draw one subgraph per step instead of ``samples`` and weigh
     the information loss by ``warmup_info_factor``, as GMT's released code does for GIN on
@@ -437,6 +442,10 @@ def check_gmt(cfg: Config, source: str = "config") -> None:
                                   f"gsat.method gmt_sam only, but gsat.method is {method}; "
                                   f"set gsat.method: gmt_sam (--method gmt_sam) or remove "
                                   f"gmt.{key}")
+    if x.stage2_frozen_mode != "eval" and not x.stage2_epochs:
+        raise ConfigError(f"{source}: gmt.stage2_frozen_mode ({x.stage2_frozen_mode}) sets how "
+                          "the frozen parts run in a second stage, but gmt.stage2_epochs is 0; "
+                          "set gmt.stage2_epochs or remove gmt.stage2_frozen_mode")
     if x.stage1_pick != "last" and not x.stage2_epochs:
         raise ConfigError(f"{source}: gmt.stage1_pick ({x.stage1_pick}) chooses the first-stage "
                           "weights a second stage freezes, but gmt.stage2_epochs is 0; set "

@@ -50,6 +50,9 @@ LABELS: Dict[str, str] = {"gsat": "GSAT", "gmt_lin": "GMT-lin", "gmt_sam": "GMT-
 MAX_SAMPLES = 10_000
 #: which first-stage weights GMT-sam's second stage freezes (``gmt.stage1_pick``)
 STAGE1_PICKS: Tuple[str, ...] = ("last", "best")
+#: how GMT-sam's frozen backbone and extractor run while the second stage trains
+#: (``gmt.stage2_frozen_mode``)
+STAGE2_FROZEN_MODES: Tuple[str, ...] = ("eval", "train")
 
 
 def straight_through_bernoulli(p: Tensor, generator: Optional[torch.Generator] = None
@@ -159,6 +162,13 @@ class GMTEstimator(nn.Module):
             (default: :obj:`"last"`)
         extractor (torch.nn.Module, optional): the model's extractor; needed by
             :obj:`stage1_pick="best"`. (default: :obj:`None`)
+        stage2_frozen_mode (str, optional): how the frozen backbone and extractor compute
+            the attention while the stage-2 classifier trains: :obj:`"eval"` (evaluation
+            mode: the first stage's batch-norm statistics, no dropout; the attention is
+            fixed) or :obj:`"train"` (training mode, as GMT's released code runs its second
+            stage: batch statistics and dropout, and the backbone's batch-norm running
+            statistics re-estimated on the ungated pass alone; the weights stay frozen and
+            evaluation uses the re-estimated statistics). (default: :obj:`"eval"`)
         warmup_epochs (int, optional): GMT-sam: in the first this many epochs (0-based
             epochs below it, counted as :meth:`start_epoch` reports them) one subgraph is
             drawn per step and per evaluation instead of :obj:`samples`, and the
@@ -174,16 +184,19 @@ class GMTEstimator(nn.Module):
                  stage2_from: Optional[int] = None, stage2_input: str = "soft",
                  stage2_top_ratio: float = 0.5, stage2_init: str = "fresh",
                  stage1_pick: str = "last", extractor: Optional[nn.Module] = None,
-                 warmup_epochs: int = 0, warmup_info_factor: float = 2.0):
+                 warmup_epochs: int = 0, warmup_info_factor: float = 2.0,
+                 stage2_frozen_mode: str = "eval"):
         super().__init__()
         check_estimator(method, samples, stage2_from, stage2_input, stage2_top_ratio,
                         stage2_init, stage1_pick=stage1_pick, warmup_epochs=warmup_epochs,
-                        warmup_info_factor=warmup_info_factor)
+                        warmup_info_factor=warmup_info_factor,
+                        stage2_frozen_mode=stage2_frozen_mode)
         self.method, self.samples = method, int(samples)
         self.stage2_from = stage2_from
         self.stage2_input, self.stage2_top_ratio = stage2_input, float(stage2_top_ratio)
         self.stage2_init = stage2_init
         self.stage1_pick = stage1_pick
+        self.stage2_frozen_mode = stage2_frozen_mode
         self.warmup_epochs = int(warmup_epochs)
         self.warmup_info_factor = float(warmup_info_factor)
         # the epoch the training loop last started (None outside training: no warm-up)
@@ -199,6 +212,8 @@ class GMTEstimator(nn.Module):
 
     def extra_repr(self) -> str:
         pick = f", stage1_pick={self.stage1_pick}" if self.stage1_pick != "last" else ""
+        if self.stage2_frozen_mode != "eval":
+            pick += f", stage2_frozen_mode={self.stage2_frozen_mode}"
         if self.warmup_epochs:
             pick += (f", warmup_epochs={self.warmup_epochs}, "
                      f"warmup_info_factor={self.warmup_info_factor:g}")
@@ -325,7 +340,8 @@ class GMTEstimator(nn.Module):
 
     def _stage2(self, model: nn.Module, x: Tensor, edge_index: Tensor, batch: Tensor,
                 edge_attr: Optional[Tensor]) -> GSATOutput:
-        with frozen(model), torch.no_grad():
+        train_mode = self.stage2_frozen_mode == "train" and model.training
+        with frozen(model, train_mode), torch.no_grad():
             att_logits, att, edge_att = model._attention(x, edge_index, batch, edge_attr)
         weights = self.stage2_weights(edge_att, edge_index, batch)
         clf = self.classifier
@@ -348,13 +364,15 @@ class GMTEstimator(nn.Module):
 
 
 @contextlib.contextmanager
-def frozen(model: nn.Module) -> Iterator[None]:
+def frozen(model: nn.Module, train_mode: bool = False) -> Iterator[None]:
     r"""Within the block :obj:`model` (its backbone and extractor) runs in evaluation mode:
     the attention is :math:`\sigma(\ell)` without noise or dropout and no batch-norm
-    statistics change; modes are restored on exit."""
+    statistics change; with :obj:`train_mode` the backbone and extractor run in training
+    mode instead (batch statistics, dropout, running statistics updated) while the
+    attention is still :math:`\sigma(\ell)` without noise. Modes are restored on exit."""
     modes = [(m, m.training) for m in model.modules()]
-    model.backbone.eval()
-    model.extractor.eval()
+    model.backbone.train(train_mode)
+    model.extractor.train(train_mode)
     model.training = False
     try:
         yield
@@ -366,7 +384,8 @@ def frozen(model: nn.Module) -> Iterator[None]:
 def check_estimator(method: str, samples: int = 1, stage2_from: Optional[int] = None,
                     stage2_input: str = "soft", stage2_top_ratio: float = 0.5,
                     stage2_init: str = "fresh", where: str = "", stage1_pick: str = "last",
-                    warmup_epochs: int = 0, warmup_info_factor: float = 2.0) -> None:
+                    warmup_epochs: int = 0, warmup_info_factor: float = 2.0,
+                    stage2_frozen_mode: str = "eval") -> None:
     r"""Refuse settings of a GMT estimator that cannot work, with a
     :class:`~gsat.errors.ConfigError` naming the setting (prefixed by :obj:`where`)."""
     def bad(msg: str) -> ConfigError:
@@ -389,8 +408,14 @@ def check_estimator(method: str, samples: int = 1, stage2_from: Optional[int] = 
         raise bad(f"stage2_input must be soft or top, got {stage2_input!r}")
     if stage2_init not in ("fresh", "copy"):
         raise bad(f"stage2_init must be fresh or copy, got {stage2_init!r}")
+    if stage2_frozen_mode not in STAGE2_FROZEN_MODES:
+        raise bad(f"stage2_frozen_mode must be {' or '.join(STAGE2_FROZEN_MODES)}, got "
+                  f"{stage2_frozen_mode!r}")
     if stage1_pick not in STAGE1_PICKS:
         raise bad(f"stage1_pick must be {' or '.join(STAGE1_PICKS)}, got {stage1_pick!r}")
+    if stage2_frozen_mode != "eval" and stage2_from is None:
+        raise bad("stage2_frozen_mode sets how the frozen parts run in a second stage; set "
+                  "stage2_epochs too (there is no second stage)")
     if stage1_pick != "last" and stage2_from is None:
         raise bad("stage1_pick chooses the first-stage weights a second stage freezes; set "
                   "stage2_epochs too (there is no second stage)")
@@ -413,7 +438,8 @@ def use_estimator(model: nn.Module, method: str = "gsat", samples: int = 1,
                   stage2_from: Optional[int] = None, stage2_input: str = "soft",
                   stage2_top_ratio: float = 0.5, stage2_init: str = "fresh",
                   stage1_pick: str = "last", warmup_epochs: int = 0,
-                  warmup_info_factor: float = 2.0) -> nn.Module:
+                  warmup_info_factor: float = 2.0, stage2_frozen_mode: str = "eval"
+                  ) -> nn.Module:
     r"""Train and evaluate the :class:`~gsat.GSAT` :obj:`model` with the estimator
     :obj:`method`: :obj:`"gsat"` (the paper's, removing any other), :obj:`"gmt_lin"` or
     :obj:`"gmt_sam"` (:class:`GMTEstimator`, which holds the stage-2 classifier, so attach
@@ -432,7 +458,8 @@ def use_estimator(model: nn.Module, method: str = "gsat", samples: int = 1,
     model.estimator = GMTEstimator(model.backbone, method, samples, stage2_from,
                                    stage2_input, stage2_top_ratio, stage2_init, stage1_pick,
                                    extractor=model.extractor, warmup_epochs=warmup_epochs,
-                                   warmup_info_factor=warmup_info_factor)
+                                   warmup_info_factor=warmup_info_factor,
+                                   stage2_frozen_mode=stage2_frozen_mode)
     param = next(model.backbone.parameters(), None)
     if param is not None:
         model.estimator.to(param.device)

@@ -99,7 +99,8 @@ def build_model(cfg: Config, ds: GraphDataset, method: Method = "gsat") -> nn.Mo
         est, x = estimator_of(cfg, method), cfg.gmt
         stage2 = cfg.train.epochs - x.stage2_epochs if x.stage2_epochs else None
         use_estimator(model, est, x.samples, stage2, x.stage2_input, x.stage2_top_ratio,
-                      x.stage2_init, x.stage1_pick, x.warmup_epochs, x.warmup_info_factor)
+                      x.stage2_init, x.stage1_pick, x.warmup_epochs, x.warmup_info_factor,
+                      x.stage2_frozen_mode)
     if ds.task == "regression":  # MSE or MAE (train.regression_loss)
         model.regression_loss = cfg.train.regression_loss
     return model

@@ -76,7 +76,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
         samples: int = 1, stage2_epochs: int = 0, stage2_input: str = "soft",
         stage2_top_ratio: float = 0.5, stage2_init: str = "fresh",
         stage1_pick: str = "last", warmup_epochs: int = 0,
-        warmup_info_factor: float = 2.0) -> List[Dict[str, Any]]:
+        warmup_info_factor: float = 2.0, stage2_frozen_mode: str = "eval"
+        ) -> List[Dict[str, Any]]:
     r"""Train :obj:`model` for :obj:`epochs` epochs and return its history.
 
     Each epoch is one :func:`gsat.training.engine.train_epoch` pass over :obj:`train_loader`,
@@ -144,6 +145,9 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
             :obj:`warmup_info_factor`, as GMT's released code does for GIN on BA-2Motifs.
             (default: :obj:`0`)
         warmup_info_factor (float, optional): that weight's factor. (default: :obj:`2.0`)
+        stage2_frozen_mode (str, optional): :obj:`"eval"` or :obj:`"train"`: how the frozen
+            backbone and extractor run while the second stage trains (see
+            :class:`gsat.core.gmt.GMTEstimator`). (default: :obj:`"eval"`)
 
     Returns:
         list of dict: one record per epoch: :obj:`epoch`, :obj:`r` (GSAT only),
@@ -167,7 +171,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
     if method is not None:
         _apply_method(model, method, samples, stage2_epochs, stage2_input, stage2_top_ratio,
                       stage2_init, int(epochs), start_epoch, optimizer, stage1_pick,
-                      warmup_epochs, warmup_info_factor)
+                      warmup_epochs, warmup_info_factor, stage2_frozen_mode)
     if val_loader is None and Stage1PickHook.wanted(model):
         raise ConfigError("stage1_pick='best' picks the first-stage epoch by its validation "
                           "score; give a val_loader or use stage1_pick='last'")
@@ -188,7 +192,7 @@ def _apply_method(model: nn.Module, method: str, samples: int, stage2_epochs: in
                   stage2_input: str, stage2_top_ratio: float, stage2_init: str, epochs: int,
                   start_epoch: int, optimizer: Optional[torch.optim.Optimizer],
                   stage1_pick: str = "last", warmup_epochs: int = 0,
-                  warmup_info_factor: float = 2.0) -> None:
+                  warmup_info_factor: float = 2.0, stage2_frozen_mode: str = "eval") -> None:
     """Attach the estimator :obj:`method` to :obj:`model` for :func:`fit`, with a
     :class:`~gsat.errors.ConfigError` for settings that cannot work."""
     from gsat.core.gmt import ESTIMATORS, use_estimator
@@ -210,7 +214,7 @@ def _apply_method(model: nn.Module, method: str, samples: int, stage2_epochs: in
                           "method='gmt_sam'")
     stage2 = start_epoch + epochs - stage2_epochs if stage2_epochs else None
     use_estimator(model, method, samples, stage2, stage2_input, stage2_top_ratio, stage2_init,
-                  stage1_pick, warmup_epochs, warmup_info_factor)
+                  stage1_pick, warmup_epochs, warmup_info_factor, stage2_frozen_mode)
 
 
 def _check_loader(loader: Any, what: str) -> None:

@@ -139,6 +139,39 @@ def test_stage2_freezes_the_extractor_and_trains_a_fresh_classifier():
     assert any(not torch.equal(trained[k], clf0[k]) for k in clf0)
 
 
+def test_stage2_frozen_mode_train_re_estimates_the_backbones_statistics_only():
+    model = _model("gmt_sam", samples=2, stage2_from=1, stage2_frozen_mode="train")
+    loader = DataLoader(_graphs(), batch_size=4, shuffle=True)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    ev = Evaluator("binary")
+    for epoch in (0, 1):
+        model.start_epoch(epoch)
+        train_epoch(model, loader, opt, epoch, "cpu", ev)
+    assert model.estimator.stage == 2
+    ext, bb = _state(model.extractor), _state(model.backbone)
+    params = {n for n, _ in model.backbone.named_parameters()}
+    model.start_epoch(2)
+    train_epoch(model, loader, opt, 2, "cpu", ev)
+    after = _state(model.backbone)
+    # weights frozen, batch-norm running statistics re-estimated on the ungated pass
+    assert all(torch.equal(after[k], bb[k]) for k in params)
+    assert any(not torch.equal(after[k], bb[k]) for k in bb if k.endswith("running_mean"))
+    assert all(torch.equal(v, ext[k]) for k, v in _state(model.extractor).items())
+    # evaluation reads the frozen parts in evaluation mode, with those statistics
+    batch = next(iter(DataLoader(_graphs(), batch_size=12)))
+    model.eval()
+    assert torch.allclose(model(batch).edge_att, model.explain(batch))
+    # the default keeps every buffer of the frozen parts as the first stage left it
+    same = _model("gmt_sam", samples=2, stage2_from=1)
+    opt = torch.optim.Adam(same.parameters(), lr=1e-2)
+    for epoch in (0, 1, 2):
+        same.start_epoch(epoch)
+        if epoch == 2:
+            bb = _state(same.backbone)
+        train_epoch(same, loader, opt, epoch, "cpu", ev)
+    assert all(torch.equal(v, bb[k]) for k, v in _state(same.backbone).items())
+
+
 def test_stage2_classifier_reads_the_frozen_attention(small_batch):
     model = _model("gmt_sam", stage2_from=1, stage2_input="top", stage2_top_ratio=0.5)
     model.start_epoch(1)
@@ -190,6 +223,9 @@ def test_the_estimator_is_part_of_the_state_dict_and_loads_back(small_batch):
     (dict(method="gmt_sam", stage2_from=3, stage1_pick="first"), "stage1_pick must be"),
     (dict(method="gmt_sam", stage1_pick="best"), "set stage2_epochs too"),
     (dict(method="gmt_sam", warmup_epochs=-1), "warmup_epochs must be"),
+    (dict(method="gmt_sam", stage2_from=3, stage2_frozen_mode="batch"),
+     "stage2_frozen_mode must be eval or train"),
+    (dict(method="gmt_sam", stage2_frozen_mode="train"), "set stage2_epochs too"),
     (dict(method="gmt_sam", warmup_epochs=1.5), "warmup_epochs must be"),
     (dict(method="gmt_lin", warmup_epochs=3), "warmup_epochs belongs to gmt_sam"),
     (dict(method="gmt_sam", warmup_info_factor=float("nan")), "warmup_info_factor"),

@@ -157,6 +157,8 @@ def test_train_method_flag_sets_the_estimator(sam, tmp_path):
     ({"gmt": {"stage1_pick": "first"}}, [], "gmt.stage1_pick: expected one of last, best"),
     ({"gmt": {"warmup_epochs": 3}}, [],
      "gmt.warmup_epochs (3) applies to gsat.method gmt_sam only"),
+    ({"gsat": {"method": "gmt_sam"}, "gmt": {"stage2_frozen_mode": "train"}}, [],
+     "gmt.stage2_frozen_mode (train) sets how the frozen parts run in a second stage"),
 ])
 def test_bad_gmt_settings_are_one_line_with_exit_code_2(tmp_path, capsys, edit, flags,
                                                         expected):
@@ -261,6 +263,7 @@ def test_stage1_pick_best_resumes_from_the_first_stage_with_its_kept_epoch(sam, 
     (dict(method="gsat", samples=3), "belong to method='gmt_sam'"),
     (dict(method="gsat", warmup_epochs=1), "belong to method='gmt_sam'"),
     (dict(method="gmt_sam", warmup_epochs=-2), "warmup_epochs must be"),
+    (dict(method="gmt_sam", stage2_frozen_mode="train"), "set stage2_epochs too"),
 ])
 def test_fit_refuses_bad_gmt_settings(kwargs, match):
     model = GSAT(GIN(3, 1, 8))
