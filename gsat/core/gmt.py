@@ -413,12 +413,11 @@ def check_estimator(method: str, samples: int = 1, stage2_from: Optional[int] = 
                   f"{stage2_frozen_mode!r}")
     if stage1_pick not in STAGE1_PICKS:
         raise bad(f"stage1_pick must be {' or '.join(STAGE1_PICKS)}, got {stage1_pick!r}")
-    if stage2_frozen_mode != "eval" and stage2_from is None:
-        raise bad("stage2_frozen_mode sets how the frozen parts run in a second stage; set "
-                  "stage2_epochs too (there is no second stage)")
-    if stage1_pick != "last" and stage2_from is None:
-        raise bad("stage1_pick chooses the first-stage weights a second stage freezes; set "
-                  "stage2_epochs too (there is no second stage)")
+    for key, value, default in (("stage1_pick", stage1_pick, "last"),
+                                ("stage2_frozen_mode", stage2_frozen_mode, "eval")):
+        if value != default and stage2_from is None:
+            raise bad(f"{key} ({value}) applies to a second stage; set stage2_epochs too "
+                      "(there is no second stage)")
     if isinstance(stage2_top_ratio, bool) or not isinstance(stage2_top_ratio, (int, float)) \
             or not math.isfinite(stage2_top_ratio) or not 0 < stage2_top_ratio <= 1:
         raise bad(f"stage2_top_ratio must lie in (0, 1], got {stage2_top_ratio!r}")
