@@ -13,7 +13,7 @@ import reprlib
 import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Dict, List, Literal, Optional, Union
+from typing import Any, Dict, List, Literal, Optional, Tuple, Union
 
 import yaml
 
@@ -442,14 +442,13 @@ def check_gmt(cfg: Config, source: str = "config") -> None:
                                   f"gsat.method gmt_sam only, but gsat.method is {method}; "
                                   f"set gsat.method: gmt_sam (--method gmt_sam) or remove "
                                   f"gmt.{key}")
-    if x.stage2_frozen_mode != "eval" and not x.stage2_epochs:
-        raise ConfigError(f"{source}: gmt.stage2_frozen_mode ({x.stage2_frozen_mode}) sets how "
-                          "the frozen parts run in a second stage, but gmt.stage2_epochs is 0; "
-                          "set gmt.stage2_epochs or remove gmt.stage2_frozen_mode")
-    if x.stage1_pick != "last" and not x.stage2_epochs:
-        raise ConfigError(f"{source}: gmt.stage1_pick ({x.stage1_pick}) chooses the first-stage "
-                          "weights a second stage freezes, but gmt.stage2_epochs is 0; set "
-                          "gmt.stage2_epochs or remove gmt.stage1_pick")
+    for key, default, what in (
+            ("stage2_frozen_mode", "eval", "sets how the frozen parts run in a second stage"),
+            ("stage1_pick", "last", "chooses the first-stage weights a second stage freezes")):
+        if getattr(x, key) != default and not x.stage2_epochs:
+            raise ConfigError(f"{source}: gmt.{key} ({getattr(x, key)}) {what}, but "
+                              f"gmt.stage2_epochs is 0; set gmt.stage2_epochs or remove "
+                              f"gmt.{key}")
     if x.stage2_epochs and x.stage2_epochs >= epochs:
         raise ConfigError(f"{source}: gmt.stage2_epochs ({x.stage2_epochs}) must be fewer than "
                           f"train.epochs ({epochs}), which counts both stages; e.g. "
@@ -640,31 +639,30 @@ def fit_schedule_to_epochs(cfg: Config, epochs: int, flag: str = "--epochs") -> 
     cfg.train.epochs = check_epochs(epochs, flag)
     g, t = cfg.gsat, cfg.train
     notes: List[str] = []
+
+    def scale(what: str, changes: List[Tuple[str, str, int]]) -> None:
+        # set each "section.key" to its scaled value and note what changed
+        now = [(f"{sec}.{key}", getattr(getattr(cfg, sec), key), new)
+               for sec, key, new in changes]
+        if any(before != new for _, before, new in now):
+            notes.append(f"{flag} {epochs} (the config's train.epochs: {old}) scaled {what} "
+                         f"by {epochs}/{old}: " + ", ".join(
+                             f"{name} {before} -> {new}" for name, before, new in now))
+            for sec, key, new in changes:
+                setattr(getattr(cfg, sec), key, new)
+
     if epochs < old and g.fixed_r is None:
         factor = epochs / old
-        interval = max(1, int(g.decay_interval * factor))
-        min_select = max(0, int(t.min_select_epoch * factor))
-        if (interval, min_select) != (g.decay_interval, t.min_select_epoch):
-            notes.append(f"{flag} {epochs} (the config's train.epochs: {old}) scaled the r "
-                         f"schedule by {epochs}/{old}: gsat.decay_interval {g.decay_interval} "
-                         f"-> {interval}, train.min_select_epoch {t.min_select_epoch} -> "
-                         f"{min_select}")
-            g.decay_interval, t.min_select_epoch = interval, min_select
+        scale("the r schedule",
+              [("gsat", "decay_interval", max(1, int(g.decay_interval * factor))),
+               ("train", "min_select_epoch", max(0, int(t.min_select_epoch * factor)))])
     x = getattr(cfg, "gmt", None)
     if x is not None and x.warmup_epochs and epochs < old:
-        warmup = max(1, int(x.warmup_epochs * epochs / old))
-        if warmup != x.warmup_epochs:
-            notes.append(f"{flag} {epochs} (the config's train.epochs: {old}) scaled the "
-                         f"warm-up by {epochs}/{old}: gmt.warmup_epochs {x.warmup_epochs} -> "
-                         f"{warmup}")
-            x.warmup_epochs = warmup
+        scale("the warm-up", [("gmt", "warmup_epochs",
+                               max(1, int(x.warmup_epochs * epochs / old)))])
     if x is not None and x.stage2_epochs and epochs < old:
-        stage2 = max(1, round(x.stage2_epochs * epochs / old)) if epochs > 1 else 0
-        if stage2 != x.stage2_epochs:
-            notes.append(f"{flag} {epochs} (the config's train.epochs: {old}) scaled the "
-                         f"second stage by {epochs}/{old}: gmt.stage2_epochs "
-                         f"{x.stage2_epochs} -> {stage2}")
-            x.stage2_epochs = stage2
+        scale("the second stage", [("gmt", "stage2_epochs", max(
+            1, round(x.stage2_epochs * epochs / old)) if epochs > 1 else 0)])
     cfg.notes = list(getattr(cfg, "notes", [])) + notes  # type: ignore[attr-defined]
     for note in notes:
         log.info("%s", note)
