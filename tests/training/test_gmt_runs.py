@@ -143,6 +143,18 @@ def test_train_method_flag_sets_the_estimator(sam, tmp_path):
     assert not any(k.startswith("estimator.classifier.") for k in best["model"])  # no stage 2
 
 
+def test_the_progress_bar_names_the_configs_estimator(sam, tmp_path, capsys):
+    path = _tiny("gmt/GIN-ba_2motifs-gmt_lin.yml", tmp_path / "lin.yml")
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--dataset", "ba_2motifs", "--config", str(path), "--epochs", "1",
+              "--out", str(tmp_path / "lin"), "--data-dir", str(sam["data"]),
+              "--dataset-option", f"num_graphs={NUM_GRAPHS}"])
+    assert exc.value.code == 0
+    err = capsys.readouterr().err
+    assert "ba_2motifs GIN gmt_lin seed 0" in err
+    assert "GIN gsat seed" not in err
+
+
 @pytest.mark.parametrize("edit, flags, expected", [
     ({"gmt": {"samples": 0}}, [], "gmt.samples must be >= 1"),
     ({"gmt": {"samples": 4}}, [], "gmt.samples (4) applies to gsat.method gmt_sam only"),
