@@ -99,14 +99,17 @@ class GSATConfig:
 
 @dataclass
 class GMTConfig:
-    """Settings of ``gsat.method: gmt_sam`` (:class:`gsat.core.gmt.GMTEstimator`)."""
+    """Settings of ``gsat.method: gmt_sam`` (:class:`gsat.core.gmt.GMTEstimator`); the
+    second stage's keys apply to every ``gsat.method``."""
 
     samples: int = 1
     """K: Bernoulli subgraphs drawn from the attention per step (and per evaluation); the
     cost of an epoch grows about linearly with K."""
     stage2_epochs: int = 0
     """The last this many of ``train.epochs`` are the second stage: backbone and extractor
-    frozen, a fresh classifier trained on the attended graphs (0: no second stage)."""
+    frozen, a fresh classifier trained on the attended graphs (0: no second stage). GMT-sam's
+    second stage; with ``gsat`` or ``gmt_lin`` the same stage follows their own first
+    stage."""
     stage2_input: Literal["soft", "top"] = "soft"
     """What the stage-2 classifier reads: every edge weighted by its attention (``soft``) or
     the top ``stage2_top_ratio`` of each graph's edges with their attention (``top``)."""
@@ -430,13 +433,13 @@ def validate(cfg: Config, source: str = "config") -> Config:
 
 
 def check_gmt(cfg: Config, source: str = "config") -> None:
-    r"""The relations of ``gsat.method`` and the ``gmt`` section: samples and a second stage
-    only with ``gmt_sam``, ``stage1_pick`` only with a second stage, and a second stage
-    shorter than ``train.epochs``; raises :class:`~gsat.errors.ConfigError` naming the
-    keys."""
+    r"""The relations of ``gsat.method`` and the ``gmt`` section: samples and a warm-up only
+    with ``gmt_sam``, ``stage1_pick`` and ``stage2_frozen_mode`` only with a second stage
+    (which any estimator may have), and a second stage shorter than ``train.epochs``;
+    raises :class:`~gsat.errors.ConfigError` naming the keys."""
     method, x, epochs = cfg.gsat.method, cfg.gmt, cfg.train.epochs
     if method != "gmt_sam":
-        for key, default in (("samples", 1), ("stage2_epochs", 0), ("warmup_epochs", 0)):
+        for key, default in (("samples", 1), ("warmup_epochs", 0)):
             if getattr(x, key) != default:
                 raise ConfigError(f"{source}: gmt.{key} ({getattr(x, key)}) applies to "
                                   f"gsat.method gmt_sam only, but gsat.method is {method}; "

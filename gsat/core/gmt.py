@@ -14,6 +14,10 @@ attention reach the prediction.
   every edge with its soft weight (:obj:`"soft"`) or only the top share of each graph's edges
   (:obj:`"top"`, :func:`top_share_mask`).
 
+The second stage is not tied to GMT-sam's first stage: GSAT's own estimator (:obj:`"gsat"`)
+and GMT-lin can freeze their trained attention and train a classifier on it the same way
+(``gmt.stage2_epochs`` with any ``gsat.method``).
+
 :func:`use_estimator` attaches a :class:`GMTEstimator` to a model; the model's
 :meth:`~gsat.GSAT.forward`, :meth:`~gsat.GSAT.loss` and
 :meth:`~gsat.GSAT.start_epoch` hand over to it.
@@ -136,11 +140,12 @@ class GMTEstimator(nn.Module):
     Args:
         backbone (torch.nn.Module): the model's backbone; GMT-sam with a second stage copies
             it (:func:`reset_copy`) as the stage-2 classifier.
-        method (str): :obj:`"gmt_lin"` or :obj:`"gmt_sam"`.
+        method (str): :obj:`"gmt_lin"` or :obj:`"gmt_sam"`, or :obj:`"gsat"` (the first
+            stage is GSAT's own forward pass; only useful with a second stage).
         samples (int, optional): GMT-sam: subgraphs :math:`K` drawn per step (and per
             evaluation). (default: :obj:`1`)
-        stage2_from (int, optional): GMT-sam: the 0-based epoch at which the second stage
-            starts; :obj:`None` for none. (default: :obj:`None`)
+        stage2_from (int, optional): the 0-based epoch at which the second stage starts;
+            :obj:`None` for none. (default: :obj:`None`)
         stage2_input (str, optional): what the stage-2 classifier reads: :obj:`"soft"`
             (every edge weighted by its attention) or :obj:`"top"` (the top
             :obj:`stage2_top_ratio` of each graph's edges with their attention, the others
@@ -314,6 +319,8 @@ class GMTEstimator(nn.Module):
         x, edge_index, batch, edge_attr = model._inputs(data, check=not model.training)
         if self.in_stage2:
             return self._stage2(model, x, edge_index, batch, edge_attr)
+        if self.method == "gsat":
+            return model._gsat_forward(data)
         att_logits, att, edge_att = model._attention(x, edge_index, batch, edge_attr)
         bb = model.backbone
         if self.method == "gmt_lin":
@@ -391,16 +398,15 @@ def check_estimator(method: str, samples: int = 1, stage2_from: Optional[int] = 
     def bad(msg: str) -> ConfigError:
         return ConfigError(f"{where}{msg}")
 
-    if method not in GMT_METHODS:
+    if method not in ESTIMATORS:
         raise bad(f"method must be one of {', '.join(ESTIMATORS)}, got {method!r}")
     if isinstance(samples, bool) or not isinstance(samples, int) or not (
             1 <= samples <= MAX_SAMPLES):
         raise bad(f"samples (K) must be a whole number from 1 to {MAX_SAMPLES}, got "
                   f"{samples!r}")
-    if method == "gmt_lin" and (samples != 1 or stage2_from is not None):
-        raise bad("samples and the second stage belong to gmt_sam; gmt_lin draws no samples "
-                  f"(got samples={samples}, second stage "
-                  f"{'on' if stage2_from is not None else 'off'})")
+    if method != "gmt_sam" and samples != 1:
+        raise bad(f"samples belong to gmt_sam; {method} draws no samples (got "
+                  f"samples={samples})")
     if stage2_from is not None and (isinstance(stage2_from, bool) or not isinstance(
             stage2_from, int) or stage2_from < 1):
         raise bad(f"the second stage must start after at least one epoch, got {stage2_from!r}")
@@ -442,7 +448,8 @@ def use_estimator(model: nn.Module, method: str = "gsat", samples: int = 1,
     r"""Train and evaluate the :class:`~gsat.GSAT` :obj:`model` with the estimator
     :obj:`method`: :obj:`"gsat"` (the paper's, removing any other), :obj:`"gmt_lin"` or
     :obj:`"gmt_sam"` (:class:`GMTEstimator`, which holds the stage-2 classifier, so attach
-    it before the optimizer is made). Returns :obj:`model`.
+    it before the optimizer is made). With :obj:`stage2_from`, :obj:`"gsat"` too gets a
+    :class:`GMTEstimator`, whose first stage is GSAT's own. Returns :obj:`model`.
 
     Raises:
         gsat.errors.ConfigError: an unknown method or impossible settings.
@@ -451,7 +458,11 @@ def use_estimator(model: nn.Module, method: str = "gsat", samples: int = 1,
     if not isinstance(model, GSAT):
         raise TypeError(f"the estimator {method!r} needs a gsat.GSAT model, got "
                         f"{type(model).__name__}")
-    if method == "gsat":
+    if method == "gsat" and stage2_from is None:
+        check_estimator(method, samples, stage2_from, stage2_input, stage2_top_ratio,
+                        stage2_init, stage1_pick=stage1_pick, warmup_epochs=warmup_epochs,
+                        warmup_info_factor=warmup_info_factor,
+                        stage2_frozen_mode=stage2_frozen_mode)
         model.estimator = None
         return model
     model.estimator = GMTEstimator(model.backbone, method, samples, stage2_from,

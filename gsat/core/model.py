@@ -385,6 +385,10 @@ class GSAT(_Classifier):
         """
         if self.estimator is not None:
             return self.estimator(self, data)
+        return self._gsat_forward(data)
+
+    def _gsat_forward(self, data) -> GSATOutput:
+        """GSAT's own estimator: every message of the backbone weighted by the attention."""
         x, edge_index, batch, edge_attr = self._inputs(data, check=not self.training)
         att_logits, att, edge_att = self._attention(x, edge_index, batch, edge_attr)
         with edge_mask(self.backbone, edge_att, edge_index), self._gated():

@@ -130,8 +130,9 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Optional[Iterable]
             (:func:`gsat.core.gmt.use_estimator`): :obj:`"gsat"`, :obj:`"gmt_lin"` or
             :obj:`"gmt_sam"`; :obj:`None` keeps the model's. (default: :obj:`None`)
         samples (int, optional): GMT-sam's :math:`K`. (default: :obj:`1`)
-        stage2_epochs (int, optional): GMT-sam: the last this many of :obj:`epochs` train a
-            fresh classifier on the frozen attention (0: no second stage). (default: :obj:`0`)
+        stage2_epochs (int, optional): the last this many of :obj:`epochs` train a fresh
+            classifier on the frozen attention, after any estimator's first stage (0: no
+            second stage). (default: :obj:`0`)
         stage2_input (str, optional): :obj:`"soft"` or :obj:`"top"` (see
             :class:`gsat.core.gmt.GMTEstimator`). (default: :obj:`"soft"`)
         stage2_top_ratio (float, optional): the share of edges :obj:`"top"` keeps.
@@ -209,9 +210,8 @@ def _apply_method(model: nn.Module, method: str, samples: int, stage2_epochs: in
     if stage2_epochs and optimizer is not None:
         raise ConfigError("a second stage (stage2_epochs) trains a classifier made here, "
                           "which a given optimizer does not hold; leave optimizer=None")
-    if method == "gsat" and (samples != 1 or stage2_epochs or warmup_epochs):
-        raise ConfigError("samples, stage2_epochs and warmup_epochs belong to "
-                          "method='gmt_sam'")
+    if method != "gmt_sam" and (samples != 1 or warmup_epochs):
+        raise ConfigError("samples and warmup_epochs belong to method='gmt_sam'")
     stage2 = start_epoch + epochs - stage2_epochs if stage2_epochs else None
     use_estimator(model, method, samples, stage2, stage2_input, stage2_top_ratio, stage2_init,
                   stage1_pick, warmup_epochs, warmup_info_factor, stage2_frozen_mode)

@@ -139,6 +139,40 @@ def test_stage2_freezes_the_extractor_and_trains_a_fresh_classifier():
     assert any(not torch.equal(trained[k], clf0[k]) for k in clf0)
 
 
+@pytest.mark.parametrize("method", ["gsat", "gmt_lin"])
+def test_any_estimator_can_have_a_second_stage(method, small_batch):
+    model = _model(method, stage2_from=1)
+    plain = _model(method)  # same weights (same seed), no second stage
+    model.eval(), plain.eval()
+    # the first stage is the estimator's own forward pass
+    assert torch.allclose(model(small_batch).logits, plain(small_batch).logits)
+    loader = DataLoader(_graphs(), batch_size=4, shuffle=True)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    ev = Evaluator("binary")
+    model.start_epoch(0)
+    first = train_epoch(model, loader, opt, 0, "cpu", ev)
+    assert first["train_info"] > 0.0 and model.estimator.stage == 1
+    model.eval()
+    att = model.explain(small_batch)
+    frozen = {**_state(model.backbone), **{"ext." + k: v for k, v in
+                                           _state(model.extractor).items()}}
+    clf0 = _state(model.estimator.classifier)
+    for epoch in (1, 2):
+        model.start_epoch(epoch)
+        assert train_epoch(model, loader, opt, epoch, "cpu", ev)["train_info"] == 0.0
+    assert model.estimator.stage == 2
+    after = {**_state(model.backbone), **{"ext." + k: v for k, v in
+                                          _state(model.extractor).items()}}
+    assert all(torch.equal(after[k], frozen[k]) for k in frozen)
+    assert any(not torch.equal(v, clf0[k]) for k, v in
+               _state(model.estimator.classifier).items())
+    model.eval()
+    out = model(small_batch)
+    assert torch.allclose(out.edge_att, att) and torch.allclose(model.explain(small_batch), att)
+    # the prediction is the new classifier's, not the frozen backbone's
+    assert not torch.allclose(out.logits, plain(small_batch).logits)
+
+
 def test_stage2_frozen_mode_train_re_estimates_the_backbones_statistics_only():
     model = _model("gmt_sam", samples=2, stage2_from=1, stage2_frozen_mode="train")
     loader = DataLoader(_graphs(), batch_size=4, shuffle=True)
@@ -216,6 +250,8 @@ def test_the_estimator_is_part_of_the_state_dict_and_loads_back(small_batch):
     (dict(method="gmt_xyz"), "method must be one of"),
     (dict(method="gmt_sam", samples=0), "samples"),
     (dict(method="gmt_lin", samples=4), "gmt_sam"),
+    (dict(method="gsat", samples=4), "samples belong to gmt_sam; gsat draws no samples"),
+    (dict(method="gsat", stage2_from=3, warmup_epochs=2), "warmup_epochs belongs to gmt_sam"),
     (dict(method="gmt_sam", stage2_from=0), "second stage"),
     (dict(method="gmt_sam", stage2_input="hard"), "stage2_input"),
     (dict(method="gmt_sam", stage2_top_ratio=1.5), "stage2_top_ratio"),
@@ -270,6 +306,9 @@ def test_use_estimator_refuses_a_model_without_attention_and_gsat_removes_it():
     assert isinstance(model.estimator, GMTEstimator)
     assert use_estimator(model, "gsat").estimator is None
     assert not any(k.startswith("estimator.") for k in model.state_dict())
+    with pytest.raises(ConfigError, match="samples belong to gmt_sam"):
+        use_estimator(model, "gsat", samples=3)  # checked even without an estimator
+    assert use_estimator(model, "gsat", stage2_from=2).estimator.method == "gsat"
 
 
 def test_batch_of_one_estimator_forward_keeps_gsat_output_fields(small_batch):

@@ -214,6 +214,39 @@ def test_fit_with_gmt_sam_trains_both_stages_and_selects_the_second():
     assert lin.estimator.method == "gmt_lin"
 
 
+def test_fit_with_a_gsat_second_stage_freezes_gsats_attention():
+    graphs = [ring(5 + i % 4, seed=i) for i in range(16)]
+    torch.manual_seed(0)
+    model = GSAT(GIN(3, 1, 16))
+    hist = gsat.fit(model, DataLoader(graphs, batch_size=4, shuffle=True),
+                    DataLoader(graphs[:6], batch_size=6), epochs=4, r_schedule=0.5,
+                    progress=False, method="gsat", stage2_epochs=2, min_select_epoch=0)
+    assert [r["train_info"] == 0.0 for r in hist] == [False, False, True, True]
+    assert [r["epoch"] for r in hist if r.get("selected")] == [3]
+    assert model.estimator.method == "gsat" and int(model.estimator.stage) == 2
+
+
+def test_gsat_train_with_a_gsat_second_stage(sam, tmp_path):
+    path = _tiny("GIN-ba_2motifs.yml", tmp_path / "gsat2.yml", stage2_epochs=2,
+                 stage2_input="top", stage2_top_ratio=0.8)
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--dataset", "ba_2motifs", "--config", str(path), "--out",
+              str(tmp_path / "two"), "--data-dir", str(sam["data"]), "--no-progress",
+              "--dataset-option", f"num_graphs={NUM_GRAPHS}"])
+    assert exc.value.code == 0
+    res = json.loads((tmp_path / "two" / "results.json").read_text())
+    assert res["method"] == "GSAT" and res["runs"][0]["best_epoch"] >= 3  # a stage-2 epoch
+    best = load_checkpoint(tmp_path / "two" / "seed0" / "best.pt", kind="best")
+    assert any(k.startswith("estimator.classifier.") for k in best["model"])
+    assert int(best["model"]["estimator.stage"]) == 2
+    rows = [line.split(",") for line in
+            (tmp_path / "two" / "seed0" / "metrics.csv").read_text().splitlines()]
+    info = rows[0].index("train_info")
+    assert [float(r[info]) == 0.0 for r in rows[1:]] == [False] * 3 + [True] * 2
+    loaded = gsat.load_run(tmp_path / "two")
+    assert loaded.model.estimator.method == "gsat" and loaded.model.estimator.in_stage2
+
+
 def test_fit_with_stage1_pick_best_freezes_the_rules_first_stage_epoch():
     from gsat.core.selection import Selection, Selector
 
