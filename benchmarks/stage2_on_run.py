@@ -7,8 +7,9 @@ attention, and with it the interpretation ROC AUC, is that of the run's selected
 the classifier that predicts from the attended graphs is new. The second stage uses the
 run's learning rate, weight decay, batch size and model selection (the best validation
 metric among its epochs after ``train.min_select_epoch``), through :func:`gsat.fit` with
-:func:`gsat.core.gmt.use_estimator`'s ``gmt_sam`` estimator (K = 1; the first stage is
-never trained here).
+:func:`gsat.core.gmt.use_estimator` with the run's own estimator and a second stage (the
+first stage is never trained here): the protocol of ``gmt.stage2_epochs`` with
+``gmt.stage1_pick: best`` and ``gmt.stage2_init: fresh``, on a run trained without it.
 
     python benchmarks/stage2_on_run.py RUN_DIR --seeds 0 1 2 --epochs 50 --out DIR
         [--input top --top-ratio 0.8] [--data-dir DATA] [--threads 1]
@@ -31,7 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gsat  # noqa: E402
-from gsat.core.gmt import use_estimator  # noqa: E402
+from gsat.core.gmt import estimator_name, use_estimator  # noqa: E402
 from gsat.data import load_dataset  # noqa: E402
 from gsat.runs.layout import RunFolder  # noqa: E402
 from gsat.runs.records import read_run_json  # noqa: E402
@@ -55,7 +56,7 @@ def one_seed(run_dir: str, seed: int, args) -> dict:
         model.bn_stats = "separate"
     first = cfg.train.epochs  # the second stage's epochs are numbered after the run's
     set_seed(seed)
-    use_estimator(model, "gmt_sam", 1, first, args.input, args.top_ratio, "fresh")
+    use_estimator(model, estimator_name(model), 1, first, args.input, args.top_ratio, "fresh")
     t = cfg.train
     train = make_loader(ds.train, t.batch_size, shuffle=True)
     valid = make_loader(ds.valid, t.batch_size)
