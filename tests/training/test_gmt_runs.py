@@ -196,34 +196,26 @@ def test_check_gmt_is_silent_for_a_consistent_config():
         check_gmt(cfg)
 
 
-def test_fit_with_gmt_sam_trains_both_stages_and_selects_the_second():
+@pytest.mark.parametrize("method, extra", [("gmt_sam", {"samples": 2}), ("gsat", {})])
+def test_fit_trains_both_stages_and_selects_the_second(method, extra):
     graphs = [ring(5 + i % 4, seed=i) for i in range(16)]
     torch.manual_seed(0)
     model = GSAT(GIN(3, 1, 16))
     hist = gsat.fit(model, DataLoader(graphs, batch_size=4, shuffle=True),
                     DataLoader(graphs[:6], batch_size=6), epochs=4, r_schedule=0.5,
-                    progress=False, method="gmt_sam", samples=2, stage2_epochs=2,
-                    min_select_epoch=0)
-    assert len(hist) == 4 and model.estimator.samples == 2
+                    progress=False, method=method, stage2_epochs=2, min_select_epoch=0,
+                    **extra)
+    assert len(hist) == 4 and model.estimator.samples == extra.get("samples", 1)
     assert [r["train_info"] == 0.0 for r in hist] == [False, False, True, True]
     assert [r["epoch"] for r in hist if r.get("selected")] == [3]
-    assert int(model.estimator.stage) == 2
+    assert model.estimator.method == method and int(model.estimator.stage) == 2
+
+
+def test_fit_with_gmt_lin_attaches_its_estimator():
     lin = GSAT(GIN(3, 1, 16))
-    gsat.fit(lin, DataLoader(graphs, batch_size=4), epochs=1, progress=False,
-             method="gmt_lin")
+    gsat.fit(lin, DataLoader([ring(5 + i % 4, seed=i) for i in range(16)], batch_size=4),
+             epochs=1, progress=False, method="gmt_lin")
     assert lin.estimator.method == "gmt_lin"
-
-
-def test_fit_with_a_gsat_second_stage_freezes_gsats_attention():
-    graphs = [ring(5 + i % 4, seed=i) for i in range(16)]
-    torch.manual_seed(0)
-    model = GSAT(GIN(3, 1, 16))
-    hist = gsat.fit(model, DataLoader(graphs, batch_size=4, shuffle=True),
-                    DataLoader(graphs[:6], batch_size=6), epochs=4, r_schedule=0.5,
-                    progress=False, method="gsat", stage2_epochs=2, min_select_epoch=0)
-    assert [r["train_info"] == 0.0 for r in hist] == [False, False, True, True]
-    assert [r["epoch"] for r in hist if r.get("selected")] == [3]
-    assert model.estimator.method == "gsat" and int(model.estimator.stage) == 2
 
 
 def test_gsat_train_with_a_gsat_second_stage(sam, tmp_path):
