@@ -15,7 +15,7 @@ first stage is never trained here): the protocol of ``gmt.stage2_epochs`` with
         [--input top --top-ratio 0.8] [--data-dir DATA] [--threads 1]
 
 writes ``DIR/seed<S>/metrics.csv`` (one row per second-stage epoch, the selected one marked)
-and ``DIR/results.json`` (per seed: selected epoch, validation and test accuracy, test
+and ``DIR/results.json`` (the fields ``benchmarks/gmt_table.py`` reads; per seed: selected epoch, validation and test accuracy, test
 interpretation ROC AUC and precision@5, seconds per epoch, and the same scores of the
 run's own model as ``stage1_*``).
 """
@@ -106,8 +106,10 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     runs = [one_seed(args.run_dir, s, args) for s in args.seeds]
-    res = {"run": str(args.run_dir), "stage2_epochs": args.epochs, "stage2_input": args.input,
-           "stage2_top_ratio": args.top_ratio, "runs": runs}
+    own = json.loads((Path(args.run_dir) / "results.json").read_text())
+    res = {"run": str(args.run_dir), "method": f"{own['method']}, then a second stage",
+           "backbone": own["backbone"], "dataset": own["dataset"], "epochs": args.epochs,
+           "stage2_input": args.input, "stage2_top_ratio": args.top_ratio, "runs": runs}
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "results.json").write_text(json.dumps(res, indent=2))
     for r in runs:
