@@ -46,8 +46,6 @@ log = logging.getLogger(__name__)
 Estimator = Literal["gsat", "gmt_lin", "gmt_sam"]
 #: the estimators of :class:`~gsat.GSAT` (``gsat.method`` of a config, ``--method``)
 ESTIMATORS: Tuple[str, ...] = ("gsat", "gmt_lin", "gmt_sam")
-#: the two GMT estimators
-GMT_METHODS: Tuple[str, ...] = ("gmt_lin", "gmt_sam")
 #: how each estimator is named in results and tables
 LABELS: Dict[str, str] = {"gsat": "GSAT", "gmt_lin": "GMT-lin", "gmt_sam": "GMT-sam"}
 #: the largest number of samples per step
@@ -316,11 +314,11 @@ class GMTEstimator(nn.Module):
 
     # -- forward -------------------------------------------------------------------------
     def forward(self, model: nn.Module, data) -> GSATOutput:
+        if self.method == "gsat" and not self.in_stage2:
+            return model._gsat_forward(data)
         x, edge_index, batch, edge_attr = model._inputs(data, check=not model.training)
         if self.in_stage2:
             return self._stage2(model, x, edge_index, batch, edge_attr)
-        if self.method == "gsat":
-            return model._gsat_forward(data)
         att_logits, att, edge_att = model._attention(x, edge_index, batch, edge_attr)
         bb = model.backbone
         if self.method == "gmt_lin":
