@@ -68,8 +68,9 @@ def _runs(folder):
 @pytest.mark.parametrize("name", GMT_CONFIGS)
 def test_every_shipped_gmt_config_loads_with_its_method(name):
     cfg = load_config(configs_dir() / "gmt" / name)
-    assert cfg.gsat.method == ("gmt_lin" if "gmt_lin" in name else "gmt_sam")
-    if cfg.gsat.method == "gmt_sam":
+    method = next(m for m in ("gmt_lin", "gsat", "gmt_sam") if f"-{m}" in name)
+    assert cfg.gsat.method == method
+    if method != "gmt_lin":  # GMT-sam, and GSAT followed by a second stage
         assert cfg.gmt.samples >= 1 and 0 < cfg.gmt.stage2_epochs < cfg.train.epochs
 
 
