@@ -83,9 +83,9 @@ def build_backbone(cfg: Config, ds: GraphDataset) -> nn.Module:
 
 
 def estimator_of(cfg: Config, method: str) -> str:
-    """The estimator a model of :obj:`method` uses: the method itself for ``gmt_lin`` and
-    ``gmt_sam``, else the config's ``gsat.method``."""
-    return method if method in ("gmt_lin", "gmt_sam") else cfg.gsat.method
+    """The estimator a model of :obj:`method` uses: the config's ``gsat.method`` for
+    ``gsat``, else the method itself (``gmt_lin``, ``gmt_sam``; ``erm`` has none)."""
+    return cfg.gsat.method if method == "gsat" else method
 
 
 def build_model(cfg: Config, ds: GraphDataset, method: Method = "gsat") -> nn.Module:

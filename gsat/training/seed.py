@@ -188,7 +188,7 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
     engine = _engine(model, opt, ds, t, seed, dist,
                      evaluator=ds.evaluator, device=device,
                      k=PRECISION_K, progress=progress, batch_progress=progress,
-                     desc=f"{ds.name} {cfg.model.backbone} {_label(cfg, method)} seed {seed}")
+                     desc=f"{ds.name} {cfg.model.backbone} {estimator_of(cfg, method)} seed {seed}")
     start_epoch = 0
     if resume and folder.last.exists():
         start_epoch = _resume(engine, selection, folder, cfg, method, ds, seed, dist)
@@ -206,12 +206,6 @@ def train_one_seed(cfg: Config, ds: GraphDataset, seed: int, out_dir: Path,
     if isinstance(model, GSAT) and t.num_viz > 0 and main:
         _draw(model, test_graphs, t.num_viz, ds, folder.explanations, device)
     return record
-
-
-def _label(cfg: Config, method: str) -> str:
-    """The method a progress bar names: the estimator for a GSAT model (so a config with
-    ``gsat.method: gmt_lin`` reads ``gmt_lin``), else the method."""
-    return method if method == "erm" else estimator_of(cfg, method)
 
 
 def _resume(engine: Engine, selection: Selection, folder: SeedFolder, cfg: Config,
